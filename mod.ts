@@ -1,0 +1,31 @@
+/**
+ * oto: Only-Train-Once structured pruning on a WebGPU tensor engine.
+ *
+ * @example
+ * ```ts
+ * import { init, matmul, randn } from "./mod.ts";
+ * await init();
+ * const c = matmul(randn([64, 32], { seed: 1 }), randn([32, 16], { seed: 2 }));
+ * console.log(c.shape, (await c.data()).length);
+ * ```
+ * @module
+ */
+export { init, type InitResult } from "./src/init.ts";
+export {
+  type BackendName,
+  type DType,
+  fromHost,
+  getDefaultBackend,
+  type HostArray,
+  numel,
+  setDefaultBackend,
+  Tensor,
+  type TensorInfo,
+  tidy,
+} from "./src/tensor.ts";
+export { manualSeed, Rng } from "./src/random.ts";
+export { backward, zeroGrad } from "./src/autograd.ts";
+export { allOps, getOp, noGrad, type OpSpec } from "./src/ops/registry.ts";
+export { gpuMemory, sync } from "./src/backend/webgpu.ts";
+export { GpuError } from "./src/backend/device.ts";
+export * from "./src/ops/index.ts";

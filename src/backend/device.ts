@@ -1,0 +1,110 @@
+/**
+ * One WebGPU device per process, acquired lazily by {@link initGpu}.
+ *
+ * Errors that WebGPU reports asynchronously (validation errors, shader compile errors, device
+ * loss) are collected here and rethrown by the next flush or readback, so a bad kernel surfaces
+ * as a thrown error naming the kernel instead of a silent wrong answer or a hang.
+ */
+
+/** Thrown for every WebGPU failure: missing adapter, validation error, device loss. */
+export class GpuError extends Error {
+  override name = "GpuError";
+}
+
+/** The acquired device and what we learnt about its adapter. */
+export interface Gpu {
+  device: GPUDevice;
+  adapterName: string;
+  /** llvmpipe and other CPU rasterisers: register tiling beats workgroup-memory tiling there. */
+  isSoftware: boolean;
+  limits: GPUSupportedLimits;
+}
+
+let gpu: Gpu | null = null;
+let pending: Promise<Gpu> | null = null;
+let asyncError: string | null = null;
+let lost: string | null = null;
+
+const HELP = "WebGPU is unavailable. On a machine without a GPU install Mesa's software " +
+  "Vulkan driver (`apt-get install -y mesa-vulkan-drivers`) and set XDG_RUNTIME_DIR to a " +
+  "writable directory; or use the cpu backend (`await init({ backend: 'cpu' })`).";
+
+/** Acquire the adapter and device once; later calls return the same device. */
+export function initGpu(): Promise<Gpu> {
+  if (gpu) return Promise.resolve(gpu);
+  pending ??= acquire();
+  return pending;
+}
+
+async function acquire(): Promise<Gpu> {
+  ensureRuntimeDir();
+  if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
+    throw new GpuError(`navigator.gpu is missing. ${HELP}`);
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new GpuError(`no WebGPU adapter found. ${HELP}`);
+  const want = adapter.limits;
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxStorageBufferBindingSize: want.maxStorageBufferBindingSize,
+      maxBufferSize: want.maxBufferSize,
+      maxStorageBuffersPerShaderStage: want.maxStorageBuffersPerShaderStage,
+      maxComputeWorkgroupStorageSize: want.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: want.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: want.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: want.maxComputeWorkgroupSizeY,
+    },
+  });
+  device.addEventListener("uncapturederror", (e) => {
+    const msg = (e as GPUUncapturedErrorEvent).error?.message ?? String(e);
+    asyncError = asyncError ? `${asyncError}\n${msg}` : msg;
+  });
+  device.lost.then((info) => {
+    lost = `${info.reason ?? "unknown"}: ${info.message}`;
+  });
+  const info = adapter.info;
+  const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description]
+    .filter((s) => s).join(" ") || "unknown adapter";
+  const isSoftware = /llvmpipe|swiftshader|lavapipe|software|cpu/i.test(adapterName) ||
+    Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
+  gpu = { device, adapterName, isSoftware, limits: device.limits };
+  return gpu;
+}
+
+// Mesa's Vulkan drivers complain on every adapter request when XDG_RUNTIME_DIR is unset.
+function ensureRuntimeDir(): void {
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/oto-runtime-${Deno.pid}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // No env/write permission: harmless, Mesa only prints a warning.
+  }
+}
+
+/** The device, or an error saying how to get one. Synchronous: call after {@link initGpu}. */
+export function gpuOrThrow(): Gpu {
+  if (!gpu) {
+    throw new GpuError("webgpu backend used before initialisation: call `await init()` first");
+  }
+  if (lost) throw new GpuError(`WebGPU device lost (${lost})`);
+  return gpu;
+}
+
+/** Rethrow any error WebGPU reported since the last check. `where` names what was running. */
+export function throwPendingGpuError(where: string): void {
+  if (lost) throw new GpuError(`WebGPU device lost during ${where} (${lost})`);
+  if (asyncError) {
+    const msg = asyncError;
+    asyncError = null;
+    throw new GpuError(`WebGPU error during ${where}: ${msg}`);
+  }
+}
+
+/** A promise that rejects when the device is lost, to race against readbacks (never hang). */
+export function deviceLost(): Promise<never> {
+  return gpuOrThrow().device.lost.then((info) => {
+    throw new GpuError(`WebGPU device lost (${info.reason}: ${info.message})`);
+  });
+}

@@ -1,0 +1,175 @@
+/**
+ * Data movement: reshape (an alias, no kernel), expand (broadcast), permute/transpose. All
+ * copies go through one strided-gather kernel.
+ */
+import stridedSrc from "../../kernels/movement/strided.wgsl" with { type: "text" };
+import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import { type HostArray, numel, type Tensor } from "../tensor.ts";
+import { apply1, defineOp, shapeError } from "./registry.ts";
+import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
+import { sumTo } from "./reduce.ts";
+
+/** CPU twin of the strided kernel: dst[i] = src[offset + Σ coord·stride]. */
+export function stridedCpu(
+  src: HostArray,
+  dst: HostArray,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const r = shape.length;
+  for (let i = 0; i < dst.length; i++) {
+    let rem = i, at = offset;
+    for (let d = r - 1; d >= 0; d--) {
+      const c = rem % shape[d];
+      rem = (rem - c) / shape[d];
+      at += c * strides[d];
+    }
+    dst[i] = src[at];
+  }
+}
+
+/** Record the strided kernel on the GPU (used by several movement ops). */
+export function stridedGpu(
+  op: string,
+  src: GPUBuffer,
+  dst: GPUBuffer,
+  dtype: string,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const n = numel(shape);
+  const g = grid1d(n);
+  const u = new Uniforms().u32(n, g[0], shape.length, offset);
+  packShape(u, shape, op);
+  packShape(u, strides, op);
+  dispatch(specialize("strided", stridedSrc, { T: dtype }), [src, dst], g, u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface ReshapeAttrs {
+  shape: readonly number[];
+}
+
+const reshapeOp = defineOp<ReshapeAttrs>({
+  name: "reshape",
+  alias: true,
+  shape([x], a) {
+    const n = numel(x.shape);
+    const neg = a.shape.filter((d) => d === -1).length;
+    if (neg > 1) throw shapeError("reshape", "at most one -1 is allowed", a.shape);
+    const known = numel(a.shape.filter((d) => d !== -1));
+    const shape = a.shape.map((d) => (d === -1 ? n / known : d));
+    if (numel(shape) !== n || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+      throw shapeError("reshape", `cannot reshape ${n} elements`, x.shape, a.shape);
+    }
+    return [{ shape, dtype: x.dtype }];
+  },
+  cpu() {},
+  gpu() {},
+  grad: ({ ins }, [g]) => [reshape(g, ins[0].shape)],
+  channels: { kind: "flatten" },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => {
+    const s = e.constant(io.info.outs[0].shape.map(Number), [io.info.outs[0].shape.length], "i64");
+    e.node("Reshape", [io.inputs[0], s], io.outputs);
+  },
+});
+
+/** View with a new shape (one entry may be -1). Shares storage; no copy. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  return apply1(reshapeOp, [x], { shape: [...shape] });
+}
+
+/** [N, ...] -> [N, prod(...)] */
+export function flatten(x: Tensor, startDim = 1): Tensor {
+  const s = x.shape;
+  return reshape(x, [...s.slice(0, startDim), numel(s.slice(startDim))]);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface ExpandAttrs {
+  shape: readonly number[];
+}
+
+const expandOp = defineOp<ExpandAttrs>({
+  name: "expand",
+  shape([x], a) {
+    const r = a.shape.length;
+    if (x.shape.length > r) throw shapeError("expand", "target has lower rank", x.shape, a.shape);
+    x.shape.forEach((d, i) => {
+      const t = a.shape[r - x.shape.length + i];
+      if (d !== 1 && d !== t) throw shapeError("expand", "cannot expand", x.shape, a.shape);
+    });
+    return [{ shape: a.shape, dtype: x.dtype }];
+  },
+  cpu([x], [y], a, info) {
+    stridedCpu(x, y, a.shape, broadcastStrides(info.ins[0].shape, a.shape), 0);
+  },
+  gpu([x], [y], a, info) {
+    const st = broadcastStrides(info.ins[0].shape, a.shape);
+    stridedGpu("expand", x, y, info.ins[0].dtype, a.shape, st, 0);
+  },
+  grad: ({ ins }, [g]) => [sumTo(g, ins[0].shape)],
+  channels: { kind: "passthrough" },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => {
+    const s = e.constant(io.attrs.shape.map(Number), [io.attrs.shape.length], "i64");
+    e.node("Expand", [io.inputs[0], s], io.outputs);
+  },
+});
+
+/** Broadcast x to `shape` (materialised copy). */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  return apply1(expandOp, [x], { shape: [...shape] });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface PermuteAttrs {
+  perm: readonly number[];
+}
+
+const permuteOp = defineOp<PermuteAttrs>({
+  name: "permute",
+  shape([x], a) {
+    const r = x.shape.length;
+    const ok = a.perm.length === r && [...a.perm].sort((p, q) => p - q).every((v, i) => v === i);
+    if (!ok) throw shapeError("permute", `[${a.perm}] is not a permutation of ${r} axes`, x.shape);
+    return [{ shape: a.perm.map((p) => x.shape[p]), dtype: x.dtype }];
+  },
+  cpu([x], [y], a, info) {
+    const st = stridesOf(info.ins[0].shape);
+    stridedCpu(x, y, info.outs[0].shape, a.perm.map((p) => st[p]), 0);
+  },
+  gpu([x], [y], a, info) {
+    const st = stridesOf(info.ins[0].shape);
+    stridedGpu("permute", x, y, info.ins[0].dtype, info.outs[0].shape, a.perm.map((p) => st[p]), 0);
+  },
+  grad: ({ attrs }, [g]) => {
+    const inv = new Array(attrs.perm.length);
+    attrs.perm.forEach((p, i) => (inv[p] = i));
+    return [permute(g, inv)];
+  },
+  channels: { kind: "block", reason: "permute moves the channel axis" },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => e.node("Transpose", io.inputs, io.outputs, { perm: [...io.attrs.perm] }),
+});
+
+/** Reorder axes: out.shape[i] = x.shape[perm[i]]. */
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  return apply1(permuteOp, [x], { perm: perm.map((p) => normAxis("permute", p, x.rank)) });
+}
+
+/** Swap two axes (default: the last two). */
+export function transpose(x: Tensor, a = -2, b = -1): Tensor {
+  const r = x.rank;
+  const perm = [...Array(r).keys()];
+  const i = normAxis("transpose", a, r), j = normAxis("transpose", b, r);
+  [perm[i], perm[j]] = [perm[j], perm[i]];
+  return permute(x, perm);
+}

@@ -1,0 +1,65 @@
+/** Shape arithmetic shared by the op definitions. */
+import { shapeError } from "./registry.ts";
+import type { Uniforms } from "../backend/webgpu.ts";
+
+/** Kernels index shapes of rank up to 8 (two vec4<u32> in the uniform struct). */
+export const MAX_RANK = 8;
+
+/** Row-major strides of a contiguous shape. */
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** NumPy broadcast of two shapes, or an error naming `op` and both shapes. */
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  const out = new Array(r);
+  for (let i = 0; i < r; i++) {
+    const da = a[a.length - r + i] ?? 1;
+    const db = b[b.length - r + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw shapeError(op, `shapes cannot be broadcast together`, a, b);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides for reading `shape` as if broadcast to `out` (0 on broadcast axes). */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const s = stridesOf(shape);
+  const r = out.length;
+  const res = new Array(r).fill(0);
+  for (let i = 0; i < shape.length; i++) {
+    const j = r - shape.length + i;
+    res[j] = shape[i] === 1 && out[j] !== 1 ? 0 : s[i];
+  }
+  return res;
+}
+
+/** Normalise a possibly negative axis, with an error naming the op. */
+export function normAxis(op: string, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= Math.max(rank, 1)) {
+    throw shapeError(op, `axis ${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return a;
+}
+
+/** Append an 8-entry u32 array (shape or strides) to a uniform struct. */
+export function packShape(u: Uniforms, v: readonly number[], op: string): Uniforms {
+  if (v.length > MAX_RANK) throw shapeError(op, `rank ${v.length} exceeds ${MAX_RANK}`, v);
+  for (let i = 0; i < MAX_RANK; i++) u.u32(v[i] ?? 1);
+  return u;
+}
+
+/** Same shapes? */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

@@ -1,0 +1,248 @@
+/**
+ * Tensors: a shape, a dtype, a backend and a reference-counted storage.
+ *
+ * Memory is managed by scopes ({@link tidy}): every tensor created inside a scope is disposed
+ * when the scope ends unless it is returned or {@link Tensor.keep kept}. Parameters, optimizer
+ * state and gradients are kept; everything a training step creates returns its buffer to the
+ * pool when the step's scope closes, so memory stays flat across steps.
+ */
+import { acquireBuffer, readBuffer, releaseBuffer, upload } from "./backend/webgpu.ts";
+import type { GradNode } from "./autograd.ts";
+
+/** Element types. All are 4 bytes wide on every backend. */
+export type DType = "f32" | "i32" | "u32";
+/** `webgpu` runs WGSL kernels; `cpu` is the TypeScript reference; `meta` computes shapes only. */
+export type BackendName = "webgpu" | "cpu" | "meta";
+/** Host-side array for a dtype. */
+export type HostArray = Float32Array | Int32Array | Uint32Array;
+
+/** Allocate a zeroed host array of `n` elements of `dtype`. */
+export function hostArray(dtype: DType, n: number): HostArray {
+  return dtype === "f32"
+    ? new Float32Array(n)
+    : dtype === "i32"
+    ? new Int32Array(n)
+    : new Uint32Array(n);
+}
+
+/** Number of elements of a shape. */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Shape and dtype, the part of a tensor that shape rules see. */
+export interface TensorInfo {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** Backing memory shared by a tensor and its aliases (reshape views). */
+export class Storage {
+  refs = 1;
+  constructor(
+    readonly backend: BackendName,
+    readonly gpu: GPUBuffer | null,
+    readonly host: HostArray | null,
+  ) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0 && this.gpu) releaseBuffer(this.gpu);
+  }
+  /** Allocate storage for `n` elements (zeroed on cpu; undefined contents on webgpu). */
+  static alloc(backend: BackendName, dtype: DType, n: number): Storage {
+    if (backend === "webgpu") return new Storage(backend, acquireBuffer(Math.max(n, 1) * 4), null);
+    if (backend === "cpu") return new Storage(backend, null, hostArray(dtype, n));
+    return new Storage("meta", null, null);
+  }
+}
+
+let defaultBackend: BackendName = "cpu";
+
+/** The backend new tensors are created on when none is given. */
+export function getDefaultBackend(): BackendName {
+  return defaultBackend;
+}
+/** Set the default backend (use `init()` from mod.ts, which also acquires the GPU). */
+export function setDefaultBackend(b: BackendName): void {
+  defaultBackend = b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes
+
+interface Scope {
+  tensors: Tensor[];
+}
+const scopes: Scope[] = [];
+
+/**
+ * Run `fn` in a memory scope: tensors it creates are disposed at the end, except the ones it
+ * returns (anywhere in an array or plain object) and kept ones.
+ *
+ * @example
+ * ```ts
+ * const loss = tidy(() => crossEntropy(model.forward(x), y)); // intermediates freed
+ * ```
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope: Scope = { tensors: [] };
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope.tensors) if (!t.kept) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    throw new Error("tidy: the function must be synchronous (await outside the scope)");
+  }
+  const out = new Set<Tensor>();
+  collect(result, out);
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope.tensors) {
+    if (out.has(t)) parent?.tensors.push(t);
+    else if (!t.kept) t.dispose();
+  }
+  return result;
+}
+
+function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
+  if (v instanceof Tensor) out.add(v);
+  else if (depth < 4 && Array.isArray(v)) { for (const x of v) collect(x, out, depth + 1); }
+  else if (depth < 4 && v && typeof v === "object" && v.constructor === Object) {
+    for (const x of Object.values(v)) collect(x, out, depth + 1);
+  } else if (depth < 4 && v instanceof Map) {
+    for (const x of v.values()) {
+      collect(x, out, depth + 1);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+let nextId = 0;
+
+/** An n-dimensional array on one backend. Create with `tensor`, `zeros`, `randn`, ... */
+export class Tensor implements TensorInfo {
+  readonly id = nextId++;
+  /** Whether gradients flow to this tensor. */
+  requiresGrad = false;
+  /** Accumulated gradient after `backward()` (leaf tensors that require grad). */
+  grad: Tensor | null = null;
+  /** How this tensor was computed, for autograd (null for leaves). */
+  node: GradNode | null = null;
+  /** Kept tensors outlive the scope they were created in. */
+  kept = false;
+  /** Optional name (parameters get their module path). */
+  label?: string;
+  private disposed = false;
+
+  constructor(
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly backend: BackendName,
+    readonly storage: Storage,
+  ) {
+    scopes[scopes.length - 1]?.tensors.push(this);
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return numel(this.shape);
+  }
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+  /** Whether {@link dispose} was called. */
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** Keep this tensor alive past the current {@link tidy} scope. */
+  keep(): this {
+    this.kept = true;
+    return this;
+  }
+
+  /** Free the storage now (idempotent). The tensor must not be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.node = null;
+    this.storage.release();
+  }
+
+  /** Throw a clear error if this tensor was disposed; `op` names the caller. */
+  assertAlive(op: string): void {
+    if (this.disposed) {
+      throw new Error(
+        `${op}: input tensor ${this.label ?? `#${this.id}`} [${this.shape}] was disposed ` +
+          `(it was created in a tidy() scope that has ended; return it or call keep())`,
+      );
+    }
+  }
+
+  /** The host array (cpu backend only; use {@link data} for any backend). */
+  hostData(): HostArray {
+    if (!this.storage.host) {
+      throw new Error(`tensor [${this.shape}] is on ${this.backend}; await t.data() instead`);
+    }
+    return this.storage.host;
+  }
+
+  /** Copy the values to the host. On webgpu this submits pending work and waits for it. */
+  async data(): Promise<HostArray> {
+    this.assertAlive("data");
+    if (this.backend === "cpu") return this.hostData().slice();
+    if (this.backend === "meta") throw new Error(`data: tensor [${this.shape}] is shape-only`);
+    const bytes = await readBuffer(this.storage.gpu!, this.size * 4);
+    return this.dtype === "f32"
+      ? new Float32Array(bytes)
+      : this.dtype === "i32"
+      ? new Int32Array(bytes)
+      : new Uint32Array(bytes);
+  }
+
+  /** Values as a plain array (for tests and printing). */
+  async array(): Promise<number[]> {
+    return Array.from(await this.data());
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: tensor has shape [${this.shape}], not one element`);
+    return (await this.data())[0];
+  }
+
+  toString(): string {
+    return `Tensor(${
+      this.label ? this.label + " " : ""
+    }[${this.shape}] ${this.dtype} ${this.backend})`;
+  }
+}
+
+/** Wrap host data in a new tensor on `backend` (copied). */
+export function fromHost(
+  data: HostArray,
+  shape: readonly number[],
+  dtype: DType,
+  backend: BackendName,
+): Tensor {
+  const n = numel(shape);
+  if (data.length !== n) {
+    throw new Error(`tensor: ${data.length} values do not fill shape [${shape}] (${n} elements)`);
+  }
+  const storage = Storage.alloc(backend, dtype, n);
+  if (backend === "cpu") storage.host!.set(data);
+  else if (backend === "webgpu" && n > 0) upload(storage.gpu!, data);
+  return new Tensor([...shape], dtype, backend, storage);
+}

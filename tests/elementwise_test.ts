@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import * as o from "../mod.ts";
+import { assertClose, compareBackends, gradCheck, hostRand } from "./helpers.ts";
+
+const UNARY = [
+  "neg",
+  "abs",
+  "exp",
+  "square",
+  "relu",
+  "sigmoid",
+  "tanh",
+  "silu",
+  "gelu",
+  "sin",
+  "cos",
+] as const;
+
+for (const name of UNARY) {
+  Deno.test(`${name}: webgpu matches cpu on odd sizes, gradient matches finite differences`, async () => {
+    const f = o[name] as (x: o.Tensor) => o.Tensor;
+    await compareBackends(name, f, [hostRand([3, 5, 37], 1, -3, 3)]);
+    await compareBackends(name, f, [hostRand([70001], 2, -3, 3)]); // > 256 * 255, several groups
+    await gradCheck(name, f, [hostRand([2, 7], 3, -2, 2)]);
+  });
+}
+
+Deno.test("log, sqrt, reciprocal on positive inputs", async () => {
+  for (const f of [o.log, o.sqrt, o.reciprocal]) {
+    await compareBackends(f.name, f, [hostRand([4, 9], 4, 0.5, 3)]);
+    await gradCheck(f.name, f, [hostRand([3, 3], 5, 0.5, 3)]);
+  }
+});
+
+Deno.test("leakyRelu and affine use their scalars", async () => {
+  const [r] = await compareBackends("leakyRelu", (x) => o.leakyRelu(x, 0.2), [
+    { data: [-2, -0.5, 0, 3], shape: [4] },
+  ]);
+  assertClose(r.data, [-0.4, -0.1, 0, 3], "leakyRelu values");
+  const [a] = await compareBackends("affine", (x) => o.affine(x, 3, -1), [{
+    data: [1, 2],
+    shape: [2],
+  }]);
+  assertClose(a.data, [2, 5], "affine values");
+  await gradCheck("leakyRelu", (x) => o.leakyRelu(x, 0.2), [hostRand([11], 6, -2, 2)]);
+});
+
+const BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"] as const;
+for (const name of BINARY) {
+  Deno.test(`${name}: broadcasting on both backends and gradients`, async () => {
+    const f = o[name] as (a: o.Tensor, b: o.Tensor) => o.Tensor;
+    const pos = name === "div";
+    const b = (s: number[], seed: number) => hostRand(s, seed, pos ? 0.5 : -2, 2);
+    for (
+      const [sa, sb] of [[[4, 3], [4, 3]], [[2, 3, 5], [5]], [[3, 1], [1, 4]], [[1], [2, 3]], [[
+        2,
+        1,
+        3,
+      ], [4, 1]]]
+    ) {
+      await compareBackends(`${name} ${sa}x${sb}`, f, [b(sa, 7), b(sb, 8)]);
+    }
+    await gradCheck(name, f, [b([2, 3], 9), b([3], 10)]);
+  });
+}
+
+Deno.test("add: hand-computed broadcast", async () => {
+  const [r] = await compareBackends("add", o.add, [
+    { data: [1, 2, 3], shape: [3, 1] },
+    { data: [10, 20], shape: [1, 2] },
+  ]);
+  assert.deepEqual(r.shape, [3, 2]);
+  assert.deepEqual(r.data, [11, 21, 12, 22, 13, 23]);
+});
+
+Deno.test("comparisons give 0/1 and integer arithmetic works", async () => {
+  const [r] = await compareBackends("lt", o.lt, [
+    { data: [1, 5, 3], shape: [3] },
+    { data: [2, 2, 3], shape: [3] },
+  ]);
+  assert.deepEqual(r.data, [1, 0, 0]);
+  const [e] = await compareBackends("eq i32", o.eq, [
+    { data: [1, 5, 3], shape: [3], dtype: "i32" },
+    { data: [1, 2, 3], shape: [3], dtype: "i32" },
+  ]);
+  assert.deepEqual(e.data, [1, 0, 1]);
+  const [s] = await compareBackends("add i32", o.add, [
+    { data: [1, -5, 3], shape: [3], dtype: "i32" },
+    { data: [7], shape: [1], dtype: "i32" },
+  ]);
+  assert.deepEqual(s.data, [8, 2, 10]);
+});
+
+Deno.test("bad shapes throw errors naming the op and both shapes", () => {
+  const a = o.zeros([2, 3], { backend: "cpu" }), b = o.zeros([4], { backend: "cpu" });
+  assert.throws(
+    () => o.add(a, b),
+    /add: shapes cannot be broadcast together \(shapes \[2,3\], \[4\]\)/,
+  );
+  assert.throws(
+    () => o.matmul(a, a),
+    /matmul: inner dimensions differ \(3 vs 2\).*\[2,3\], \[2,3\]/,
+  );
+  assert.throws(() => o.reshape(a, [4, 2]), /reshape: cannot reshape 6 elements/);
+});
+
+Deno.test("fill and cast", async () => {
+  const [f] = await compareBackends("fill", () => o.full([2, 3], 2.5), []);
+  assert.deepEqual(f.data, [2.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
+  const [c] = await compareBackends("cast", (x) => o.cast(x, "i32"), [{
+    data: [1.7, -2.2, 3],
+    shape: [3],
+  }]);
+  assert.deepEqual(c.data, [1, -2, 3]);
+});

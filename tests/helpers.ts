@@ -1,0 +1,183 @@
+/**
+ * Test helpers shared by every op test: run the same function on the cpu oracle and on
+ * WebGPU and compare, and check gradients against central finite differences (on cpu, in f32).
+ */
+import assert from "node:assert/strict";
+import {
+  type BackendName,
+  backward,
+  fromHost,
+  init,
+  noGrad,
+  type Tensor,
+  tidy,
+  toBackend,
+} from "../mod.ts";
+
+let webgpu: boolean | null = null;
+
+/** Whether a WebGPU adapter is available (tests of the webgpu backend are skipped otherwise). */
+export async function hasWebgpu(): Promise<boolean> {
+  if (webgpu === null) {
+    webgpu = (await init({ quiet: true })).backend === "webgpu";
+    if (!webgpu) console.warn("tests: no WebGPU adapter; GPU comparisons are skipped");
+  }
+  return webgpu;
+}
+
+/** Assert two arrays are elementwise close: |a-b| <= atol + rtol*|b|. */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  atol = 1e-5,
+  rtol = 1e-4,
+): void {
+  assert.equal(
+    actual.length,
+    expected.length,
+    `${what}: length ${actual.length} vs ${expected.length}`,
+  );
+  let worst = -1, worstErr = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const e = Math.abs(actual[i] - expected[i]);
+    const ok = e <= atol + rtol * Math.abs(expected[i]) ||
+      (Number.isNaN(actual[i]) && Number.isNaN(expected[i])) || actual[i] === expected[i];
+    if (!ok && e > worstErr) (worst = i, worstErr = e);
+  }
+  if (worst >= 0) {
+    assert.fail(
+      `${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} ` +
+        `(|diff| ${worstErr.toExponential(2)})`,
+    );
+  }
+}
+
+/** A host input to a test function: values and shape (and dtype, default f32). */
+export interface HostInput {
+  data: ArrayLike<number>;
+  shape: readonly number[];
+  dtype?: "f32" | "i32" | "u32";
+}
+
+/** Seeded host data in [-1, 1) for tests (independent of the engine). */
+export function hostRand(shape: readonly number[], seed: number, lo = -1, hi = 1): HostInput {
+  let s = seed * 2654435761 >>> 0;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s ^ (s << 13)) >>> 0;
+    s = (s ^ (s >>> 17)) >>> 0;
+    s = (s ^ (s << 5)) >>> 0;
+    data[i] = lo + (hi - lo) * (s / 4294967296);
+  }
+  return { data, shape };
+}
+
+function make(inp: HostInput, backend: BackendName): Tensor {
+  const dtype = inp.dtype ?? "f32";
+  const arr = dtype === "f32"
+    ? Float32Array.from(inp.data)
+    : dtype === "i32"
+    ? Int32Array.from(inp.data)
+    : Uint32Array.from(inp.data);
+  return fromHost(arr, inp.shape, dtype, backend);
+}
+
+/**
+ * Run `fn` on cpu and on webgpu with the same inputs and assert every output matches.
+ * Returns the cpu outputs (values and shapes) so the caller can also check them by hand.
+ */
+export async function compareBackends(
+  what: string,
+  fn: (...xs: Tensor[]) => Tensor | Tensor[],
+  inputs: HostInput[],
+  tol: { atol?: number; rtol?: number } = {},
+): Promise<{ data: number[]; shape: readonly number[] }[]> {
+  const run = async (be: BackendName) => {
+    const outs = tidy(() => {
+      const r = fn(...inputs.map((i) => make(i, be)));
+      return Array.isArray(r) ? r : [r];
+    });
+    const res = [];
+    for (const o of outs) res.push({ data: Array.from(await o.data()), shape: o.shape });
+    outs.forEach((o) => o.dispose());
+    return res;
+  };
+  const cpu = await run("cpu");
+  if (await hasWebgpu()) {
+    const gpu = await run("webgpu");
+    cpu.forEach((c, i) => {
+      assert.deepEqual(gpu[i].shape, c.shape, `${what}: output ${i} shape`);
+      assertClose(gpu[i].data, c.data, `${what} (webgpu vs cpu, output ${i})`, tol.atol, tol.rtol);
+    });
+  }
+  return cpu;
+}
+
+/**
+ * Check the gradient of `sum(fn(...) * w)` (w fixed random weights) w.r.t. every f32 input
+ * whose index is in `wrt` against central finite differences on the cpu backend, and check
+ * that the webgpu backend's analytic gradients match the cpu ones.
+ */
+export async function gradCheck(
+  what: string,
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: HostInput[],
+  opts: { wrt?: number[]; eps?: number; atol?: number; rtol?: number } = {},
+): Promise<void> {
+  const wrt = opts.wrt ??
+    inputs.map((_, i) => i).filter((i) => (inputs[i].dtype ?? "f32") === "f32");
+  const eps = opts.eps ?? 1e-2;
+  const { mul, sum } = await import("../mod.ts");
+  const probe = (xs: Tensor[]) => {
+    const y = fn(...xs);
+    const w = make(hostRand(y.shape, 99), xs[0].backend);
+    return sum(mul(y, w));
+  };
+  const analytic = async (be: BackendName) => {
+    const xs = inputs.map((i) => make(i, be).keep());
+    wrt.forEach((i) => (xs[i].requiresGrad = true));
+    tidy(() => backward(probe(xs)));
+    const grads = [];
+    for (const i of wrt) {
+      assert.ok(xs[i].grad, `${what}: no gradient reached input ${i}`);
+      grads.push(Array.from(await xs[i].grad!.data()));
+    }
+    xs.forEach((x) => (x.grad?.dispose(), x.dispose()));
+    return grads;
+  };
+  const cpuGrads = await analytic("cpu");
+  for (const [k, i] of wrt.entries()) {
+    const base = Float64Array.from(inputs[i].data);
+    const numeric = new Array(base.length);
+    for (let j = 0; j < base.length; j++) {
+      const at = (v: number) => {
+        const data = Float32Array.from(base);
+        data[j] = v;
+        const xs = inputs.map((inp, q) => make(q === i ? { ...inp, data } : inp, "cpu"));
+        const out = noGrad(() => tidy(() => probe(xs)));
+        const val = out.hostData()[0];
+        out.dispose();
+        xs.forEach((x) => x.dispose());
+        return val;
+      };
+      numeric[j] = (at(base[j] + eps) - at(base[j] - eps)) / (2 * eps);
+    }
+    assertClose(
+      cpuGrads[k],
+      numeric,
+      `${what}: d/d(input ${i}) vs finite differences`,
+      opts.atol ?? 2e-2,
+      opts.rtol ?? 2e-2,
+    );
+  }
+  if (await hasWebgpu()) {
+    const gpuGrads = await analytic("webgpu");
+    gpuGrads.forEach((g, k) =>
+      assertClose(g, cpuGrads[k], `${what}: webgpu grad of input ${wrt[k]} vs cpu`, 1e-4, 1e-3)
+    );
+  }
+}
+
+export { toBackend };
