@@ -32,6 +32,8 @@ export type GradFn<A> = (
 /** One op, all facets. `A` is its attribute record. */
 export interface OpSpec<A = Record<string, unknown>> {
   name: string;
+  /** Names of the inputs, which tell graph capture the role of a parameter input. */
+  inputNames?: readonly string[];
   /** Output shapes and dtypes; throws errors that name the op and the offending shapes. */
   shape(ins: readonly TensorInfo[], attrs: A): TensorInfo[];
   /** Reference implementation: fill `outs` (zeroed) from `ins`. Mutating ops write `ins`. */

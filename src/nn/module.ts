@@ -1,0 +1,142 @@
+/**
+ * `Module`: the base of every layer and model, as in PyTorch. A module owns named parameters
+ * (trainable tensors), buffers (state such as BatchNorm running statistics) and child modules;
+ * `call(x)` runs `forward` with the module's path recorded, so errors, graph capture and
+ * reports name layers like "layer2.0.conv1".
+ */
+import { type Tensor } from "../tensor.ts";
+import { withPath } from "../ops/registry.ts";
+
+/**
+ * Base class of layers and models.
+ *
+ * @example
+ * ```ts
+ * class Net extends Module {
+ *   fc = this.module("fc", new Linear(4, 2));
+ *   forward(x: Tensor) { return relu(this.fc.call(x)); }
+ * }
+ * ```
+ */
+export abstract class Module {
+  /** Train mode (batch statistics, dropout) or eval mode. */
+  training = true;
+  private readonly _params = new Map<string, Tensor>();
+  private readonly _buffers = new Map<string, Tensor>();
+  private readonly _children = new Map<string, Module>();
+  /** This module's name inside its parent ("" for the root). */
+  name = "";
+
+  /** The computation. Invoke modules with {@link call}, which records the module path. */
+  abstract forward(...xs: Tensor[]): Tensor;
+
+  /** Run `forward` with this module's name pushed on the op path. */
+  call(...xs: Tensor[]): Tensor {
+    return withPath(this.name, () => this.forward(...xs));
+  }
+
+  /** Register (or replace) a trainable parameter; it is kept and requires grad. */
+  param(name: string, t: Tensor): Tensor {
+    t.keep();
+    t.requiresGrad = true;
+    t.label = name;
+    const old = this._params.get(name);
+    if (old && old !== t) old.dispose();
+    this._params.set(name, t);
+    return t;
+  }
+
+  /** Register (or replace) a buffer (saved with the weights, not trained). */
+  buffer(name: string, t: Tensor): Tensor {
+    t.keep();
+    t.label = name;
+    const old = this._buffers.get(name);
+    if (old && old !== t) old.dispose();
+    this._buffers.set(name, t);
+    return t;
+  }
+
+  /** Register a child module under `name` and return it. */
+  module<M extends Module>(name: string, m: M): M {
+    m.name = name;
+    this._children.set(name, m);
+    return m;
+  }
+
+  /** Direct parameter by local name (or undefined). */
+  getParam(name: string): Tensor | undefined {
+    return this._params.get(name);
+  }
+  /** Direct buffer by local name (or undefined). */
+  getBuffer(name: string): Tensor | undefined {
+    return this._buffers.get(name);
+  }
+  /** Child modules in registration order. */
+  children(): [string, Module][] {
+    return [...this._children];
+  }
+
+  /** Every parameter with its dotted path, depth first in registration order. */
+  namedParameters(prefix = ""): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, p] of this._params) out.push([prefix + n, p]);
+    for (const [n, c] of this._children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+  /** Every buffer with its dotted path. */
+  namedBuffers(prefix = ""): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, b] of this._buffers) out.push([prefix + n, b]);
+    for (const [n, c] of this._children) out.push(...c.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+  /** Every module with its dotted path (the root as ""). */
+  namedModules(prefix = ""): [string, Module][] {
+    const out: [string, Module][] = [[prefix.replace(/\.$/, ""), this]];
+    for (const [n, c] of this._children) out.push(...c.namedModules(`${prefix}${n}.`));
+    return out;
+  }
+  /** All parameters. */
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, p]) => p);
+  }
+  /** Parameters and buffers by path (what is saved to disk). */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+  }
+  /** Number of trainable scalars. */
+  numParameters(): number {
+    return this.parameters().reduce((s, p) => s + p.size, 0);
+  }
+
+  /** Switch this module and its children to train (default) or eval mode. */
+  train(on = true): this {
+    this.training = on;
+    for (const [, c] of this._children) c.train(on);
+    return this;
+  }
+  /** Switch to eval mode. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Find a parameter or buffer by dotted path and replace it (used by compression). */
+  setTensor(path: string, t: Tensor): void {
+    const parts = path.split(".");
+    const leaf = parts.pop()!;
+    let m: Module = this;
+    for (const p of parts) {
+      const c = m._children.get(p);
+      if (!c) throw new Error(`setTensor: no module "${p}" in path "${path}"`);
+      m = c;
+    }
+    if (m._params.has(leaf)) m.param(leaf, t);
+    else if (m._buffers.has(leaf)) m.buffer(leaf, t);
+    else throw new Error(`setTensor: "${path}" is neither a parameter nor a buffer`);
+  }
+
+  /** Free every parameter and buffer. */
+  dispose(): void {
+    for (const [, t] of this.stateDict()) t.dispose();
+  }
+}
