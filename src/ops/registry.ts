@@ -136,9 +136,12 @@ export function apply<A>(
   backend?: BackendName,
 ): Tensor[] {
   for (const t of ins) t.assertAlive(op.name);
-  const be = backend ?? ins[0]?.backend ?? getDefaultBackend();
+  // Shape-only tracing: one meta input makes the whole op meta, so a model whose parameters
+  // live on the GPU can be traced with a meta input without touching any kernel.
+  const meta = ins.some((t) => t.backend === "meta");
+  const be = meta ? "meta" : backend ?? ins[0]?.backend ?? getDefaultBackend();
   for (const t of ins) {
-    if (t.backend !== be) {
+    if (!meta && t.backend !== be) {
       throw new Error(
         `${op.name}: inputs are on different backends (${ins.map((t) => t.backend).join(", ")}); ` +
           `move them with toBackend() first`,
