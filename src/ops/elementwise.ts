@@ -546,10 +546,11 @@ const fillOp = defineOp<FillAttrs>({
   channels: { kind: "block", reason: "constant" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
-    const shape = e.constant(io.attrs.shape.map(Number), [io.attrs.shape.length], "i64");
-    e.node("ConstantOfShape", [shape], io.outputs, {
-      value: { float: io.attrs.value },
-    });
+    // A constant: written as an initializer (ConstantOfShape needs a TENSOR attribute).
+    const n = numel(io.attrs.shape);
+    const dtype = io.attrs.dtype === "f32" ? "f32" : "i32";
+    const c = e.constant(new Array(n).fill(io.attrs.value), [...io.attrs.shape], dtype);
+    e.node("Identity", [c], io.outputs);
   },
 });
 
