@@ -1,0 +1,153 @@
+/**
+ * Adam and AdamW, exactly PyTorch's `torch.optim.Adam` / `AdamW` (bias-corrected moments; L2
+ * weight decay added to the gradient for Adam, decoupled decay for AdamW). Each parameter
+ * update is one in-place WGSL kernel that updates the parameter and both moments.
+ */
+import adamSrc from "../../kernels/optim/adam.wgsl" with { type: "text" };
+import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import { numel, type Tensor } from "../tensor.ts";
+import { apply, defineOp, shapeError } from "../ops/registry.ts";
+import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
+
+/** Hyper-parameters of {@link Adam} and {@link AdamW}. */
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+interface AdamAttrs {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 - beta1^t) */
+  stepSize: number;
+  /** 1 / sqrt(1 - beta2^t) */
+  invSqrtBc2: number;
+  /** AdamW's decoupled weight decay. */
+  decoupled: boolean;
+}
+
+const adamOp = defineOp<AdamAttrs>({
+  name: "adamUpdate",
+  inputNames: ["param", "grad", "exp_avg", "exp_avg_sq"],
+  mutates: [0, 2, 3],
+  shape(ins) {
+    const n = numel(ins[0].shape);
+    if (ins.some((t) => t.dtype !== "f32" || numel(t.shape) !== n)) {
+      throw shapeError(
+        "adamUpdate",
+        "parameter, gradient and moments must be f32 of one size",
+        ...ins.map((t) => t.shape),
+      );
+    }
+    return [];
+  },
+  cpu([w, g, m, v], _outs, a) {
+    for (let i = 0; i < w.length; i++) {
+      let p = w[i], gi = g[i];
+      if (a.decoupled) p = p * (1 - a.lr * a.weightDecay);
+      else gi = gi + a.weightDecay * p;
+      const m1 = a.beta1 * m[i] + (1 - a.beta1) * gi;
+      const v1 = a.beta2 * v[i] + (1 - a.beta2) * gi * gi;
+      m[i] = m1;
+      v[i] = v1;
+      w[i] = p - a.stepSize * m1 / (Math.sqrt(v1) * a.invSqrtBc2 + a.eps);
+    }
+  },
+  gpu([w, g, m, v], _outs, a, info) {
+    const n = numel(info.ins[0].shape);
+    const grid = grid1d(n);
+    const u = new Uniforms().u32(n, grid[0])
+      .f32(a.lr, a.weightDecay, a.beta1, a.beta2, a.eps, a.stepSize, a.invSqrtBc2)
+      .u32(a.decoupled ? 1 : 0, 0, 0);
+    dispatch(specialize("adam", adamSrc), [w, g, m, v], grid, u);
+  },
+  grad: { none: "adamUpdate is an in-place optimizer update" },
+  channels: { kind: "block", reason: "optimizer update" },
+  cost: (info) => ({ macs: 0, flops: 12 * numel(info.ins[0].shape) }),
+  onnx: () => {
+    throw new Error("onnx: adamUpdate is a training-only op");
+  },
+});
+
+type AdamHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };
+
+class AdamBase extends Optimizer<AdamHyper> {
+  constructor(
+    params: ParamsInput<AdamHyper>,
+    opts: AdamOptions,
+    private readonly decoupled: boolean,
+    name: string,
+  ) {
+    super(params, {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? (decoupled ? 1e-2 : 0),
+    }, name);
+    for (const g of this.paramGroups) {
+      const [b1, b2] = g.betas;
+      if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) {
+        throw new Error(`${name}: betas must be in [0, 1), got [${g.betas}]`);
+      }
+      if (!(g.eps >= 0)) throw new Error(`${name}: invalid eps ${g.eps}`);
+      if (!(g.weightDecay >= 0)) throw new Error(`${name}: invalid weightDecay ${g.weightDecay}`);
+    }
+  }
+
+  protected update(
+    p: Tensor,
+    g: Tensor,
+    group: ParamGroup<AdamHyper>,
+    st: Record<string, Tensor | number>,
+  ): void {
+    if (!st.expAvg) {
+      st.expAvg = this.zerosLike(p);
+      st.expAvgSq = this.zerosLike(p);
+      st.step = 0;
+    }
+    const t = (st.step as number) + 1;
+    st.step = t;
+    const [beta1, beta2] = group.betas;
+    const attrs: AdamAttrs = {
+      lr: group.lr,
+      weightDecay: group.weightDecay,
+      beta1,
+      beta2,
+      eps: group.eps,
+      stepSize: group.lr / (1 - beta1 ** t),
+      invSqrtBc2: 1 / Math.sqrt(1 - beta2 ** t),
+      decoupled: this.decoupled,
+    };
+    apply(adamOp, [p, g, st.expAvg as Tensor, st.expAvgSq as Tensor], attrs);
+  }
+}
+
+/**
+ * Adam (`torch.optim.Adam`): `g += wd·p`; `m = β1·m + (1−β1)·g`, `v = β2·v + (1−β2)·g²`;
+ * `p -= lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + eps)`. Defaults lr 1e-3, betas (0.9, 0.999), eps 1e-8.
+ *
+ * @example
+ * ```ts
+ * const opt = new Adam(model.parameters(), { lr: 1e-3 });
+ * ```
+ */
+export class Adam extends AdamBase {
+  constructor(params: ParamsInput<AdamHyper>, opts: AdamOptions = {}) {
+    super(params, opts, false, "Adam");
+  }
+}
+
+/**
+ * AdamW (`torch.optim.AdamW`): Adam with decoupled weight decay `p *= 1 − lr·wd` before the
+ * Adam step. Default weight decay 1e-2.
+ */
+export class AdamW extends AdamBase {
+  constructor(params: ParamsInput<AdamHyper>, opts: AdamOptions = {}) {
+    super(params, opts, true, "AdamW");
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * `Optimizer`: the base of SGD, Adam and AdamW. Parameters are grouped (each group has its own
+ * hyper-parameters, e.g. no weight decay on norms); `step()` updates every parameter that has
+ * a gradient with one in-place kernel per tensor, never reading anything back.
+ */
+import { noGrad } from "../ops/registry.ts";
+import type { Tensor } from "../tensor.ts";
+import { zeroGrad as clearGrads } from "../autograd.ts";
+import { zeros } from "../ops/creation.ts";
+
+/** A parameter group: its tensors and the hyper-parameters that apply to them. */
+export type ParamGroup<H> = H & {
+  params: Tensor[];
+  /** The learning rate schedulers scale (set by the first scheduler attached). */
+  initialLr?: number;
+};
+
+/** What the constructors accept: a list of tensors, or groups with per-group overrides. */
+export type ParamsInput<H> = Iterable<Tensor> | ({ params: Iterable<Tensor> } & Partial<H>)[];
+
+/**
+ * Base class. Subclasses implement {@link update} for one tensor.
+ *
+ * @example
+ * ```ts
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * tidy(() => backward(crossEntropyLoss(model.call(x), y)));
+ * opt.step();
+ * opt.zeroGrad();
+ * ```
+ */
+export abstract class Optimizer<H extends { lr: number }> {
+  /** Parameter groups with their hyper-parameters (mutable: schedulers set `lr`). */
+  readonly paramGroups: ParamGroup<H>[];
+  /** Per-parameter state (momentum buffers, moments, step counts). */
+  protected readonly state = new Map<Tensor, Record<string, Tensor | number>>();
+  /** Number of completed `step()` calls. */
+  stepCount = 0;
+
+  constructor(params: ParamsInput<H>, defaults: H, name: string) {
+    const list = [...(params as Iterable<unknown>)];
+    const groups = list.length > 0 && !isTensorLike(list[0])
+      ? (list as ({ params: Iterable<Tensor> } & Partial<H>)[])
+      : [{ params: list as Tensor[] } as unknown as { params: Iterable<Tensor> } & Partial<H>];
+    const seen = new Set<Tensor>();
+    this.paramGroups = groups.map((g, gi) => {
+      const ps = [...g.params];
+      for (const p of ps) {
+        if (seen.has(p)) {
+          throw new Error(`${name}: parameter ${p.label ?? `#${p.id}`} appears in two groups`);
+        }
+        seen.add(p);
+        if (p.dtype !== "f32") {
+          throw new Error(`${name}: parameter ${p.label ?? `#${p.id}`} is ${p.dtype}, not f32`);
+        }
+      }
+      const merged = { ...defaults, ...g, params: ps } as ParamGroup<H>;
+      if (!(merged.lr >= 0)) throw new Error(`${name}: group ${gi} has invalid lr ${merged.lr}`);
+      return merged;
+    });
+    if (seen.size === 0) throw new Error(`${name}: got an empty parameter list`);
+  }
+
+  /** Learning rate of the first group. */
+  get lr(): number {
+    return this.paramGroups[0].lr;
+  }
+  /** Set the learning rate of every group. */
+  set lr(v: number) {
+    if (!(v >= 0)) throw new Error(`optimizer: invalid learning rate ${v}`);
+    for (const g of this.paramGroups) g.lr = v;
+  }
+
+  /** Every parameter of every group. */
+  params(): Tensor[] {
+    return this.paramGroups.flatMap((g) => g.params);
+  }
+
+  /** Drop every gradient (PyTorch's `zero_grad(set_to_none=True)`), freeing their memory. */
+  zeroGrad(): void {
+    clearGrads(this.params());
+  }
+
+  /**
+   * Update every parameter that has a gradient (parameters without one are skipped). Records
+   * one kernel per tensor on the parameter's backend; nothing is read back.
+   */
+  step(): void {
+    this.stepCount++;
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          const g = p.grad;
+          if (!g) continue;
+          p.assertAlive("optimizer step");
+          if (g.rank !== p.rank || g.shape.some((d, i) => d !== p.shape[i])) {
+            throw new Error(
+              `optimizer: gradient of ${p.label ?? `#${p.id}`} has shape [${g.shape}], ` +
+                `parameter has [${p.shape}]`,
+            );
+          }
+          let st = this.state.get(p);
+          if (!st) this.state.set(p, st = {});
+          this.update(p, g, group, st);
+        }
+      }
+    });
+  }
+
+  /** Update one tensor in place. */
+  protected abstract update(
+    p: Tensor,
+    g: Tensor,
+    group: ParamGroup<H>,
+    state: Record<string, Tensor | number>,
+  ): void;
+
+  /** A kept zero tensor shaped like `p` on its backend (for state buffers). */
+  protected zerosLike(p: Tensor): Tensor {
+    return zeros(p.shape, { backend: p.backend }).keep();
+  }
+
+  /** Free the optimizer state (momentum buffers, moments). */
+  dispose(): void {
+    for (const st of this.state.values()) {
+      for (const v of Object.values(st)) if (typeof v !== "number") v.dispose();
+    }
+    this.state.clear();
+  }
+}
+
+function isTensorLike(v: unknown): boolean {
+  return typeof v === "object" && v !== null && "shape" in v && "storage" in v;
+}

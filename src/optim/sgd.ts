@@ -1,0 +1,150 @@
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov and (L2) weight decay, exactly
+ * PyTorch's `torch.optim.SGD`. Each parameter update is one in-place WGSL kernel.
+ */
+import sgdSrc from "../../kernels/optim/sgd.wgsl" with { type: "text" };
+import sgdMomentumSrc from "../../kernels/optim/sgd_momentum.wgsl" with { type: "text" };
+import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
+import { apply, defineOp, shapeError } from "../ops/registry.ts";
+import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
+
+/** Hyper-parameters of {@link SGD}. */
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+}
+
+interface SgdAttrs {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  /** First step: the momentum buffer is set to the gradient. */
+  first: boolean;
+}
+
+function checkUpdate(op: string, ins: readonly TensorInfo[]): [] {
+  const [p] = ins;
+  for (const t of ins) {
+    if (t.dtype !== "f32") throw shapeError(op, "expects f32 tensors", ...ins.map((x) => x.shape));
+    if (numel(t.shape) !== numel(p.shape)) {
+      throw shapeError(
+        op,
+        "parameter, gradient and state differ in size",
+        ...ins.map((x) => x.shape),
+      );
+    }
+  }
+  return [];
+}
+
+const trainingOnly = (op: string) => () => {
+  throw new Error(`onnx: ${op} is a training-only op`);
+};
+
+const sgdOp = defineOp<SgdAttrs>({
+  name: "sgdUpdate",
+  inputNames: ["param", "grad"],
+  mutates: [0],
+  shape: (ins) => checkUpdate("sgdUpdate", ins),
+  cpu([w, g], _outs, a) {
+    for (let i = 0; i < w.length; i++) w[i] = w[i] - a.lr * (g[i] + a.weightDecay * w[i]);
+  },
+  gpu([w, g], _outs, a, info) {
+    const n = numel(info.ins[0].shape);
+    const grid = grid1d(n);
+    const u = new Uniforms().u32(n, grid[0]).f32(a.lr, a.weightDecay);
+    dispatch(specialize("sgd", sgdSrc), [w, g], grid, u);
+  },
+  grad: { none: "sgdUpdate is an in-place optimizer update" },
+  channels: { kind: "block", reason: "optimizer update" },
+  cost: (info) => ({ macs: 0, flops: 3 * numel(info.ins[0].shape) }),
+  onnx: trainingOnly("sgdUpdate"),
+});
+
+const sgdMomentumOp = defineOp<SgdAttrs>({
+  name: "sgdMomentumUpdate",
+  inputNames: ["param", "grad", "momentum_buffer"],
+  mutates: [0, 2],
+  shape: (ins) => checkUpdate("sgdMomentumUpdate", ins),
+  cpu([w, g, buf], _outs, a) {
+    for (let i = 0; i < w.length; i++) {
+      const d = g[i] + a.weightDecay * w[i];
+      const b = a.first ? d : a.momentum * buf[i] + (1 - a.dampening) * d;
+      buf[i] = b;
+      w[i] = w[i] - a.lr * (a.nesterov ? d + a.momentum * b : b);
+    }
+  },
+  gpu([w, g, buf], _outs, a, info) {
+    const n = numel(info.ins[0].shape);
+    const grid = grid1d(n);
+    const u = new Uniforms().u32(n, grid[0]).f32(a.lr, a.weightDecay, a.momentum, a.dampening)
+      .u32(a.nesterov ? 1 : 0, a.first ? 1 : 0);
+    dispatch(specialize("sgd_momentum", sgdMomentumSrc), [w, g, buf], grid, u);
+  },
+  grad: { none: "sgdMomentumUpdate is an in-place optimizer update" },
+  channels: { kind: "block", reason: "optimizer update" },
+  cost: (info) => ({ macs: 0, flops: 6 * numel(info.ins[0].shape) }),
+  onnx: trainingOnly("sgdMomentumUpdate"),
+});
+
+/**
+ * SGD, as `torch.optim.SGD`:
+ * `d = g + wd·p`; with momentum `buf = momentum·buf + (1−dampening)·d` (`buf = d` on the first
+ * step), `d = nesterov ? d + momentum·buf : buf`; then `p -= lr·d`.
+ *
+ * @example
+ * ```ts
+ * const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+ * ```
+ */
+export class SGD extends Optimizer<Required<SgdOptions>> {
+  constructor(params: ParamsInput<Required<SgdOptions>>, opts: SgdOptions) {
+    const defaults: Required<SgdOptions> = {
+      lr: opts.lr,
+      momentum: opts.momentum ?? 0,
+      dampening: opts.dampening ?? 0,
+      nesterov: opts.nesterov ?? false,
+      weightDecay: opts.weightDecay ?? 0,
+    };
+    super(params, defaults, "SGD");
+    for (const g of this.paramGroups) {
+      if (g.momentum < 0) throw new Error(`SGD: invalid momentum ${g.momentum}`);
+      if (g.weightDecay < 0) throw new Error(`SGD: invalid weightDecay ${g.weightDecay}`);
+      if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) {
+        throw new Error("SGD: Nesterov momentum requires a momentum > 0 and zero dampening");
+      }
+    }
+  }
+
+  protected update(
+    p: Tensor,
+    g: Tensor,
+    group: ParamGroup<Required<SgdOptions>>,
+    st: Record<string, Tensor | number>,
+  ): void {
+    const attrs: SgdAttrs = {
+      lr: group.lr,
+      weightDecay: group.weightDecay,
+      momentum: group.momentum,
+      dampening: group.dampening,
+      nesterov: group.nesterov,
+      first: false,
+    };
+    if (group.momentum === 0) {
+      apply(sgdOp, [p, g], attrs);
+      return;
+    }
+    let buf = st.momentumBuffer as Tensor | undefined;
+    if (!buf) {
+      st.momentumBuffer = buf = this.zerosLike(p);
+      attrs.first = true;
+    }
+    apply(sgdMomentumOp, [p, g, buf], attrs);
+  }
+}
