@@ -35,3 +35,5 @@ export * from "./src/optim/adam.ts";
 export * from "./src/optim/schedules.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/io/weights.ts";
+export { DHSPG, type DHSPGOptions, type DHSPGStats, type DHSPGVariant } from "./src/optim/dhspg.ts";
+export * from "./src/nn/index.ts";

@@ -53,5 +53,6 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     summary[6] = t.z;
     summary[7] = select(0.0, t.w / f32(max(k.z, 1u)), k.z > 0u);
     summary[8] = f32(k.w);
+    summary[9] = f32(k.z);
   }
 }

@@ -1,0 +1,426 @@
+/**
+ * DHSPG (Dual Half-Space Projected Gradient), the OTOv2 optimizer that trains and prunes at
+ * once: parameters outside the prunable Zero-Invariant Groups are trained by the base optimizer
+ * (SGD with momentum, Adam or AdamW); the groups of the prunable ZIGs are partitioned once into
+ * G_p (penalised toward zero) and G_np, and G_p groups get an adaptive group-lasso step plus a
+ * half-space projection that sets whole groups to exactly zero. Zero groups stay zero.
+ *
+ * Formulas and defaults follow OTOv2 (`optimizer/dhspg.py`, see
+ * `shared/design/otov2-algorithm.md` §4). Deliberate departures from the original's quirks:
+ * - Adam/AdamW: standard Adam (moments start at zero, bias correction 1-β^t with the global
+ *   step count t). OTOv2 starts the moments at g and g², which makes the first steps ≈0.316x.
+ * - Projection cap (`upperGroupSparsity` < 1, default 1 = no cap as in OTOv2): project at most
+ *   the *allowance* floor(upper·M) − (zero rows) of the candidates, lowest group ids first.
+ *   OTOv2 projects the *excess* count, chosen at random.
+ * - Zero detection (sparsity, fixed zeros) looks at the trainable slices only (max|x| == 0,
+ *   exact); buffers such as BatchNorm running statistics are never part of a group.
+ * - `weightDecayType: "l1_norm"` is honoured for every variant: rows of prunable groups get the
+ *   group-lasso decay lr·w·x_j/(‖x_j‖+1e-8) instead of an L2 term; elements outside the groups
+ *   keep the variant's L2 decay (coupled for sgd/adam, decoupled for adamw). OTOv2 applies it
+ *   to adamw only and silently uses coupled L2 for sgd/adam.
+ * - `partitionStep` and `halfSpaceStep` each default to `startPruningStep` independently
+ *   (OTOv2 resets both when either is missing).
+ * - The target counts as reached when zeros/total ≥ target exactly (OTOv2 divides by
+ *   total + 6e-6, which needs one extra zero group when target·total is an integer).
+ * - Partition ties (equal scores) are broken by the lower group id; `n'` is clamped to G.
+ * - The global top-K in OTOv2's partition is over groups of linear/conv components; here over
+ *   every prunable ZIG (the partitioner decides prunability).
+ *
+ * @example
+ * ```ts
+ * const opt = new DHSPG(model.namedParameters(), partition(graph), {
+ *   variant: "sgd", lr: 0.1, targetGroupSparsity: 0.5, startPruningStep: 1000,
+ * });
+ * for (...) { const loss = tidy(() => ...); backward(loss); opt.step(); opt.zeroGrad(); }
+ * console.log(await opt.stats());
+ * ```
+ */
+import type { Tensor } from "../tensor.ts";
+import { Optimizer } from "./optimizer.ts";
+import type { Partition } from "../zig/types.ts";
+import { buildLayout, type Layout, type ZigLayout } from "./dhspg_layout.ts";
+import { S, type StepPlan } from "./dhspg_plan.ts";
+import { CpuEngine } from "./dhspg_cpu.ts";
+import { GpuEngine } from "./dhspg_gpu.ts";
+
+/** Base optimizer of DHSPG. */
+export type DHSPGVariant = "sgd" | "adam" | "adamw";
+
+/** Options of {@link DHSPG}; unset variant-dependent values come from §4.2's table. */
+export interface DHSPGOptions {
+  /** Base optimizer (default "sgd"). */
+  variant?: DHSPGVariant;
+  /** Learning rate (default 0.1 for every variant, as OTOv2's API). Settable: `opt.lr = x`. */
+  lr?: number;
+  /** Fraction of prunable groups to drive to zero (default 0.5). */
+  targetGroupSparsity?: number;
+  /** Enlarges G_p beyond the target (default 0.05). */
+  tolerance?: number;
+  /** Half-space projection aggressiveness in [0, 1) (default 0). */
+  epsilon?: number;
+  /** Steps of plain training before the partition (default 0). */
+  startPruningStep?: number;
+  /** Partition on the call where step-1 == partitionStep (default startPruningStep). */
+  partitionStep?: number;
+  /** Half-space projection from this step on (default startPruningStep). */
+  halfSpaceStep?: number;
+  /** Steps with a fixed lambda and no projection (default 0). */
+  warmUpSteps?: number;
+  /** Kept groups per ZIG rounded to a multiple of this (default 1). */
+  groupDivisible?: number;
+  /** Zero groups stay zero from the start (default true). */
+  fixedZeroGroups?: boolean;
+  /** Base group-lasso coefficient (sgd 1e-3, adam/adamw 1e-2). */
+  lambda?: number;
+  /** Adaptive-lambda amplification (sgd 2, adam/adamw 20). */
+  lambdaAmplify?: number;
+  /** Upper lambda bound as a multiple of lambda (sgd 10, adam/adamw 1e3). */
+  hatLambdaCoeff?: number;
+  /** SGD momentum / Adam beta1 (sgd 0, adam/adamw 0.9). */
+  firstMomentum?: number;
+  /** Adam beta2 (0.999). */
+  secondMomentum?: number;
+  /** SGD dampening (0). */
+  dampening?: number;
+  /** Weight decay (sgd/adam 0, adamw 1e-2). */
+  weightDecay?: number;
+  /** "l2_norm" (default) or "l1_norm" (group lasso on prunable rows; see the module comment). */
+  weightDecayType?: "l2_norm" | "l1_norm";
+  /** Projection cap: at most this fraction of each ZIG's G_p rows is zero (default 1). */
+  upperGroupSparsity?: number;
+}
+
+/** What {@link DHSPG.stats} reports. */
+export interface DHSPGStats {
+  /** Steps taken. */
+  step: number;
+  /** Zero groups / prunable groups. */
+  groupSparsity: number;
+  zeroGroups: number;
+  totalGroups: number;
+  /** Whether zeroGroups/totalGroups >= target. */
+  reachedTarget: boolean;
+  partitioned: boolean;
+  numGp: number;
+  numGnp: number;
+  /** Sum of group norms. */
+  omega: number;
+  /** Lambdas applied to G_p groups in the last step (zeros when none). */
+  lambda: { min: number; max: number; mean: number; count: number };
+  /** Groups projected to zero in the last step. */
+  projected: number;
+}
+
+const TABLE: Record<DHSPGVariant, Required<Pick<DHSPGOptions, TableKey>>> = {
+  sgd: {
+    firstMomentum: 0,
+    secondMomentum: 0,
+    dampening: 0,
+    weightDecay: 0,
+    lambda: 1e-3,
+    lambdaAmplify: 2,
+    hatLambdaCoeff: 10,
+  },
+  adam: {
+    firstMomentum: 0.9,
+    secondMomentum: 0.999,
+    dampening: 0,
+    weightDecay: 0,
+    lambda: 1e-2,
+    lambdaAmplify: 20,
+    hatLambdaCoeff: 1e3,
+  },
+  adamw: {
+    firstMomentum: 0.9,
+    secondMomentum: 0.999,
+    dampening: 0,
+    weightDecay: 1e-2,
+    lambda: 1e-2,
+    lambdaAmplify: 20,
+    hatLambdaCoeff: 1e3,
+  },
+};
+type TableKey =
+  | "firstMomentum"
+  | "secondMomentum"
+  | "dampening"
+  | "weightDecay"
+  | "lambda"
+  | "lambdaAmplify"
+  | "hatLambdaCoeff";
+
+/**
+ * The DHSPG optimizer. `step()` is synchronous: it records GPU work and returns; nothing is
+ * read back (the partition happens on the GPU too). Read progress with `await stats()`.
+ * It is an {@link Optimizer} with one parameter group, so `opt.lr = x` and the schedules of
+ * `schedules.ts` work as with SGD/Adam.
+ */
+export class DHSPG extends Optimizer<{ lr: number }> {
+  readonly variant: DHSPGVariant;
+  targetGroupSparsity: number;
+  tolerance: number;
+  epsilon: number;
+  readonly startPruningStep: number;
+  partitionStep: number;
+  halfSpaceStep: number;
+  warmUpSteps: number;
+  groupDivisible: number;
+  fixedZeroGroups: boolean;
+  lambda: number;
+  lambdaAmplify: number;
+  hatLambdaCoeff: number;
+  firstMomentum: number;
+  secondMomentum: number;
+  dampening: number;
+  weightDecay: number;
+  weightDecayType: "l2_norm" | "l1_norm";
+  upperGroupSparsity: number;
+
+  private partitioned_ = false;
+  private readonly layout: Layout;
+  private readonly engine: GpuEngine | CpuEngine;
+  private readonly hadGrad: boolean[];
+
+  constructor(
+    params: Map<string, Tensor> | Iterable<[string, Tensor]>,
+    partition: Partition,
+    opts: DHSPGOptions = {},
+  ) {
+    const variant = opts.variant ?? "sgd";
+    if (!(variant in TABLE)) {
+      throw new Error(`DHSPG: unknown variant "${variant}"; use "sgd", "adam" or "adamw"`);
+    }
+    const layout = buildLayout(
+      [...(params instanceof Map ? params.entries() : params)],
+      partition,
+    );
+    super(layout.params.map((p) => p.tensor), { lr: opts.lr ?? 0.1 }, "DHSPG");
+    this.layout = layout;
+    const tab = TABLE[variant];
+    this.variant = variant;
+    this.targetGroupSparsity = opts.targetGroupSparsity ?? 0.5;
+    this.tolerance = opts.tolerance ?? 0.05;
+    this.epsilon = opts.epsilon ?? 0;
+    this.startPruningStep = opts.startPruningStep ?? 0;
+    this.partitionStep = opts.partitionStep ?? this.startPruningStep;
+    this.halfSpaceStep = opts.halfSpaceStep ?? this.startPruningStep;
+    this.warmUpSteps = opts.warmUpSteps ?? 0;
+    this.groupDivisible = opts.groupDivisible ?? 1;
+    this.fixedZeroGroups = opts.fixedZeroGroups ?? true;
+    this.lambda = opts.lambda ?? tab.lambda;
+    this.lambdaAmplify = opts.lambdaAmplify ?? tab.lambdaAmplify;
+    this.hatLambdaCoeff = opts.hatLambdaCoeff ?? tab.hatLambdaCoeff;
+    this.firstMomentum = opts.firstMomentum ?? tab.firstMomentum;
+    this.secondMomentum = opts.secondMomentum ?? tab.secondMomentum;
+    this.dampening = opts.dampening ?? tab.dampening;
+    this.weightDecay = opts.weightDecay ?? tab.weightDecay;
+    this.weightDecayType = opts.weightDecayType ?? "l2_norm";
+    this.upperGroupSparsity = opts.upperGroupSparsity ?? 1;
+    this.validate();
+
+    const backends = new Set(this.layout.params.map((p) => p.tensor.backend));
+    if (backends.size > 1) {
+      throw new Error(
+        `DHSPG: parameters are on different backends (${[...backends].join(", ")}); ` +
+          `move them with toBackend() first`,
+      );
+    }
+    const backend = [...backends][0] ?? "cpu";
+    if (backend === "meta") throw new Error("DHSPG: parameters are shape-only (meta) tensors");
+    const needs = {
+      m: variant !== "sgd" || this.firstMomentum > 0,
+      v: variant !== "sgd",
+    };
+    this.engine = backend === "webgpu"
+      ? new GpuEngine(this.layout, needs)
+      : new CpuEngine(this.layout);
+    this.hadGrad = this.layout.params.map(() => false);
+  }
+
+  private validate(): void {
+    const bad = (what: string) => {
+      throw new Error(`DHSPG: ${what}`);
+    };
+    if (!(this.targetGroupSparsity >= 0 && this.targetGroupSparsity <= 1)) {
+      bad(`targetGroupSparsity must be in [0, 1], got ${this.targetGroupSparsity}`);
+    }
+    if (!(this.epsilon >= 0 && this.epsilon < 1)) {
+      bad(`epsilon must be in [0, 1), got ${this.epsilon}`);
+    }
+    if (!(Number.isInteger(this.groupDivisible) && this.groupDivisible >= 1)) {
+      bad(`groupDivisible must be an integer >= 1, got ${this.groupDivisible}`);
+    }
+    if (this.weightDecayType !== "l2_norm" && this.weightDecayType !== "l1_norm") {
+      bad(`weightDecayType must be "l2_norm" or "l1_norm", got "${this.weightDecayType}"`);
+    }
+    if (!(this.upperGroupSparsity > 0 && this.upperGroupSparsity <= 1)) {
+      bad(`upperGroupSparsity must be in (0, 1], got ${this.upperGroupSparsity}`);
+    }
+  }
+
+  /** Whether the G_p / G_np partition has happened. */
+  get partitioned(): boolean {
+    return this.partitioned_;
+  }
+  /** The prunable ZIGs DHSPG optimises, with their group ranges (global ids base..base+size). */
+  get zigs(): readonly ZigLayout[] {
+    return this.layout.zigs;
+  }
+  /** Number of groups (channels of prunable ZIGs). */
+  get numGroups(): number {
+    return this.layout.ng;
+  }
+  /** The optimised parameters in flat order. */
+  get paramNames(): string[] {
+    return this.layout.params.map((p) => p.name);
+  }
+
+  private needZeros(): number {
+    // Smallest k with k / total >= target (in float64).
+    const total = this.layout.ng;
+    let k = Math.ceil(this.targetGroupSparsity * total);
+    while (k > 0 && (k - 1) / total >= this.targetGroupSparsity) k--;
+    while (k < total && k / total < this.targetGroupSparsity) k++;
+    return k;
+  }
+
+  /**
+   * One optimisation step from the parameters' `.grad`. Parameters without a gradient keep
+   * their value and optimizer state (their slices of prunable groups still follow the group's
+   * lambda step, projection and fixed zeros, with a zero gradient).
+   */
+  override step(): void {
+    const t = ++this.stepCount;
+    const partitionNow = !this.partitioned_ && t - 1 === this.partitionStep;
+    if (partitionNow) this.partitioned_ = true;
+    const grads = this.layout.params.map((p) => {
+      const g = p.tensor.grad;
+      if (!g) return null;
+      g.assertAlive("DHSPG.step");
+      if (g.size !== p.size || g.backend !== p.tensor.backend) {
+        throw new Error(
+          `DHSPG: gradient of "${p.name}" is [${g.shape}] on ${g.backend}, parameter is ` +
+            `[${p.tensor.shape}] on ${p.tensor.backend}`,
+        );
+      }
+      return g;
+    });
+    const first = grads.map((g, k) => Boolean(g) && !this.hadGrad[k]);
+    grads.forEach((g, k) => (this.hadGrad[k] ||= Boolean(g)));
+    const adam = this.variant !== "sgd";
+    const ng = this.layout.ng;
+    const plan: StepPlan = {
+      t,
+      lr: this.lr,
+      mode: adam ? "adam" : "sgd",
+      decoupled: this.variant === "adamw",
+      l1: this.weightDecayType === "l1_norm",
+      momentum: !adam && this.firstMomentum > 0,
+      wd: this.weightDecay,
+      b1: this.firstMomentum,
+      b2: this.secondMomentum,
+      damp: this.dampening,
+      bc1: adam ? 1 - this.firstMomentum ** t : 1,
+      bc2: adam ? 1 - this.secondMomentum ** t : 1,
+      partitionNow,
+      partitioned: this.partitioned_,
+      topK: Math.floor(ng * Math.min(this.targetGroupSparsity + this.tolerance, 0.999)),
+      groupDivisible: this.groupDivisible,
+      warm: t < this.warmUpSteps,
+      halfSpace: t >= this.halfSpaceStep,
+      fixedZero: this.fixedZeroGroups || t > this.halfSpaceStep,
+      lambda: this.lambda,
+      amp: this.lambdaAmplify,
+      hat: this.hatLambdaCoeff,
+      epsilon: this.epsilon,
+      upper: this.upperGroupSparsity,
+      needZeros: this.needZeros(),
+    };
+    this.engine.step(plan, { grads, first });
+  }
+
+  /** Not used: DHSPG updates all parameters at once in {@link step}. */
+  protected update(): void {
+    throw new Error("DHSPG: update() is not used; call step()");
+  }
+
+  /**
+   * Group sparsity, partition sizes, omega and the last step's lambdas, from the current
+   * parameters (one 64-byte readback on webgpu).
+   */
+  async stats(): Promise<DHSPGStats> {
+    let s: Float32Array;
+    if (this.engine instanceof GpuEngine) s = await this.engine.refresh(this.needZeros());
+    else {
+      this.engine.refresh(this.needZeros());
+      s = this.engine.summary;
+    }
+    const total = this.layout.ng;
+    const numGp = s[S.numGp];
+    return {
+      step: this.stepCount,
+      groupSparsity: total ? s[S.zeros] / total : 0,
+      zeroGroups: s[S.zeros],
+      totalGroups: total,
+      reachedTarget: s[S.reached] > 0.5,
+      partitioned: this.partitioned_,
+      numGp,
+      numGnp: total - numGp,
+      omega: s[S.omega],
+      lambda: { min: s[S.lamMin], max: s[S.lamMax], mean: s[S.lamMean], count: s[S.lamCount] },
+      projected: s[S.projected],
+    };
+  }
+
+  /**
+   * Per-group L2 norms of the current parameters (group ids as in {@link zigs}); one readback.
+   */
+  async groupNorms(): Promise<Float32Array> {
+    const st = await this.rawStats();
+    return Float32Array.from({ length: this.layout.ng }, (_, g) => Math.sqrt(st[g * 4]));
+  }
+
+  /** Per group whether every element is exactly zero; one readback. */
+  async zeroGroups(): Promise<boolean[]> {
+    const st = await this.rawStats();
+    return Array.from({ length: this.layout.ng }, (_, g) => st[g * 4 + 3] === 0);
+  }
+
+  /** The G_p mask (true = penalised) of the partition (all false before it). */
+  async penalized(): Promise<boolean[]> {
+    const m = this.engine instanceof GpuEngine ? await this.engine.readMask() : this.engine.mask;
+    return Array.from(m.subarray(0, this.layout.ng), (v) => v === 1);
+  }
+
+  /**
+   * The last step's per-group decisions: lambda_j, whether it was projected and whether it was
+   * held as a fixed zero (for tests and reports).
+   */
+  async lastDecisions(): Promise<{ lambda: number[]; projected: boolean[]; fixed: boolean[] }> {
+    const st = this.engine instanceof GpuEngine
+      ? await this.engine.readGstate()
+      : this.engine.gstate;
+    const ng = this.layout.ng;
+    const col = (c: number) => Array.from({ length: ng }, (_, g) => st[g * 4 + c]);
+    return {
+      lambda: col(2),
+      projected: col(3).map((v) => v > 0.5),
+      fixed: col(1).map((v) => v > 0.5),
+    };
+  }
+
+  private async rawStats(): Promise<Float32Array> {
+    if (this.engine instanceof GpuEngine) {
+      await this.engine.refresh(this.needZeros());
+      return await this.engine.readStats();
+    }
+    this.engine.refresh(this.needZeros());
+    return this.engine.stats;
+  }
+
+  /** Free the optimizer's GPU buffers. */
+  override dispose(): void {
+    super.dispose();
+    if (this.engine instanceof GpuEngine) this.engine.dispose();
+  }
+}

@@ -1,0 +1,641 @@
+/**
+ * DHSPG tests: (a) before pruning starts DHSPG is plain SGD / Adam / AdamW step for step;
+ * (b) on a group-sparse least-squares problem it zeroes exactly the irrelevant groups and
+ * reaches the restricted optimum; (c) a small CNN on the embedded Fashion-MNIST sample reaches
+ * the target group sparsity and zero groups stay zero; (d) one step on random data matches a
+ * row-form host reference of §4 (adaptive lambda, midpoint, projection, cap, fixed zeros) on
+ * both engines. The references at the bottom are written from the formulas, not from
+ * src/optim.
+ */
+import assert from "node:assert/strict";
+import * as o from "../mod.ts";
+import type { ParamSlice, Partition } from "../src/zig/types.ts";
+import { assertClose, hasWebgpu, hostRand } from "./helpers.ts";
+
+async function backends(): Promise<o.BackendName[]> {
+  return (await hasWebgpu()) ? ["webgpu", "cpu"] : ["cpu"];
+}
+
+const sl = (
+  param: string,
+  axis = 0,
+  offset = 0,
+  block = 1,
+  trainable = true,
+  role = "weight",
+): ParamSlice => ({ param, axis, offset, block, role, trainable });
+
+/**
+ * Every slice form a ZIG member can take: conv rows + bias + concat-BatchNorm slices (offset),
+ * a transposed conv (axis 1), a Flatten->Linear style block along axis 1, an offset/block slice
+ * that leaves part of a parameter ungrouped, a buffer member, a non-prunable ZIG.
+ */
+const SHAPES: Record<string, number[]> = {
+  "c1.weight": [8, 2, 3, 3],
+  "c1.bias": [8],
+  "ct.weight": [3, 2, 2, 2],
+  "ct.bias": [2],
+  "bn.weight": [10],
+  "bn.bias": [10],
+  "bn.runningMean": [10],
+  "a.weight": [3, 4],
+  "lin.weight": [5, 6],
+  "p.weight": [8],
+  "fc.weight": [2, 5],
+  "fc.bias": [2],
+};
+const PARTITION: Partition = {
+  zigs: [
+    {
+      id: 0,
+      size: 8,
+      prunable: true,
+      members: [
+        sl("c1.weight"),
+        sl("c1.bias"),
+        sl("bn.weight"),
+        sl("bn.bias"),
+        sl("bn.runningMean", 0, 0, 1, false),
+      ],
+      consumers: [],
+      layers: ["c1", "bn"],
+    },
+    {
+      id: 1,
+      size: 2,
+      prunable: true,
+      members: [
+        sl("ct.weight", 1),
+        sl("ct.bias"),
+        sl("bn.weight", 0, 8),
+        sl("bn.bias", 0, 8),
+        sl("bn.runningMean", 0, 8, 1, false),
+      ],
+      consumers: [],
+      layers: ["ct", "bn"],
+    },
+    {
+      id: 2,
+      size: 3,
+      prunable: true,
+      members: [sl("a.weight"), sl("lin.weight", 1, 0, 2)],
+      consumers: [],
+      layers: ["a", "lin"],
+    },
+    {
+      id: 3,
+      size: 3,
+      prunable: true,
+      members: [sl("p.weight", 0, 2, 2)],
+      consumers: [],
+      layers: ["p"],
+    },
+    {
+      id: 4,
+      size: 2,
+      prunable: false,
+      reason: "feeds the model output",
+      members: [sl("fc.weight"), sl("fc.bias")],
+      consumers: [],
+      layers: ["fc"],
+    },
+  ],
+  otherParams: ["fc.weight", "fc.bias"],
+};
+const TRAINABLE = Object.keys(SHAPES).filter((n) => n !== "bn.runningMean");
+
+function initialValues(seed: number): Map<string, Float64Array> {
+  const m = new Map<string, Float64Array>();
+  Object.entries(SHAPES).forEach(([n, s], i) => {
+    m.set(n, Float64Array.from(hostRand(s, seed + i).data));
+  });
+  return m;
+}
+
+function makeParams(values: Map<string, ArrayLike<number>>, be: o.BackendName) {
+  const ps = new Map<string, o.Tensor>();
+  for (const [n, v] of values) {
+    const t = o.fromHost(Float32Array.from(v), SHAPES[n], "f32", be).keep();
+    t.requiresGrad = n !== "bn.runningMean";
+    ps.set(n, t);
+  }
+  return ps;
+}
+
+function setGrads(ps: Map<string, o.Tensor>, grads: Map<string, ArrayLike<number> | null>) {
+  for (const [n, t] of ps) {
+    t.grad?.dispose();
+    const g = grads.get(n);
+    t.grad = g ? o.fromHost(Float32Array.from(g), t.shape, "f32", t.backend).keep() : null;
+  }
+}
+
+async function read(ps: Map<string, o.Tensor>): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [n, t] of ps) out.set(n, (await t.data()) as Float32Array);
+  return out;
+}
+
+function disposeAll(ps: Map<string, o.Tensor>) {
+  for (const t of ps.values()) (t.grad?.dispose(), t.dispose());
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) before pruning starts: plain SGD / Adam / AdamW step for step.
+
+/** A gradient that depends on the current values, so a wrong step changes later gradients. */
+function gradAt(name: string, x: ArrayLike<number>, step: number): Float64Array {
+  const noise = hostRand([x.length], 1000 * step + name.length * 7 + name.charCodeAt(0)).data;
+  return Float64Array.from(x, (v, i) => 0.5 * v + noise[i]);
+}
+
+const PLAIN = [
+  {
+    name: "sgd (momentum 0.9, dampening 0.1, wd 1e-3)",
+    opts: { variant: "sgd", firstMomentum: 0.9, dampening: 0.1, weightDecay: 1e-3 },
+  },
+  { name: "sgd (no momentum)", opts: { variant: "sgd", weightDecay: 1e-2 } },
+  { name: "adam (wd 1e-3)", opts: { variant: "adam", weightDecay: 1e-3 } },
+  { name: "adamw (default wd 1e-2)", opts: { variant: "adamw" } },
+] as const;
+
+for (const c of PLAIN) {
+  Deno.test(`DHSPG before pruning equals plain ${c.name}, step for step`, async () => {
+    for (const be of await backends()) {
+      const init = initialValues(1);
+      const ps = makeParams(init, be);
+      const opt = new o.DHSPG(ps, PARTITION, { ...c.opts, lr: 0.05, startPruningStep: 1e9 });
+      const ref = new Map([...init].map(([n, v]) => [n, Float64Array.from(v)]));
+      const state = new Map<string, Record<string, unknown>>();
+      const wd = opt.weightDecay, b1 = opt.firstMomentum;
+      for (let step = 1; step <= 6; step++) {
+        if (step === 4) opt.lr = 0.02; // a schedule changes lr between steps
+        const cur = await read(ps);
+        const grads = new Map<string, Float64Array | null>();
+        for (const n of Object.keys(SHAPES)) grads.set(n, gradAt(n, cur.get(n)!, step));
+        setGrads(ps, grads);
+        opt.step();
+        for (const n of TRAINABLE) {
+          const g = gradAt(n, ref.get(n)!, step);
+          const st = state.get(n) ?? {};
+          state.set(n, st);
+          if (opt.variant === "sgd") {
+            sgdStep(ref.get(n)!, g, st, { lr: opt.lr, momentum: b1, dampening: opt.dampening, wd });
+          } else {
+            adamStep(ref.get(n)!, g, st, {
+              lr: opt.lr,
+              b1,
+              b2: opt.secondMomentum,
+              wd,
+              decoupled: opt.variant === "adamw",
+            });
+          }
+        }
+        const got = await read(ps);
+        for (const n of TRAINABLE) {
+          assertClose(got.get(n)!, ref.get(n)!, `${be} ${c.name} step ${step} ${n}`, 1e-5, 0);
+        }
+        assert.deepEqual(got.get("bn.runningMean"), Float32Array.from(init.get("bn.runningMean")!));
+      }
+      const s = await opt.stats();
+      assert.equal(s.partitioned, false);
+      assert.equal(s.totalGroups, 16);
+      assert.equal(s.zeroGroups, 0);
+      assert.equal(s.step, 6);
+      opt.dispose();
+      disposeAll(ps);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) GPU / cpu step vs the row-form reference, every branch.
+
+/** Rows of a group get g = s_j x + noise: s_j < 0 pulls away from 0 (adaptive lambda). */
+const ROW_SCALE = [-3, 4, -0.05, 0.5, -1.5, 6, -0.8, 0.2, -2, 3, 1, -0.3];
+
+function branchGrads(ref: RefDHSPG, step: number): Map<string, Float64Array> {
+  const grads = new Map<string, Float64Array>();
+  for (const [n, x] of ref.x) {
+    const noise = hostRand([x.length], 77 * step + n.length).data;
+    grads.set(n, Float64Array.from(x, (_, i) => 0.3 * noise[i]));
+  }
+  let gid = 0;
+  for (const z of ref.zigs) {
+    for (const row of z.rows) {
+      const s = ROW_SCALE[gid++ % ROW_SCALE.length] * (step % 2 ? 1 : -0.5);
+      for (const [p, e] of row) grads.get(p)![e] += s * ref.x.get(p)![e];
+    }
+  }
+  return grads;
+}
+
+const BRANCH = [
+  {
+    name: "sgd momentum, l2",
+    opts: {
+      variant: "sgd",
+      firstMomentum: 0.9,
+      weightDecay: 1e-3,
+      lambda: 0.5,
+      epsilon: 0.3,
+      targetGroupSparsity: 0.6,
+      tolerance: 0.2,
+    },
+    cover: ["adaptive", "clipped", "midpoint", "plain", "projected", "fixed"],
+  },
+  {
+    name: "sgd, warm-up 2 steps, projection from step 2, zero groups not fixed",
+    opts: {
+      variant: "sgd",
+      lambda: 0.5,
+      epsilon: 0.3,
+      targetGroupSparsity: 0.6,
+      tolerance: 0.2,
+      warmUpSteps: 2,
+      halfSpaceStep: 2,
+      fixedZeroGroups: false,
+    },
+    cover: ["warm", "adaptive", "plain", "projected"],
+  },
+  {
+    name: "adamw, l1_norm, projection cap 0.5, groupDivisible 2",
+    opts: {
+      variant: "adamw",
+      weightDecayType: "l1_norm",
+      weightDecay: 0.05,
+      lambda: 0.5,
+      epsilon: 0.5,
+      targetGroupSparsity: 0.8,
+      tolerance: 0.15,
+      upperGroupSparsity: 0.5,
+      groupDivisible: 2,
+    },
+    cover: ["adaptive", "midpoint", "plain", "projected", "fixed", "capped"],
+  },
+] as const;
+
+for (const c of BRANCH) {
+  Deno.test(`DHSPG step matches the row-form reference on random data: ${c.name}`, async () => {
+    for (const be of await backends()) {
+      const init = initialValues(5);
+      // Group 2 of ZIG 0 starts at exactly zero (conv row, bias and its BatchNorm entries).
+      init.get("c1.weight")!.fill(0, 2 * 18, 3 * 18);
+      for (const n of ["c1.bias", "bn.weight", "bn.bias"]) init.get(n)![2] = 0;
+      const ps = makeParams(init, be);
+      const opt = new o.DHSPG(ps, PARTITION, { ...c.opts, lr: 0.3, startPruningStep: 0 });
+      const ref = new RefDHSPG(
+        new Map(
+          [...init].filter(([n]) => n !== "bn.runningMean").map((
+            [n, v],
+          ) => [n, { data: v, shape: SHAPES[n] }]),
+        ),
+        PARTITION,
+        refOpts(opt),
+      );
+      const seen = new Set<string>();
+      for (let step = 1; step <= 3; step++) {
+        const grads = branchGrads(ref, step);
+        setGrads(ps, grads);
+        opt.step();
+        ref.step(grads);
+        for (const [k, v] of Object.entries(ref.branches)) if (v > 0) seen.add(k);
+        const got = await read(ps);
+        for (const n of TRAINABLE) {
+          assertClose(got.get(n)!, ref.x.get(n)!, `${be} ${c.name} step ${step} ${n}`, 2e-5, 1e-4);
+        }
+        const gp = await opt.penalized();
+        const want = ref.zigs.flatMap((z) => ref.gp.get(z.id)!);
+        assert.deepEqual(gp, want, `${be} ${c.name}: G_p partition`);
+        const dec = await opt.lastDecisions();
+        let g = 0;
+        for (const z of ref.zigs) {
+          for (let j = 0; j < z.size; j++, g++) {
+            const lam = ref.lastLambdaStep.get(`${z.id}:${j}`) ?? 0;
+            assertClose(
+              [dec.lambda[g]],
+              [lam],
+              `${be} step ${step} lambda of group ${g}`,
+              1e-6,
+              1e-4,
+            );
+          }
+        }
+      }
+      for (const k of c.cover) assert.ok(seen.has(k), `${c.name}: branch "${k}" was not exercised`);
+      const s = await opt.stats();
+      assert.ok(s.partitioned && s.numGp > 0 && s.numGp + s.numGnp === 16);
+      const zeros = ref.zigs.flatMap((z) =>
+        z.rows.map((r) => r.every(([p, e]) => ref.x.get(p)![e] === 0))
+      );
+      assert.deepEqual(await opt.zeroGroups(), zeros, `${be}: zero groups`);
+      assert.equal(s.zeroGroups, zeros.filter((v) => v).length);
+      opt.dispose();
+      disposeAll(ps);
+    }
+  });
+}
+
+function refOpts(opt: o.DHSPG): RefOpts {
+  return {
+    variant: opt.variant,
+    lr: opt.lr,
+    wd: opt.weightDecay,
+    b1: opt.firstMomentum,
+    b2: opt.secondMomentum,
+    damp: opt.dampening,
+    lambda: opt.lambda,
+    amp: opt.lambdaAmplify,
+    hat: opt.hatLambdaCoeff,
+    eps: opt.epsilon,
+    target: opt.targetGroupSparsity,
+    tol: opt.tolerance,
+    partitionStep: opt.partitionStep,
+    halfSpaceStep: opt.halfSpaceStep,
+    warm: opt.warmUpSteps,
+    q: opt.groupDivisible,
+    fixedZero: opt.fixedZeroGroups,
+    l1: opt.weightDecayType === "l1_norm",
+    upper: opt.upperGroupSparsity,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Host references (§4, row form, float64).
+
+interface RefOpts {
+  variant: "sgd" | "adam" | "adamw";
+  lr: number;
+  wd: number;
+  b1: number;
+  b2: number;
+  damp: number;
+  lambda: number;
+  amp: number;
+  hat: number;
+  eps: number;
+  target: number;
+  tol: number;
+  partitionStep: number;
+  halfSpaceStep: number;
+  warm: number;
+  q: number;
+  fixedZero: boolean;
+  l1: boolean;
+  upper: number;
+}
+
+/** Plain PyTorch SGD (momentum, dampening, coupled L2) for one tensor. */
+function sgdStep(
+  x: Float64Array,
+  g: ArrayLike<number>,
+  st: { buf?: Float64Array },
+  o: { lr: number; momentum: number; dampening: number; wd: number },
+): void {
+  for (let i = 0; i < x.length; i++) {
+    let d = g[i] + o.wd * x[i];
+    if (o.momentum > 0) {
+      st.buf ??= new Float64Array(x.length).fill(NaN);
+      d = Number.isNaN(st.buf[i]) ? d : o.momentum * st.buf[i] + (1 - o.dampening) * d;
+      st.buf[i] = d;
+    }
+    x[i] -= o.lr * d;
+  }
+}
+
+/** Plain PyTorch Adam / AdamW for one tensor (zero-initialised moments, bias correction). */
+function adamStep(
+  x: Float64Array,
+  g: ArrayLike<number>,
+  st: { m?: Float64Array; v?: Float64Array; t?: number },
+  o: { lr: number; b1: number; b2: number; wd: number; decoupled: boolean },
+): void {
+  st.m ??= new Float64Array(x.length);
+  st.v ??= new Float64Array(x.length);
+  st.t = (st.t ?? 0) + 1;
+  const bc1 = 1 - o.b1 ** st.t, bc2 = 1 - o.b2 ** st.t;
+  for (let i = 0; i < x.length; i++) {
+    let gi = g[i];
+    if (o.decoupled) x[i] *= 1 - o.lr * o.wd;
+    else gi += o.wd * x[i];
+    st.m[i] = o.b1 * st.m[i] + (1 - o.b1) * gi;
+    st.v[i] = o.b2 * st.v[i] + (1 - o.b2) * gi * gi;
+    x[i] -= o.lr * (st.m[i] / bc1) / (Math.sqrt(st.v[i] / bc2) + 1e-8);
+  }
+}
+
+function pyRound(v: number): number {
+  const f = Math.floor(v), r = v - f;
+  if (r > 0.5) return f + 1;
+  if (r < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+interface RefZig {
+  id: number;
+  size: number;
+  /** For each row j, the (param, index) pairs of its elements. */
+  rows: [string, number][][];
+}
+
+function elements(s: ParamSlice, shape: readonly number[], j: number): number[] {
+  let outer = 1, inner = 1;
+  for (let a = 0; a < s.axis; a++) outer *= shape[a];
+  for (let a = s.axis + 1; a < shape.length; a++) inner *= shape[a];
+  const dim = shape[s.axis];
+  const out: number[] = [];
+  for (let o = 0; o < outer; o++) {
+    for (let c = s.offset + j * s.block; c < s.offset + (j + 1) * s.block; c++) {
+      for (let i = 0; i < inner; i++) out.push((o * dim + c) * inner + i);
+    }
+  }
+  return out;
+}
+
+const NO_BRANCHES = {
+  warm: 0,
+  adaptive: 0,
+  clipped: 0,
+  midpoint: 0,
+  plain: 0,
+  projected: 0,
+  fixed: 0,
+  capped: 0,
+};
+
+/** Row-form DHSPG reference. */
+class RefDHSPG {
+  t = 0;
+  partitioned = false;
+  readonly x = new Map<string, Float64Array>();
+  readonly m = new Map<string, Float64Array>();
+  readonly v = new Map<string, Float64Array>();
+  readonly zigs: RefZig[] = [];
+  /** G_p flags per ZIG id. */
+  readonly gp = new Map<number, boolean[]>();
+  readonly inGroup = new Map<string, Uint8Array>();
+  /** Branch counters of the last step (for coverage assertions). */
+  branches = { ...NO_BRANCHES };
+  /** lambda_j applied in the last step, by "zigId:j". */
+  lastLambdaStep = new Map<string, number>();
+
+  constructor(
+    params: Map<string, { data: ArrayLike<number>; shape: readonly number[] }>,
+    partition: Partition,
+    readonly o: RefOpts,
+  ) {
+    for (const [n, p] of params) {
+      this.x.set(n, Float64Array.from(p.data));
+      this.inGroup.set(n, new Uint8Array(p.data.length));
+    }
+    for (const z of [...partition.zigs].sort((a, b) => a.id - b.id)) {
+      if (!z.prunable) continue;
+      const mem = z.members.filter((s) => s.trainable);
+      if (!mem.length) continue;
+      const rows: [string, number][][] = [];
+      for (let j = 0; j < z.size; j++) {
+        const row: [string, number][] = [];
+        for (const s of mem) {
+          for (const e of elements(s, params.get(s.param)!.shape, j)) {
+            row.push([s.param, e]);
+            this.inGroup.get(s.param)![e] = 1;
+          }
+        }
+        rows.push(row);
+      }
+      this.zigs.push({ id: z.id, size: z.size, rows });
+    }
+  }
+
+  step(grads: Map<string, ArrayLike<number> | null>): void {
+    const o = this.o;
+    const t = ++this.t;
+    this.branches = { ...NO_BRANCHES };
+    this.lastLambdaStep.clear();
+    // (2) gradient variants; plain update of elements outside prunable groups.
+    const dv = new Map<string, Float64Array>();
+    for (const [name, x] of this.x) {
+      const g = grads.get(name);
+      const d = new Float64Array(x.length);
+      dv.set(name, d);
+      if (!g) continue;
+      const ing = this.inGroup.get(name)!;
+      if (!this.m.has(name)) {
+        this.m.set(name, new Float64Array(x.length).fill(o.variant === "sgd" ? NaN : 0));
+        this.v.set(name, new Float64Array(x.length));
+      }
+      const m = this.m.get(name)!, v = this.v.get(name)!;
+      for (let i = 0; i < x.length; i++) {
+        let gi = g[i];
+        if (o.variant !== "adamw" && !(o.l1 && ing[i])) gi += o.wd * x[i];
+        let di = gi;
+        if (o.variant === "sgd") {
+          if (o.b1 > 0) {
+            di = Number.isNaN(m[i]) ? gi : o.b1 * m[i] + (1 - o.damp) * gi;
+            m[i] = di;
+          }
+        } else {
+          m[i] = o.b1 * m[i] + (1 - o.b1) * gi;
+          v[i] = o.b2 * v[i] + (1 - o.b2) * gi * gi;
+          di = (m[i] / (1 - o.b1 ** t)) / (Math.sqrt(v[i] / (1 - o.b2 ** t)) + 1e-8);
+        }
+        d[i] = di;
+        if (!ing[i]) {
+          if (o.variant === "adamw") x[i] -= o.lr * o.wd * x[i];
+          x[i] -= o.lr * di;
+        }
+      }
+    }
+    // Row matrices.
+    const X = this.zigs.map((z) => z.rows.map((r) => r.map(([p, e]) => this.x.get(p)![e])));
+    const G = this.zigs.map((z) => z.rows.map((r) => r.map(([p, e]) => dv.get(p)![e])));
+    const dot = (a: number[], b: number[]) => a.reduce((s, ai, i) => s + ai * b[i], 0);
+    const norm = (a: number[]) => Math.sqrt(dot(a, a));
+    let zeros = 0, total = 0;
+    X.forEach((rows) => rows.forEach((r) => (total++, zeros += norm(r) === 0 ? 1 : 0)));
+    const reached = zeros / total >= o.target;
+    // (3) partition.
+    if (!this.partitioned && t - 1 === o.partitionStep) {
+      this.partitioned = true;
+      const cos: number[] = [], r: number[] = [], owner: [number, number][] = [];
+      this.zigs.forEach((z, zi) => {
+        for (let j = 0; j < z.size; j++) {
+          const xr = X[zi][j], gr = G[zi][j];
+          const n = norm(xr);
+          cos.push(dot(xr, gr) / (Math.max(n, 1e-8) * Math.max(norm(gr), 1e-8)));
+          r.push(1 / (n / xr.length + 1e-6));
+          owner.push([zi, j]);
+        }
+      });
+      const nc = Math.max(norm(cos), 1e-12), nr = Math.max(norm(r), 1e-12);
+      const score = cos.map((c, i) => 0.5 * c / nc + 0.5 * r[i] / nr);
+      const order = score.map((_, i) => i).sort((a, b) => score[b] - score[a] || a - b);
+      const K = Math.floor(score.length * Math.min(o.target + o.tol, 0.999));
+      const top = new Set(order.slice(0, K));
+      let gi = 0;
+      this.zigs.forEach((z) => {
+        const ids = Array.from({ length: z.size }, (_, j) => gi + j);
+        gi += z.size;
+        const flags = new Array(z.size).fill(true);
+        if (z.size <= o.q) flags.fill(false);
+        else {
+          const n = ids.filter((i) => !top.has(i)).length;
+          const keep = Math.min(Math.max(pyRound(n / o.q), 1) * o.q, z.size);
+          const asc = [...ids].sort((a, b) => score[a] - score[b] || b - a);
+          for (const i of asc.slice(0, keep)) flags[i - ids[0]] = false;
+        }
+        this.gp.set(z.id, flags);
+      });
+    }
+    // (4) stem updates.
+    this.zigs.forEach((z, zi) => {
+      const gp = this.gp.get(z.id) ?? new Array(z.size).fill(false);
+      const hat: number[][] = [];
+      const ns: number[] = [];
+      for (let j = 0; j < z.size; j++) {
+        const xr = X[zi][j], gr = G[zi][j];
+        const n = norm(xr);
+        ns.push(n);
+        const xh = xr.map((xi, k) => xi - o.lr * gr[k]);
+        if (o.l1) xh.forEach((_, k) => (xh[k] -= o.lr * o.wd * xr[k] / (n + 1e-8)));
+        else if (o.variant === "adamw") xh.forEach((_, k) => (xh[k] -= o.lr * o.wd * xr[k]));
+        if (this.partitioned && gp[j] && !reached) {
+          let lam = o.lambda;
+          const xg = dot(xr, gr);
+          if (t < o.warm) this.branches.warm++;
+          else if (xg < 0) {
+            const lo = -xg / n, hi = -dot(gr, gr) * n / xg;
+            lam = Math.min(Math.max(o.amp * lo, o.lambda), o.lambda * o.hat);
+            this.branches.adaptive++;
+            if (lam >= hi) (lam = (lo + hi) / 2, this.branches.midpoint++);
+            else this.branches.clipped++;
+          } else this.branches.plain++;
+          this.lastLambdaStep.set(`${z.id}:${j}`, lam);
+          if (n > 0) xh.forEach((_, k) => (xh[k] -= o.lr * lam * xr[k] / (n + 1e-8)));
+        }
+        hat.push(xh);
+      }
+      // Half-space projection on the G_p rows.
+      if (this.partitioned && !reached && t >= o.warm && t >= o.halfSpaceStep) {
+        const rows = [...gp.keys()].filter((j) => gp[j]);
+        const M = rows.length;
+        const b = rows.filter((j) => ns[j] === 0).length;
+        if (M > 0 && b < o.upper * M) {
+          const P = rows.filter((j) => ns[j] > 0 && dot(hat[j], X[zi][j]) < o.eps * ns[j] ** 2);
+          let chosen = P;
+          if (b + P.length > o.upper * M) {
+            chosen = P.slice(0, Math.max(0, Math.floor(o.upper * M + 1e-5) - b));
+            this.branches.capped += P.length - chosen.length;
+          }
+          for (const j of chosen) (hat[j].fill(0), this.branches.projected++);
+        }
+      }
+      if (o.fixedZero || t > o.halfSpaceStep) {
+        for (let j = 0; j < z.size; j++) {
+          if (ns[j] === 0) (hat[j].fill(0), this.branches.fixed++);
+        }
+      }
+      z.rows.forEach((row, j) => row.forEach(([p, e], k) => (this.x.get(p)![e] = hat[j][k])));
+    });
+  }
+}
