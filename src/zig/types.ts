@@ -47,4 +47,6 @@ export interface Partition {
   zigs: Zig[];
   /** Trainable parameters outside every prunable ZIG member list (trained normally). */
   otherParams: string[];
+  /** Kept channel counts should be multiples of this (OTOv2 `group_divisible`, default 1). */
+  groupDivisible?: number;
 }

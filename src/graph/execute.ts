@@ -1,0 +1,123 @@
+/**
+ * Run a traced graph: every node is re-applied through the op interpreter (`apply`), under its
+ * module path, on the input's backend. Parameters come from a name -> tensor map, so the same
+ * graph runs the original weights, sliced (compressed) weights or a checkpoint.
+ */
+import { apply, getOp, withPath } from "../ops/registry.ts";
+import { fromHost, type Tensor } from "../tensor.ts";
+import { rngFor } from "../random.ts";
+import { expandTarget, type Graph, type GraphNode, reshapeTarget } from "./graph.ts";
+
+/** Options of {@link executeGraph}. */
+export interface ExecuteOptions {
+  /** Attribute overrides by node id (compression passes its updated attributes this way). */
+  attrs?: ReadonlyMap<number, Record<string, unknown>>;
+  /** Draw a new `seed` attribute (dropout masks) from the global generator for every run. */
+  freshSeeds?: boolean;
+}
+
+/**
+ * Execute `graph` on `input` with parameters and buffers from `params` (looked up by each
+ * tensor's path or one of its aliases) and return the first output. The batch size may differ
+ * from the traced one: reshape and expand targets follow the actual input shapes.
+ *
+ * @example
+ * ```ts
+ * const g = trace(model, [1, 3, 32, 32]);
+ * const y = executeGraph(g, model.stateDict(), x); // same values as model.call(x)
+ * ```
+ */
+export function executeGraph(
+  graph: Graph,
+  params: ReadonlyMap<string, Tensor>,
+  input: Tensor | readonly Tensor[],
+  opts: ExecuteOptions = {},
+): Tensor {
+  return executeGraphAll(graph, params, input, opts)[0];
+}
+
+/** {@link executeGraph} returning every graph output. */
+export function executeGraphAll(
+  graph: Graph,
+  params: ReadonlyMap<string, Tensor>,
+  input: Tensor | readonly Tensor[],
+  opts: ExecuteOptions = {},
+): Tensor[] {
+  const xs = Array.isArray(input) ? input as readonly Tensor[] : [input as Tensor];
+  if (xs.length !== graph.inputs.length) {
+    throw new Error(
+      `executeGraph: the graph takes ${graph.inputs.length} input(s), got ${xs.length}`,
+    );
+  }
+  const backend = xs[0].backend;
+  const values = new Map<number, Tensor>();
+  graph.inputs.forEach((t, i) => values.set(t, xs[i]));
+  const value = (id: number, n: GraphNode): Tensor => {
+    const v = values.get(id);
+    if (v) return v;
+    const t = graph.tensors[id];
+    if (t.kind === "param" || t.kind === "buffer") {
+      const gp = graph.param(t.name!)!;
+      const p = params.get(gp.name) ?? gp.aliases.map((a) => params.get(a)).find((x) => x);
+      if (!p) {
+        throw new Error(
+          `executeGraph: ${t.kind} "${t.name}" is missing from the parameters (op ${n.op}, ` +
+            `layer ${n.path || "<root>"})`,
+        );
+      }
+      values.set(id, p);
+      return p;
+    }
+    if (t.kind === "constant") {
+      const c = graph.constants.get(id);
+      if (!c) throw new Error(`executeGraph: constant %${id} has no captured value`);
+      let v = c;
+      if (c.backend !== backend && backend !== "meta") {
+        if (c.backend !== "cpu") {
+          throw new Error(
+            `executeGraph: constant %${id} [${c.shape}] lives on ${c.backend}; run the graph ` +
+              `on ${c.backend} or trace with constants on the cpu`,
+          );
+        }
+        v = fromHost(c.hostData(), c.shape, c.dtype, backend);
+      }
+      values.set(id, v);
+      return v;
+    }
+    throw new Error(`executeGraph: tensor %${id} is used by ${n.op} before it is produced`);
+  };
+  for (const n of graph.nodes) {
+    const ins = n.inputs.map((id) => value(id, n));
+    let attrs = opts.attrs?.get(n.id) ?? n.attrs;
+    attrs = adaptShapeAttrs(graph, n, attrs, ins);
+    if (opts.freshSeeds && typeof attrs.seed === "number") {
+      attrs = { ...attrs, seed: rngFor().nextU32() };
+    }
+    const op = getOp(n.op);
+    const outs = withPath(n.path, () => apply(op, ins, attrs as never, backend));
+    n.outputs.forEach((t, i) => values.set(t, outs[i]));
+  }
+  return graph.outputs.map((t) => {
+    const v = values.get(t);
+    if (v) return v;
+    return value(t, graph.nodes[graph.nodes.length - 1]);
+  });
+}
+
+/** Reshape/expand targets follow the actual input (batch size, compressed channels). */
+function adaptShapeAttrs(
+  graph: Graph,
+  n: GraphNode,
+  attrs: Record<string, unknown>,
+  ins: readonly Tensor[],
+): Record<string, unknown> {
+  if (n.op !== "reshape" && n.op !== "expand") return attrs;
+  const oldIn = graph.tensors[n.inputs[0]].shape;
+  const newIn = ins[0].shape;
+  if (oldIn.length === newIn.length && oldIn.every((d, i) => d === newIn[i])) return attrs;
+  const oldOut = graph.tensors[n.outputs[0]].shape;
+  const shape = n.op === "reshape"
+    ? reshapeTarget(oldIn, oldOut, newIn)
+    : expandTarget(oldIn, oldOut, newIn);
+  return { ...attrs, shape };
+}

@@ -1,0 +1,265 @@
+/**
+ * The traced op graph: every op application of one forward pass, with its attributes, module
+ * path, tensor ids and which inputs are parameters or buffers (by name and role). Tensor ids
+ * are dense indices into `tensors`; nodes are in execution (topological) order. Adjacency
+ * (producer of a tensor, consumers of a tensor) is built once, never by scanning edges.
+ */
+import { type DType, numel, type Tensor } from "../tensor.ts";
+
+/** Where a tensor of the graph comes from. */
+export type TensorKind = "input" | "param" | "buffer" | "constant" | "activation";
+
+/** One tensor of the graph. */
+export interface GraphTensor {
+  id: number;
+  shape: number[];
+  dtype: DType;
+  kind: TensorKind;
+  /** Parameter or buffer path ("layer1.0.conv1.weight") for `param`/`buffer` tensors. */
+  name?: string;
+  /** Index of the producing node (activations only). */
+  producer?: number;
+}
+
+/** A parameter or buffer input of a node. */
+export interface NodeParam {
+  /** Index into the node's `inputs`. */
+  input: number;
+  /** Parameter path. */
+  name: string;
+  /** Role from the op's `inputNames` ("weight", "bias", "gamma", "runningMean", ...). */
+  role: string;
+  /** Trainable parameter (true) or buffer (false). */
+  trainable: boolean;
+}
+
+/** One op application. */
+export interface GraphNode {
+  id: number;
+  op: string;
+  /** Attributes as the op received them (plain data, deep-copied). */
+  attrs: Record<string, unknown>;
+  /** Module path the op ran under ("layer2.0.conv1"; "" for the root module). */
+  path: string;
+  inputs: number[];
+  outputs: number[];
+  /** The inputs that are parameters or buffers. */
+  params: NodeParam[];
+}
+
+/** A parameter or buffer of the model (used by the graph or not). */
+export interface GraphParam {
+  /** First path under which the model registers the tensor. */
+  name: string;
+  /** Other paths of the same tensor (a module registered twice). */
+  aliases: string[];
+  shape: number[];
+  dtype: DType;
+  trainable: boolean;
+  /** Graph tensor id, or -1 when no op reads it. */
+  tensor: number;
+}
+
+/** Plain data of a {@link Graph} (what `trace` records). */
+export interface GraphData {
+  nodes: GraphNode[];
+  tensors: GraphTensor[];
+  inputs: number[];
+  outputs: number[];
+  /** Every parameter and buffer of the model, trainable first, in registration order. */
+  params: GraphParam[];
+  /** Values of constant tensors (created in forward without an op, e.g. with `tensor()`). */
+  constants?: Map<number, Tensor>;
+}
+
+/** A traced graph with adjacency maps. */
+export class Graph implements GraphData {
+  readonly nodes: GraphNode[];
+  readonly tensors: GraphTensor[];
+  readonly inputs: number[];
+  readonly outputs: number[];
+  readonly params: GraphParam[];
+  readonly constants: Map<number, Tensor>;
+  private readonly users: number[][];
+  private readonly byName = new Map<string, GraphParam>();
+
+  constructor(d: GraphData) {
+    this.nodes = d.nodes;
+    this.tensors = d.tensors;
+    this.inputs = d.inputs;
+    this.outputs = d.outputs;
+    this.params = d.params;
+    this.constants = d.constants ?? new Map();
+    this.users = d.tensors.map(() => []);
+    for (const n of d.nodes) {
+      for (const t of n.inputs) {
+        const u = this.users[t];
+        if (u[u.length - 1] !== n.id) u.push(n.id);
+      }
+      for (const t of n.outputs) this.tensors[t].producer = n.id;
+    }
+    for (const p of d.params) {
+      this.byName.set(p.name, p);
+      for (const a of p.aliases) this.byName.set(a, p);
+    }
+  }
+
+  /** The node that produces tensor `t` (undefined for inputs, parameters and constants). */
+  producer(t: number): GraphNode | undefined {
+    const p = this.tensors[t].producer;
+    return p === undefined ? undefined : this.nodes[p];
+  }
+
+  /** Nodes that read tensor `t`, in execution order (each once). */
+  consumers(t: number): GraphNode[] {
+    return this.users[t].map((i) => this.nodes[i]);
+  }
+
+  /** Nodes that read any output of `n`. */
+  successors(n: GraphNode): GraphNode[] {
+    const seen = new Set<number>();
+    const out: GraphNode[] = [];
+    for (const t of n.outputs) {
+      for (const u of this.users[t]) if (!seen.has(u)) (seen.add(u), out.push(this.nodes[u]));
+    }
+    return out;
+  }
+
+  /** Nodes that produce any input of `n`. */
+  predecessors(n: GraphNode): GraphNode[] {
+    const seen = new Set<number>();
+    const out: GraphNode[] = [];
+    for (const t of n.inputs) {
+      const p = this.tensors[t].producer;
+      if (p !== undefined && !seen.has(p)) (seen.add(p), out.push(this.nodes[p]));
+    }
+    return out;
+  }
+
+  /** A parameter or buffer by any of its paths. */
+  param(name: string): GraphParam | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Number of trainable scalars (each tensor once, used by the graph or not). */
+  numParameters(): number {
+    return this.params.reduce((s, p) => s + (p.trainable ? numel(p.shape) : 0), 0);
+  }
+
+  /** A copy with other nodes/tensors/params (constants shared). */
+  with(d: Partial<GraphData>): Graph {
+    return new Graph({
+      nodes: d.nodes ?? this.nodes,
+      tensors: (d.tensors ?? this.tensors).map((t) => ({ ...t, shape: [...t.shape] })),
+      inputs: d.inputs ?? this.inputs,
+      outputs: d.outputs ?? this.outputs,
+      params: d.params ?? this.params,
+      constants: d.constants ?? this.constants,
+    });
+  }
+
+  /** One line per node: `id op path (inputs) -> [shapes]`, for debugging. */
+  toString(): string {
+    const sh = (t: number) => `[${this.tensors[t].shape}]`;
+    const name = (t: number) => this.tensors[t].name ?? `%${t}`;
+    const lines = [`graph(inputs ${this.inputs.map((t) => `%${t}${sh(t)}`).join(", ")})`];
+    for (const n of this.nodes) {
+      lines.push(
+        `  %${n.outputs.join(",%")} = ${n.op}(${n.inputs.map(name).join(", ")})` +
+          ` ${n.outputs.map(sh).join(" ")}${n.path ? `  # ${n.path}` : ""}`,
+      );
+    }
+    lines.push(`  return ${this.outputs.map((t) => `%${t}`).join(", ")}`);
+    return lines.join("\n");
+  }
+
+  /** Free the captured constant values. */
+  dispose(): void {
+    for (const t of this.constants.values()) t.dispose();
+    this.constants.clear();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape-attribute maintenance shared by execution and compression.
+
+/**
+ * New target of a reshape traced as `oldIn -> oldOut` when its input is now `newIn` (another
+ * batch size, or fewer channels after compression). Both shapes are split into runs of axes with
+ * equal products; a run whose size changed passes the change to its leading output axis (the
+ * channel-major one: [N, C*H*W] -> [N, C', H, W] keeps H and W).
+ */
+export function reshapeTarget(
+  oldIn: readonly number[],
+  oldOut: readonly number[],
+  newIn: readonly number[],
+): number[] {
+  if (oldIn.length === newIn.length && oldIn.every((d, i) => d === newIn[i])) return [...oldOut];
+  if (oldIn.length !== newIn.length) {
+    throw new Error(`reshape: traced input rank ${oldIn.length}, got [${newIn}]`);
+  }
+  const out = [...oldOut];
+  let i = 0, j = 0;
+  while (i < oldIn.length || j < oldOut.length) {
+    const i0 = i, j0 = j;
+    let pa = 1, pb = 1;
+    // Each run takes at least one axis from each side (when there is one left).
+    if (i < oldIn.length) pa *= oldIn[i++];
+    if (j < oldOut.length) pb *= oldOut[j++];
+    while (pa !== pb) {
+      if (pa < pb && i < oldIn.length) pa *= oldIn[i++];
+      else if (j < oldOut.length) pb *= oldOut[j++];
+      else if (i < oldIn.length) pa *= oldIn[i++];
+      else break;
+    }
+    let na = 1;
+    for (let k = i0; k < i; k++) na *= newIn[k];
+    if (na === pa) continue;
+    if (pb === 0 || j === j0) {
+      throw new Error(`reshape: cannot adapt [${oldIn}] -> [${oldOut}] to input [${newIn}]`);
+    }
+    // The leading output axis of the run that is not 1 (or the first) takes the change.
+    let lead = j0;
+    for (let k = j0; k < j; k++) {
+      if (oldOut[k] !== 1) {
+        lead = k;
+        break;
+      }
+    }
+    const rest = pb / oldOut[lead];
+    if (na % rest !== 0) {
+      throw new Error(
+        `reshape: traced [${oldIn}] -> [${oldOut}]; input [${newIn}] does not divide into ` +
+          `the kept axes (${na} elements for ${rest})`,
+      );
+    }
+    out[lead] = na / rest;
+  }
+  return out;
+}
+
+/** New target of an expand traced as `oldIn -> oldOut` when its input is now `newIn`. */
+export function expandTarget(
+  oldIn: readonly number[],
+  oldOut: readonly number[],
+  newIn: readonly number[],
+): number[] {
+  const r = oldOut.length, k = oldIn.length;
+  return oldOut.map((d, i) => {
+    const a = i - (r - k);
+    if (a < 0) return d;
+    // Axes the expand kept (not broadcast from 1) follow the input.
+    return oldIn[a] === d ? newIn[a] : d;
+  });
+}
+
+/** Deep copy of plain attribute data (arrays, records, primitives). */
+export function copyAttrs<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(copyAttrs) as T;
+  if (v && typeof v === "object" && (v.constructor === Object || v.constructor === undefined)) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = copyAttrs(x);
+    return o as T;
+  }
+  return v;
+}
