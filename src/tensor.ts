@@ -193,6 +193,7 @@ export class Tensor implements TensorInfo {
 
   /** The host array (cpu backend only; use {@link data} for any backend). */
   hostData(): HostArray {
+    if (this.backend === "meta") throw metaError("hostData", this);
     if (!this.storage.host) {
       throw new Error(`tensor [${this.shape}] is on ${this.backend}; await t.data() instead`);
     }
@@ -203,7 +204,7 @@ export class Tensor implements TensorInfo {
   async data(): Promise<HostArray> {
     this.assertAlive("data");
     if (this.backend === "cpu") return this.hostData().slice();
-    if (this.backend === "meta") throw new Error(`data: tensor [${this.shape}] is shape-only`);
+    if (this.backend === "meta") throw metaError("data", this);
     const bytes = await readBuffer(this.storage.gpu!, this.size * 4);
     return this.dtype === "f32"
       ? new Float32Array(bytes)
@@ -228,6 +229,21 @@ export class Tensor implements TensorInfo {
       this.label ? this.label + " " : ""
     }[${this.shape}] ${this.dtype} ${this.backend})`;
   }
+}
+
+function metaError(op: string, t: Tensor): Error {
+  return new Error(
+    `${op}: tensor ${t.label ?? `#${t.id}`} [${t.shape}] is on the meta backend, which tracks ` +
+      `shapes only and holds no values; run on "cpu" or "webgpu" to read data`,
+  );
+}
+
+/** A shape-only tensor on the meta backend (no storage, no values). */
+export function metaTensor(shape: readonly number[], dtype: DType = "f32", op = "tensor"): Tensor {
+  if (shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`${op}: shape entries must be non-negative integers, got [${shape}]`);
+  }
+  return new Tensor([...shape], dtype, "meta", Storage.alloc("meta", dtype, 0));
 }
 
 /** Wrap host data in a new tensor on `backend` (copied). */

@@ -172,6 +172,7 @@ let pass: GPUComputePassEncoder | null = null;
 let dispatches = 0;
 let slot = 0;
 let flushes = 0;
+let recorded = 0;
 
 function ensurePass(device: GPUDevice): GPUComputePassEncoder {
   encoder ??= device.createCommandEncoder();
@@ -231,6 +232,7 @@ export function dispatch(
   ps.setPipeline(p);
   ps.setBindGroup(0, bind);
   ps.dispatchWorkgroups(gx, gy, gz);
+  recorded++;
   if (++dispatches >= MAX_BATCH || slot >= ARENA_SLOTS * 8) flush();
 }
 
@@ -269,6 +271,11 @@ export function flush(): void {
 /** Submits so far (for tests that check batching). */
 export function flushCount(): number {
   return flushes;
+}
+
+/** Dispatches recorded so far, all batches together (for tests that an op runs a kernel). */
+export function dispatchCount(): number {
+  return recorded;
 }
 
 /** Upload host data into a buffer. Pending work is submitted first so it reads the old data. */

@@ -5,6 +5,7 @@ import {
   fromHost,
   getDefaultBackend,
   hostArray,
+  metaTensor,
   numel,
   type Tensor,
 } from "../tensor.ts";
@@ -24,6 +25,8 @@ export interface RandomOptions extends CreateOptions {
 }
 
 type Nested = number | Nested[];
+
+const backendOf = (opts: CreateOptions): BackendName => opts.backend ?? getDefaultBackend();
 
 function flattenNested(v: Nested, out: number[], shape: number[], depth: number): void {
   if (typeof v === "number") {
@@ -63,9 +66,18 @@ export function tensor(
     flat = out;
   } else (flat = data as ArrayLike<number>, inferred = [flat.length]);
   const s = shape ?? inferred;
+  const backend = backendOf(opts);
+  if (backend === "meta") {
+    if (numel(s) !== flat.length) {
+      throw new Error(
+        `tensor: ${flat.length} values do not fill shape [${s}] (${numel(s)} elements)`,
+      );
+    }
+    return metaTensor(s, dtype);
+  }
   const host = hostArray(dtype, flat.length);
   host.set(flat);
-  return fromHost(host, s, dtype, opts.backend ?? getDefaultBackend());
+  return fromHost(host, s, dtype, backend);
 }
 
 /** Zeros of `shape`. */
@@ -85,6 +97,7 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
 
 /** 0, 1, ..., n-1. */
 export function arange(n: number, opts: CreateOptions = {}): Tensor {
+  if (backendOf(opts) === "meta") return metaTensor([n], opts.dtype ?? "f32", "arange");
   const h = hostArray(opts.dtype ?? "f32", n);
   for (let i = 0; i < n; i++) h[i] = i;
   return fromHost(h, [n], opts.dtype ?? "f32", opts.backend ?? getDefaultBackend());
@@ -95,6 +108,8 @@ export function randn(
   shape: readonly number[],
   opts: RandomOptions & { mean?: number; std?: number } = {},
 ): Tensor {
+  // Shape-only tensors generate no values (and leave the global generator untouched).
+  if (backendOf(opts) === "meta") return metaTensor(shape, "f32", "randn");
   const rng = rngFor(opts.seed);
   const h = new Float32Array(numel(shape));
   const m = opts.mean ?? 0, s = opts.std ?? 1;
@@ -107,6 +122,7 @@ export function uniform(
   shape: readonly number[],
   opts: RandomOptions & { low?: number; high?: number } = {},
 ): Tensor {
+  if (backendOf(opts) === "meta") return metaTensor(shape, "f32", "uniform");
   const rng = rngFor(opts.seed);
   const h = new Float32Array(numel(shape));
   const lo = opts.low ?? 0, hi = opts.high ?? 1;

@@ -182,7 +182,11 @@ const UNARY: Record<string, UnaryRow> = {
     wgsl: "return 0.5 * (1.0 + erf_approx(x * 0.7071067811865476)) + " +
       "x * exp(-0.5 * x * x) * 0.3989422804014327;",
     cpu: (x) => 0.5 * (1 + erf(x * SQRT1_2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI),
-    grad: (x) => fill(x.shape, 0, x.backend),
+    // d/dx [Phi(x) + x phi(x)] = phi(x) (2 - x^2)
+    grad: (x, _y, g) => {
+      const s = square(x), c = 1 / Math.sqrt(2 * Math.PI);
+      return mul(g, mul(exp(affine(s, -0.5, 0)), affine(s, -c, 2 * c)));
+    },
     zeroInvariant: false,
     onnx: () => {
       throw new Error("onnx: geluGrad is a training-only op");
