@@ -1,0 +1,226 @@
+/**
+ * concat and split along one axis. concat writes each operand into its region of the output
+ * with the strided *write* kernel (regions are disjoint, one dispatch per operand); split reads
+ * each part with the strided gather. Each is the other's gradient.
+ */
+import writeSrc from "../../kernels/movement/strided_write.wgsl" with { type: "text" };
+import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
+import { apply, apply1, defineOp, shapeError } from "./registry.ts";
+import { normAxis, packShape, stridesOf } from "./util.ts";
+import { stridedCpu, stridedGpu } from "./movement.ts";
+
+/** CPU twin of `strided_write.wgsl`: dst[offset + Σ coord·stride] = src[i]. */
+export function stridedWriteCpu(
+  src: HostArray,
+  dst: HostArray,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const r = shape.length;
+  for (let i = 0; i < src.length; i++) {
+    let rem = i, at = offset;
+    for (let d = r - 1; d >= 0; d--) {
+      const c = rem % shape[d];
+      rem = (rem - c) / shape[d];
+      at += c * strides[d];
+    }
+    dst[at] = src[i];
+  }
+}
+
+/** Record `strided_write.wgsl` (GPU twin of {@link stridedWriteCpu}). */
+export function stridedWriteGpu(
+  op: string,
+  src: GPUBuffer,
+  dst: GPUBuffer,
+  dtype: string,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const n = numel(shape);
+  if (n === 0) return;
+  const g = grid1d(n);
+  const u = new Uniforms().u32(n, g[0], shape.length, offset);
+  packShape(u, shape, op);
+  packShape(u, strides, op);
+  dispatch(specialize("strided_write", writeSrc, { T: dtype }), [src, dst], g, u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Attributes of concat: the (normalised) axis. */
+export interface ConcatAttrs {
+  axis: number;
+}
+
+function checkConcat(ins: readonly TensorInfo[], axis: number): number[] {
+  if (ins.length === 0) throw shapeError("concat", "needs at least one tensor");
+  const ref = ins[0];
+  const all = ins.map((t) => t.shape);
+  if (axis < 0 || axis >= ref.shape.length) {
+    throw shapeError("concat", `axis ${axis} is out of range for rank ${ref.shape.length}`, ...all);
+  }
+  let total = 0;
+  for (const t of ins) {
+    if (t.dtype !== ref.dtype) {
+      throw shapeError("concat", `dtypes differ (${ref.dtype} and ${t.dtype})`, ...all);
+    }
+    if (t.shape.length !== ref.shape.length) {
+      throw shapeError(
+        "concat",
+        `ranks differ (${ref.shape.length} and ${t.shape.length})`,
+        ...all,
+      );
+    }
+    t.shape.forEach((d, i) => {
+      if (i !== axis && d !== ref.shape[i]) {
+        throw shapeError(
+          "concat",
+          `sizes differ on axis ${i} (${ref.shape[i]} vs ${d}); only axis ${axis} may differ`,
+          ...all,
+        );
+      }
+    });
+    total += t.shape[axis];
+  }
+  return ref.shape.map((d, i) => (i === axis ? total : d));
+}
+
+const concatOp = defineOp<ConcatAttrs>({
+  name: "concat",
+  inputNames: ["x"],
+  shape: (ins, a) => [{ shape: checkConcat(ins, a.axis), dtype: ins[0].dtype }],
+  cpu(ins, [y], a, info) {
+    const ostr = stridesOf(info.outs[0].shape);
+    let off = 0;
+    ins.forEach((x, k) => {
+      const s = info.ins[k].shape;
+      stridedWriteCpu(x, y, s, ostr, off * ostr[a.axis]);
+      off += s[a.axis];
+    });
+  },
+  gpu(ins, [y], a, info) {
+    const ostr = stridesOf(info.outs[0].shape);
+    let off = 0;
+    ins.forEach((x, k) => {
+      const { shape, dtype } = info.ins[k];
+      stridedWriteGpu("concat", x, y, dtype, shape, ostr, off * ostr[a.axis]);
+      off += shape[a.axis];
+    });
+  },
+  grad: ({ ins, attrs }, [g]) => split(g, ins.map((t) => t.shape[attrs.axis]), attrs.axis),
+  channels: {
+    kind: "byAttrs",
+    rule: (a) =>
+      a.axis === 1
+        ? { kind: "concat" }
+        : { kind: "block", reason: `concat along axis ${a.axis} (not the channel axis)` },
+  },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => e.node("Concat", io.inputs, io.outputs, { axis: io.attrs.axis }),
+});
+
+/**
+ * Join tensors along `axis` (all other sizes must match).
+ *
+ * @example
+ * ```ts
+ * const y = concat([a, b], 1); // [N, Ca + Cb, H, W]
+ * ```
+ */
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw shapeError("concat", "needs at least one tensor");
+  return apply1(concatOp, xs, { axis: normAxis("concat", axis, xs[0].rank) });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Attributes of split: the axis and the size of each part along it. */
+export interface SplitAttrs {
+  axis: number;
+  sizes: readonly number[];
+}
+
+const splitOp = defineOp<SplitAttrs>({
+  name: "split",
+  inputNames: ["x"],
+  shape([x], a) {
+    const dim = x.shape[a.axis];
+    if (a.axis < 0 || a.axis >= x.shape.length) {
+      throw shapeError("split", `axis ${a.axis} is out of range for rank ${x.shape.length}`);
+    }
+    const total = a.sizes.reduce((p, q) => p + q, 0);
+    if (a.sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== dim) {
+      throw shapeError(
+        "split",
+        `sizes [${a.sizes}] must be non-negative integers summing to ${dim} (axis ${a.axis})`,
+        x.shape,
+      );
+    }
+    return a.sizes.map((s) => ({
+      shape: x.shape.map((d, i) => (i === a.axis ? s : d)),
+      dtype: x.dtype,
+    }));
+  },
+  cpu([x], ys, a, info) {
+    const st = stridesOf(info.ins[0].shape);
+    let off = 0;
+    ys.forEach((y, k) => {
+      stridedCpu(x, y, info.outs[k].shape, st, off * st[a.axis]);
+      off += a.sizes[k];
+    });
+  },
+  gpu([x], ys, a, info) {
+    const { shape, dtype } = info.ins[0];
+    const st = stridesOf(shape);
+    let off = 0;
+    ys.forEach((y, k) => {
+      if (a.sizes[k] > 0) {
+        stridedGpu("split", x, y, dtype, info.outs[k].shape, st, off * st[a.axis]);
+      }
+      off += a.sizes[k];
+    });
+  },
+  grad: ({ attrs }, gs) => [concat(gs, attrs.axis)],
+  channels: {
+    kind: "byAttrs",
+    rule: (a) =>
+      a.axis === 1
+        ? { kind: "block", reason: "split of the channel axis" }
+        : { kind: "passthrough" },
+  },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => {
+    const sizes = e.constant([...io.attrs.sizes], [io.attrs.sizes.length], "i64");
+    e.node("Split", [io.inputs[0], sizes], io.outputs, { axis: io.attrs.axis });
+  },
+});
+
+/**
+ * Split along `axis` into parts of the given `sizes`, or into `count` equal parts.
+ *
+ * @example
+ * ```ts
+ * const [a, b] = split(x, [2, 5], 1); // channels 0-1 and 2-6
+ * const halves = split(x, 2, 0);      // two equal halves of the batch
+ * ```
+ */
+export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  const ax = normAxis("split", axis, x.rank);
+  const dim = x.shape[ax];
+  let list: number[];
+  if (typeof sizes === "number") {
+    if (!Number.isInteger(sizes) || sizes <= 0 || dim % sizes !== 0) {
+      throw shapeError(
+        "split",
+        `axis ${ax} of size ${dim} does not split into ${sizes} equal parts`,
+        x.shape,
+      );
+    }
+    list = new Array(sizes).fill(dim / sizes);
+  } else list = [...sizes];
+  return apply(splitOp, [x], { axis: ax, sizes: list });
+}

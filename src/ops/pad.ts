@@ -1,0 +1,158 @@
+/**
+ * Constant padding, and the "embed" gather it shares with the gradient of a strided slice: every
+ * output element either reads one source element or is the fill value, so one pass writes each
+ * output exactly once (no zero fill, no scatter).
+ */
+import padSrc from "../../kernels/movement/pad.wgsl" with { type: "text" };
+import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import { type DType, type HostArray, numel, type Tensor } from "../tensor.ts";
+import { apply1, defineOp, shapeError } from "./registry.ts";
+import { packShape, stridesOf } from "./util.ts";
+import { sliceByAttrs } from "./slice.ts";
+
+/**
+ * CPU twin of `pad.wgsl`: `dst` (shape `outShape`) gets `src[(c - start) / step]` per axis where
+ * that is a whole index inside `srcShape`, else `value`.
+ */
+export function embedCpu(
+  src: HostArray,
+  dst: HostArray,
+  outShape: readonly number[],
+  srcShape: readonly number[],
+  starts: readonly number[],
+  steps: readonly number[],
+  value: number,
+): void {
+  const r = outShape.length;
+  const sstr = stridesOf(srcShape);
+  for (let i = 0; i < dst.length; i++) {
+    let rem = i, at = 0, inside = true;
+    for (let d = r - 1; d >= 0; d--) {
+      const c = rem % outShape[d];
+      rem = (rem - c) / outShape[d];
+      const j = c - starts[d];
+      const q = Math.trunc(j / steps[d]);
+      if (j !== q * steps[d] || q < 0 || q >= srcShape[d]) inside = false;
+      else at += q * sstr[d];
+    }
+    dst[i] = inside ? src[at] : value;
+  }
+}
+
+function bitsOf(value: number, dtype: DType): number {
+  const v = new DataView(new ArrayBuffer(4));
+  if (dtype === "f32") v.setFloat32(0, value, true);
+  else if (dtype === "i32") v.setInt32(0, value, true);
+  else v.setUint32(0, value, true);
+  return v.getUint32(0, true);
+}
+
+/** Record `pad.wgsl` (the GPU twin of {@link embedCpu}). */
+export function embedGpu(
+  op: string,
+  src: GPUBuffer,
+  dst: GPUBuffer,
+  dtype: DType,
+  outShape: readonly number[],
+  srcShape: readonly number[],
+  starts: readonly number[],
+  steps: readonly number[],
+  value: number,
+): void {
+  const n = numel(outShape);
+  const g = grid1d(n);
+  const u = new Uniforms().u32(n, g[0], outShape.length, bitsOf(value, dtype));
+  // Signed entries (starts, steps) go in as their two's-complement bits; WGSL reads vec4<i32>.
+  for (const v of [outShape, starts, steps, srcShape, stridesOf(srcShape)]) packShape(u, v, op);
+  dispatch(specialize("pad", padSrc, { T: dtype }), [src, dst], g, u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Attributes of {@link pad}: elements added before and after each axis, and the fill value. */
+export interface PadAttrs {
+  before: readonly number[];
+  after: readonly number[];
+  value: number;
+}
+
+const padOp = defineOp<PadAttrs>({
+  name: "pad",
+  inputNames: ["x"],
+  shape([x], a) {
+    const r = x.shape.length;
+    if (a.before.length !== r || a.after.length !== r) {
+      throw shapeError(
+        "pad",
+        `needs one [before, after] pair per axis (${r}), got ${a.before.length}`,
+        x.shape,
+      );
+    }
+    const bad = [...a.before, ...a.after].find((p) => !Number.isInteger(p) || p < 0);
+    if (bad !== undefined) {
+      throw shapeError("pad", `pad sizes must be non-negative integers, got ${bad}`, x.shape);
+    }
+    return [{ shape: x.shape.map((d, i) => d + a.before[i] + a.after[i]), dtype: x.dtype }];
+  },
+  cpu([x], [y], a, info) {
+    const ones = a.before.map(() => 1);
+    embedCpu(x, y, info.outs[0].shape, info.ins[0].shape, a.before, ones, a.value);
+  },
+  gpu([x], [y], a, info) {
+    const ones = a.before.map(() => 1);
+    const { shape, dtype } = info.ins[0];
+    embedGpu("pad", x, y, dtype, info.outs[0].shape, shape, a.before, ones, a.value);
+  },
+  grad: ({ ins, attrs }, [g]) => [
+    sliceByAttrs(g, {
+      starts: attrs.before,
+      steps: attrs.before.map(() => 1),
+      shape: ins[0].shape,
+    }),
+  ],
+  channels: {
+    kind: "byAttrs",
+    rule: (a) =>
+      a.before.length > 1 && (a.before[1] > 0 || a.after[1] > 0)
+        ? { kind: "block", reason: "pad along the channel axis adds channels" }
+        : a.value !== 0
+        ? { kind: "block", reason: "padding with a nonzero value makes a zero channel nonzero" }
+        : { kind: "passthrough" },
+  },
+  cost: () => ({ macs: 0, flops: 0 }),
+  onnx: (e, io) => {
+    const { before, after, value } = io.attrs;
+    const pads = e.constant([...before, ...after], [before.length * 2], "i64");
+    const dt = io.info.ins[0].dtype === "f32" ? "f32" : "i32";
+    const v = e.constant([value], [], dt);
+    e.node("Pad", [io.inputs[0], pads, v], io.outputs, { mode: "constant" });
+  },
+});
+
+/**
+ * Constant padding: `pads` has one `[before, after]` pair per axis (or the same numbers flat:
+ * `[b0, a0, b1, a1, ...]`), every axis included.
+ *
+ * @example
+ * ```ts
+ * const y = pad(x, [[0, 0], [0, 0], [1, 1], [2, 2]]); // NCHW: 1 row above/below, 2 columns
+ * ```
+ */
+export function pad(
+  x: Tensor,
+  pads: readonly (readonly [number, number])[] | readonly number[],
+  value = 0,
+): Tensor {
+  const flat = (pads as readonly (number | readonly number[])[]).flatMap((p) =>
+    typeof p === "number" ? [p] : [...p]
+  );
+  if (flat.length !== 2 * x.rank) {
+    throw shapeError(
+      "pad",
+      `needs ${x.rank} [before, after] pairs (one per axis), got ${flat.length} numbers`,
+      x.shape,
+    );
+  }
+  const before = flat.filter((_, i) => i % 2 === 0), after = flat.filter((_, i) => i % 2 === 1);
+  return apply1(padOp, [x], { before, after, value });
+}
