@@ -4,3 +4,14 @@ export * from "./reduce.ts";
 export * from "./movement.ts";
 export * from "./matmul.ts";
 export * from "./creation.ts";
+export { slice, type SliceAttrs } from "./slice.ts";
+export { concat, type ConcatAttrs, split, type SplitAttrs } from "./concat.ts";
+export { gather, type GatherAttrs, indexSelect, oneHot } from "./gather.ts";
+export { pad, type PadAttrs } from "./pad.ts";
+export {
+  crossEntropy,
+  type CrossEntropyOptions,
+  logSoftmax,
+  softmax,
+  type SoftmaxAttrs,
+} from "./softmax.ts";
