@@ -1,0 +1,321 @@
+/**
+ * The op registry: every op carries all its facets; every GPU facet runs a WGSL kernel from
+ * kernels/; dispatches are batched into one submit; channel rules resolve per application; the
+ * ONNX facets of the movement/softmax ops match onnxruntime.
+ */
+import assert from "node:assert/strict";
+import * as ort from "onnxruntime-node";
+import * as o from "../mod.ts";
+import { apply, type OpSpec } from "../src/ops/registry.ts";
+import { dispatchCount, flushCount } from "../src/backend/webgpu.ts";
+import { resolveRule } from "../src/zig/rules.ts";
+import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
+import { assertClose, hasWebgpu, hostRand } from "./helpers.ts";
+
+const RULE_KINDS = [
+  "stem",
+  "accessory",
+  "passthrough",
+  "joint",
+  "concat",
+  "flatten",
+  "pixelShuffle",
+  "block",
+  "byAttrs",
+];
+
+Deno.test("every registered op has every facet", () => {
+  const problems: string[] = [];
+  for (const [name, op] of o.allOps()) {
+    const need = (ok: boolean, what: string) => ok || problems.push(`${name}: ${what}`);
+    need(op.name === name, "registered under another name");
+    need(typeof op.shape === "function", "no shape rule");
+    need(typeof op.cpu === "function", "no cpu facet");
+    need(typeof op.gpu === "function", "no gpu facet");
+    const g = op.grad as unknown;
+    need(
+      typeof g === "function" ||
+        (typeof g === "object" && g !== null && typeof (g as { none: string }).none === "string" &&
+          (g as { none: string }).none.length > 0),
+      "grad must be a function or { none: reason }",
+    );
+    need(!!op.channels && RULE_KINDS.includes(op.channels.kind), "no (valid) channel rule");
+    if (op.channels?.kind === "block") need(op.channels.reason.length > 0, "block without reason");
+    if (op.channels?.kind === "byAttrs") need(typeof op.channels.rule === "function", "byAttrs");
+    need(typeof op.cost === "function", "no cost facet");
+    need(typeof op.onnx === "function", "no onnx facet");
+    if (op.inputNames) need(op.inputNames.every((s) => s.length > 0), "empty input name");
+  }
+  assert.deepEqual(problems, []);
+  assert.ok(o.allOps().size >= 50, `${o.allOps().size} ops registered`);
+});
+
+/** Every *.wgsl file under kernels/, relative to the repository root. */
+async function walk(dir: URL, ext: string, out: string[] = []): Promise<string[]> {
+  for await (const e of Deno.readDir(dir)) {
+    const u = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+    if (e.isDirectory) await walk(u, ext, out);
+    else if (e.name.endsWith(ext)) out.push(u.pathname);
+  }
+  return out;
+}
+
+Deno.test("every WGSL kernel file is imported by the source, and every import exists", async () => {
+  const root = new URL("../", import.meta.url);
+  const kernels = await walk(new URL("kernels/", root), ".wgsl");
+  const sources = await walk(new URL("src/", root), ".ts");
+  const imported = new Set<string>();
+  const broken: string[] = [];
+  for (const file of sources) {
+    const text = await Deno.readTextFile(file);
+    for (const m of text.matchAll(/from\s+"([^"]+\.wgsl)"\s+with\s*\{\s*type:\s*"text"\s*\}/g)) {
+      const path = new URL(m[1], `file://${file}`).pathname;
+      imported.add(path);
+      try {
+        await Deno.stat(path);
+      } catch {
+        broken.push(`${file} imports missing ${m[1]}`);
+      }
+    }
+  }
+  assert.deepEqual(broken, []);
+  const unused = kernels.filter((k) => !imported.has(k));
+  assert.deepEqual(unused, [], "kernel files no op imports");
+  assert.ok(kernels.length >= 20, `${kernels.length} kernels found`);
+});
+
+/** The ops the core engine files register (a fresh process imports just those files). */
+async function coreOps(): Promise<string[]> {
+  const files = [
+    "elementwise",
+    "reduce",
+    "movement",
+    "matmul",
+    "creation",
+    "slice",
+    "concat",
+    "gather",
+    "pad",
+    "softmax",
+  ];
+  const dir = new URL("../src/ops/", import.meta.url).href;
+  const code = [
+    `import { allOps } from "${dir}registry.ts";`,
+    ...files.map((f) => `import "${dir}${f}.ts";`),
+    `console.log(JSON.stringify([...allOps().keys()]));`,
+  ].join("\n");
+  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
+    .output();
+  assert.equal(out.code, 0, "listing the core ops failed");
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+const UNARY = [
+  "neg",
+  "abs",
+  "sign",
+  "exp",
+  "log",
+  "sqrt",
+  "square",
+  "reciprocal",
+  "relu",
+  "step",
+  "leakyRelu",
+  "sigmoid",
+  "tanh",
+  "silu",
+  "gelu",
+  "geluGrad",
+  "affine",
+  "sin",
+  "cos",
+];
+const BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "eq", "lt", "le", "gt", "ge"];
+
+Deno.test("the gpu facet of every core op records at least one kernel dispatch", async () => {
+  if (!(await hasWebgpu())) return;
+  const core = await coreOps();
+  const runs = new Map<string, number[]>();
+  const originals = new Map<OpSpec<never>, OpSpec<never>["gpu"]>();
+  for (const name of core) {
+    const op = o.getOp(name);
+    const orig = op.gpu;
+    originals.set(op, orig);
+    op.gpu = (ins, outs, attrs, info) => {
+      const before = dispatchCount();
+      orig.call(op, ins, outs, attrs, info);
+      const list = runs.get(name) ?? [];
+      list.push(dispatchCount() - before);
+      runs.set(name, list);
+    };
+  }
+  try {
+    o.tidy(() => {
+      const be = "webgpu";
+      const x = o.randn([3, 4], { seed: 1, backend: be });
+      const pos = o.uniform([3, 4], { seed: 2, low: 0.5, high: 2, backend: be });
+      const idx = o.tensor([2, 0, 1], [3], { dtype: "i32", backend: be });
+      const run = (name: string, ins: o.Tensor[], attrs: unknown) =>
+        apply(o.getOp(name) as unknown as OpSpec<unknown>, ins, attrs);
+      for (const n of UNARY) run(n, [pos], { alpha: 0.1, beta: 0.2 });
+      for (const n of BINARY) run(n, [x, pos], {});
+      o.fill([5], 1, be);
+      o.cast(x, "i32");
+      o.expand(o.reshape(x, [3, 1, 4]), [3, 2, 4]);
+      o.transpose(x);
+      for (const f of [o.sum, o.mean, o.max, o.min]) f(x, 1);
+      o.argmax(x, 1);
+      o.matmul(x, x, false, true);
+      o.pad(x, [[1, 0], [0, 2]]);
+      o.slice(x, [0, -1], [3, 0], [2, -1]);
+      run("sliceGrad", [x], { inShape: [6, 4], starts: [0, 0], steps: [2, 1] });
+      o.split(o.concat([x, pos], 0), 2, 0);
+      o.indexSelect(x, 0, idx);
+      run("gatherGrad", [x, idx], { axis: 0, dim: 5 });
+      o.oneHot(idx, 4);
+      o.softmax(x);
+      o.logSoftmax(x, 0);
+      o.crossEntropy(x, idx);
+      run("crossEntropyGrad", [x, idx, o.fill([3], 1, be)], {
+        labelSmoothing: 0.1,
+        reduction: "none",
+      });
+    });
+  } finally {
+    for (const [op, gpu] of originals) op.gpu = gpu;
+  }
+  const problems: string[] = [];
+  for (const name of core) {
+    if (o.getOp(name).alias) continue;
+    const list = runs.get(name);
+    if (!list) problems.push(`${name}: gpu facet never exercised by this test (add a call)`);
+    else if (list.some((d) => d < 1)) problems.push(`${name}: a gpu call recorded no dispatch`);
+  }
+  assert.deepEqual(problems, []);
+});
+
+Deno.test("a chain of 100 elementwise ops and one readback cause exactly one submit", async () => {
+  if (!(await hasWebgpu())) return;
+  const x = o.randn([1000], { seed: 4, backend: "webgpu" }).keep();
+  await x.data(); // settle the upload and any earlier work
+  const before = flushCount(), d0 = dispatchCount();
+  const y = o.tidy(() => {
+    let h = x;
+    for (let i = 0; i < 25; i++) h = o.tanh(o.add(o.scale(o.mul(h, x), 0.5), x));
+    return h;
+  });
+  assert.equal(dispatchCount() - d0, 100, "100 kernels recorded");
+  assert.equal(flushCount(), before, "nothing submitted before the readback");
+  const v = await y.data();
+  assert.equal(flushCount() - before, 1, "one submit for the chain and its readback");
+  assert.ok(v.every(Number.isFinite));
+  y.dispose();
+  x.dispose();
+});
+
+Deno.test("channel rules resolve per application (concat, split, slice, pad, gather)", () => {
+  const kind = (fn: () => unknown) => {
+    const { ops } = recordOps(fn);
+    const last = ops[ops.length - 1];
+    return resolveRule(last.op.channels!, last.attrs as never, {
+      ins: last.ins,
+      outs: last.outs,
+    }).kind;
+  };
+  const a = o.zeros([2, 3, 4], { backend: "meta" }), b = o.zeros([2, 5, 4], { backend: "meta" });
+  assert.equal(kind(() => o.concat([a, b], 1)), "concat");
+  assert.equal(kind(() => o.concat([a, a], 0)), "block");
+  assert.equal(kind(() => o.concat([a, a], -1)), "block");
+  assert.equal(kind(() => o.split(b, [2, 3], 1)), "block");
+  assert.equal(kind(() => o.split(b, 2, 2)), "passthrough");
+  assert.equal(kind(() => o.slice(a, [0, 0, 1], [2, 3, 3])), "passthrough");
+  assert.equal(kind(() => o.slice(a, [0, 1], [2, 3])), "block");
+  assert.equal(kind(() => o.slice(a, [0, -1], [2, -Infinity], [1, -1])), "block");
+  assert.equal(kind(() => o.pad(a, [[0, 0], [0, 0], [1, 1]])), "passthrough");
+  assert.equal(kind(() => o.pad(a, [[0, 0], [0, 0], [1, 1]], 1)), "block");
+  assert.equal(kind(() => o.pad(a, [[0, 0], [1, 0], [0, 0]])), "block");
+  const i = o.zeros([2], { backend: "meta", dtype: "i32" });
+  assert.equal(kind(() => o.gather(a, 1, i)), "block");
+  assert.equal(kind(() => o.gather(a, 2, i)), "passthrough");
+  assert.equal(kind(() => o.softmax(a, 2)), "block");
+});
+
+/** Record `fn` on cpu, export it as ONNX, run onnxruntime and compare (see onnx_ops_test). */
+async function checkOnnx(what: string, fn: (...xs: o.Tensor[]) => o.Tensor, inputs: o.Tensor[]) {
+  const { result, ops } = recordOps(() => fn(...inputs));
+  const bytes = await opsToOnnx(
+    ops,
+    inputs.map((t, i) => ({ name: `in${i}`, tensor: t })),
+    [{ name: "out", tensor: result }],
+  );
+  const session = await ort.InferenceSession.create(bytes);
+  const feeds: Record<string, ort.Tensor> = {};
+  inputs.forEach((t, i) => {
+    feeds[`in${i}`] = t.dtype === "f32"
+      ? new ort.Tensor("float32", t.hostData() as Float32Array, [...t.shape])
+      : new ort.Tensor("int32", t.hostData() as Int32Array, [...t.shape]);
+  });
+  const out = (await session.run(feeds)).out;
+  assert.deepEqual([...out.dims], [...result.shape], `${what}: ONNX output shape`);
+  assertClose(Array.from(out.data as Float32Array, Number), result.hostData(), what, 1e-5, 1e-5);
+  return ops.map((r) => r.op.name);
+}
+
+Deno.test("ONNX facets of slice, concat, split, pad, gather, oneHot, softmax, crossEntropy", async () => {
+  const f = (shape: number[], seed: number) => {
+    const h = hostRand(shape, seed, -2, 2);
+    return o.fromHost(Float32Array.from(h.data), shape, "f32", "cpu");
+  };
+  const i32 = (data: number[]) => o.tensor(data, [data.length], { dtype: "i32", backend: "cpu" });
+  const x = f([3, 4, 5], 1);
+  const cases: [string, (...t: o.Tensor[]) => o.Tensor, o.Tensor[]][] = [
+    ["slice", (a) => o.slice(a, [1, -1, 0], [3, -Infinity, 5], [1, -2, 2]), [x]],
+    ["slice reverse all", (a) => o.slice(a, [-1], [-Infinity], [-1]), [x]],
+    ["slice empty", (a) => o.slice(a, [2], [1]), [x]],
+    ["concat/split", (a) => {
+      const [p, q] = o.split(a, [1, 3], 1);
+      return o.concat([q, p, q], 1);
+    }, [x]],
+    ["pad", (a) => o.pad(a, [[0, 1], [2, 0], [1, 1]], 0.5), [x]],
+    ["gather", (a, i) => o.gather(a, 2, i), [x, i32([4, 0, -1])]],
+    ["oneHot", (y) => o.oneHot(y, 5), [i32([3, 0, 4])]],
+    ["softmax", (a) => o.add(o.softmax(a, 1), o.logSoftmax(a, -1)), [x]],
+  ];
+  const logits = f([4, 5], 2), labels = i32([4, 0, 2, 2]);
+  for (const reduction of ["mean", "sum", "none"] as const) {
+    for (const eps of [0, 0.1]) {
+      cases.push([
+        `crossEntropy ${reduction} eps=${eps}`,
+        (a, b) => o.crossEntropy(a, b, { reduction, labelSmoothing: eps }),
+        [logits, labels],
+      ]);
+    }
+  }
+  const covered = new Set<string>();
+  for (const [what, fn, ins] of cases) {
+    for (const n of await checkOnnx(what, fn, ins)) covered.add(n);
+  }
+  for (const n of ["slice", "concat", "split", "pad", "gather", "oneHot", "softmax"]) {
+    assert.ok(covered.has(n), `cases cover ${n}`);
+  }
+  assert.ok(covered.has("crossEntropy") && covered.has("logSoftmax"));
+  // Training-only ops say so instead of writing a wrong graph.
+  const g = f([1, 2], 3);
+  for (
+    const [name, ins, attrs] of [
+      ["sliceGrad", [g], { inShape: [2, 2], starts: [1, 0], steps: [1, 1] }],
+      ["gatherGrad", [g, i32([1, 0])], { axis: 1, dim: 3 }],
+      ["crossEntropyGrad", [g, i32([1]), f([], 4)], { labelSmoothing: 0, reduction: "mean" }],
+    ] as const
+  ) {
+    const { result, ops } = recordOps(() =>
+      apply(o.getOp(name) as unknown as OpSpec<unknown>, ins, attrs)[0]
+    );
+    const inputs = ins.map((t, k) => ({ name: `in${k}`, tensor: t }));
+    await assert.rejects(
+      () => opsToOnnx(ops, inputs, [{ name: "out", tensor: result }]),
+      new RegExp(`onnx: ${name} is a training-only op`),
+    );
+  }
+});
