@@ -209,6 +209,108 @@ for (const c of PLAIN) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// (b) group-sparse least squares with known support.
+
+/** Solve the normal equations restricted to `cols` (float64 Gaussian elimination). */
+function restrictedLoss(A: Float64Array, y: Float64Array, m: number, n: number, cols: number[]) {
+  const k = cols.length;
+  const M = Array.from({ length: k }, () => new Float64Array(k + 1));
+  for (let a = 0; a < k; a++) {
+    for (let b = 0; b < k; b++) {
+      let s = 0;
+      for (let r = 0; r < m; r++) s += A[r * n + cols[a]] * A[r * n + cols[b]];
+      M[a][b] = s;
+    }
+    let s = 0;
+    for (let r = 0; r < m; r++) s += A[r * n + cols[a]] * y[r];
+    M[a][k] = s;
+  }
+  for (let c = 0; c < k; c++) {
+    let piv = c;
+    for (let r = c + 1; r < k; r++) if (Math.abs(M[r][c]) > Math.abs(M[piv][c])) piv = r;
+    [M[c], M[piv]] = [M[piv], M[c]];
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = M[r][c] / M[c][c];
+      for (let q = c; q <= k; q++) M[r][q] -= f * M[c][q];
+    }
+  }
+  const x = new Float64Array(n);
+  cols.forEach((col, a) => (x[col] = M[a][k] / M[a][a]));
+  return lsLoss(A, y, m, n, x);
+}
+
+function lsLoss(A: Float64Array, y: Float64Array, m: number, n: number, x: ArrayLike<number>) {
+  let s = 0;
+  for (let r = 0; r < m; r++) {
+    let v = -y[r];
+    for (let c = 0; c < n; c++) v += A[r * n + c] * x[c];
+    s += v * v;
+  }
+  return 0.5 * s / m;
+}
+
+Deno.test("DHSPG zeroes exactly the irrelevant groups of a group-sparse least-squares problem", async () => {
+  for (const be of await backends()) await leastSquares(be);
+});
+
+async function leastSquares(be: o.BackendName) {
+  const G = 8, d = 4, m = 256, n = G * d;
+  const support = [1, 4, 6];
+  const A = Float64Array.from(hostRand([m, n], 11).data, (v) => v * Math.sqrt(3));
+  const xStar = new Float64Array(n);
+  const w = hostRand([n], 12, 0.5, 2).data;
+  for (const g of support) {
+    for (let k = 0; k < d; k++) xStar[g * d + k] = (k % 2 ? -1 : 1) * w[g * d + k];
+  }
+  const noise = hostRand([m], 13, -0.1, 0.1).data;
+  const y = Float64Array.from({ length: m }, (_, r) => {
+    let s = noise[r];
+    for (let c = 0; c < n; c++) s += A[r * n + c] * xStar[c];
+    return s;
+  });
+  const partition: Partition = {
+    zigs: [{ id: 0, size: G, prunable: true, members: [sl("x")], consumers: [], layers: ["x"] }],
+    otherParams: [],
+  };
+  const At = o.fromHost(Float32Array.from(A), [m, n], "f32", be).keep();
+  const yt = o.fromHost(Float32Array.from(y), [m, 1], "f32", At.backend).keep();
+  const x = o.fromHost(Float32Array.from(hostRand([G, d], 14).data), [G, d], "f32", At.backend)
+    .keep();
+  x.requiresGrad = true;
+  const opt = new o.DHSPG([["x", x]], partition, {
+    variant: "sgd",
+    lr: 0.5,
+    lambda: 0.02,
+    epsilon: 0.5,
+    targetGroupSparsity: (G - support.length) / G,
+    tolerance: 0,
+    startPruningStep: 5,
+  });
+  for (let step = 0; step < 100; step++) {
+    o.tidy(() => {
+      const r = o.sub(o.matmul(At, o.reshape(x, [n, 1])), yt);
+      o.backward(o.scale(o.mean(o.square(r)), 0.5));
+    });
+    opt.step();
+    opt.zeroGrad();
+  }
+  const s = await opt.stats();
+  const zero = await opt.zeroGroups();
+  const want = Array.from({ length: G }, (_, g) => !support.includes(g));
+  assert.deepEqual(zero, want, `${be}: zero groups ${zero} (stats ${JSON.stringify(s)})`);
+  assert.equal(s.groupSparsity, 5 / 8);
+  assert.ok(s.reachedTarget);
+  const xf = await x.data();
+  const cols = support.flatMap((g) => Array.from({ length: d }, (_, k) => g * d + k));
+  const best = restrictedLoss(A, y, m, n, cols);
+  const got = lsLoss(A, y, m, n, xf);
+  assert.ok(got <= 1.01 * best, `${be}: loss ${got} vs restricted optimum ${best}`);
+  opt.dispose();
+  for (const t of [At, yt, x]) (t.grad?.dispose(), t.dispose());
+}
+
+// ---------------------------------------------------------------------------------------------
 // (d) GPU / cpu step vs the row-form reference, every branch.
 
 /** Rows of a group get g = s_j x + noise: s_j < 0 pulls away from 0 (adaptive lambda). */

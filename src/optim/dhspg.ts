@@ -66,7 +66,7 @@ export interface DHSPGOptions {
   halfSpaceStep?: number;
   /** Steps with a fixed lambda and no projection (default 0). */
   warmUpSteps?: number;
-  /** Kept groups per ZIG rounded to a multiple of this (default 1). */
+  /** Kept groups per ZIG rounded to a multiple of this (default: the partition's, else 1). */
   groupDivisible?: number;
   /** Zero groups stay zero from the start (default true). */
   fixedZeroGroups?: boolean;
@@ -205,7 +205,8 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     this.partitionStep = opts.partitionStep ?? this.startPruningStep;
     this.halfSpaceStep = opts.halfSpaceStep ?? this.startPruningStep;
     this.warmUpSteps = opts.warmUpSteps ?? 0;
-    this.groupDivisible = opts.groupDivisible ?? 1;
+    this.groupDivisible = opts.groupDivisible ??
+      (partition as { groupDivisible?: number }).groupDivisible ?? 1;
     this.fixedZeroGroups = opts.fixedZeroGroups ?? true;
     this.lambda = opts.lambda ?? tab.lambda;
     this.lambdaAmplify = opts.lambdaAmplify ?? tab.lambdaAmplify;
