@@ -15,3 +15,4 @@ export {
   softmax,
   type SoftmaxAttrs,
 } from "./softmax.ts";
+export * from "./conv.ts";

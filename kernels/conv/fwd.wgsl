@@ -1,0 +1,84 @@
+// Direct 2-D convolution, NCHW, grouped: y[n, g*O+o, oy, ox] = bias + sum over r < R, ky, kx of
+// x[n, g*R+r, oy*sh-ph+ky*dh, ox*sw-pw+kx*dw] * w[g*O+o, r, ky, kx] (zero outside the input).
+// Register tiling, no workgroup memory: each thread computes 4 output channels (one vec4 of the
+// packed weight, see pack.wgsl) x PX consecutive output pixels of one row. With {{K3}} (3x3,
+// stride 1, dilation 1) a row of PX+2 inputs is loaded once and reused by the 3 taps of the
+// row; otherwise every tap loads its own PX inputs. Pads are signed, so a stride-1 transposed
+// conv runs here too (mirrored kernel, pad = dilation*(k-1) - pad).
+struct P {
+  total: u32, nx: u32, n: u32, cin: u32,
+  h: u32, w: u32, cout: u32, ho: u32,
+  wo: u32, r: u32, o: u32, o4: u32,
+  kh: u32, kw: u32, sh: u32, sw: u32,
+  ph: i32, pw: i32, dh: u32, dw: u32,
+  nxb: u32, bias: u32, groups: u32, r4: u32,
+  rows: u32, chunks: u32, _a: u32, _b: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const PX: u32 = {{PX}};
+const K3: bool = {{K3}};
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.z * p.nx;
+  if (i >= p.total) { return; }
+  let oxb = i % p.nxb;
+  let rest = i / p.nxb;
+  let oy = rest % p.ho;
+  let n = rest / p.ho;
+  let g = gid.y / p.o4;
+  let ob = gid.y % p.o4;
+  let ox0 = oxb * PX;
+  let kk = p.kh * p.kw;
+  let hi = i32(p.h);
+  let wi = i32(p.w);
+  var acc: array<vec4<f32>, PX>;
+  for (var r = 0u; r < p.r; r++) {
+    let xb = (n * p.cin + g * p.r + r) * p.h * p.w;
+    let wb = (g * p.r + r) * kk * p.o4 + ob;
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
+      if (iy < 0 || iy >= hi) { continue; }
+      let rb = xb + u32(iy) * p.w;
+      if (K3) {
+        var xs: array<f32, {{PX2}}>;
+        let ix0 = i32(ox0) - p.pw;
+        for (var j = 0u; j < PX + 2u; j++) {
+          let ix = ix0 + i32(j);
+          xs[j] = select(0.0, x[rb + u32(clamp(ix, 0, wi - 1))], ix >= 0 && ix < wi);
+        }
+        let wk = wb + ky * 3u * p.o4;
+        let w0 = wp[wk];
+        let w1 = wp[wk + p.o4];
+        let w2 = wp[wk + 2u * p.o4];
+        for (var j = 0u; j < PX; j++) {
+          acc[j] += xs[j] * w0 + xs[j + 1u] * w1 + xs[j + 2u] * w2;
+        }
+      } else {
+        for (var kx = 0u; kx < p.kw; kx++) {
+          let wv = wp[wb + (ky * p.kw + kx) * p.o4];
+          let ixk = i32(kx * p.dw) - p.pw;
+          for (var j = 0u; j < PX; j++) {
+            let ix = i32((ox0 + j) * p.sw) + ixk;
+            acc[j] += select(0.0, x[rb + u32(clamp(ix, 0, wi - 1))], ix >= 0 && ix < wi) * wv;
+          }
+        }
+      }
+    }
+  }
+  let oc0 = g * p.o + ob * 4u;
+  for (var c = 0u; c < 4u; c++) {
+    if (ob * 4u + c >= p.o) { break; }
+    var bv = 0.0;
+    if (p.bias != 0u) { bv = bias[oc0 + c]; }
+    let yb = ((n * p.cout + oc0 + c) * p.ho + oy) * p.wo;
+    for (var j = 0u; j < PX; j++) {
+      if (ox0 + j < p.wo) { y[yb + ox0 + j] = acc[j][c] + bv; }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// Transposed 2-D convolution (stride > 1), NCHW, grouped: the gather form of
+// y[n, g*O+o, iy*sh-ph+ky*dh, ix*sw-pw+kx*dw] += x[n, g*R+r, iy, ix] * w[g*R+r, o, ky, kx].
+// An output pixel ox receives tap kx only when ox+pw-kx*dw is a multiple of sw, so each thread
+// takes PX outputs of one residue class (ox = rx + sw*(q0+j)): the tap test is the same for all
+// of them and their inputs are consecutive. 4 output channels per thread (packed weight vec4).
+struct P {
+  total: u32, nx: u32, n: u32, cin: u32,
+  h: u32, w: u32, cout: u32, ho: u32,
+  wo: u32, r: u32, o: u32, o4: u32,
+  kh: u32, kw: u32, sh: u32, sw: u32,
+  ph: i32, pw: i32, dh: u32, dw: u32,
+  nxb: u32, bias: u32, groups: u32, r4: u32,
+  rows: u32, chunks: u32, _a: u32, _b: u32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+const PX: u32 = 4u;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x + gid.z * p.nx;
+  if (i >= p.total) { return; }
+  let qb = i % p.nxb;
+  var rest = i / p.nxb;
+  let rx = rest % p.sw;
+  rest = rest / p.sw;
+  let oy = rest % p.ho;
+  let n = rest / p.ho;
+  let g = gid.y / p.o4;
+  let ob = gid.y % p.o4;
+  let q0 = qb * PX;
+  let kk = p.kh * p.kw;
+  let shi = i32(p.sh);
+  let swi = i32(p.sw);
+  let wi = i32(p.w);
+  var acc: array<vec4<f32>, PX>;
+  for (var r = 0u; r < p.r; r++) {
+    let xb = (n * p.cin + g * p.r + r) * p.h * p.w;
+    let wb = (g * p.r + r) * kk * p.o4 + ob;
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let ty = i32(oy) + p.ph - i32(ky * p.dh);
+      if (ty < 0 || ty % shi != 0) { continue; }
+      let iy = u32(ty / shi);
+      if (iy >= p.h) { continue; }
+      let rb = xb + iy * p.w;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let tx = i32(rx) + p.pw - i32(kx * p.dw);
+        if (tx % swi != 0) { continue; }
+        let ixb = tx / swi + i32(q0);
+        let wv = wp[wb + (ky * p.kw + kx) * p.o4];
+        for (var j = 0u; j < PX; j++) {
+          let ix = ixb + i32(j);
+          acc[j] += select(0.0, x[rb + u32(clamp(ix, 0, wi - 1))], ix >= 0 && ix < wi) * wv;
+        }
+      }
+    }
+  }
+  let oc0 = g * p.o + ob * 4u;
+  for (var c = 0u; c < 4u; c++) {
+    if (ob * 4u + c >= p.o) { break; }
+    var bv = 0.0;
+    if (p.bias != 0u) { bv = bias[oc0 + c]; }
+    let yb = ((n * p.cout + oc0 + c) * p.ho + oy) * p.wo;
+    for (var j = 0u; j < PX; j++) {
+      let ox = rx + p.sw * (q0 + j);
+      if (ox < p.wo) { y[yb + ox] = acc[j][c] + bv; }
+    }
+  }
+}
