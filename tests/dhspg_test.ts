@@ -10,6 +10,10 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import type { ParamSlice, Partition } from "../src/zig/types.ts";
+import { loadSample } from "../src/data/idx.ts";
+import { trace } from "../src/graph/trace.ts";
+import { partition } from "../src/zig/partition.ts";
+import { smallCnn } from "../src/zoo/index.ts";
 import { assertClose, hasWebgpu, hostRand } from "./helpers.ts";
 
 async function backends(): Promise<o.BackendName[]> {
@@ -309,6 +313,66 @@ async function leastSquares(be: o.BackendName) {
   opt.dispose();
   for (const t of [At, yt, x]) (t.grad?.dispose(), t.dispose());
 }
+
+// ---------------------------------------------------------------------------------------------
+// (c) a small CNN on the embedded Fashion-MNIST sample, partitioned by the ZIG partitioner.
+
+Deno.test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero groups stay zero", async () => {
+  await hasWebgpu();
+  const train = await loadSample("train");
+  const model = smallCnn({ width: 4, seed: 1 });
+  const part = partition(trace(model, [1, 1, 28, 28]));
+  const opt = new o.DHSPG(model.namedParameters(), part, {
+    variant: "sgd",
+    lr: 0.05,
+    firstMomentum: 0.9,
+    lambda: 1,
+    epsilon: 0.95,
+    targetGroupSparsity: 0.5,
+    startPruningStep: 10,
+  });
+  // conv1+bn1 (4 channels) and conv2+bn2 (8 channels, flattened into fc) are prunable; fc feeds
+  // the output. BatchNorm running statistics are partition members but never optimised.
+  assert.equal(opt.numGroups, 12);
+  assert.ok(!opt.paramNames.some((n) => n.includes("running")));
+  const loader = new o.DataLoader(train, {
+    batchSize: 16,
+    shuffle: true,
+    seed: 1,
+    mean: [0.286],
+    std: [0.353],
+  });
+  const steps = 40;
+  let step = 0, reachedAt = -1, wasZero: boolean[] = [];
+  const losses: number[] = [];
+  for await (const { x, y } of loader) {
+    if (step++ === steps) break;
+    const loss = o.tidy(() => {
+      const l = o.crossEntropyLoss(model.call(x), y);
+      o.backward(l);
+      return l;
+    });
+    opt.step();
+    opt.zeroGrad();
+    const zero = await opt.zeroGroups();
+    wasZero.forEach((z, g) => assert.ok(!z || zero[g], `step ${step}: group ${g} left zero`));
+    wasZero = zero;
+    const sparsity = zero.filter((z) => z).length / zero.length;
+    if (reachedAt < 0 && sparsity >= 0.5) reachedAt = step;
+    if (step <= 10) assert.equal(sparsity, 0, `no group is zero before pruning starts (${step})`);
+    losses.push(await loss.item());
+    loss.dispose();
+  }
+  const s = await opt.stats();
+  assert.ok(reachedAt > 10 && reachedAt <= steps, `target reached at step ${reachedAt}`);
+  assert.ok(s.reachedTarget && s.groupSparsity >= 0.5, JSON.stringify(s));
+  assert.ok(s.partitioned && s.numGp === 6, `G_p ${s.numGp}`);
+  assert.ok(losses.every(Number.isFinite), "finite losses");
+  const avg = (a: number[]) => a.reduce((q, v) => q + v, 0) / a.length;
+  assert.ok(avg(losses.slice(-10)) < avg(losses.slice(0, 5)), `loss falls: ${losses}`);
+  opt.dispose();
+  model.dispose();
+});
 
 // ---------------------------------------------------------------------------------------------
 // (d) GPU / cpu step vs the row-form reference, every branch.
