@@ -61,7 +61,8 @@ export function executeGraphAll(
       const p = params.get(gp.name) ?? gp.aliases.map((a) => params.get(a)).find((x) => x);
       if (!p) {
         throw new Error(
-          `executeGraph: ${t.kind} "${t.name}" is missing from the parameters (op ${n.op}, ` +
+          `executeGraph: ${t.kind === "param" ? "parameter" : "buffer"} "${t.name}" is missing ` +
+            `from the parameters (op ${n.op}, ` +
             `layer ${n.path || "<root>"})`,
         );
       }

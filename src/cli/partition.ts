@@ -1,0 +1,155 @@
+/**
+ * `deno task partition --model NAME [--json] [--verify] [--dot FILE] [--seed N]`
+ *
+ * Traces a zoo model (shape-only), prints its ZIG partition (parameters, MACs, every channel
+ * space with its size, layers and whether or why not it can be pruned). `--json` prints one JSON
+ * object instead. `--verify` zeroes a seeded random half of every prunable ZIG (never all of
+ * it), compresses, runs the full and compact models on a seeded random input (eval mode) and
+ * reports the largest difference. `--dot FILE` writes the graph coloured by ZIG (`.svg` is
+ * rendered with Graphviz when `dot` is installed, else the `.dot` source is written beside it).
+ */
+import { parseArgs } from "node:util";
+import { init } from "../init.ts";
+import { randn } from "../ops/creation.ts";
+import { tidy } from "../tensor.ts";
+import { trace } from "../graph/trace.ts";
+import { renderSvg, toDot } from "../graph/dot.ts";
+import { analyze } from "../zig/partition.ts";
+import { formatPartition, partitionJson } from "../zig/report.ts";
+import { graphCost } from "../compress/flops.ts";
+import { compress, zeroRandomGroups } from "../compress/compress.ts";
+import { zoo } from "../zoo/index.ts";
+
+const USAGE = "usage: deno task partition --model NAME [--json] [--verify] [--dot FILE] [--seed N]";
+
+class UsageError extends Error {}
+
+/** Parse the command line; throws a UsageError with one clear line on bad flags. */
+export function parseCli(args: string[]): {
+  model: string;
+  json: boolean;
+  verify: boolean;
+  dot?: string;
+  seed: number;
+  help: boolean;
+} {
+  let v;
+  try {
+    v = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        model: { type: "string", short: "m" },
+        json: { type: "boolean", default: false },
+        verify: { type: "boolean", default: false },
+        dot: { type: "string" },
+        seed: { type: "string", default: "0" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]}\n${USAGE}`);
+  }
+  if (v.help) return { model: "", json: false, verify: false, seed: 0, help: true };
+  if (!v.model) throw new UsageError(`missing --model NAME\n${USAGE}`);
+  const seed = Number(v.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
+  if (v.dot !== undefined && !v.dot) throw new UsageError("--dot needs a file name");
+  return { model: v.model, json: v.json!, verify: v.verify!, dot: v.dot, seed, help: false };
+}
+
+async function main(args: string[]): Promise<number> {
+  let o;
+  try {
+    o = parseCli(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`partition: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (o.help) {
+    console.log(USAGE);
+    console.log(`models: ${Object.keys(zoo).join(", ")}`);
+    return 0;
+  }
+  const entry = zoo[o.model];
+  if (!entry) {
+    console.error(
+      `partition: unknown model "${o.model}"; available: ${Object.keys(zoo).join(", ")}`,
+    );
+    return 1;
+  }
+  // Shape-only tracing needs no GPU; verification runs both models on the best backend.
+  if (o.verify) await init({ quiet: o.json });
+  const model = entry.build({ seed: o.seed });
+  const input = entry.inputShape;
+  const graph = trace(model, input);
+  const an = analyze(graph);
+  const part = an.partition;
+  const cost = graphCost(graph);
+  const totals = { model: o.model, params: cost.params, macs: cost.macs, flops: cost.flops };
+
+  if (o.dot) {
+    const dot = toDot(graph, an);
+    if (o.dot.endsWith(".svg")) {
+      const svg = await renderSvg(dot);
+      if (svg !== null) await Deno.writeTextFile(o.dot, svg);
+      else {
+        const file = o.dot.replace(/\.svg$/, ".dot");
+        await Deno.writeTextFile(file, dot);
+        console.error(`partition: Graphviz "dot" is not installed; wrote ${file} instead`);
+      }
+    } else await Deno.writeTextFile(o.dot, dot);
+  }
+
+  let verify: Record<string, number> | undefined;
+  if (o.verify) {
+    const state = model.stateDict();
+    await zeroRandomGroups(state, part, { seed: o.seed, fraction: 0.5 });
+    const r = await compress(model, state, part, { input, trainGraph: false });
+    const x = randn(input, { seed: o.seed + 1 });
+    model.eval();
+    const full = await tidy(() => model.call(x)).data();
+    const small = await tidy(() => r.model.call(x)).data();
+    let diff = 0, scale = 0;
+    for (let i = 0; i < full.length; i++) {
+      diff = Math.max(diff, Math.abs(full[i] - small[i]));
+      scale = Math.max(scale, Math.abs(full[i]));
+    }
+    if (small.length !== full.length) diff = Infinity;
+    verify = {
+      maxAbsDiff: diff,
+      outputScale: scale,
+      paramsAfter: r.report.paramsAfter,
+      macsAfter: r.report.macsAfter,
+    };
+  }
+
+  if (o.json) {
+    const obj = partitionJson(part, totals);
+    if (verify) obj.verify = verify;
+    console.log(JSON.stringify(obj));
+  } else {
+    const shapes = new Map(graph.params.map((p) => [p.name, p.shape] as const));
+    console.log(formatPartition(part, totals, shapes));
+    if (verify) {
+      console.log(
+        `verify: max |full - compact| = ${verify.maxAbsDiff.toExponential(2)} ` +
+          `(output scale ${verify.outputScale.toExponential(2)}); params ` +
+          `${cost.params.toLocaleString("en-US")} -> ${
+            verify.paramsAfter.toLocaleString("en-US")
+          }` +
+          `, MACs ${cost.macs.toLocaleString("en-US")} -> ` +
+          `${verify.macsAfter.toLocaleString("en-US")}`,
+      );
+    }
+  }
+  return verify && !(verify.maxAbsDiff <= 1e-4 * Math.max(verify.outputScale, 1e-6)) ? 1 : 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

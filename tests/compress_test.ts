@@ -1,0 +1,173 @@
+/**
+ * Compression details: zero detection on trainable slices only, never removing a whole space,
+ * the compact GraphModule (names, saving/loading, train mode and gradients, tracing it again),
+ * costs before/after and clear errors.
+ */
+import assert from "node:assert/strict";
+import {
+  AdaptiveAvgPool2d,
+  backward,
+  BatchNorm2d,
+  Conv2d,
+  flatten,
+  init,
+  Linear,
+  Module,
+  randn,
+  relu,
+  sum,
+  type Tensor,
+  tidy,
+} from "../mod.ts";
+import { loadWeights, saveWeights, writeInto } from "../src/io/weights.ts";
+import { trace } from "../src/graph/trace.ts";
+import { partition } from "../src/zig/partition.ts";
+import {
+  compactGraph,
+  compress,
+  gatherAxes,
+  zeroGroups,
+  zeroGroupsInPlace,
+  zeroRandomGroups,
+} from "../src/compress/compress.ts";
+import { graphCost } from "../src/compress/flops.ts";
+import type { Zig } from "../src/zig/types.ts";
+
+await init({ quiet: true });
+
+class Small extends Module {
+  c1 = this.module("c1", new Conv2d(2, 6, 3, { padding: 1 }));
+  b1 = this.module("b1", new BatchNorm2d(6));
+  c2 = this.module("c2", new Conv2d(6, 4, 3, { padding: 1 }));
+  fc = this.module("fc", new Linear(4, 3));
+  forward(x: Tensor): Tensor {
+    const h = relu(this.c2.call(relu(this.b1.call(this.c1.call(x)))));
+    return this.fc.call(flatten(new AdaptiveAvgPool2d(1).call(h)));
+  }
+}
+
+const INPUT = [1, 2, 5, 5];
+const zig = (p: ReturnType<typeof partition>, param: string): Zig =>
+  p.zigs.find((z) => z.members.some((m) => m.param === param && m.axis === 0))!;
+
+async function maxDiff(a: Tensor, b: Tensor): Promise<number> {
+  const [x, y] = [await a.data(), await b.data()];
+  assert.equal(x.length, y.length);
+  let d = 0;
+  for (let i = 0; i < x.length; i++) d = Math.max(d, Math.abs(x[i] - y[i]));
+  return d;
+}
+
+Deno.test("zero detection uses trainable slices only; running statistics do not matter", async () => {
+  const m = new Small();
+  const g = trace(m, INPUT);
+  const p = partition(g);
+  const z = zig(p, "c1.weight");
+  await zeroGroupsInPlace(m.stateDict(), z, [1, 4]);
+  const values = new Map(
+    await Promise.all(m.stateDict().entries().map(async ([n, t]) => [n, await t.data()] as const)),
+  );
+  // Running mean/var of b1 are nonzero (1 for the variance) and ignored.
+  assert.deepEqual(zeroGroups(g, p, values).get(z.id), [false, true, false, false, true, false]);
+  // A group with one nonzero trainable entry (the BN shift) is not zero.
+  values.get("b1.bias")![4] = 1e-30;
+  assert.deepEqual(zeroGroups(g, p, values).get(z.id), [false, true, false, false, false, false]);
+});
+
+Deno.test("a space whose groups are all zero keeps one channel", async () => {
+  const m = new Small();
+  const p = partition(trace(m, INPUT));
+  const z = zig(p, "c2.weight");
+  await zeroGroupsInPlace(m.stateDict(), z, [0, 1, 2, 3]);
+  const r = await compress(m, undefined, p, { input: INPUT });
+  assert.equal(r.report.zigs[z.id].kept, 1);
+  assert.deepEqual(r.kept.get(z.id), [0]);
+  const x = randn([2, 2, 5, 5], { seed: 1 });
+  m.eval();
+  assert.ok((await maxDiff(m.call(x), r.model.call(x))) < 1e-5);
+});
+
+Deno.test("the compact model is a Module: same names, save/load, train mode, gradients, re-trace", async () => {
+  const m = new Small();
+  const p = partition(trace(m, INPUT));
+  const zeroed = await zeroRandomGroups(m.stateDict(), p, { seed: 3 });
+  assert.deepEqual([...zeroed.values()].map((v) => v.length), [3, 2]);
+  const r = await compress(m, undefined, p, { input: INPUT });
+  const small = r.model;
+  assert.deepEqual(
+    small.namedParameters().map(([n]) => n),
+    m.namedParameters().map(([n]) => n),
+  );
+  assert.deepEqual(small.getParam("weight"), undefined);
+  assert.deepEqual(
+    small.stateDict().get("c2.weight")!.shape,
+    [2, 3, 3, 3],
+    "c2 keeps 2 of 4 outputs and reads 3 of 6 inputs",
+  );
+  assert.equal(small.numParameters(), r.report.paramsAfter);
+
+  // Train mode: batch statistics on the zero channels are zero, so outputs still match.
+  const x = randn([3, 2, 5, 5], { seed: 2 });
+  m.train();
+  small.train();
+  const [yf, ys] = tidy(() => [m.call(x), small.call(x)]);
+  assert.ok((await maxDiff(yf, ys)) < 1e-4, "train-mode outputs match");
+  const loss = sum(small.call(x));
+  backward(loss);
+  const gw = small.stateDict().get("c1.weight")!.grad;
+  assert.ok(gw && gw.shape.join() === "3,2,3,3", "gradients reach the compact parameters");
+
+  // Save, load into a fresh compact model, trace it again.
+  small.eval();
+  const file = await Deno.makeTempFile({ suffix: ".safetensors" });
+  await saveWeights(small, file);
+  const again = await compress(m, undefined, p, { input: INPUT });
+  for (const [, t] of again.model.stateDict()) writeInto(t, new Float32Array(t.size));
+  assert.ok((await maxDiff(small.call(x), again.model.call(x))) > 0, "zeroed copy differs");
+  await loadWeights(again.model, file);
+  await Deno.remove(file);
+  assert.ok((await maxDiff(small.call(x), again.model.call(x))) === 0, "loaded weights");
+  const p2 = partition(trace(small, INPUT));
+  assert.deepEqual(
+    p2.zigs.filter((z) => z.prunable).map((z) => z.size),
+    [3, 2],
+    "the compact model partitions into the kept channels",
+  );
+});
+
+Deno.test("compress a Graph with explicit parameters; costs match the graph's", async () => {
+  const m = new Small();
+  const g = trace(m, INPUT);
+  const p = partition(g);
+  await zeroRandomGroups(m.stateDict(), p, { seed: 9 });
+  const r = await compress(g, m.stateDict(), p);
+  const after = graphCost(r.graph);
+  assert.equal(r.report.macsAfter, after.macs);
+  assert.equal(r.report.flopsAfter, after.flops);
+  assert.equal(r.report.macsBefore, graphCost(g).macs);
+  assert.ok(r.report.flopsAfter < r.report.flopsBefore);
+  // c1 3 of 6 at 5x5: 3*18*25, c2 2 of 4 reading 3: 2*27*25, fc 3*2.
+  assert.equal(after.macs, 3 * 18 * 25 + 2 * 27 * 25 + 3 * 2);
+  m.eval();
+  assert.throws(() => r.model.train().call(randn(INPUT)), /traced in eval mode only/);
+});
+
+Deno.test("errors: a partition of another graph, shapes that do not fit", async () => {
+  const m = new Small();
+  const g = trace(m, INPUT);
+  const p = partition(g);
+  const other = structuredClone(p);
+  other.zigs[1].size = 60;
+  await assert.rejects(() => compress(g, m.stateDict(), other), /does not match this graph/);
+  await assert.rejects(() => compress(m, undefined, p), /pass opts.input/);
+  const bad = new Map(g.params.map((q) => [q.name, q.shape]));
+  bad.set("c2.weight", [4, 5, 3, 3]);
+  assert.throws(() => compactGraph(g, bad), /conv2d \(layer c2\) rejects the compact shapes/);
+});
+
+Deno.test("gatherAxes keeps the listed indices of every axis", () => {
+  const data = Float32Array.from({ length: 24 }, (_, i) => i);
+  const r = gatherAxes(data, [2, 3, 4], [null, [0, 2], [1, 3]], "f32");
+  assert.deepEqual(r.shape, [2, 2, 2]);
+  assert.deepEqual([...r.data], [1, 3, 9, 11, 13, 15, 21, 23]);
+});
