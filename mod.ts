@@ -37,3 +37,27 @@ export * from "./src/data/loader.ts";
 export * from "./src/io/weights.ts";
 export { DHSPG, type DHSPGOptions, type DHSPGStats, type DHSPGVariant } from "./src/optim/dhspg.ts";
 export * from "./src/nn/index.ts";
+export {
+  Graph,
+  type GraphData,
+  type GraphNode,
+  type GraphParam,
+  type GraphTensor,
+} from "./src/graph/graph.ts";
+export { metaTensor, trace, type TraceOptions, traceWithOutput } from "./src/graph/trace.ts";
+export { executeGraph, executeGraphAll, type ExecuteOptions } from "./src/graph/execute.ts";
+export { renderSvg, toDot } from "./src/graph/dot.ts";
+export { type Analysis, analyze, partition, type PartitionOptions } from "./src/zig/partition.ts";
+export { formatPartition, groupWidth, partitionCounts, partitionJson } from "./src/zig/report.ts";
+export type { ChannelRule } from "./src/zig/rules.ts";
+export type { ParamSlice, Partition, Zig } from "./src/zig/types.ts";
+export {
+  compress,
+  type CompressOptions,
+  type CompressReport,
+  type CompressResult,
+  zeroGroupsInPlace,
+  zeroRandomGroups,
+} from "./src/compress/compress.ts";
+export { type GraphCost, graphCost } from "./src/compress/flops.ts";
+export { GraphModule } from "./src/compress/graph_module.ts";
