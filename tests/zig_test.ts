@@ -514,3 +514,30 @@ Deno.test("determinism: the same model traces and partitions identically", () =>
   const an = analyze(trace(new ResNetTiny(), [1, 3, 6, 6]));
   assert.ok(an.tensorZigs.size > 0);
 });
+
+Deno.test("broadcast over channels: a product keeps zero channels zero, a sum does not", async () => {
+  class Attention extends Module {
+    a = this.module("a", new Conv2d(3, 6, 3, { padding: 1 }));
+    att = this.module("att", new Conv2d(6, 1, 1));
+    b = this.module("b", new Conv2d(3, 4, 1));
+    att2 = this.module("att2", new Conv2d(4, 1, 1));
+    out = this.module("out", new Conv2d(10, 2, 1));
+    forward(x: Tensor): Tensor {
+      const h = relu(this.a.call(x));
+      const gated = mul(h, sigmoid(this.att.call(h))); // [N,6,H,W] * [N,1,H,W]
+      const k = relu(this.b.call(x));
+      const shifted = add(k, sigmoid(this.att2.call(k))); // k + [N,1,H,W]: not zero-invariant
+      return this.out.call(concat([gated, shifted], 1));
+    }
+  }
+  const c = await roundTrip(new Attention(), [1, 3, 4, 4]);
+  const za = zigWith(c.part, "a.weight");
+  assert.ok(za.prunable, za.reason);
+  assert.deepEqual(za.consumers.map((s) => s.param), ["att.weight", "out.weight"]);
+  assert.match(zigWith(c.part, "b.weight").reason!, /add.*broadcast over channels/);
+  // kept: a 3 of 6; b, att, att2 whole.
+  assert.equal(
+    c.report.paramsAfter,
+    (3 * 27 + 3) + (3 + 1) + (4 * 3 + 4) + (4 + 1) + (2 * 7 + 2),
+  );
+});

@@ -338,7 +338,7 @@ const BINARY: Record<string, BinaryRow> = {
     wgsl: "return a * b;",
     cpu: (a, b) => a * b,
     grad: (a, b, _y, g) => [mul(g, b), mul(g, a)],
-    channels: joint,
+    channels: { kind: "joint", product: true },
     onnx: bin("Mul"),
   },
   div: {

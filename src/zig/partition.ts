@@ -284,7 +284,7 @@ class Analyzer {
         return this.reshape(n, where);
       case "pixelShuffle": {
         const r = rule.factor(n.attrs);
-        return this.rescale(n, 1, r * r, where);
+        return rule.inverse ? this.rescale(n, r * r, 1, where) : this.rescale(n, 1, r * r, where);
       }
       case "block":
         return this.block(n, `${where}: ${rule.reason}`);

@@ -67,8 +67,12 @@ export type ChannelRule<A = unknown> =
    * H*W columns (and the inverse, several channels per column, coarsens the space).
    */
   | { kind: "flatten" }
-  /** Pixel shuffle: output channel c comes from input channels c*r*r ... c*r*r+r*r-1. */
-  | { kind: "pixelShuffle"; factor: (attrs: A) => number }
+  /**
+   * Pixel shuffle: output channel c comes from input channels c*r*r ... c*r*r+r*r-1 (the space
+   * is pruned in blocks of r*r). `inverse` (pixel unshuffle): input channel c becomes output
+   * channels c*r*r ... c*r*r+r*r-1.
+   */
+  | { kind: "pixelShuffle"; factor: (attrs: A) => number; inverse?: boolean }
   /** Not zero-invariant or mixes channels: every space it touches is unprunable. */
   | { kind: "block"; reason: string }
   /** The rule depends on the attributes (concat along axis 1 or not): see {@link resolveRule}. */
