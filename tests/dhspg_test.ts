@@ -172,22 +172,32 @@ for (const c of PLAIN) {
       const ref = new Map([...init].map(([n, v]) => [n, Float64Array.from(v)]));
       const state = new Map<string, Record<string, unknown>>();
       const wd = opt.weightDecay, b1 = opt.firstMomentum;
+      // The schedules of src/optim/schedules.ts drive DHSPG's lr like SGD's.
+      const sched = new o.StepLR(opt, { stepSize: 3, gamma: 0.4 });
       for (let step = 1; step <= 6; step++) {
-        if (step === 4) opt.lr = 0.02; // a schedule changes lr between steps
+        const lr = 0.05 * 0.4 ** Math.floor((step - 1) / 3);
+        assert.ok(Math.abs(opt.lr - lr) < 1e-12, `lr at step ${step}: ${opt.lr} vs ${lr}`);
         const cur = await read(ps);
         const grads = new Map<string, Float64Array | null>();
-        for (const n of Object.keys(SHAPES)) grads.set(n, gradAt(n, cur.get(n)!, step));
+        // SGD skips a parameter without a gradient (Adam too, but its bias correction uses
+        // DHSPG's global step count, documented in DHSPG.step).
+        const skip = (n: string) => opt.variant === "sgd" && step === 2 && n === "fc.bias";
+        for (const n of Object.keys(SHAPES)) {
+          grads.set(n, skip(n) ? null : gradAt(n, cur.get(n)!, step));
+        }
         setGrads(ps, grads);
         opt.step();
+        sched.step();
         for (const n of TRAINABLE) {
+          if (skip(n)) continue;
           const g = gradAt(n, ref.get(n)!, step);
           const st = state.get(n) ?? {};
           state.set(n, st);
           if (opt.variant === "sgd") {
-            sgdStep(ref.get(n)!, g, st, { lr: opt.lr, momentum: b1, dampening: opt.dampening, wd });
+            sgdStep(ref.get(n)!, g, st, { lr, momentum: b1, dampening: opt.dampening, wd });
           } else {
             adamStep(ref.get(n)!, g, st, {
-              lr: opt.lr,
+              lr,
               b1,
               b2: opt.secondMomentum,
               wd,
@@ -372,6 +382,32 @@ Deno.test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero 
   assert.ok(avg(losses.slice(-10)) < avg(losses.slice(0, 5)), `loss falls: ${losses}`);
   opt.dispose();
   model.dispose();
+});
+
+Deno.test("DHSPG rejects partitions that do not match the parameters, naming the problem", () => {
+  const ps = makeParams(initialValues(1), "cpu");
+  const without = new Map([...ps].filter(([n]) => n !== "ct.bias"));
+  assert.throws(() => new o.DHSPG(without, PARTITION), /ZIG 1 .*needs parameter "ct.bias"/);
+  const twice: Partition = {
+    zigs: [...PARTITION.zigs, {
+      ...PARTITION.zigs[3],
+      id: 9,
+      size: 1,
+      members: [sl("p.weight", 0, 4, 2)],
+    }],
+    otherParams: [],
+  };
+  assert.throws(
+    () => new o.DHSPG(ps, twice),
+    /"p.weight" belongs to two groups \(ZIG 3 and ZIG 9\)/,
+  );
+  const tooWide: Partition = {
+    zigs: [{ ...PARTITION.zigs[3], members: [sl("p.weight", 0, 4, 2)] }],
+    otherParams: [],
+  };
+  assert.throws(() => new o.DHSPG(ps, tooWide), /3 channels x block 2 from offset 4 exceed/);
+  assert.throws(() => new o.DHSPG(ps, PARTITION, { epsilon: 1 }), /epsilon must be in \[0, 1\)/);
+  disposeAll(ps);
 });
 
 // ---------------------------------------------------------------------------------------------
