@@ -1,0 +1,148 @@
+/**
+ * The model zoo: every model by name, with its builder, its input shape and a description.
+ * Builders seed the global generator (`seed`, default 0) before drawing weights, so a model
+ * built twice with the same options has identical weights. Widths and classes are options so
+ * tests can build scaled-down versions.
+ *
+ * @example
+ * ```ts
+ * const { build, inputShape } = zoo["resnet18"];
+ * const model = build({ seed: 1 });
+ * ```
+ */
+import type { Module } from "../nn/module.ts";
+import type { ModelOptions } from "./common.ts";
+import { vgg16, vgg16bn } from "./vgg.ts";
+import { resnet18, resnet50 } from "./resnet.ts";
+import { densenet121 } from "./densenet.ts";
+import { convnextTiny } from "./convnext.ts";
+import { carn } from "./carn.ts";
+import { stackedUnets } from "./unet.ts";
+import { resnetSmall, smallCnn, vggSmall } from "./small.ts";
+import {
+  caseConcatBn,
+  caseConvTranspose,
+  caseFlattenLinear,
+  caseGroupedConv,
+  caseInstanceNorm,
+  caseWeightSharing,
+} from "./cases.ts";
+
+export * from "./common.ts";
+export * from "./vgg.ts";
+export * from "./resnet.ts";
+export * from "./densenet.ts";
+export * from "./convnext.ts";
+export * from "./carn.ts";
+export * from "./unet.ts";
+export * from "./small.ts";
+export * from "./cases.ts";
+
+/** One zoo model. */
+export interface ZooEntry {
+  /** Build the model (seeded; see {@link ModelOptions}). */
+  build: (opts?: ModelOptions) => Module;
+  /** The input shape the model is published for, batch 1. */
+  inputShape: number[];
+  /** What it is and where it comes from. */
+  description: string;
+}
+
+/** Every zoo model by name. */
+export const zoo: Record<string, ZooEntry> = {
+  "vgg16": {
+    build: vgg16,
+    inputShape: [1, 3, 32, 32],
+    description: "CIFAR-10 VGG16: 13 3x3 convs with bias + ReLU, 5 max-pools, " +
+      "classifier 512-512-512-10; 15,245,130 parameters",
+  },
+  "vgg16-bn": {
+    build: vgg16bn,
+    inputShape: [1, 3, 32, 32],
+    description: "CIFAR-10 VGG16 with BatchNorm after every conv; 15,253,578 parameters",
+  },
+  "resnet18": {
+    build: resnet18,
+    inputShape: [1, 3, 32, 32],
+    description: "CIFAR-10 ResNet18 (3x3 stem, no max-pool, BasicBlocks [2,2,2,2]); " +
+      "11,173,962 parameters",
+  },
+  "resnet50": {
+    build: resnet50,
+    inputShape: [1, 3, 224, 224],
+    description: "torchvision ImageNet ResNet50 (7x7/2 stem, max-pool, Bottlenecks [3,4,6,3], " +
+      "stride on the 3x3); 25,557,032 parameters",
+  },
+  "densenet121": {
+    build: densenet121,
+    inputShape: [1, 3, 32, 32],
+    description: "CIFAR-100 DenseNet121 (kuangliu): growth 32, blocks [6,12,24,16], " +
+      "bottleneck 4, compression 0.5, 3x3 stem; 7,048,548 parameters",
+  },
+  "convnext-tiny": {
+    build: convnextTiny,
+    inputShape: [1, 3, 224, 224],
+    description: "ConvNeXt-T (depths [3,3,9,3], dims [96,192,384,768]) without layer scale, " +
+      "1x1 convs for the pointwise layers; 28,582,504 parameters",
+  },
+  "carn": {
+    build: carn,
+    inputShape: [1, 3, 32, 32],
+    description: "CARN x2 super-resolution (Ahn et al. 2018): 3 cascading blocks of 3 " +
+      "residual blocks with 1x1 fusion convs; 964,163 parameters; output [1,3,64,64]",
+  },
+  "stacked-unets": {
+    build: stackedUnets,
+    inputShape: [1, 3, 64, 64],
+    description: "Two 3-level U-Nets in sequence (base width 16: 16/32/64 channels, " +
+      "ConvTranspose2d upsampling, skip concats), 3 -> 3 -> 2 channels",
+  },
+  "small-cnn": {
+    build: smallCnn,
+    inputShape: [1, 1, 28, 28],
+    description: "Fashion-MNIST: 2x (3x3 conv, BN, ReLU, max-pool) 1->16->32, " +
+      "Linear 32*7*7->10; 1,031,744 MACs",
+  },
+  "vgg-small": {
+    build: vggSmall,
+    inputShape: [1, 1, 28, 28],
+    description: "Fashion-MNIST VGG-style: convs [16,16,M,32,32,M] with BN, " +
+      "Linear 1568->64->10; 4,729,728 MACs",
+  },
+  "resnet-small": {
+    build: resnetSmall,
+    inputShape: [1, 1, 28, 28],
+    description: "Fashion-MNIST ResNet-style: stem + pool, BasicBlocks 16, 32/2, 64/2 " +
+      "with projection shortcuts; 2,636,672 MACs",
+  },
+  "case-concat-bn": {
+    build: caseConcatBn,
+    inputShape: [1, 3, 8, 8],
+    description: "OTOv2 DemoNet concat case: summed BatchNorms, concat into BatchNorm",
+  },
+  "case-weight-sharing": {
+    build: caseWeightSharing,
+    inputShape: [1, 3, 8, 8],
+    description: "one conv applied twice",
+  },
+  "case-grouped-conv": {
+    build: caseGroupedConv,
+    inputShape: [1, 3, 8, 8],
+    description: "groups=2 conv, then a depthwise + pointwise pair",
+  },
+  "case-conv-transpose": {
+    build: caseConvTranspose,
+    inputShape: [1, 3, 8, 8],
+    description: "strided conv then ConvTranspose2d (output padding) and 2x2/2 ConvTranspose2d",
+  },
+  "case-instance-norm": {
+    build: caseInstanceNorm,
+    inputShape: [1, 3, 8, 8],
+    description: "conv-InstanceNorm-LeakyReLU, conv-InstanceNorm-PReLU, conv",
+  },
+  "case-flatten-linear": {
+    build: caseFlattenLinear,
+    inputShape: [1, 3, 8, 8],
+    description: "strided conv to [8,4,4], Flatten, Linear 128->16->10",
+  },
+};
