@@ -56,6 +56,7 @@ export {
   type CompressOptions,
   type CompressReport,
   type CompressResult,
+  formatCompression,
   zeroGroupsInPlace,
   zeroRandomGroups,
 } from "./src/compress/compress.ts";

@@ -26,10 +26,12 @@ import {
   randn,
   relu,
   sigmoid,
+  tanh,
   type Tensor,
 } from "../mod.ts";
 import { upload } from "../src/backend/webgpu.ts";
 import { Rng } from "../src/random.ts";
+import { getOp } from "../src/ops/registry.ts";
 import { trace } from "../src/graph/trace.ts";
 import { analyze, partition } from "../src/zig/partition.ts";
 import { formatPartition, partitionJson } from "../src/zig/report.ts";
@@ -540,4 +542,59 @@ Deno.test("broadcast over channels: a product keeps zero channels zero, a sum do
     c.report.paramsAfter,
     (3 * 27 + 3) + (3 + 1) + (4 * 3 + 4) + (4 + 1) + (2 * 7 + 2),
   );
+});
+
+Deno.test("deno task partition: --json --verify prints one JSON object; bad input exits non-zero", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "src/cli/partition.ts", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  const ok = await run("--model", "case-concat-bn", "--json", "--verify");
+  assert.equal(ok.code, 0, ok.stderr);
+  const j = JSON.parse(ok.stdout);
+  assert.deepEqual(Object.keys(j), [
+    "model",
+    "params",
+    "macs",
+    "zigs",
+    "prunableZigs",
+    "prunableGroups",
+    "verify",
+  ]);
+  assert.equal(j.model, "case-concat-bn");
+  assert.ok(j.zigs.every((z: { prunable: boolean; reason?: string }) => z.prunable || z.reason));
+  assert.ok(j.verify.maxAbsDiff <= 1e-4 * j.verify.outputScale);
+  assert.ok(j.verify.paramsAfter < j.params && j.verify.macsAfter < j.macs);
+  const unknown = await run("--model", "nope");
+  assert.notEqual(unknown.code, 0);
+  assert.match(unknown.stderr, /unknown model "nope"; available: .*resnet50/);
+  const bad = await run("--model", "small-cnn", "--frobnicate");
+  assert.notEqual(bad.code, 0);
+  assert.equal(bad.stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("an op without a channel rule blocks every space it touches, naming the op", () => {
+  class T extends Module {
+    a = this.module("a", new Conv2d(3, 4, 1));
+    b = this.module("b", new Conv2d(4, 4, 1));
+    out = this.module("out", new Conv2d(4, 2, 1));
+    forward(x: Tensor): Tensor {
+      return this.out.call(this.b.call(tanh(this.a.call(x))));
+    }
+  }
+  const spec = getOp("tanh") as { channels?: unknown };
+  const saved = spec.channels;
+  delete spec.channels;
+  try {
+    const p = partition(trace(new T(), [1, 3, 2, 2]));
+    assert.match(zigWith(p, "a.weight").reason!, /op tanh has no channel rule/);
+    assert.ok(zigWith(p, "b.weight").prunable, "spaces after the op are fresh");
+  } finally {
+    spec.channels = saved;
+  }
 });

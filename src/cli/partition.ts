@@ -17,7 +17,7 @@ import { renderSvg, toDot } from "../graph/dot.ts";
 import { analyze } from "../zig/partition.ts";
 import { formatPartition, partitionJson } from "../zig/report.ts";
 import { graphCost } from "../compress/flops.ts";
-import { compress, zeroRandomGroups } from "../compress/compress.ts";
+import { compress, formatCompression, zeroRandomGroups } from "../compress/compress.ts";
 import { zoo } from "../zoo/index.ts";
 
 const USAGE = "usage: deno task partition --model NAME [--json] [--verify] [--dot FILE] [--seed N]";
@@ -49,10 +49,10 @@ export function parseCli(args: string[]): {
       },
     }).values;
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]}\n${USAGE}`);
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
   }
   if (v.help) return { model: "", json: false, verify: false, seed: 0, help: true };
-  if (!v.model) throw new UsageError(`missing --model NAME\n${USAGE}`);
+  if (!v.model) throw new UsageError(`missing --model NAME (${USAGE})`);
   const seed = Number(v.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
   if (v.dot !== undefined && !v.dot) throw new UsageError("--dot needs a file name");
@@ -106,6 +106,7 @@ async function main(args: string[]): Promise<number> {
   }
 
   let verify: Record<string, number> | undefined;
+  let summary = "";
   if (o.verify) {
     const state = model.stateDict();
     await zeroRandomGroups(state, part, { seed: o.seed, fraction: 0.5 });
@@ -120,6 +121,7 @@ async function main(args: string[]): Promise<number> {
       scale = Math.max(scale, Math.abs(full[i]));
     }
     if (small.length !== full.length) diff = Infinity;
+    summary = formatCompression(r.report);
     verify = {
       maxAbsDiff: diff,
       outputScale: scale,
@@ -138,13 +140,9 @@ async function main(args: string[]): Promise<number> {
     if (verify) {
       console.log(
         `verify: max |full - compact| = ${verify.maxAbsDiff.toExponential(2)} ` +
-          `(output scale ${verify.outputScale.toExponential(2)}); params ` +
-          `${cost.params.toLocaleString("en-US")} -> ${
-            verify.paramsAfter.toLocaleString("en-US")
-          }` +
-          `, MACs ${cost.macs.toLocaleString("en-US")} -> ` +
-          `${verify.macsAfter.toLocaleString("en-US")}`,
+          `(output scale ${verify.outputScale.toExponential(2)})`,
       );
+      console.log(summary);
     }
   }
   return verify && !(verify.maxAbsDiff <= 1e-4 * Math.max(verify.outputScale, 1e-6)) ? 1 : 0;

@@ -486,3 +486,20 @@ export async function zeroRandomGroups(
   }
   return out;
 }
+
+/** Human-readable summary of a compression: sizes before/after and kept channels per ZIG. */
+export function formatCompression(r: CompressReport): string {
+  const f = (n: number) => n.toLocaleString("en-US");
+  const pct = (a: number, b: number) => (b ? `${((100 * a) / b).toFixed(1)}%` : "-");
+  const lines = [
+    `params ${f(r.paramsBefore)} -> ${f(r.paramsAfter)} (${pct(r.paramsAfter, r.paramsBefore)})`,
+    `MACs   ${f(r.macsBefore)} -> ${f(r.macsAfter)} (${pct(r.macsAfter, r.macsBefore)})`,
+    `FLOPs  ${f(r.flopsBefore)} -> ${f(r.flopsAfter)} (${pct(r.flopsAfter, r.flopsBefore)})`,
+  ];
+  const pr = r.zigs.filter((z) => z.prunable);
+  if (pr.length) {
+    lines.push(`kept channels: ${pr.map((z) => `#${z.id} ${z.kept}/${z.size}`).join(", ")}`);
+  }
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join("\n");
+}
