@@ -114,3 +114,45 @@ Deno.test("saveWeights is atomic: a failed save leaves the previous file intact"
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("saveWeights/loadWeights: a conv-BN CNN (with running stats) round-trips exactly", async () => {
+  const { SmallCnn } = await import("../examples/train_mnist.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    o.manualSeed(5);
+    const a = new SmallCnn({ width: 4 });
+    const x = o.randn([3, 1, 28, 28], { seed: 9 }).keep();
+    o.tidy(() => a.call(x)); // training mode: updates the BatchNorm running statistics
+    a.eval();
+    const want = await o.tidy(() => a.call(x)).array();
+    const path = `${dir}/cnn.safetensors`;
+    await o.saveWeights(a, path);
+    const { tensors } = await loadSafetensors(path);
+    assert.deepEqual(Object.keys(tensors).sort(), [
+      "fc.bias",
+      "fc.weight",
+      "features.0.weight",
+      "features.1.bias",
+      "features.1.running_mean",
+      "features.1.running_var",
+      "features.1.weight",
+      "features.4.weight",
+      "features.5.bias",
+      "features.5.running_mean",
+      "features.5.running_var",
+      "features.5.weight",
+    ]);
+    o.manualSeed(6);
+    const b = new SmallCnn({ width: 4 });
+    await o.loadWeights(b, path);
+    b.eval();
+    assert.deepEqual(await o.tidy(() => b.call(x)).array(), want);
+    // A model of another width is refused with every mis-shaped tensor listed.
+    const c = new SmallCnn({ width: 8 });
+    await assert.rejects(() => o.loadWeights(c, path), /11 problems .*11 mis-shaped/s);
+    [a, b, c].forEach((m) => m.dispose());
+    x.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -7,7 +7,7 @@ import { type BackendName, fromHost, getDefaultBackend, numel, type Tensor } fro
 import { type Rng, rngFor } from "../random.ts";
 
 /** Where to create the tensor and which generator to use. */
-export interface InitOptions {
+export interface ParamInitOptions {
   backend?: BackendName;
   /** Explicit seed (default: the global generator). */
   seed?: number;
@@ -15,7 +15,7 @@ export interface InitOptions {
   rng?: Rng;
 }
 
-const genOf = (o: InitOptions): Rng => o.rng ?? rngFor(o.seed);
+const genOf = (o: ParamInitOptions): Rng => o.rng ?? rngFor(o.seed);
 
 /** Nonlinearities known to {@link calculateGain}. */
 export type Nonlinearity =
@@ -62,7 +62,7 @@ export function fanInOut(shape: readonly number[]): { fanIn: number; fanOut: num
 
 function host(
   shape: readonly number[],
-  opts: InitOptions,
+  opts: ParamInitOptions,
   f: (next: () => number) => number,
 ): Tensor {
   const rng = genOf(opts);
@@ -76,7 +76,7 @@ function host(
 export function uniformInit(
   shape: readonly number[],
   bound: number,
-  opts: InitOptions = {},
+  opts: ParamInitOptions = {},
 ): Tensor {
   return host(shape, opts, (next) => -bound + 2 * bound * next());
 }
@@ -86,7 +86,7 @@ export function normalInit(
   shape: readonly number[],
   std: number,
   mean = 0,
-  opts: InitOptions = {},
+  opts: ParamInitOptions = {},
 ): Tensor {
   const rng = genOf(opts);
   const h = new Float32Array(numel(shape));
@@ -95,7 +95,7 @@ export function normalInit(
 }
 
 /** Options of the Kaiming (He) initialisers. */
-export interface KaimingOptions extends InitOptions {
+export interface KaimingOptions extends ParamInitOptions {
   /** Negative slope of the rectifier after this layer (PyTorch default 0). */
   a?: number;
   /** Preserve the variance of the forward ("fan_in", default) or backward pass. */
@@ -128,14 +128,18 @@ export function kaimingNormal(shape: readonly number[], opts: KaimingOptions = {
 export function xavierUniform(
   shape: readonly number[],
   gain = 1,
-  opts: InitOptions = {},
+  opts: ParamInitOptions = {},
 ): Tensor {
   const { fanIn, fanOut } = fanInOut(shape);
   return uniformInit(shape, gain * Math.sqrt(6 / (fanIn + fanOut)), opts);
 }
 
 /** PyTorch's `xavier_normal_`: N(0, gain·√(2/(fan_in+fan_out))). */
-export function xavierNormal(shape: readonly number[], gain = 1, opts: InitOptions = {}): Tensor {
+export function xavierNormal(
+  shape: readonly number[],
+  gain = 1,
+  opts: ParamInitOptions = {},
+): Tensor {
   const { fanIn, fanOut } = fanInOut(shape);
   return normalInit(shape, gain * Math.sqrt(2 / (fanIn + fanOut)), 0, opts);
 }
@@ -144,7 +148,7 @@ export function xavierNormal(shape: readonly number[], gain = 1, opts: InitOptio
 export function constantInit(
   shape: readonly number[],
   value: number,
-  opts: InitOptions = {},
+  opts: ParamInitOptions = {},
 ): Tensor {
   const h = new Float32Array(numel(shape)).fill(value);
   return fromHost(h, shape, "f32", opts.backend ?? getDefaultBackend());
@@ -159,7 +163,7 @@ export function constantInit(
 export function defaultLayerInit(
   weightShape: readonly number[],
   biasSize: number,
-  opts: InitOptions = {},
+  opts: ParamInitOptions = {},
 ): { weight: Tensor; bias: Tensor | null } {
   const o = { ...opts, rng: genOf(opts) };
   const weight = kaimingUniform(weightShape, { ...o, a: Math.sqrt(5) });

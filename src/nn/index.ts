@@ -1,0 +1,19 @@
+/**
+ * Neural-network building blocks: the `Module` base, PyTorch-like layers, initialisers,
+ * losses and the functional namespace `F`.
+ *
+ * @module
+ */
+export { Module } from "./module.ts";
+export * from "./layers/linear.ts";
+export * from "./layers/conv.ts";
+export * from "./layers/norm.ts";
+export * from "./layers/activation.ts";
+export * from "./layers/pool.ts";
+export * from "./layers/misc.ts";
+export * from "./layers/resize.ts";
+export * from "./layers/container.ts";
+export * from "./init.ts";
+export * from "./losses.ts";
+export * as F from "./functional.ts";
+export { linear } from "../ops/linear.ts";

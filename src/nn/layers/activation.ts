@@ -1,0 +1,73 @@
+/** Activation layers: thin modules over the elementwise ops (PReLU owns its slopes). */
+import { Module } from "../module.ts";
+import type { Tensor } from "../../tensor.ts";
+import { gelu, leakyRelu, prelu, relu, sigmoid, silu, tanh } from "../../ops/index.ts";
+import { constantInit } from "../init.ts";
+import { positiveInt } from "./util.ts";
+
+/** max(x, 0) */
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+/** x for x > 0, else `negativeSlope`·x (default 0.01). */
+export class LeakyReLU extends Module {
+  constructor(public negativeSlope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return leakyRelu(x, this.negativeSlope);
+  }
+}
+
+/**
+ * Leaky ReLU with a learned slope: one shared slope (`numParameters` = 1) or one per channel,
+ * each initialised to `init` (0.25), as `nn.PReLU`. The parameter is named `weight`.
+ */
+export class PReLU extends Module {
+  /** Number of slopes (PyTorch's `num_parameters`). */
+  numSlopes: number;
+
+  constructor(numParameters = 1, init = 0.25) {
+    super();
+    this.numSlopes = positiveInt(numParameters, "numParameters", "PReLU");
+    this.param("weight", constantInit([numParameters], init));
+  }
+  /** The slopes, [numParameters]. */
+  get weight(): Tensor {
+    return this.getParam("weight")!;
+  }
+  forward(x: Tensor): Tensor {
+    return prelu(x, this.weight);
+  }
+}
+
+/** Exact (erf) GELU, PyTorch's default. */
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return gelu(x);
+  }
+}
+
+/** x·sigmoid(x) (a.k.a. swish). */
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return silu(x);
+  }
+}
+
+/** 1/(1+e^-x) */
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return sigmoid(x);
+  }
+}
+
+/** tanh x */
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return tanh(x);
+  }
+}

@@ -1,0 +1,174 @@
+/** `Conv2d` and `ConvTranspose2d`, as PyTorch's (NCHW, weights OIHW / IOHW). */
+import { Module } from "../module.ts";
+import type { Tensor } from "../../tensor.ts";
+import { conv2d, convTranspose2d } from "../../ops/index.ts";
+import { defaultLayerInit } from "../init.ts";
+import { pair, positiveInt, type Size2 } from "./util.ts";
+
+/** Options of {@link Conv2d}. */
+export interface Conv2dLayerOptions {
+  stride?: Size2;
+  padding?: Size2;
+  dilation?: Size2;
+  groups?: number;
+  /** Learn an additive bias (default true). */
+  bias?: boolean;
+}
+
+/** Options of {@link ConvTranspose2d}. */
+export interface ConvTranspose2dLayerOptions extends Conv2dLayerOptions {
+  /** Extra rows/columns added to one side of the output (must be < stride or dilation). */
+  outputPadding?: Size2;
+}
+
+function checkGroups(layer: string, inC: number, outC: number, groups: number): void {
+  positiveInt(inC, "inChannels", layer);
+  positiveInt(outC, "outChannels", layer);
+  positiveInt(groups, "groups", layer);
+  if (inC % groups || outC % groups) {
+    throw new Error(
+      `${layer}: inChannels (${inC}) and outChannels (${outC}) must both be divisible by ` +
+        `groups (${groups})`,
+    );
+  }
+}
+
+/**
+ * 2-D convolution. `weight` [out, in/groups, kh, kw] and `bias` [out], initialised as PyTorch
+ * (kaiming_uniform_(a=√5): U(±1/√fan_in), fan_in = in/groups·kh·kw). `Conv2d(3, 64, 3)` has
+ * 64·3·3·3 + 64 = 1792 parameters.
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2d(3, 16, 3, { padding: 1 });
+ * const y = conv.call(x); // [N, 16, H, W]
+ * ```
+ */
+export class Conv2d extends Module {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: Size2,
+    opts: Conv2dLayerOptions = {},
+  ) {
+    super();
+    const L = "Conv2d";
+    const groups = opts.groups ?? 1;
+    checkGroups(L, inChannels, outChannels, groups);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(kernel, "kernel", L);
+    this.stride = pair(opts.stride ?? 1, "stride", L);
+    this.padding = pair(opts.padding ?? 0, "padding", L);
+    this.dilation = pair(opts.dilation ?? 1, "dilation", L);
+    this.groups = groups;
+    const [kh, kw] = this.kernelSize;
+    const p = defaultLayerInit(
+      [outChannels, inChannels / groups, kh, kw],
+      opts.bias === false ? 0 : outChannels,
+    );
+    this.param("weight", p.weight);
+    if (p.bias) this.param("bias", p.bias);
+  }
+
+  /** [out, in/groups, kh, kw] */
+  get weight(): Tensor {
+    return this.getParam("weight")!;
+  }
+  /** [out], or null without bias. */
+  get bias(): Tensor | null {
+    return this.getParam("bias") ?? null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
+  }
+}
+
+/**
+ * 2-D transposed convolution (a.k.a. deconvolution). `weight` [in, out/groups, kh, kw] and
+ * `bias` [out]; PyTorch's initialisation (fan_in = out/groups·kh·kw, as PyTorch computes it).
+ *
+ * @example
+ * ```ts
+ * const up = new ConvTranspose2d(16, 8, 2, { stride: 2 });
+ * const y = up.call(x); // [N, 8, 2H, 2W]
+ * ```
+ */
+export class ConvTranspose2d extends Module {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  outputPadding: [number, number];
+  dilation: [number, number];
+  groups: number;
+
+  constructor(
+    inChannels: number,
+    outChannels: number,
+    kernel: Size2,
+    opts: ConvTranspose2dLayerOptions = {},
+  ) {
+    super();
+    const L = "ConvTranspose2d";
+    const groups = opts.groups ?? 1;
+    checkGroups(L, inChannels, outChannels, groups);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(kernel, "kernel", L);
+    this.stride = pair(opts.stride ?? 1, "stride", L);
+    this.padding = pair(opts.padding ?? 0, "padding", L);
+    this.outputPadding = pair(opts.outputPadding ?? 0, "outputPadding", L);
+    this.dilation = pair(opts.dilation ?? 1, "dilation", L);
+    this.groups = groups;
+    for (let i = 0; i < 2; i++) {
+      if (this.outputPadding[i] >= Math.max(this.stride[i], this.dilation[i])) {
+        throw new Error(
+          `${L}: outputPadding [${this.outputPadding}] must be smaller than stride ` +
+            `[${this.stride}] or dilation [${this.dilation}]`,
+        );
+      }
+    }
+    const [kh, kw] = this.kernelSize;
+    const p = defaultLayerInit(
+      [inChannels, outChannels / groups, kh, kw],
+      opts.bias === false ? 0 : outChannels,
+    );
+    this.param("weight", p.weight);
+    if (p.bias) this.param("bias", p.bias);
+  }
+
+  /** [in, out/groups, kh, kw] */
+  get weight(): Tensor {
+    return this.getParam("weight")!;
+  }
+  /** [out], or null without bias. */
+  get bias(): Tensor | null {
+    return this.getParam("bias") ?? null;
+  }
+
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      outputPadding: this.outputPadding,
+      dilation: this.dilation,
+      groups: this.groups,
+    });
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Loss functions: cross entropy with label smoothing (over the fused `crossEntropy` op), mean
+ * squared error and L1. `reduction` is "mean" (default), "sum" or "none" (per element).
+ */
+import type { Tensor } from "../tensor.ts";
+import { abs, crossEntropy, mean, square, sub, sum } from "../ops/index.ts";
+import { shapeError } from "../ops/registry.ts";
+
+/** How per-element losses are combined. */
+export type LossReduction = "mean" | "sum" | "none";
+
+/** Options of {@link crossEntropyLoss}. */
+export interface CrossEntropyLossOptions {
+  /** Mix the one-hot targets with the uniform distribution: (1-s)·onehot + s/K (default 0). */
+  labelSmoothing?: number;
+  reduction?: LossReduction;
+}
+
+/**
+ * Softmax cross entropy of `logits` [N, K] against integer `labels` [N] (i32), as
+ * `F.cross_entropy`: mean over the batch by default.
+ *
+ * @example
+ * ```ts
+ * const loss = crossEntropyLoss(model.call(x), y, { labelSmoothing: 0.1 });
+ * ```
+ */
+export function crossEntropyLoss(
+  logits: Tensor,
+  labels: Tensor,
+  opts: CrossEntropyLossOptions = {},
+): Tensor {
+  const s = opts.labelSmoothing ?? 0;
+  if (!(s >= 0 && s <= 1)) throw new Error(`crossEntropyLoss: labelSmoothing ${s} not in [0, 1]`);
+  return crossEntropy(logits, labels, { labelSmoothing: s, reduction: opts.reduction ?? "mean" });
+}
+
+function reduce(op: string, x: Tensor, reduction: LossReduction = "mean"): Tensor {
+  if (reduction === "mean") return mean(x);
+  if (reduction === "sum") return sum(x);
+  if (reduction === "none") return x;
+  throw new Error(`${op}: unknown reduction "${reduction}" (use "mean", "sum" or "none")`);
+}
+
+function checkSame(op: string, a: Tensor, b: Tensor): void {
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw shapeError(op, "input and target must have the same shape", a.shape, b.shape);
+  }
+}
+
+/** Mean (or summed) squared error, (input − target)². */
+export function mseLoss(
+  input: Tensor,
+  target: Tensor,
+  opts: { reduction?: LossReduction } = {},
+): Tensor {
+  checkSame("mseLoss", input, target);
+  return reduce("mseLoss", square(sub(input, target)), opts.reduction);
+}
+
+/** Mean (or summed) absolute error, |input − target|. */
+export function l1Loss(
+  input: Tensor,
+  target: Tensor,
+  opts: { reduction?: LossReduction } = {},
+): Tensor {
+  checkSame("l1Loss", input, target);
+  return reduce("l1Loss", abs(sub(input, target)), opts.reduction);
+}
