@@ -40,7 +40,8 @@ export function assertClose(
   );
   let worst = -1, worstErr = 0;
   for (let i = 0; i < actual.length; i++) {
-    const e = Math.abs(actual[i] - expected[i]);
+    // NaN on one side only is a failure (as an infinite error, so it is reported).
+    const e = Math.abs(actual[i] - expected[i]) || (actual[i] === expected[i] ? 0 : Infinity);
     const ok = e <= atol + rtol * Math.abs(expected[i]) ||
       (Number.isNaN(actual[i]) && Number.isNaN(expected[i])) || actual[i] === expected[i];
     if (!ok && e > worstErr) (worst = i, worstErr = e);

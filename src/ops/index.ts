@@ -16,3 +16,8 @@ export {
   type SoftmaxAttrs,
 } from "./softmax.ts";
 export * from "./conv.ts";
+export * from "./pool.ts";
+export * from "./norm.ts";
+export * from "./resize.ts";
+export * from "./prelu.ts";
+export * from "./dropout.ts";
