@@ -11,7 +11,7 @@
  * medians. The optimizer step alone (gradients kept, `STEPS` updates, one sync) is timed too.
  *
  * Environment: DHSPG_BENCH_ROUNDS (timed rounds per side, default 5), DHSPG_BENCH_STEPS
- * (steps per round, default 5), DHSPG_BENCH_BATCH (default 64).
+ * (steps per round, default 3), DHSPG_BENCH_BATCH (default 64).
  */
 import {
   backward,
@@ -30,7 +30,7 @@ import { resnetSmall } from "../src/zoo/index.ts";
 import { alternate, engineAdapter, envInt, ms, stats } from "./util.ts";
 
 const ROUNDS = envInt("DHSPG_BENCH_ROUNDS", 5);
-const STEPS = envInt("DHSPG_BENCH_STEPS", 5);
+const STEPS = envInt("DHSPG_BENCH_STEPS", 3);
 const BATCH = envInt("DHSPG_BENCH_BATCH", 64);
 
 const { adapter } = await engineAdapter();

@@ -118,10 +118,10 @@ export function buildLayout(params: [string, Tensor][], partition: Partition): L
 
   const gid = new Uint32Array(n).fill(NONE);
   const zigs: ZigLayout[] = [];
-  const starts: number[] = [0];
-  const idx: number[] = [];
-  const gzig: number[] = [];
   const sorted = [...partition.zigs].filter((z) => z.prunable).sort((a, b) => a.id - b.id);
+  // First pass: geometry and widths, so the CSR arrays are allocated once.
+  const plans = [];
+  let ng = 0, total = 0;
   for (const z of sorted) {
     const members = z.members.filter((s) => s.trainable);
     if (!members.length || z.size < 1) continue; // nothing to train: never penalised
@@ -135,12 +135,19 @@ export function buildLayout(params: [string, Tensor][], partition: Partition): L
       }
       return { s, fp, ...sliceGeometry(s, fp.tensor.shape, z.id, z.size) };
     });
-    const base = gzig.length;
+    const width = geo.reduce((w, g) => w + g.outer * g.s.block * g.inner, 0);
+    plans.push({ z, geo, width, base: ng });
+    ng += z.size;
+    total += z.size * width;
+  }
+  const csrStart = new Uint32Array(ng + 1);
+  const csrIdx = new Uint32Array(total);
+  const gzig = new Uint32Array(ng);
+  let k = 0;
+  for (const { z, geo, width, base } of plans) {
     const zi = zigs.length;
-    let width = 0;
     for (let j = 0; j < z.size; j++) {
       const g = base + j;
-      const before = idx.length;
       for (const { s, fp, outer, dim, inner } of geo) {
         for (let o = 0; o < outer; o++) {
           for (let c = s.offset + j * s.block; c < s.offset + (j + 1) * s.block; c++) {
@@ -155,27 +162,16 @@ export function buildLayout(params: [string, Tensor][], partition: Partition): L
                 );
               }
               gid[e] = g;
-              idx.push(e);
+              csrIdx[k++] = e;
             }
           }
         }
         fp.grouped += outer * s.block * inner;
       }
-      if (j === 0) width = idx.length - before;
-      starts.push(idx.length);
-      gzig.push(zi);
+      csrStart[g + 1] = k;
+      gzig[g] = zi;
     }
     zigs.push({ id: z.id, size: z.size, base, width, layers: z.layers });
   }
-  return {
-    params: flat,
-    n,
-    gid,
-    zigs,
-    ng: gzig.length,
-    csrStart: Uint32Array.from(starts),
-    csrIdx: Uint32Array.from(idx),
-    gzig: Uint32Array.from(gzig),
-    excluded,
-  };
+  return { params: flat, n, gid, zigs, ng, csrStart, csrIdx, gzig, excluded };
 }
