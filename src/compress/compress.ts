@@ -444,18 +444,37 @@ export async function zeroGroupsInPlace(
   zig: Zig,
   groups: readonly number[],
 ): Promise<void> {
-  if (!groups.length) return;
-  for (const m of zig.members) {
-    if (!m.trainable) continue;
-    const t = params.get(m.param);
-    if (!t) throw new Error(`zeroGroups: parameter "${m.param}" is missing`);
-    let inner = 1;
-    for (let i = m.axis + 1; i < t.shape.length; i++) inner *= t.shape[i];
-    const dim = t.shape[m.axis];
-    const hit = new Uint8Array(dim);
-    for (const j of groups) for (let q = 0; q < m.block; q++) hit[m.offset + j * m.block + q] = 1;
+  await zeroMany(params, [{ zig, groups }]);
+}
+
+/** Zero several ZIGs' groups with one read and one write per parameter. */
+async function zeroMany(
+  params: ReadonlyMap<string, Tensor>,
+  work: readonly { zig: Zig; groups: readonly number[] }[],
+): Promise<void> {
+  // Per tensor and axis: which indices to zero.
+  const hits = new Map<Tensor, Map<number, Uint8Array>>();
+  for (const { zig, groups } of work) {
+    if (!groups.length) continue;
+    for (const m of zig.members) {
+      if (!m.trainable) continue;
+      const t = params.get(m.param);
+      if (!t) throw new Error(`zeroGroups: parameter "${m.param}" is missing`);
+      let axes = hits.get(t);
+      if (!axes) hits.set(t, axes = new Map());
+      let hit = axes.get(m.axis);
+      if (!hit) axes.set(m.axis, hit = new Uint8Array(t.shape[m.axis]));
+      for (const j of groups) for (let q = 0; q < m.block; q++) hit[m.offset + j * m.block + q] = 1;
+    }
+  }
+  for (const [t, axes] of hits) {
     await writeInPlace(t, (v) => {
-      for (let i = 0; i < v.length; i++) if (hit[Math.floor(i / inner) % dim]) v[i] = 0;
+      for (const [axis, hit] of axes) {
+        let inner = 1;
+        for (let i = axis + 1; i < t.shape.length; i++) inner *= t.shape[i];
+        const dim = t.shape[axis];
+        for (let i = 0; i < v.length; i++) if (hit[Math.floor(i / inner) % dim]) v[i] = 0;
+      }
     });
   }
 }
@@ -472,6 +491,7 @@ export async function zeroRandomGroups(
   const rng = new Rng(opts.seed ?? 0);
   const f = opts.fraction ?? 0.5;
   const out = new Map<number, number[]>();
+  const work: { zig: Zig; groups: number[] }[] = [];
   for (const z of part.zigs) {
     if (!z.prunable) continue;
     const k = Math.min(Math.floor(z.size * f), z.size - 1);
@@ -481,9 +501,10 @@ export async function zeroRandomGroups(
       [idx[i], idx[j]] = [idx[j], idx[i]];
     }
     const pick = idx.slice(0, Math.max(0, k)).sort((a, b) => a - b);
-    await zeroGroupsInPlace(params, z, pick);
+    work.push({ zig: z, groups: pick });
     out.set(z.id, pick);
   }
+  await zeroMany(params, work);
   return out;
 }
 
@@ -498,7 +519,9 @@ export function formatCompression(r: CompressReport): string {
   ];
   const pr = r.zigs.filter((z) => z.prunable);
   if (pr.length) {
-    lines.push(`kept channels: ${pr.map((z) => `#${z.id} ${z.kept}/${z.size}`).join(", ")}`);
+    const items = pr.map((z) => `#${z.id} ${z.kept}/${z.size}`);
+    lines.push("kept channels per ZIG:");
+    for (let i = 0; i < items.length; i += 10) lines.push(`  ${items.slice(i, i + 10).join(", ")}`);
   }
   for (const n of r.notes) lines.push(`note: ${n}`);
   return lines.join("\n");
