@@ -146,18 +146,6 @@ export class Graph implements GraphData {
     return this.params.reduce((s, p) => s + (p.trainable ? numel(p.shape) : 0), 0);
   }
 
-  /** A copy with other nodes/tensors/params (constants shared). */
-  with(d: Partial<GraphData>): Graph {
-    return new Graph({
-      nodes: d.nodes ?? this.nodes,
-      tensors: (d.tensors ?? this.tensors).map((t) => ({ ...t, shape: [...t.shape] })),
-      inputs: d.inputs ?? this.inputs,
-      outputs: d.outputs ?? this.outputs,
-      params: d.params ?? this.params,
-      constants: d.constants ?? this.constants,
-    });
-  }
-
   /** One line per node: `id op path (inputs) -> [shapes]`, for debugging. */
   toString(): string {
     const sh = (t: number) => `[${this.tensors[t].shape}]`;
