@@ -101,6 +101,20 @@ const CONV_CASES: Case[] = [
     bias: false,
     opts: { stride: [1, 2], padding: [1, 0] },
   },
+  {
+    name: "stride/dilation [2,1] (3-wide weight-gradient path with row stride)",
+    x: [2, 3, 9, 6],
+    w: [5, 3, 3, 3],
+    bias: false,
+    opts: { stride: [2, 1], dilation: [2, 1], padding: [2, 1] },
+  },
+  {
+    name: "1x1 vec4 pixels, groups 2",
+    x: [2, 4, 4, 5],
+    w: [6, 2, 1, 1],
+    bias: true,
+    opts: { groups: 2 },
+  },
   { name: "1x1", x: [2, 5, 3, 5], w: [7, 5, 1, 1], bias: true, opts: {} },
   { name: "1x1 stride 2", x: [1, 3, 5, 5], w: [2, 3, 1, 1], bias: false, opts: { stride: 2 } },
   {
@@ -213,6 +227,15 @@ Deno.test("backward ops on larger shapes (chunked weight gradient, many channels
     [dy, w],
     { atol: 1e-4 },
   );
+  // 1x1 weight gradients over several chunks (vec4 pixels and a ragged plane of 63 pixels).
+  for (const [xs, co] of [[[4, 6, 16, 12], 5], [[3, 5, 9, 7], 6]] as const) {
+    await compareBackends(
+      `conv2dBackwardWeight 1x1 [${xs}]`,
+      (x, dy) => o.conv2dBackwardWeight(x, dy, [1, 1]),
+      [hostRand(xs, 16), hostRand([xs[0], co, xs[2], xs[3]], 17)],
+      { atol: 1e-4 },
+    );
+  }
   // Stride 2 with an input size the stride does not divide (the last row is never used).
   const dy2 = hostRand([2, 5, 4, 3], 13);
   const w2 = hostRand([5, 3, 3, 3], 14);

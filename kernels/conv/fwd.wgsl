@@ -1,10 +1,10 @@
 // Direct 2-D convolution, NCHW, grouped: y[n, g*O+o, oy, ox] = bias + sum over r < R, ky, kx of
 // x[n, g*R+r, oy*sh-ph+ky*dh, ox*sw-pw+kx*dw] * w[g*O+o, r, ky, kx] (zero outside the input).
 // Register tiling, no workgroup memory: each thread computes 4 output channels (one vec4 of the
-// packed weight, see pack.wgsl) x PX consecutive output pixels of one row. With {{K3}} (3x3,
-// stride 1, dilation 1) a row of PX+2 inputs is loaded once and reused by the 3 taps of the
-// row; otherwise every tap loads its own PX inputs. Pads are signed, so a stride-1 transposed
-// conv runs here too (mirrored kernel, pad = dilation*(k-1) - pad).
+// packed weight, see pack.wgsl) x PX (8) consecutive output pixels of one row. In the K3 variant
+// (3x3, stride 1, dilation 1) a row of PX+2 inputs is loaded once and reused by the 3 taps of
+// the row; otherwise every tap loads its own PX inputs. Pads are signed, so a stride-1
+// transposed conv runs here too (mirrored kernel, pad = dilation*(k-1) - pad).
 struct P {
   total: u32, nx: u32, n: u32, cin: u32,
   h: u32, w: u32, cout: u32, ho: u32,
@@ -37,15 +37,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let kk = p.kh * p.kw;
   let hi = i32(p.h);
   let wi = i32(p.w);
+  let hw = p.h * p.w;
   var acc: array<vec4<f32>, PX>;
-  for (var r = 0u; r < p.r; r++) {
-    let xb = (n * p.cin + g * p.r + r) * p.h * p.w;
-    let wb = (g * p.r + r) * kk * p.o4 + ob;
-    for (var ky = 0u; ky < p.kh; ky++) {
-      let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
-      if (iy < 0 || iy >= hi) { continue; }
-      let rb = xb + u32(iy) * p.w;
-      if (K3) {
+  if (K3) {
+    // Channels outside, kernel rows inside: one row of PX+2 inputs serves the 3 taps.
+    for (var r = 0u; r < p.r; r++) {
+      let xb = (n * p.cin + g * p.r + r) * hw;
+      let wb = (g * p.r + r) * kk * p.o4 + ob;
+      for (var ky = 0u; ky < 3u; ky++) {
+        let iy = i32(oy + ky) - p.ph;
+        if (iy < 0 || iy >= hi) { continue; }
+        let rb = xb + u32(iy) * p.w;
         var xs: array<f32, {{PX2}}>;
         let ix0 = i32(ox0) - p.pw;
         for (var j = 0u; j < PX + 2u; j++) {
@@ -59,14 +61,31 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < PX; j++) {
           acc[j] += xs[j] * w0 + xs[j + 1u] * w1 + xs[j + 2u] * w2;
         }
-      } else {
-        for (var kx = 0u; kx < p.kw; kx++) {
-          let wv = wp[wb + (ky * p.kw + kx) * p.o4];
-          let ixk = i32(kx * p.dw) - p.pw;
-          for (var j = 0u; j < PX; j++) {
-            let ix = i32((ox0 + j) * p.sw) + ixk;
-            acc[j] += select(0.0, x[rb + u32(clamp(ix, 0, wi - 1))], ix >= 0 && ix < wi) * wv;
-          }
+      }
+    }
+  } else {
+    // Taps outside, channels inside: bounds tests and offsets are computed once per tap and
+    // the channel loop only loads and multiplies.
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
+      if (iy < 0 || iy >= hi) { continue; }
+      let rowOff = u32(iy) * p.w;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        var off: array<u32, PX>;
+        var ok: array<f32, PX>;
+        let ixk = i32(kx * p.dw) - p.pw;
+        for (var j = 0u; j < PX; j++) {
+          let ix = i32((ox0 + j) * p.sw) + ixk;
+          off[j] = rowOff + u32(clamp(ix, 0, wi - 1));
+          ok[j] = select(0.0, 1.0, ix >= 0 && ix < wi);
+        }
+        var xb = (n * p.cin + g * p.r) * hw;
+        var wb = g * p.r * kk * p.o4 + ob + (ky * p.kw + kx) * p.o4;
+        for (var r = 0u; r < p.r; r++) {
+          let wv = wp[wb];
+          for (var j = 0u; j < PX; j++) { acc[j] += (x[xb + off[j]] * ok[j]) * wv; }
+          xb += hw;
+          wb += kk * p.o4;
         }
       }
     }

@@ -1,22 +1,27 @@
 /**
- * 2-D convolution (NCHW) and transposed convolution, grouped and dilated, with their two
- * backward ops. Four ops share three WGSL kernels:
+ * 2-D convolution (NCHW) and transposed convolution, grouped, strided and dilated, with their
+ * backward ops. Five ops share the WGSL kernels of `kernels/conv/`:
  *
- * | op | what it computes | kernel |
+ * | op | computes | kernels |
  * |---|---|---|
- * | `conv2d` | y = x ⋆ w + b | `fwd.wgsl` (3x3/stride-1 fast path or generic) |
- * | `convTranspose2d` | y = xᵀ-conv of x with w, + b | `fwd.wgsl` (stride 1, mirrored w) or `transposed.wgsl` |
- * | `conv2dBackwardInput` | dx of conv2d (= transposed conv of dy) | same as `convTranspose2d` |
- * | `conv2dBackwardWeight` | dw of conv2d (implicit GEMM over N·Ho·Wo, chunked) | `wgrad.wgsl` + `sum_chunks.wgsl` |
+ * | `conv2d` | y = x ⋆ w + b | `fwd.wgsl` (3x3 stride-1 row-reuse path or generic), `conv1x1.wgsl` |
+ * | `convTranspose2d` | transposed conv + b | stride 1: the conv2d kernels with w mirrored; else `transposed.wgsl` |
+ * | `conv2dBackwardInput` | dx of conv2d | as `convTranspose2d` |
+ * | `conv2dBackwardWeight` | dw of conv2d | `wgrad_k3.wgsl`, `wgrad1x1.wgsl` or `wgrad.wgsl`, + `sum_chunks.wgsl` |
+ * | `convTranspose2dBackwardInput` | dx of convTranspose2d | as `conv2d` (output cropped) |
  *
- * The gradient of `convTranspose2d` is `conv2d` (input) and `conv2dBackwardWeight` with the
- * roles of x and dy swapped (weight). Weights are repacked per call (`pack.wgsl`) so the kernels
- * read the 4 output channels of one tap as a vec4.
+ * The weight gradient of `convTranspose2d` is `conv2dBackwardWeight` with x and dy swapped.
+ * Weights are repacked per call (`pack.wgsl`) so every kernel reads the 4 output channels of a
+ * tap as one vec4. Register tiling only, no workgroup memory (slower on llvmpipe); on llvmpipe
+ * every storage load is a per-lane loop, so the kernels are shaped to reuse each loaded value in
+ * as many multiply-adds as possible and to keep index math out of the inner loops.
  */
 import fwdSrc from "../../kernels/conv/fwd.wgsl" with { type: "text" };
+import conv1x1Src from "../../kernels/conv/conv1x1.wgsl" with { type: "text" };
 import transposedSrc from "../../kernels/conv/transposed.wgsl" with { type: "text" };
 import wgradSrc from "../../kernels/conv/wgrad.wgsl" with { type: "text" };
 import wgradK3Src from "../../kernels/conv/wgrad_k3.wgsl" with { type: "text" };
+import wgrad1x1Src from "../../kernels/conv/wgrad1x1.wgsl" with { type: "text" };
 import packSrc from "../../kernels/conv/pack.wgsl" with { type: "text" };
 import sumChunksSrc from "../../kernels/conv/sum_chunks.wgsl" with { type: "text" };
 import {
@@ -32,16 +37,16 @@ import { apply1, defineOp, type OpInfo, shapeError } from "./registry.ts";
 import { sum } from "./reduce.ts";
 
 /** A size given once for both spatial axes or as [height, width]. */
-export type Size2 = number | readonly [number, number];
+export type ConvSize = number | readonly [number, number];
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
   /** Step between output pixels (default 1). */
-  stride?: Size2;
+  stride?: ConvSize;
   /** Zero padding added to each side (default 0). */
-  padding?: Size2;
+  padding?: ConvSize;
   /** Spacing between kernel taps (default 1). */
-  dilation?: Size2;
+  dilation?: ConvSize;
   /** Channel groups: input and output channels are split into `groups` independent convs. */
   groups?: number;
 }
@@ -49,7 +54,7 @@ export interface Conv2dOptions {
 /** Options of {@link convTranspose2d}. */
 export interface ConvTranspose2dOptions extends Conv2dOptions {
   /** Extra rows/columns added to one side of the output (smaller than stride or dilation). */
-  outputPadding?: Size2;
+  outputPadding?: ConvSize;
 }
 
 /** Normalised attributes of `conv2d`. */
@@ -76,7 +81,7 @@ export interface ConvBackwardAttrs extends Conv2dAttrs {
 // ---------------------------------------------------------------------------------------------
 // Geometry
 
-function pair(v: Size2 | undefined, dflt: number): [number, number] {
+function pair(v: ConvSize | undefined, dflt: number): [number, number] {
   if (v === undefined) return [dflt, dflt];
   return typeof v === "number" ? [v, v] : [v[0], v[1]];
 }
@@ -347,6 +352,21 @@ function packWeight(
   return out;
 }
 
+/** The 1x1 kernel, reading pixels as vec4 when every plane is a multiple of 4 long. */
+function conv1x1Kernel(vec: boolean) {
+  return specialize(
+    "conv_1x1",
+    conv1x1Src,
+    vec ? { T: "vec4<f32>", LOAD: "return x[base / 4u + q];", STORE: "y[base / 4u + q] = v;" } : {
+      T: "f32",
+      LOAD: "let e = base + 4u * q;\n  let l = base + hw - 1u;\n  return vec4<f32>(x[min(e, l)], " +
+        "x[min(e + 1u, l)], x[min(e + 2u, l)], x[min(e + 3u, l)]);",
+      STORE:
+        "for (var k = 0u; k < 4u; k++) {\n    if (4u * q + k < hw) { y[base + 4u * q + k] = v[k]; }\n  }",
+    },
+  );
+}
+
 /** Run the direct kernel; `w` is packed by the caller's strides (see {@link packWeight}). */
 function directGpu(
   x: GPUBuffer,
@@ -359,20 +379,28 @@ function directGpu(
   flip: boolean,
 ): void {
   const packed = packWeight(w, d, wStrides, flip);
-  let dd = d;
-  // 1x1, stride 1, no padding: a plain GEMM per image; one long row keeps every thread busy.
+  const gy = d.groups * Math.ceil(d.o / 4);
+  // 1x1, stride 1, no padding: a GEMM per image over the flattened pixels.
   if (
     d.kh === 1 && d.kw === 1 && geo.sh === 1 && geo.sw === 1 && geo.ph === 0 && geo.pw === 0
   ) {
-    dd = { ...d, h: 1, w: d.h * d.w, ho: 1, wo: d.ho * d.wo };
+    const hw = d.h * d.w;
+    const dd = { ...d, h: 1, w: hw, ho: 1, wo: hw };
+    const nxb = Math.ceil(Math.ceil(hw / 4) / 2);
+    const total = d.n * nxb;
+    const { gx, gz, nx } = foldGrid(total);
+    const u = convUniforms(dd, total, nx, geo, { nxb, bias: b !== null });
+    dispatch(conv1x1Kernel(hw % 4 === 0), [x, packed, b ?? packed, y], [gx, gy, gz], u);
+    releaseBuffer(packed);
+    return;
   }
+  const dd = d;
   const k3 = dd.kh === 3 && dd.kw === 3 && geo.sh === 1 && geo.sw === 1 && geo.dh === 1 &&
     geo.dw === 1;
-  const px = k3 ? 8 : 4;
+  const px = 8;
   const nxb = Math.ceil(dd.wo / px);
   const total = dd.n * dd.ho * nxb;
   const { gx, gz, nx } = foldGrid(total);
-  const gy = dd.groups * Math.ceil(dd.o / 4);
   const kern = specialize("conv_fwd", fwdSrc, { PX: px, PX2: px + 2, K3: String(k3) });
   const u = convUniforms(dd, total, nx, geo, { nxb, bias: b !== null });
   dispatch(kern, [x, packed, b ?? packed, y], [gx, gy, gz], u);
@@ -412,9 +440,10 @@ function transposedGpu(x: GPUBuffer, w: GPUBuffer, b: GPUBuffer | null, y: GPUBu
   }
   const packed = packWeight(w, d, strides, false);
   const [sh, sw] = a.stride;
-  const px = 4;
+  const px = 8;
   const nxb = Math.ceil(Math.ceil(d.wo / sw) / px);
-  const total = d.n * d.ho * sw * nxb;
+  const rows = Math.ceil(d.ho / sh);
+  const total = sh * sw * d.n * rows * nxb;
   const { gx, gz, nx } = foldGrid(total);
   const gy = d.groups * Math.ceil(d.o / 4);
   const geo = {
@@ -425,7 +454,7 @@ function transposedGpu(x: GPUBuffer, w: GPUBuffer, b: GPUBuffer | null, y: GPUBu
     dh: a.dilation[0],
     dw: a.dilation[1],
   };
-  const u = convUniforms(d, total, nx, geo, { nxb, bias: b !== null });
+  const u = convUniforms(d, total, nx, geo, { nxb, bias: b !== null, rows });
   dispatch(specialize("conv_transposed", transposedSrc), [x, packed, b ?? packed, y], [
     gx,
     gy,
@@ -434,24 +463,43 @@ function transposedGpu(x: GPUBuffer, w: GPUBuffer, b: GPUBuffer | null, y: GPUBu
   releaseBuffer(packed);
 }
 
+/** Quads of 4 pixels of one plane for the 1x1 weight-gradient kernel (vec4 or clamped scalars). */
+function wgrad1x1Kernel(vec: boolean) {
+  const scalar = (mask: boolean) =>
+    "let e = base + 4u * q;\n  let l = base + hw - 1u;\n  let v = vec4<f32>(x_[min(e, l)], " +
+    "x_[min(e + 1u, l)], x_[min(e + 2u, l)], x_[min(e + 3u, l)]);\n  " +
+    (mask
+      ? "return select(vec4<f32>(0.0), v, 4u * q + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(hw));"
+      : "return v;");
+  return specialize(
+    "conv_wgrad_1x1",
+    wgrad1x1Src,
+    vec
+      ? { T: "vec4<f32>", LOADX: "return x[base / 4u + q];", LOADD: "return dy[base / 4u + q];" }
+      : {
+        T: "f32",
+        LOADX: scalar(false).replaceAll("x_", "x"),
+        LOADD: scalar(true).replaceAll("x_", "dy"),
+      },
+  );
+}
+
+/**
+ * Split `rowsTotal` reduction rows into chunks until there are enough threads (`base` per
+ * chunk) to fill the machine, keeping each chunk at least `minRows` rows long.
+ */
+function chunking(rowsTotal: number, base: number, minRows: number) {
+  if (rowsTotal === 0) return { rows: 1, chunks: 1 }; // empty batch: one pass writes zeros
+  const want = Math.min(rowsTotal, Math.max(1, Math.ceil(4096 / base)));
+  const rows = Math.max(Math.ceil(rowsTotal / want), minRows);
+  return { rows, chunks: Math.ceil(rowsTotal / rows) };
+}
+
 /** Weight gradient on the GPU: dw [cout, r, kh, kw] from x and dy (direct-conv dims). */
 function wgradGpu(x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, d: Dims) {
   const { a } = d;
   const kk = d.kh * d.kw;
   const o4 = Math.ceil(d.o / 4), r4 = Math.ceil(d.r / 4);
-  // Kernels 3 wide with stride/dilation 1 along x: one thread per kernel row (sliding window).
-  const k3 = d.kw === 3 && a.stride[1] === 1 && a.dilation[1] === 1;
-  const base = d.groups * o4 * r4 * (k3 ? d.kh : kk);
-  const rowsTotal = d.n * d.ho;
-  // Split the N*Ho rows into chunks until there are enough threads to fill the machine, but
-  // keep each chunk at least ~128 pixels of work.
-  let chunks = Math.min(rowsTotal, Math.max(1, Math.ceil(4096 / base)));
-  const rows = Math.max(Math.ceil(rowsTotal / chunks), Math.ceil(128 / d.wo));
-  chunks = Math.ceil(rowsTotal / rows);
-  const m = d.cout * d.r * kk;
-  const part = chunks > 1 ? acquireBuffer(chunks * m * 4) : dw;
-  const total = chunks * base;
-  const g = grid1d(total, WG);
   const geo = {
     sh: a.stride[0],
     sw: a.stride[1],
@@ -460,8 +508,29 @@ function wgradGpu(x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, d: Dims) {
     dh: a.dilation[0],
     dw: a.dilation[1],
   };
-  const u = convUniforms(d, total, g[0] * WG, geo, { rows, chunks });
-  const kern = k3 ? specialize("conv_wgrad_k3", wgradK3Src) : specialize("conv_wgrad", wgradSrc);
+  const m = d.cout * d.r * kk;
+  let kern, dd = d, base, rows, chunks;
+  if (kk === 1 && geo.sh === 1 && geo.sw === 1 && geo.ph === 0 && geo.pw === 0) {
+    // 1x1: a GEMM over the flattened pixels, 4 at a time.
+    const hw = d.h * d.w;
+    dd = { ...d, h: 1, w: hw, ho: 1, wo: hw };
+    base = d.groups * o4 * r4;
+    ({ rows, chunks } = chunking(d.n * Math.ceil(hw / 4), base, 32));
+    kern = wgrad1x1Kernel(hw % 4 === 0);
+  } else if (d.kw === 3 && geo.sw === 1 && geo.dw === 1) {
+    // Kernels 3 wide with stride/dilation 1 along x: one thread per kernel row (sliding window).
+    base = d.groups * o4 * r4 * d.kh;
+    ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
+    kern = specialize("conv_wgrad_k3", wgradK3Src);
+  } else {
+    base = d.groups * o4 * r4 * kk;
+    ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
+    kern = specialize("conv_wgrad", wgradSrc);
+  }
+  const part = chunks > 1 ? acquireBuffer(chunks * m * 4) : dw;
+  const total = chunks * base;
+  const g = grid1d(total, WG);
+  const u = convUniforms(dd, total, g[0] * WG, geo, { rows, chunks });
   dispatch(kern, [x, dy, part], g, u);
   if (chunks > 1) {
     const g2 = grid1d(m);
