@@ -288,7 +288,9 @@ export class DHSPG extends Optimizer<{ lr: number }> {
   /**
    * One optimisation step from the parameters' `.grad`. Parameters without a gradient keep
    * their value and optimizer state (their slices of prunable groups still follow the group's
-   * lambda step, projection and fixed zeros, with a zero gradient).
+   * lambda step, projection and fixed zeros, with a zero gradient). Adam's bias correction uses
+   * the global step count (PyTorch counts per parameter; they differ only for parameters that
+   * missed gradients). Records GPU work only; nothing is read back.
    */
   override step(): void {
     const t = ++this.stepCount;
