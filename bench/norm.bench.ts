@@ -7,7 +7,10 @@
  * 2x relu is the target on a bandwidth-bound device; forward+backward recomputes the statistics
  * and adds the gradient sums. Timings alternate round-robin over the ops of one shape.
  *
- * Environment: NORM_BENCH_ROUNDS (timed rounds, default 5).
+ * Each timed call records NORM_BENCH_ITERS steps (default 1 on a software adapter, 20 on a
+ * hardware GPU, where one submit-and-wait costs about 10 ms on its own) and reports per step.
+ *
+ * Environment: NORM_BENCH_ROUNDS (timed rounds, default 5), NORM_BENCH_ITERS.
  */
 import {
   adaptiveAvgPool2d,
@@ -31,7 +34,9 @@ import {
 } from "../mod.ts";
 const ROUNDS = Math.max(1, Number(Deno.env.get("NORM_BENCH_ROUNDS") ?? 5) || 5);
 const { adapter } = await init({ quiet: true });
-console.log(`oto backend adapter: ${adapter}`);
+const soft = /llvmpipe|swiftshader|lavapipe|cpu/i.test(adapter);
+const ITERS = Math.max(1, Number(Deno.env.get("NORM_BENCH_ITERS") ?? (soft ? 1 : 20)) || 1);
+console.log(`oto backend adapter: ${adapter}; ${ITERS} steps per timed call`);
 
 const median = (v: number[]) => {
   const s = [...v].sort((a, b) => a - b);
@@ -82,7 +87,7 @@ for (const shape of SHAPES) {
     {
       name: `${name} fwd`,
       run: async () => {
-        tidy(() => void f(x, g, b));
+        for (let i = 0; i < ITERS; i++) tidy(() => void f(x, g, b));
         await sync();
       },
     },
@@ -90,15 +95,20 @@ for (const shape of SHAPES) {
       name: `${name} fwd+bwd`,
       run: async () => {
         for (const t of [x, g, b]) t.requiresGrad = true;
-        tidy(() => backward(sum(f(x, g, b))));
+        for (let i = 0; i < ITERS; i++) {
+          tidy(() => backward(sum(f(x, g, b))));
+          for (const t of [x, g, b]) (t.grad?.dispose(), t.grad = null);
+        }
         await sync();
-        for (const t of [x, g, b]) (t.grad?.dispose(), t.grad = null);
       },
     },
   ]);
   const times = await alternate(contenders, ROUNDS);
+  for (const t of times.values()) t.forEach((v, i) => (t[i] = v / ITERS));
   const floor = median(times.get("relu fwd")!);
-  console.log(`\n[${shape}] (${(x.size * 4 / 1e6).toFixed(1)} MB), ${ROUNDS} rounds, median:`);
+  console.log(
+    `\n[${shape}] (${(x.size * 4 / 1e6).toFixed(1)} MB), ${ROUNDS} rounds, median per step:`,
+  );
   for (const [name, t] of times) {
     const m = median(t);
     console.log(

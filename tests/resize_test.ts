@@ -72,6 +72,11 @@ const CASES: { name: string; opts: o.UpsampleOptions; shape: number[] }[] = [
   { name: "bilinear x2", opts: { scaleFactor: 2, mode: "bilinear" }, shape: [1, 2, 3, 5] },
   { name: "bilinear 1.5", opts: { scaleFactor: [1.5, 3], mode: "bilinear" }, shape: [2, 1, 4, 3] },
   {
+    name: "bilinear [7, 2] (more candidate rows than the cache)",
+    opts: { scaleFactor: [7, 2], mode: "bilinear" },
+    shape: [1, 1, 2, 3],
+  },
+  {
     name: "bilinear align x2",
     opts: { scaleFactor: 2, mode: "bilinear", alignCorners: true },
     shape: [1, 2, 3, 4],

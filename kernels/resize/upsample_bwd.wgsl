@@ -36,8 +36,9 @@ fn range(src: u32, r: f32, len: u32, out: u32) -> vec2<u32> {
   } else {
     lo = (s - 0.5) / r - 0.5; hi = (s + 1.5) / r - 0.5;
   }
-  var a = i32(floor(lo)) - 1;
-  var b = i32(ceil(hi)) + 2;
+  // floor(lo) cannot exceed a valid index; ceil(hi) + 1 covers f32 rounding of hi.
+  var a = i32(floor(lo));
+  var b = i32(ceil(hi)) + 1;
   if (src + 1u >= len) { b = i32(out); }
   return vec2<u32>(u32(clamp(a, 0, i32(out))), u32(clamp(b, 0, i32(out))));
 }
@@ -57,7 +58,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (wy == 0.0) { continue; }
     var row = 0.0;
     for (var ox = rx.x; ox < rx.y; ox++) {
-      row += weight(ox, ix, p.rw, p.w) * g[base + oy * p.ow + ox];
+      let wx = weight(ox, ix, p.rw, p.w);
+      if (wx != 0.0) { row += wx * g[base + oy * p.ow + ox]; }
     }
     acc += wy * row;
   }
