@@ -62,3 +62,11 @@ export {
 } from "./src/compress/compress.ts";
 export { type GraphCost, graphCost } from "./src/compress/flops.ts";
 export { GraphModule } from "./src/compress/graph_module.ts";
+export { OTO, type OtoCompressed, type OtoOptions, type ZigSummary } from "./src/oto.ts";
+export {
+  exportOnnx,
+  graphToOnnx,
+  onnxBytes,
+  type OnnxExportInfo,
+  type OnnxExportOptions,
+} from "./src/onnx/export.ts";

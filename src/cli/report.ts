@@ -1,0 +1,254 @@
+/**
+ * The reports `deno task train` writes: `report.json` (everything, machine-readable),
+ * `report.md` (the same for people: before/after sizes and accuracy, verification, per-ZIG kept
+ * channels, per-epoch history, settings) and `curves.svg` (loss, accuracy, group sparsity and
+ * learning rate per epoch). Pure functions of a {@link TrainReport}.
+ *
+ * @example
+ * ```ts
+ * await writeTextAtomic("out/report.md", reportMarkdown(report));
+ * await writeTextAtomic("out/curves.svg", reportCurves(report));
+ * ```
+ * @module
+ */
+import { curvesSvg, type Panel } from "./plot.ts";
+import { table } from "./progress.ts";
+
+/** One epoch of a run. */
+export interface EpochRecord {
+  epoch: number;
+  /** Optimizer steps completed at the end of the epoch. */
+  step: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** Zero groups / prunable groups (DHSPG runs; 0 for the baseline). */
+  groupSparsity: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  /** Wall seconds of the epoch's training (evaluation excluded). */
+  seconds: number;
+  /** Training images per second. */
+  throughput: number;
+}
+
+/** Size, cost and quality of one model. */
+export interface ModelSummary {
+  params: number;
+  /** Multiply-accumulates per image. */
+  macs: number;
+  /** Arithmetic operations per image. */
+  flops: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** ONNX file size in bytes (when exported). */
+  onnxBytes?: number;
+}
+
+/** Kept channels of one channel space. */
+export interface ZigRecord {
+  id: number;
+  size: number;
+  kept: number;
+  prunable: boolean;
+  reason?: string;
+  layers: string[];
+}
+
+/** Everything `report.json` holds. */
+export interface TrainReport {
+  title: string;
+  /** The settings of the run (flags after defaults). */
+  settings: Record<string, unknown>;
+  backend: string;
+  dataset: { name: string; train: number; test: number; shape: number[]; classes: number };
+  history: EpochRecord[];
+  baselineHistory?: EpochRecord[];
+  full: ModelSummary;
+  compressed: ModelSummary;
+  baseline?: ModelSummary;
+  zigs: ZigRecord[];
+  groups: { total: number; zero: number; sparsity: number; target: number; reached: boolean };
+  verify: {
+    images: number;
+    maxAbsDiff: number;
+    /** maxAbsDiff / max |full output|. */
+    relDiff: number;
+    tolerance: number;
+    passed: boolean;
+  };
+  timings: { totalSeconds: number; trainSeconds: number; baselineSeconds?: number };
+  files: Record<string, string>;
+  notes: string[];
+}
+
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const change = (a: number, b: number) =>
+  a === 0 ? "" : `${b <= a ? "-" : "+"}${(100 * Math.abs(1 - b / a)).toFixed(1)}%`;
+const exp = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
+
+/** The per-epoch table (header + one row per epoch), as printed after training. */
+export function epochTable(h: readonly EpochRecord[], pruning = true): string {
+  const rows: (string | number)[][] = [[
+    "epoch",
+    "train loss",
+    "train acc",
+    "test loss",
+    "test acc",
+    ...(pruning ? ["group sparsity"] : []),
+    "lr",
+    "img/s",
+    "time",
+  ]];
+  for (const r of h) {
+    rows.push([
+      r.epoch,
+      r.trainLoss.toFixed(4),
+      pct(r.trainAccuracy),
+      r.testLoss.toFixed(4),
+      pct(r.testAccuracy),
+      ...(pruning ? [r.groupSparsity.toFixed(3)] : []),
+      r.lr.toPrecision(3),
+      r.throughput.toFixed(1),
+      `${r.seconds.toFixed(1)} s`,
+    ]);
+  }
+  return table(rows);
+}
+
+/** Markdown table from rows (first row = header). */
+function mdTable(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map((c) => String(c).replace(/\|/g, "\\|")));
+  return [
+    `| ${cells[0].join(" | ")} |`,
+    `|${cells[0].map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...cells.slice(1).map((r) => `| ${r.join(" | ")} |`),
+  ].join("\n");
+}
+
+/** `report.md`. */
+export function reportMarkdown(r: TrainReport): string {
+  const s = r.settings;
+  const f = r.full, c = r.compressed;
+  const lines = [
+    `# ${r.title}`,
+    "",
+    `${s.epochs} epochs of DHSPG (${s.optimizer}) on ${r.dataset.name} ` +
+    `(${int(r.dataset.train)} training / ${int(r.dataset.test)} test images of ` +
+    `[${r.dataset.shape}]), backend ${r.backend}. Target group sparsity ${s.targetSparsity}; ` +
+    `reached ${r.groups.sparsity.toFixed(3)} (${r.groups.zero} of ${r.groups.total} ` +
+    `prunable channels are zero).`,
+    "",
+    "## Full vs compressed model",
+    "",
+    mdTable([
+      ["", "full", "compressed", "change"],
+      ["parameters", int(f.params), int(c.params), change(f.params, c.params)],
+      ["MACs per image", int(f.macs), int(c.macs), change(f.macs, c.macs)],
+      ["FLOPs per image", int(f.flops), int(c.flops), change(f.flops, c.flops)],
+      ["test accuracy", pct(f.testAccuracy), pct(c.testAccuracy), ""],
+      ["test loss", f.testLoss.toFixed(4), c.testLoss.toFixed(4), ""],
+      ...(f.onnxBytes && c.onnxBytes
+        ? [[
+          "ONNX file",
+          `${int(f.onnxBytes)} B`,
+          `${int(c.onnxBytes)} B`,
+          change(f.onnxBytes, c.onnxBytes),
+        ]]
+        : []),
+    ]),
+    "",
+  ];
+  if (r.baseline) {
+    lines.push(
+      `Baseline (same model and schedule, plain ${s.optimizer}, no pruning): test accuracy ` +
+        `${pct(r.baseline.testAccuracy)}, test loss ${r.baseline.testLoss.toFixed(4)}, ` +
+        `${int(r.baseline.params)} parameters.`,
+      "",
+    );
+  }
+  const v = r.verify;
+  lines.push(
+    `Verification on ${v.images} test images: max |full - compressed| = ${exp(v.maxAbsDiff)} ` +
+      `(relative ${exp(v.relDiff)}, tolerance ${exp(v.tolerance)}): ` +
+      `**${v.passed ? "passed" : "FAILED"}**.`,
+    "",
+    "## Kept channels per ZIG",
+    "",
+    mdTable([
+      ["ZIG", "channels", "kept", "removed", "layers"],
+      ...r.zigs.map((z) => [
+        `#${z.id}`,
+        z.size,
+        z.kept,
+        z.prunable ? z.size - z.kept : `not prunable: ${z.reason ?? ""}`,
+        z.layers.join(", "),
+      ]),
+    ]),
+    "",
+    "## Per epoch",
+    "",
+    "```",
+    epochTable(r.history),
+    "```",
+    "",
+  );
+  if (r.baselineHistory?.length) {
+    lines.push("Baseline:", "", "```", epochTable(r.baselineHistory, false), "```", "");
+  }
+  lines.push(
+    "## Settings",
+    "",
+    mdTable([
+      ["setting", "value"],
+      ...Object.entries(s).map(([k, val]) => [k, JSON.stringify(val)]),
+    ]),
+    "",
+    `Time: ${r.timings.totalSeconds.toFixed(1)} s in all, ${r.timings.trainSeconds.toFixed(1)} s ` +
+      `training` +
+      (r.timings.baselineSeconds !== undefined
+        ? `, ${r.timings.baselineSeconds.toFixed(1)} s baseline training`
+        : "") +
+      ".",
+    "",
+    "## Files",
+    "",
+    ...Object.entries(r.files).map(([k, p]) => `- \`${p}\`: ${k}`),
+    "",
+  );
+  if (r.notes.length) lines.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
+  return lines.join("\n");
+}
+
+/** `curves.svg`: loss, accuracy, group sparsity and learning rate per epoch. */
+export function reportCurves(r: TrainReport): string {
+  const h = r.history, b = r.baselineHistory ?? [];
+  const x = h.map((e) => e.epoch);
+  const pad = (vals: number[]) => x.map((_, i) => vals[i] ?? NaN);
+  const panels: Panel[] = [
+    {
+      title: "loss",
+      series: [
+        { name: "train", values: h.map((e) => e.trainLoss) },
+        { name: "test", values: h.map((e) => e.testLoss) },
+        ...(b.length ? [{ name: "baseline test", values: pad(b.map((e) => e.testLoss)) }] : []),
+      ],
+    },
+    {
+      title: "test accuracy",
+      series: [
+        { name: "oto", values: h.map((e) => e.testAccuracy) },
+        ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e.testAccuracy)) }] : []),
+      ],
+    },
+    {
+      title: "group sparsity",
+      series: [{ name: "zero groups / prunable", values: h.map((e) => e.groupSparsity) }],
+      yRange: [0, 1],
+    },
+    { title: "learning rate", series: [{ name: "lr (end of epoch)", values: h.map((e) => e.lr) }] },
+  ];
+  return curvesSvg(x, panels, r.title);
+}

@@ -1,0 +1,205 @@
+/**
+ * Export a whole model (full or compressed) as ONNX: trace it shape-only on the sample input
+ * shape (eval mode), then write every node with its op's `onnx` facet. Parameters and buffers
+ * become initializers named by their state-dict path ("features.0.weight"), so the file can be
+ * inspected and diffed against `model.stateDict()`; constants captured in forward become
+ * initializers too. Opset 17, fixed input shape (the sample's, batch included).
+ *
+ * @example
+ * ```ts
+ * import { exportOnnx, init } from "../../mod.ts";
+ * import { zoo } from "../zoo/index.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const info = await exportOnnx(model, "small-cnn.onnx", [1, 1, 28, 28]);
+ * console.log(info.nodes, "nodes,", info.initializers, "initializers,", info.bytes, "bytes");
+ * ```
+ * @module
+ */
+import type { Module } from "../nn/module.ts";
+import { getOp } from "../ops/registry.ts";
+import type { Tensor } from "../tensor.ts";
+import type { Graph } from "../graph/graph.ts";
+import { trace } from "../graph/trace.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { OnnxBuilder, OPSET } from "./writer.ts";
+import type { OnnxEmitter } from "./rules.ts";
+
+/** Options of {@link exportOnnx} and {@link graphToOnnx}. */
+export interface OnnxExportOptions {
+  /** Name of the graph input (default "input"; "input0", "input1", ... for several). */
+  inputName?: string;
+  /** Name of the graph output (default "output"; "output0", ... for several). */
+  outputName?: string;
+  /** Name stored in the ONNX graph (default "oto"). */
+  graphName?: string;
+}
+
+/** What {@link exportOnnx} wrote. */
+export interface OnnxExportInfo {
+  path: string;
+  /** Size of the file in bytes. */
+  bytes: number;
+  /** ONNX nodes written (an oto op may become several). */
+  nodes: number;
+  /** Initializers: parameters, buffers, captured constants and the ops' own constants. */
+  initializers: number;
+  /** Input and output shapes. */
+  inputShape: number[];
+  outputShape: number[];
+  opset: number;
+}
+
+const onnxDtype = (d: string, what: string): "f32" | "i32" => {
+  if (d === "f32") return "f32";
+  if (d === "i32") return "i32";
+  throw new Error(`exportOnnx: ${what} has dtype ${d}, which ONNX export does not support`);
+};
+
+/**
+ * ONNX bytes of a traced graph with its parameters (by path, as `model.stateDict()`). Every
+ * parameter, buffer and captured constant the graph reads becomes an initializer.
+ */
+export async function graphToOnnx(
+  graph: Graph,
+  params: ReadonlyMap<string, Tensor>,
+  opts: OnnxExportOptions = {},
+): Promise<{ bytes: Uint8Array; nodes: number; initializers: number }> {
+  const b = new OnnxBuilder();
+  const names = new Map<number, string>();
+  const multi = (base: string, i: number, n: number) => (n === 1 ? base : `${base}${i}`);
+  graph.inputs.forEach((t, i) => {
+    const name = multi(opts.inputName ?? "input", i, graph.inputs.length);
+    const gt = graph.tensors[t];
+    names.set(t, name);
+    b.input(name, gt.shape, onnxDtype(gt.dtype, `input ${name}`));
+  });
+  const outName = new Map<number, string>();
+  graph.outputs.forEach((t, i) => {
+    if (!outName.has(t)) {
+      outName.set(t, multi(opts.outputName ?? "output", i, graph.outputs.length));
+    }
+  });
+
+  let initializers = 0;
+  const used = new Set(graph.nodes.flatMap((n) => n.inputs));
+  for (const t of graph.outputs) used.add(t);
+  for (const id of [...used].sort((a, b) => a - b)) {
+    const gt = graph.tensors[id];
+    if (names.has(id)) continue;
+    if (gt.kind === "param" || gt.kind === "buffer") {
+      const gp = graph.param(gt.name!)!;
+      const t = params.get(gp.name) ?? gp.aliases.map((a) => params.get(a)).find((x) => x);
+      if (!t) {
+        throw new Error(`exportOnnx: ${gt.kind} "${gt.name}" is missing from the parameters`);
+      }
+      if (t.shape.length !== gt.shape.length || t.shape.some((d, i) => d !== gt.shape[i])) {
+        throw new Error(
+          `exportOnnx: "${gt.name}" has shape [${t.shape}], the traced graph expects [${gt.shape}]`,
+        );
+      }
+      if (t.backend === "meta") {
+        throw new Error(`exportOnnx: "${gt.name}" is shape-only (meta) and has no values`);
+      }
+      b.initializer(gp.name, await t.data(), t.shape, onnxDtype(t.dtype, `"${gp.name}"`));
+      names.set(id, gp.name);
+      initializers++;
+    } else if (gt.kind === "constant") {
+      const c = graph.constants.get(id);
+      if (!c) throw new Error(`exportOnnx: constant %${id} has no captured value`);
+      const name = b.fresh("constant");
+      b.initializer(name, await c.data(), c.shape, onnxDtype(c.dtype, `constant %${id}`));
+      names.set(id, name);
+      initializers++;
+    }
+  }
+
+  let nodes = 0;
+  // The facets see an emitter that counts the nodes they write.
+  const emitter: OnnxEmitter = {
+    node: (...a) => (nodes++, b.node(...a)),
+    constant: (...a) => (initializers++, b.constant(...a)),
+    fresh: (h) => b.fresh(h),
+  };
+  for (const n of graph.nodes) {
+    const op = getOp(n.op);
+    const where = `op ${n.op} (layer ${n.path || "<root>"})`;
+    if (!op.onnx) throw new Error(`exportOnnx: ${where} has no ONNX mapping`);
+    for (const t of n.outputs) names.set(t, outName.get(t) ?? b.fresh(n.op));
+    const inputs = n.inputs.map((t) => {
+      const name = names.get(t);
+      if (name === undefined) throw new Error(`exportOnnx: ${where} reads %${t} before it exists`);
+      return name;
+    });
+    try {
+      op.onnx(emitter, {
+        inputs,
+        outputs: n.outputs.map((t) => names.get(t)!),
+        attrs: n.attrs as never,
+        info: {
+          ins: n.inputs.map((t) => graph.tensors[t]),
+          outs: n.outputs.map((t) => graph.tensors[t]),
+        },
+      });
+    } catch (e) {
+      throw new Error(`exportOnnx: ${where}: ${(e as Error).message}`);
+    }
+  }
+  // An output that no node produced (an input or a parameter returned as is) needs a node.
+  for (const [t, name] of outName) {
+    if (names.get(t) !== name) {
+      b.node("Identity", [names.get(t)!], [name]);
+      nodes++;
+    }
+  }
+  for (const [t, name] of outName) {
+    const gt = graph.tensors[t];
+    b.output(name, gt.shape, onnxDtype(gt.dtype, `output ${name}`));
+  }
+  return { bytes: b.encode(opts.graphName ?? "oto"), nodes, initializers };
+}
+
+/**
+ * ONNX bytes of `model` (any Module, including a compressed `GraphModule`) for inputs shaped
+ * like `sampleInput` (a shape or a tensor; only its shape is used). The model is traced in eval
+ * mode; its train/eval state is left as it was.
+ */
+export async function onnxBytes(
+  model: Module,
+  sampleInput: readonly number[] | Tensor,
+  opts: OnnxExportOptions = {},
+): Promise<Uint8Array> {
+  const graph = trace(model, sampleInput);
+  return (await graphToOnnx(graph, model.stateDict(), opts)).bytes;
+}
+
+/**
+ * Write `model` as an ONNX file at `path` (atomically: a crash leaves any previous file intact).
+ * Inputs have the sample's shape; weights are initializers named by their state-dict path.
+ *
+ * @example
+ * ```ts
+ * const { model: small } = await oto.compress();
+ * await exportOnnx(model, "out/full.onnx", [1, 1, 28, 28]);
+ * await exportOnnx(small, "out/compressed.onnx", [1, 1, 28, 28]);
+ * ```
+ */
+export async function exportOnnx(
+  model: Module,
+  path: string,
+  sampleInput: readonly number[] | Tensor,
+  opts: OnnxExportOptions = {},
+): Promise<OnnxExportInfo> {
+  const graph = trace(model, sampleInput);
+  const r = await graphToOnnx(graph, model.stateDict(), opts);
+  await writeFileAtomic(path, r.bytes);
+  return {
+    path,
+    bytes: r.bytes.length,
+    nodes: r.nodes,
+    initializers: r.initializers,
+    inputShape: [...graph.tensors[graph.inputs[0]].shape],
+    outputShape: [...graph.tensors[graph.outputs[0]].shape],
+    opset: OPSET,
+  };
+}

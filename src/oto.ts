@@ -1,0 +1,236 @@
+/**
+ * `OTO`: the whole Only-Train-Once pipeline behind one object, as OTOv2's `OTO(model, dummy_input)`.
+ *
+ * 1. `await OTO.create(model, inputShape)` traces the model (shape-only, nothing is computed)
+ *    and partitions it into Zero-Invariant Groups;
+ * 2. `oto.dhspg({...})` makes the DHSPG optimizer over the model's parameters and that
+ *    partition; train with it as with any optimizer;
+ * 3. `await oto.compress()` removes the groups DHSPG drove to zero and returns the compact model
+ *    (same outputs) with parameter and FLOP counts before and after;
+ * 4. `exportOnnx(model, path, inputShape)` writes the full or the compact model as ONNX.
+ *
+ * @example
+ * ```ts
+ * import { backward, crossEntropyLoss, DataLoader, init, OTO, tidy } from "../mod.ts";
+ * import { loadSample } from "./data/idx.ts";
+ * import { zoo } from "./zoo/index.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const oto = await OTO.create(model, [1, 1, 28, 28]);
+ * console.log(oto.zigs.report);
+ * const opt = oto.dhspg({ lr: 0.05, targetGroupSparsity: 0.5, startPruningStep: 20, epsilon: 0.95 });
+ * const loader = new DataLoader(await loadSample("train"), { batchSize: 64, shuffle: true });
+ * for await (const { x, y } of loader) {
+ *   tidy(() => backward(crossEntropyLoss(model.call(x), y)));
+ *   opt.step();
+ *   opt.zeroGrad();
+ * }
+ * const { model: small, report } = await oto.compress();
+ * console.log(report.paramsBefore, "->", report.paramsAfter, "parameters");
+ * ```
+ * @module
+ */
+import type { Module } from "./nn/module.ts";
+import type { Tensor } from "./tensor.ts";
+import type { Graph } from "./graph/graph.ts";
+import { trace } from "./graph/trace.ts";
+import { renderSvg, toDot } from "./graph/dot.ts";
+import { type Analysis, analyze } from "./zig/partition.ts";
+import { formatPartition, partitionCounts, partitionJson } from "./zig/report.ts";
+import type { Partition, Zig } from "./zig/types.ts";
+import { DHSPG, type DHSPGOptions } from "./optim/dhspg.ts";
+import { compress, type CompressResult } from "./compress/compress.ts";
+import { type GraphCost, graphCost } from "./compress/flops.ts";
+import { writeTextAtomic } from "./io/atomic.ts";
+import { exportOnnx, type OnnxExportInfo } from "./onnx/export.ts";
+
+/** Options of {@link OTO.create}. */
+export interface OtoOptions {
+  /** Kept channel counts become multiples of this (OTOv2 `group_divisible`, default 1). */
+  groupDivisible?: number;
+  /** Name shown in reports (default the model's class name). */
+  name?: string;
+}
+
+/** The ZIG partition with its reports (what {@link OTO.zigs} returns). */
+export interface ZigSummary {
+  /** The partition DHSPG and compression use. */
+  partition: Partition;
+  /** Every channel space, prunable or not (with the reason when not). */
+  list: readonly Zig[];
+  /** Channel spaces, prunable ZIG families and prunable groups (channels). */
+  counts: { zigs: number; prunableZigs: number; prunableGroups: number };
+  /** Human-readable report: totals, then one line per ZIG with its layers. */
+  report: string;
+  /** The same as a JSON-ready object. */
+  json: Record<string, unknown>;
+}
+
+/** What {@link OTO.compress} returns: the compact model and the size/cost comparison. */
+export interface OtoCompressed extends CompressResult {
+  /** Cost of the compact model for the traced input (batch 1 unless traced otherwise). */
+  cost: GraphCost;
+}
+
+/**
+ * The Only-Train-Once pipeline for one model. Create with {@link OTO.create}.
+ */
+export class OTO {
+  /** The model being trained (its parameters are the ones DHSPG updates). */
+  readonly model: Module;
+  /** Input shape the model was traced with (batch included). */
+  readonly inputShape: number[];
+  /** The traced op graph (eval mode). */
+  readonly graph: Graph;
+  /** The ZIG partition and the channel spaces of every tensor. */
+  readonly analysis: Analysis;
+  /** Parameters, MACs and FLOPs of the full model for {@link inputShape}. */
+  readonly cost: GraphCost;
+  /** Name used in reports. */
+  readonly name: string;
+
+  private constructor(
+    model: Module,
+    inputShape: number[],
+    graph: Graph,
+    an: Analysis,
+    name: string,
+  ) {
+    this.model = model;
+    this.inputShape = inputShape;
+    this.graph = graph;
+    this.analysis = an;
+    this.cost = graphCost(graph);
+    this.name = name;
+  }
+
+  /**
+   * Trace `model` on a sample input (a shape such as `[1, 3, 32, 32]`, or a tensor whose shape
+   * is used; nothing is computed) and partition it into Zero-Invariant Groups.
+   *
+   * @example
+   * ```ts
+   * const oto = await OTO.create(zoo["resnet18"].build(), [1, 3, 32, 32]);
+   * console.log(oto.zigs.counts); // { zigs, prunableZigs, prunableGroups }
+   * ```
+   */
+  static create(
+    model: Module,
+    sampleInput: readonly number[] | Tensor,
+    opts: OtoOptions = {},
+  ): Promise<OTO> {
+    const shape = Array.isArray(sampleInput)
+      ? [...sampleInput as readonly number[]]
+      : [...(sampleInput as Tensor).shape];
+    if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+      return Promise.reject(
+        new Error(`OTO.create: the sample input shape must be positive integers, got [${shape}]`),
+      );
+    }
+    try {
+      const graph = trace(model, shape);
+      const an = analyze(graph, { groupDivisible: opts.groupDivisible });
+      return Promise.resolve(
+        new OTO(model, shape, graph, an, opts.name ?? model.constructor.name),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** The ZIG partition DHSPG and compression use. */
+  get partition(): Partition {
+    return this.analysis.partition;
+  }
+
+  /**
+   * The partition with its reports.
+   *
+   * @example
+   * ```ts
+   * console.log(oto.zigs.report);
+   * for (const z of oto.zigs.list) if (z.prunable) console.log(z.id, z.size, z.layers);
+   * ```
+   */
+  get zigs(): ZigSummary {
+    const p = this.partition;
+    const totals = {
+      model: this.name,
+      params: this.cost.params,
+      macs: this.cost.macs,
+      flops: this.cost.flops,
+    };
+    const shapes = new Map(this.graph.params.map((q) => [q.name, q.shape] as const));
+    return {
+      partition: p,
+      list: p.zigs,
+      counts: partitionCounts(p),
+      report: formatPartition(p, totals, shapes),
+      json: partitionJson(p, totals),
+    };
+  }
+
+  /**
+   * A DHSPG optimizer over the model's trainable parameters and this partition. Options as
+   * {@link DHSPGOptions} (defaults from OTOv2: sgd, lr 0.1, target group sparsity 0.5).
+   *
+   * @example
+   * ```ts
+   * const opt = oto.dhspg({ variant: "adam", lr: 1e-3, targetGroupSparsity: 0.6 });
+   * ```
+   */
+  dhspg(opts: DHSPGOptions = {}): DHSPG {
+    return new DHSPG(this.model.namedParameters(), this.partition, opts);
+  }
+
+  /**
+   * Remove the zero groups of the model's current weights: returns the compact model (a
+   * `GraphModule` in eval mode that computes the same outputs; it can also be trained further),
+   * the kept channels of every ZIG and parameters/MACs/FLOPs before and after.
+   *
+   * @example
+   * ```ts
+   * const { model: small, report } = await oto.compress();
+   * console.log(`${report.paramsBefore} -> ${report.paramsAfter} params`);
+   * ```
+   */
+  async compress(): Promise<OtoCompressed> {
+    const r = await compress(this.model, undefined, this.partition, { input: this.inputShape });
+    return { ...r, cost: graphCost(r.graph) };
+  }
+
+  /**
+   * The traced graph coloured by ZIG as Graphviz DOT, and as SVG when Graphviz `dot` is
+   * installed (null otherwise). With `path`, writes `<path>.dot` and, when available,
+   * `<path>.svg` (a `.dot`/`.svg` extension on `path` is replaced).
+   *
+   * @example
+   * ```ts
+   * const { dot, svg } = await oto.visualize("out/small-cnn");
+   * ```
+   */
+  async visualize(path?: string): Promise<{ dot: string; svg: string | null }> {
+    const dot = toDot(this.graph, this.analysis);
+    const svg = await renderSvg(dot);
+    if (path !== undefined) {
+      const base = path.replace(/\.(dot|svg)$/, "");
+      await writeTextAtomic(`${base}.dot`, dot);
+      if (svg !== null) await writeTextAtomic(`${base}.svg`, svg);
+    }
+    return { dot, svg };
+  }
+
+  /**
+   * Write the full model (`compressed` omitted) or a compact model returned by
+   * {@link compress} as ONNX, for this OTO's input shape.
+   *
+   * @example
+   * ```ts
+   * await oto.exportOnnx("out/full.onnx");
+   * await oto.exportOnnx("out/compressed.onnx", (await oto.compress()).model);
+   * ```
+   */
+  exportOnnx(path: string, model: Module = this.model): Promise<OnnxExportInfo> {
+    return exportOnnx(model, path, this.inputShape);
+  }
+}
