@@ -33,8 +33,10 @@ const ROUNDS = envInt("DHSPG_BENCH_ROUNDS", 5);
 const STEPS = envInt("DHSPG_BENCH_STEPS", 3);
 const BATCH = envInt("DHSPG_BENCH_BATCH", 64);
 
-const { adapter } = await engineAdapter();
+const { adapter, webgpu } = await engineAdapter();
 console.log(`oto adapter: ${adapter}`);
+/** Wait for the GPU (the cpu backend finishes synchronously). */
+const settle = webgpu ? sync : () => Promise.resolve();
 
 type Opt = { step(): void; zeroGrad(): void; dispose(): void };
 
@@ -66,12 +68,12 @@ function setup(kind: "sgd" | "dhspg") {
         opt.step();
         opt.zeroGrad();
       }
-      await sync();
+      await settle();
     },
     /** STEPS optimizer steps on kept gradients, then one sync. */
     async update() {
       for (let i = 0; i < STEPS; i++) opt.step();
-      await sync();
+      await settle();
     },
     forwardBackward,
     dispose() {
