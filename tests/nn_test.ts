@@ -86,6 +86,14 @@ Deno.test("linear op: values, leading batch dims, no bias, both backends, gradie
   const [r3] = await compareBackends("linear 3-D", (a, c) => o.linear(a, c), [x3, w3]);
   assert.deepEqual(r3.shape, [2, 37, 35]);
   assertClose(r3.data, linearRef(x3.data, w3.data, null, 74, 33, 35), "linear 3-D", 1e-4);
+  // Aligned shapes take the vec4 matmul path on webgpu.
+  const xa = hostRand([16, 64], 11), wa = hostRand([32, 64], 12), ba = hostRand([32], 13);
+  const [ra] = await compareBackends("linear aligned", (a, c, d) => o.linear(a, c, d), [
+    xa,
+    wa,
+    ba,
+  ]);
+  assertClose(ra.data, linearRef(xa.data, wa.data, ba.data, 16, 64, 32), "linear aligned", 1e-4);
   await gradCheck("linear", (a, c, d) => o.linear(a, c, d), [
     hostRand([2, 3, 4], 6),
     hostRand([5, 4], 7),

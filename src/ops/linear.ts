@@ -1,10 +1,9 @@
 /**
  * Fully connected layer as one op: `y = x·wᵀ + b` with `w` stored `[out, in]` (PyTorch layout).
- * Any leading dims of `x` are batch dims. On WebGPU it runs the shared matmul kernel with the
- * transpose folded into its flag, then the broadcasting add kernel for the bias, so no
+ * Any leading dims of `x` are batch dims. On WebGPU it runs the matmul op's kernels
+ * (`encodeMatmul`) with the transpose folded into their flag, then the broadcasting add kernel for the bias, so no
  * transposed copy of the weight is ever made.
  */
-import matmulSrc from "../../kernels/matmul/matmul.wgsl" with { type: "text" };
 import binarySrc from "../../kernels/elementwise/binary.wgsl" with { type: "text" };
 import {
   acquireBuffer,
@@ -17,7 +16,7 @@ import {
 import { numel, type Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, packShape, stridesOf } from "./util.ts";
-import { matmul } from "./matmul.ts";
+import { encodeMatmul, matmul } from "./matmul.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
 
@@ -69,16 +68,14 @@ const linearOp = defineOp<LinearAttrs>({
   },
   gpu([x, w, b], [y], _a, info) {
     const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape);
-    // Same specialisation as matmul(x, w, false, true): one shared pipeline.
-    const mm = specialize("matmul", matmulSrc, { TA: "false", TB: "true" });
-    const u = new Uniforms().u32(rows, outF, inF, 1, 0, 0, rows * outF, 0);
-    const grid: [number, number, number] = [Math.ceil(outF / 32), Math.ceil(rows / 32), 1];
+    // The matmul op's kernels (same pipelines as matmul(x, w, false, true)).
+    const d = { m: rows, n: outF, k: inF, batch: 1, sa: 0, sb: 0, transA: false, transB: true };
     if (!b) {
-      dispatch(mm, [x, w, y], grid, u);
+      encodeMatmul(x, w, y, d);
       return;
     }
     const tmp = acquireBuffer(rows * outF * 4);
-    dispatch(mm, [x, w, tmp], grid, u);
+    encodeMatmul(x, w, tmp, d);
     // Same specialisation as add(t, bias) with broadcasting.
     const out = [rows, outF];
     const n = rows * outF;
