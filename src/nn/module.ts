@@ -4,7 +4,7 @@
  * `call(x)` runs `forward` with the module's path recorded, so errors, graph capture and
  * reports name layers like "layer2.0.conv1".
  */
-import { type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { withPath } from "../ops/registry.ts";
 
 /**
@@ -124,12 +124,11 @@ export abstract class Module {
   setTensor(path: string, t: Tensor): void {
     const parts = path.split(".");
     const leaf = parts.pop()!;
-    let m: Module = this;
-    for (const p of parts) {
-      const c = m._children.get(p);
+    const m = parts.reduce<Module>((cur, p) => {
+      const c = cur._children.get(p);
       if (!c) throw new Error(`setTensor: no module "${p}" in path "${path}"`);
-      m = c;
-    }
+      return c;
+    }, this);
     if (m._params.has(leaf)) m.param(leaf, t);
     else if (m._buffers.has(leaf)) m.buffer(leaf, t);
     else throw new Error(`setTensor: "${path}" is neither a parameter nor a buffer`);
