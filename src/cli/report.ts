@@ -118,12 +118,12 @@ export function epochTable(h: readonly EpochRecord[], pruning = true): string {
   return table(rows);
 }
 
-/** Markdown table from rows (first row = header). */
-function mdTable(rows: (string | number)[][]): string {
+/** Markdown table from rows (first row = header); `left` columns are left-aligned. */
+function mdTable(rows: (string | number)[][], left: number[] = [0]): string {
   const cells = rows.map((r) => r.map((c) => String(c).replace(/\|/g, "\\|")));
   return [
     `| ${cells[0].join(" | ")} |`,
-    `|${cells[0].map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    `|${cells[0].map((_, i) => (left.includes(i) ? "---" : "---:")).join("|")}|`,
     ...cells.slice(1).map((r) => `| ${r.join(" | ")} |`),
   ].join("\n");
 }
@@ -183,10 +183,10 @@ export function reportMarkdown(r: TrainReport): string {
         `#${z.id}`,
         z.size,
         z.kept,
-        z.prunable ? z.size - z.kept : `not prunable: ${z.reason ?? ""}`,
-        z.layers.join(", "),
+        z.prunable ? z.size - z.kept : "-",
+        (z.prunable ? "" : `(not prunable: ${z.reason ?? "fixed"}) `) + z.layers.join(", "),
       ]),
-    ]),
+    ], [0, 4]),
     "",
     "## Per epoch",
     "",
@@ -204,7 +204,7 @@ export function reportMarkdown(r: TrainReport): string {
     mdTable([
       ["setting", "value"],
       ...Object.entries(s).map(([k, val]) => [k, JSON.stringify(val)]),
-    ]),
+    ], [0, 1]),
     "",
     `Time: ${r.timings.totalSeconds.toFixed(1)} s in all, ${r.timings.trainSeconds.toFixed(1)} s ` +
       `training` +

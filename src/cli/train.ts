@@ -114,17 +114,34 @@ const DEFAULTS: Settings = {
   testLimit: null,
   epochs: 3,
   batchSize: 64,
-  lr: 0.05,
+  lr: 0.02,
   optimizer: "sgd",
   momentum: 0.9,
   weightDecay: 0,
   targetSparsity: 0.5,
-  startPruning: "1",
-  epsilon: 0.95,
+  startPruning: "0.25",
+  epsilon: 0.99,
   lambda: null,
   seed: 0,
   baseline: false,
 };
+
+/** Zoo models that return images, not class scores (listed apart in --help). */
+const NOT_CLASSIFIERS = ["carn", "stacked-unets"];
+
+/** Wrap `text` at `width` columns, continuation lines indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${" ".repeat(indent)}`);
+}
 
 /** `--help`. */
 export const HELP = `deno task train [flags]
@@ -134,12 +151,19 @@ the compact model gives the same outputs, and write reports, ONNX and safetensor
 With no flags: small-cnn on the embedded Fashion-MNIST sample (4000 train / 1000 test images).
 
 Model and data
-  --model NAME            zoo classifier (default small-cnn): ${
-  Object.keys(zoo).filter((k) => !k.startsWith("case-")).join(", ")
+  --model NAME            zoo classifier (default small-cnn), one of
+                          ${
+  wrap(
+    Object.keys(zoo).filter((k) => !k.startsWith("case-") && !NOT_CLASSIFIERS.includes(k))
+      .join(", "),
+    26,
+    96,
+  )
 }
   --width N               scale the model's channel widths (first stage = N; default: the zoo's)
   --dataset NAME          sample (default; embedded Fashion-MNIST sample), fashion-mnist,
-                          cifar10, synthetic (seeded generated images, 1x28x28, 10 classes)
+                          cifar10, synthetic (seeded generated 1x28x28 images, 10 classes,
+                          2048 train or --limit, 512 test)
   --data-dir DIR          where the data set lives (fashion-mnist: ${FASHION_MNIST_DIR};
                           cifar10: ${CIFAR10_DIR}, the binary version)
   --limit N               use only the first N training images
@@ -164,9 +188,11 @@ Pruning (DHSPG, OTOv2)
                           ("300steps"); before it, DHSPG trains as the plain optimizer
                           (default ${DEFAULTS.startPruning} epoch)
   --epsilon X             half-space projection aggressiveness in [0, 1) (default ${DEFAULTS.epsilon})
-  --lambda X              group-lasso strength (default 1 for sgd, 10 for adam/adamw)
+  --lambda X              group-lasso strength (default 1 for sgd, 100 for adam/adamw)
   --baseline              also train the same model without pruning (plain optimizer, same
                           schedule) and report both
+  (The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start
+  pruning after about a third of the training, with --epsilon 0.9 to 0.95.)
 
 Output
   --out DIR               output directory (default ./out/<model>-<dataset>)
@@ -356,6 +382,7 @@ export function parseCli(args: string[]): {
 // Data.
 
 interface Data {
+  name: string;
   train: ImageDataset;
   test: ImageDataset;
   mean: number[];
@@ -421,7 +448,9 @@ async function loadData(s: Settings): Promise<Data> {
   if (train.n === 0 || test.n === 0) {
     throw new Error(`${train.name}: the data set is empty (${train.n} train, ${test.n} test)`);
   }
-  return { train, test, ...channelStats(train), augment };
+  // "fashion-mnist-sample/train" -> "fashion-mnist-sample" (the name of the pair).
+  const name = train.name.replace(/\/train$/, "");
+  return { name, train, test, ...channelStats(train), augment };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,7 +470,7 @@ function buildModel(s: Settings, d: Data): { model: Module; input: number[] } {
 }
 
 function lambdaOf(s: Settings): number {
-  return s.lambda ?? (s.optimizer === "sgd" ? 1 : 10);
+  return s.lambda ?? (s.optimizer === "sgd" ? 1 : 100);
 }
 
 function makeBaselineOptimizer(s: Settings, model: Module): Optimizer<{ lr: number }> {
@@ -623,7 +652,17 @@ async function trainRun(
     await saveCheckpoint(ctx.checkpoint, {
       model,
       optimizer: opt,
-      meta: { epoch: epoch + 1, step, settings: s, history, seconds, label: ctx.label },
+      meta: {
+        epoch: epoch + 1,
+        step,
+        settings: s,
+        history,
+        seconds,
+        label: ctx.label,
+        // Batches depend on (seed, epoch) only; the global generator is reseeded per epoch.
+        loader: { seed: s.seed, nextEpoch: epoch + 1, batchesPerEpoch: loader.length },
+        rng: { seed: epochSeed(s.seed, epoch + 1), reseededEachEpoch: true },
+      },
     });
     if (ctx.flags.stopAfterEpoch === epoch + 1) {
       throw new StopRequested(epoch + 1);
@@ -646,8 +685,13 @@ async function compareOutputs(
 ): Promise<{ maxAbsDiff: number; scale: number }> {
   full.eval();
   small.eval();
-  const a = await noGrad(() => tidy(() => full.call(x))).data();
-  const b = await noGrad(() => tidy(() => small.call(x))).data();
+  const run = async (m: Module) => {
+    const y = noGrad(() => tidy(() => m.call(x)));
+    const v = await y.data();
+    y.dispose();
+    return v;
+  };
+  const a = await run(full), b = await run(small);
   if (a.length !== b.length) {
     throw new Error(
       `verify: the compressed model returns ${b.length} values, the full ${a.length}`,
@@ -717,7 +761,7 @@ export async function main(args: string[]): Promise<number> {
   io.log(`backend ${backend} (${adapter})`);
   const data = await loadData(s);
   io.log(
-    `data ${data.train.name}: ${data.train.n} train, ${data.test.n} test images of ` +
+    `data ${data.name}: ${data.train.n} train, ${data.test.n} test images of ` +
       `[${data.train.channels}, ${data.train.height}, ${data.train.width}], ` +
       `${data.train.numClasses} classes`,
   );
@@ -729,7 +773,7 @@ export async function main(args: string[]): Promise<number> {
     oto = await OTO.create(model, input, { name: s.model });
   } catch (e) {
     throw new Error(
-      `model ${s.model} does not accept [${input}] inputs (${data.train.name}): ` +
+      `model ${s.model} does not accept [${input}] inputs (${data.name}): ` +
         (e as Error).message.split("\n")[0],
     );
   }
@@ -811,7 +855,7 @@ export async function main(args: string[]): Promise<number> {
     "training curves (SVG)": join(flags.out, "curves.svg"),
     "checkpoint (weights + optimizer state + history)": ckPath,
   };
-  const meta = { model: s.model, dataset: data.train.name, settings: JSON.stringify(s) };
+  const meta = { model: s.model, dataset: data.name, settings: JSON.stringify(s) };
   await saveWeights(model, files["full model weights (safetensors)"], meta);
   await saveWeights(small, files["compressed model weights (safetensors)"], meta);
   const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input);
@@ -840,11 +884,11 @@ export async function main(args: string[]): Promise<number> {
     layers: z.layers,
   }));
   const report: TrainReport = {
-    title: `oto: ${s.model} on ${data.train.name}`,
+    title: `oto: ${s.model} on ${data.name}`,
     settings: { ...s, startPruningStep: startStep },
     backend: `${backend} (${adapter})`,
     dataset: {
-      name: data.train.name,
+      name: data.name,
       train: data.train.n,
       test: data.test.n,
       shape: input.slice(1),
@@ -922,12 +966,12 @@ export async function main(args: string[]): Promise<number> {
       } ` +
       `(-${pctChange(report.full.macs, report.compressed.macs)})`,
   );
+  const pz = zigs.filter((z) => z.prunable);
   io.log(
-    `kept channels: ${
-      zigs.filter((z) => z.prunable).map((z) => `#${z.id} ${z.kept}/${z.size}`).join(", ")
-    }`,
+    `kept channels: ${pz.slice(0, 12).map((z) => `#${z.id} ${z.kept}/${z.size}`).join(", ")}` +
+      (pz.length > 12 ? `, ... (${pz.length - 12} more in report.md)` : ""),
   );
-  const summary = `oto ${s.model} on ${data.train.name}: test accuracy full ` +
+  const summary = `oto ${s.model} on ${data.name}: test accuracy full ` +
     `${(100 * fullEval.accuracy).toFixed(2)}%, compressed ${
       (100 * smallEval.accuracy).toFixed(2)
     }%` +
