@@ -56,7 +56,7 @@ function assertOneLine(stderr: string, what: string): void {
 Deno.test("train CLI: synthetic run writes every file; report matches the compressed weights", async () => {
   const dir = await Deno.makeTempDir({ prefix: "oto_cli_" });
   try {
-    const r = await train([...TINY, "--epochs", "2", "--out", dir]);
+    const r = await train([...TINY, "--epochs", "2", "--baseline", "--out", dir]);
     assert.equal(r.code, 0, `exit code; stderr:\n${r.stderr}`);
     assert.match(r.stdout, /verify max diff/);
     for (
@@ -69,13 +69,19 @@ Deno.test("train CLI: synthetic run writes every file; report matches the compre
         "full.safetensors",
         "compressed.safetensors",
         "checkpoint.safetensors",
+        "baseline.safetensors",
+        "baseline-checkpoint.safetensors",
       ]
     ) {
       assert.ok((await Deno.stat(join(dir, f))).size > 0, `${f} written`);
     }
     const rep = JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
     assert.equal(rep.history.length, 2);
-    assert.ok(rep.verify.passed && rep.verify.maxAbsDiff <= 1e-3 * 10, "verification passed");
+    assert.equal(rep.baselineHistory.length, 2, "--baseline trains the unpruned model too");
+    assert.equal(rep.baseline.params, rep.full.params);
+    assert.ok(rep.history.every((h: { groupSparsity: number }) => h.groupSparsity >= 0));
+    assert.ok(rep.verify.passed && rep.verify.relDiff <= 1e-3, "verification passed");
+    assert.ok(rep.verify.images > 0 && rep.verify.maxAbsDiff >= 0);
 
     // Parameter counts recomputed from the files.
     const full = await weights(join(dir, "full.safetensors"));

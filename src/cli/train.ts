@@ -619,7 +619,7 @@ async function trainRun(
     }
     const [lossSum, correct] = acc ? Array.from(await acc.data()) : [0, 0];
     acc?.dispose();
-    await sync();
+    if (getDefaultBackend() === "webgpu") await sync();
     const secs = (performance.now() - t0) / 1000;
     seconds += secs;
     const te = await evaluate(model, testLoader);
