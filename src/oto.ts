@@ -110,6 +110,8 @@ export class OTO {
    *
    * @example
    * ```ts
+   * import { OTO } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
    * const oto = await OTO.create(zoo["resnet18"].build(), [1, 3, 32, 32]);
    * console.log(oto.zigs.counts); // { zigs, prunableZigs, prunableGroups }
    * ```
@@ -148,6 +150,10 @@ export class OTO {
    *
    * @example
    * ```ts
+   * import { init, OTO } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
+   * await init();
+   * const oto = await OTO.create(zoo["small-cnn"].build({ seed: 0 }), [1, 1, 28, 28]);
    * console.log(oto.zigs.report);
    * for (const z of oto.zigs.list) if (z.prunable) console.log(z.id, z.size, z.layers);
    * ```
@@ -176,7 +182,13 @@ export class OTO {
    *
    * @example
    * ```ts
+   * import { init, OTO } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
+   * await init();
+   * const oto = await OTO.create(zoo["small-cnn"].build({ seed: 0 }), [1, 1, 28, 28]);
    * const opt = oto.dhspg({ variant: "adam", lr: 1e-3, targetGroupSparsity: 0.6 });
+   * // ... training loop: forward, backward, opt.step(), opt.zeroGrad() ...
+   * console.log(await opt.stats());
    * ```
    */
   dhspg(opts: DHSPGOptions = {}): DHSPG {
@@ -190,8 +202,13 @@ export class OTO {
    *
    * @example
    * ```ts
+   * import { init, OTO, zeroRandomGroups } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
+   * await init();
+   * const oto = await OTO.create(zoo["small-cnn"].build({ seed: 0 }), [1, 1, 28, 28]);
+   * await zeroRandomGroups(oto.model.stateDict(), oto.partition); // what DHSPG does, in training
    * const { model: small, report } = await oto.compress();
-   * console.log(`${report.paramsBefore} -> ${report.paramsAfter} params`);
+   * console.log(`${report.paramsBefore} -> ${report.paramsAfter} params`, small.numParameters());
    * ```
    */
   async compress(): Promise<OtoCompressed> {
@@ -206,7 +223,12 @@ export class OTO {
    *
    * @example
    * ```ts
-   * const { dot, svg } = await oto.visualize("out/small-cnn");
+   * import { init, OTO } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
+   * await init();
+   * const oto = await OTO.create(zoo["small-cnn"].build({ seed: 0 }), [1, 1, 28, 28]);
+   * const { dot, svg } = await oto.visualize("small-cnn"); // small-cnn.dot (+ .svg)
+   * console.log(dot.length, svg === null ? "install Graphviz for SVG" : "SVG written");
    * ```
    */
   async visualize(path?: string): Promise<{ dot: string; svg: string | null }> {
@@ -226,8 +248,12 @@ export class OTO {
    *
    * @example
    * ```ts
-   * await oto.exportOnnx("out/full.onnx");
-   * await oto.exportOnnx("out/compressed.onnx", (await oto.compress()).model);
+   * import { init, OTO } from "../mod.ts";
+   * import { zoo } from "./zoo/index.ts";
+   * await init();
+   * const oto = await OTO.create(zoo["small-cnn"].build({ seed: 0 }), [1, 1, 28, 28]);
+   * await oto.exportOnnx("full.onnx");
+   * await oto.exportOnnx("compressed.onnx", (await oto.compress()).model);
    * ```
    */
   exportOnnx(path: string, model: Module = this.model): Promise<OnnxExportInfo> {

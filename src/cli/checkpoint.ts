@@ -14,9 +14,18 @@
  *
  * @example
  * ```ts
- * await saveCheckpoint("out/checkpoint.safetensors", { model, optimizer: opt, meta });
- * const ck = await loadCheckpoint("out/checkpoint.safetensors");
- * await restoreCheckpoint(ck, { model, optimizer: opt });
+ * import { init, SGD } from "../../mod.ts";
+ * import { zoo } from "../zoo/index.ts";
+ * import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+ * // ... train an epoch ...
+ * await saveCheckpoint("checkpoint.safetensors", { model, optimizer: opt, meta: { epoch: 1, step: 63 } });
+ * // later, in a new process, with a freshly built model and optimizer:
+ * const ck = await loadCheckpoint("checkpoint.safetensors");
+ * restoreCheckpoint(ck, { model, optimizer: opt });
+ * console.log(`continuing after epoch ${ck.meta.epoch}`);
  * ```
  * @module
  */

@@ -6,8 +6,10 @@
  *
  * @example
  * ```ts
- * await writeTextAtomic("out/report.md", reportMarkdown(report));
- * await writeTextAtomic("out/curves.svg", reportCurves(report));
+ * import { reportCurves, reportMarkdown, type TrainReport } from "./report.ts";
+ * const report: TrainReport = JSON.parse(await Deno.readTextFile("out/small-cnn-sample/report.json"));
+ * await Deno.writeTextFile("report.md", reportMarkdown(report));
+ * await Deno.writeTextFile("curves.svg", reportCurves(report));
  * ```
  * @module
  */

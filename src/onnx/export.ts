@@ -179,9 +179,14 @@ export async function onnxBytes(
  *
  * @example
  * ```ts
- * const { model: small } = await oto.compress();
- * await exportOnnx(model, "out/full.onnx", [1, 1, 28, 28]);
- * await exportOnnx(small, "out/compressed.onnx", [1, 1, 28, 28]);
+ * import { exportOnnx, init, OTO } from "../../mod.ts";
+ * import { zoo } from "../zoo/index.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const oto = await OTO.create(model, [1, 1, 28, 28]);
+ * const { model: small } = await oto.compress(); // after training with oto.dhspg()
+ * await exportOnnx(model, "full.onnx", [1, 1, 28, 28]);
+ * await exportOnnx(small, "compressed.onnx", [1, 1, 28, 28]);
  * ```
  */
 export async function exportOnnx(
