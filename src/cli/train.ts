@@ -97,7 +97,8 @@ export interface RunFlags {
   out: string;
   resume: boolean;
   quiet: boolean;
-  backend: "auto" | "webgpu" | "cpu";
+  /** Requested backend; null when not given (a resumed run keeps its checkpoint's). */
+  backend: "auto" | "webgpu" | "cpu" | null;
   stopAfterEpoch: number | null;
   help: boolean;
 }
@@ -198,7 +199,8 @@ Output
   --out DIR               output directory (default ./out/<model>-<dataset>)
   --resume                continue from DIR/checkpoint.safetensors (settings come from the
                           checkpoint; flags that contradict it are an error)
-  --backend NAME          auto (default: WebGPU if available, else cpu), webgpu, cpu
+  --backend NAME          auto (default: WebGPU if available, else cpu), webgpu, cpu; a resumed
+                          run keeps its checkpoint's
   --quiet                 print only errors and the final summary line
   -h, --help              this text
 
@@ -360,8 +362,8 @@ export function parseCli(args: string[]): {
   }
   if (str("seed") !== undefined) set("seed", num("seed", str("seed")!, "int"));
   if (v.baseline) set("baseline", true);
-  const backend = str("backend") ?? "auto";
-  if (!["auto", "webgpu", "cpu"].includes(backend)) {
+  const backend = str("backend") ?? null;
+  if (backend !== null && !["auto", "webgpu", "cpu"].includes(backend)) {
     throw new UsageError(`unknown --backend "${backend}"; choose auto, webgpu or cpu`);
   }
   if (str("out") !== undefined && !str("out")) throw new UsageError("--out needs a directory");
@@ -659,6 +661,7 @@ async function trainRun(
         history,
         seconds,
         label: ctx.label,
+        backend: getDefaultBackend(),
         // Batches depend on (seed, epoch) only; the global generator is reseeded per epoch.
         loader: { seed: s.seed, nextEpoch: epoch + 1, batchesPerEpoch: loader.length },
         rng: { seed: epochSeed(s.seed, epoch + 1), reseededEachEpoch: true },
@@ -757,7 +760,8 @@ export async function main(args: string[]): Promise<number> {
     s = saved;
   }
 
-  const { backend, adapter } = await init({ backend: flags.backend, quiet: flags.quiet });
+  const want = flags.backend ?? (ck?.meta.backend as RunFlags["backend"]) ?? "auto";
+  const { backend, adapter } = await init({ backend: want ?? "auto", quiet: flags.quiet });
   io.log(`backend ${backend} (${adapter})`);
   const data = await loadData(s);
   io.log(
