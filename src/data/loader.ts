@@ -162,7 +162,7 @@ export class DataLoader implements AsyncIterable<Batch> {
    * Batch `b` of `epoch`, assembled on the host (augmented and normalised). Deterministic:
    * the same (seed, epoch, b) always gives the same batch.
    */
-  hostBatch(epoch: number, b: number, order = this.order(epoch)): HostBatch {
+  hostBatch(epoch: number, b: number, order: Int32Array = this.order(epoch)): HostBatch {
     if (!Number.isInteger(b) || b < 0 || b >= this.length) {
       throw new DataError(
         this.dataset.name,

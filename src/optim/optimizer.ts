@@ -33,7 +33,7 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** Parameter groups with their hyper-parameters (mutable: schedulers set `lr`). */
   readonly paramGroups: ParamGroup<H>[];
   /** Per-parameter state (momentum buffers, moments, step counts). */
-  protected readonly state = new Map<Tensor, Record<string, Tensor | number>>();
+  protected readonly state: Map<Tensor, Record<string, Tensor | number>> = new Map();
   /** Number of completed `step()` calls. */
   stepCount = 0;
 
