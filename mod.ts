@@ -70,3 +70,9 @@ export {
   type OnnxExportInfo,
   type OnnxExportOptions,
 } from "./src/onnx/export.ts";
+export { DataError, type ImageDataset } from "./src/data/dataset.ts";
+export { loadFashionMnist, loadIdxDataset, loadSample, readIdx } from "./src/data/idx.ts";
+export { loadCifar10, loadCifar100 } from "./src/data/cifar.ts";
+export { makeSynthetic, type SyntheticOptions } from "./src/data/synthetic.ts";
+export { loadSafetensors, saveSafetensors } from "./src/io/safetensors.ts";
+export { zoo, type ZooEntry } from "./src/zoo/index.ts";
