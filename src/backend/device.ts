@@ -63,8 +63,9 @@ async function acquire(): Promise<Gpu> {
     lost = `${info.reason ?? "unknown"}: ${info.message}`;
   });
   const info = adapter.info;
-  const adapterName = [info?.vendor, info?.architecture, info?.device, info?.description]
-    .filter((s) => s).join(" ") || "unknown adapter";
+  // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
+  const adapterName = [info?.description || info?.device, info?.vendor, info?.architecture]
+    .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
   const isSoftware = /llvmpipe|swiftshader|lavapipe|software|cpu/i.test(adapterName) ||
     Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
   gpu = { device, adapterName, isSoftware, limits: device.limits };
