@@ -1,5 +1,7 @@
-// out[i] = in[offset + sum_d coord_d(i) * stride_d]: one kernel for permute, expand (stride 0),
-// slice (offset, step) and every other pure data movement. {{T}} is the element type.
+// Strided copy between a contiguous block and a strided view (at = offset + sum_d coord_d(i) *
+// stride_d). Gather, `dst[i] = src[at]`: permute, expand (stride 0), slice (offset, step), pixel
+// shuffle. Scatter, `dst[at] = src[i]`: write a block into a region of a larger tensor (concat,
+// one dispatch per operand, regions disjoint). {{ASSIGN}} picks the direction, {{T}} the type.
 struct P {
   n: u32, nx: u32, rank: u32, offset: u32,
   shape: array<vec4<u32>, 2>,
@@ -22,5 +24,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     rem = rem / s;
     at += c * p.strides[k / 4u][k % 4u];
   }
-  dst[i] = src[at];
+  {{ASSIGN}};
 }

@@ -3,51 +3,10 @@
  * with the strided *write* kernel (regions are disjoint, one dispatch per operand); split reads
  * each part with the strided gather. Each is the other's gradient.
  */
-import writeSrc from "../../kernels/movement/strided_write.wgsl" with { type: "text" };
-import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
-import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
+import type { Tensor, TensorInfo } from "../tensor.ts";
 import { apply, apply1, defineOp, shapeError } from "./registry.ts";
-import { normAxis, packShape, stridesOf } from "./util.ts";
+import { normAxis, stridesOf } from "./util.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
-
-/** CPU twin of `strided_write.wgsl`: dst[offset + Σ coord·stride] = src[i]. */
-export function stridedWriteCpu(
-  src: HostArray,
-  dst: HostArray,
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): void {
-  const r = shape.length;
-  for (let i = 0; i < src.length; i++) {
-    let rem = i, at = offset;
-    for (let d = r - 1; d >= 0; d--) {
-      const c = rem % shape[d];
-      rem = (rem - c) / shape[d];
-      at += c * strides[d];
-    }
-    dst[at] = src[i];
-  }
-}
-
-/** Record `strided_write.wgsl` (GPU twin of {@link stridedWriteCpu}). */
-export function stridedWriteGpu(
-  op: string,
-  src: GPUBuffer,
-  dst: GPUBuffer,
-  dtype: string,
-  shape: readonly number[],
-  strides: readonly number[],
-  offset: number,
-): void {
-  const n = numel(shape);
-  if (n === 0) return;
-  const g = grid1d(n);
-  const u = new Uniforms().u32(n, g[0], shape.length, offset);
-  packShape(u, shape, op);
-  packShape(u, strides, op);
-  dispatch(specialize("strided_write", writeSrc, { T: dtype }), [src, dst], g, u);
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -98,7 +57,7 @@ const concatOp = defineOp<ConcatAttrs>({
     let off = 0;
     ins.forEach((x, k) => {
       const s = info.ins[k].shape;
-      stridedWriteCpu(x, y, s, ostr, off * ostr[a.axis]);
+      stridedCpu(x, y, s, ostr, off * ostr[a.axis], "scatter");
       off += s[a.axis];
     });
   },
@@ -107,7 +66,7 @@ const concatOp = defineOp<ConcatAttrs>({
     let off = 0;
     ins.forEach((x, k) => {
       const { shape, dtype } = info.ins[k];
-      stridedWriteGpu("concat", x, y, dtype, shape, ostr, off * ostr[a.axis]);
+      stridedGpu("concat", x, y, dtype, shape, ostr, off * ostr[a.axis], "scatter");
       off += shape[a.axis];
     });
   },

@@ -9,27 +9,33 @@ import { apply1, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
 import { sumTo } from "./reduce.ts";
 
-/** CPU twin of the strided kernel: dst[i] = src[offset + Σ coord·stride]. */
+/** Gather `dst[i] = src[at]` (a strided view read) or scatter `dst[at] = src[i]` (written). */
+export type StridedDirection = "gather" | "scatter";
+
+/** CPU twin of the strided kernel, with at = offset + Σ coord·stride over `shape`. */
 export function stridedCpu(
   src: HostArray,
   dst: HostArray,
   shape: readonly number[],
   strides: readonly number[],
   offset: number,
+  direction: StridedDirection = "gather",
 ): void {
   const r = shape.length;
-  for (let i = 0; i < dst.length; i++) {
+  const n = numel(shape);
+  for (let i = 0; i < n; i++) {
     let rem = i, at = offset;
     for (let d = r - 1; d >= 0; d--) {
       const c = rem % shape[d];
       rem = (rem - c) / shape[d];
       at += c * strides[d];
     }
-    dst[i] = src[at];
+    if (direction === "gather") dst[i] = src[at];
+    else dst[at] = src[i];
   }
 }
 
-/** Record the strided kernel on the GPU (used by several movement ops). */
+/** Record the strided kernel on the GPU (used by every pure data-movement op). */
 export function stridedGpu(
   op: string,
   src: GPUBuffer,
@@ -38,13 +44,16 @@ export function stridedGpu(
   shape: readonly number[],
   strides: readonly number[],
   offset: number,
+  direction: StridedDirection = "gather",
 ): void {
   const n = numel(shape);
+  if (n === 0) return;
   const g = grid1d(n);
   const u = new Uniforms().u32(n, g[0], shape.length, offset);
   packShape(u, shape, op);
   packShape(u, strides, op);
-  dispatch(specialize("strided", stridedSrc, { T: dtype }), [src, dst], g, u);
+  const assign = direction === "gather" ? "dst[i] = src[at]" : "dst[at] = src[i]";
+  dispatch(specialize("strided", stridedSrc, { T: dtype, ASSIGN: assign }), [src, dst], g, u);
 }
 
 // ---------------------------------------------------------------------------------------------
