@@ -3,13 +3,14 @@
  * print the loss, accuracy and throughput of every epoch.
  *
  * ```sh
- * deno run -A examples/train_mnist.ts --data-dir /usr/share/datasets/fashion-mnist --epochs 3
+ * deno run -A examples/train_mnist.ts --data-dir /usr/share/datasets/fashion-mnist --epochs 6
  * deno run -A examples/train_mnist.ts --sample --epochs 1      # the embedded 4000-image sample
  * ```
  *
  * Flags: `--data-dir DIR` (Fashion-MNIST IDX files), `--sample` (use the embedded sample
- * instead), `--epochs N` (3), `--batch-size B` (64), `--lr LR` (0.05, SGD with momentum 0.9 and
- * cosine decay per iteration), `--limit N` (first N training images), `--seed S` (0),
+ * instead), `--epochs N` (6), `--batch-size B` (64), `--lr LR` (0.05, SGD with momentum 0.9 and
+ * cosine decay per iteration), `--wd W` (weight decay, 1e-4), `--width C` (first conv's
+ * channels, 16), `--limit N` (first N training images), `--seed S` (0),
  * `--hflip` (random horizontal flips), `--save PATH` (write the weights as safetensors),
  * `--backend webgpu|cpu|auto`.
  *
@@ -187,7 +188,9 @@ async function main(): Promise<void> {
     options: {
       "data-dir": { type: "string", default: FASHION_MNIST_DIR },
       sample: { type: "boolean", default: false },
-      epochs: { type: "string", default: "3" },
+      epochs: { type: "string", default: "6" },
+      width: { type: "string", default: "16" },
+      wd: { type: "string", default: "1e-4" },
       "batch-size": { type: "string", default: "64" },
       lr: { type: "string", default: "0.05" },
       limit: { type: "string" },
@@ -213,7 +216,7 @@ async function main(): Promise<void> {
   }
   console.log(`data ${train.name} ${train.n} images, ${test.name} ${test.n} images`);
   manualSeed(seed);
-  const model = new SmallCnn();
+  const model = new SmallCnn({ width: Number(a.width) });
   const norm = { mean: [FASHION_MEAN], std: [FASHION_STD] };
   const trainLoader = new DataLoader(train, {
     batchSize: bs,
@@ -223,10 +226,12 @@ async function main(): Promise<void> {
     ...norm,
   });
   const testLoader = new DataLoader(test, { batchSize: 500, ...norm });
-  const opt = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: 5e-4 });
+  const weightDecay = Number(a.wd);
+  const opt = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay });
   const scheduler = new CosineAnnealing(opt, { tMax: epochs * trainLoader.length });
   console.log(
-    `model SmallCnn ${model.numParameters()} parameters; SGD lr ${lr} momentum 0.9, ` +
+    `model SmallCnn ${model.numParameters()} parameters; SGD lr ${lr} momentum 0.9 ` +
+      `weight decay ${weightDecay}, ` +
       `cosine over ${epochs} epochs of ${trainLoader.length} batches of ${bs}`,
   );
   for (let e = 1; e <= epochs; e++) {
