@@ -33,6 +33,52 @@ function checkGroups(layer: string, inC: number, outC: number, groups: number): 
   }
 }
 
+/** Geometry, weight and bias shared by {@link Conv2d} and {@link ConvTranspose2d}. */
+abstract class ConvBase extends Module {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  groups: number;
+
+  protected constructor(
+    layer: string,
+    inChannels: number,
+    outChannels: number,
+    kernel: Size2,
+    opts: Conv2dLayerOptions,
+  ) {
+    super();
+    const groups = opts.groups ?? 1;
+    checkGroups(layer, inChannels, outChannels, groups);
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelSize = pair(kernel, "kernel", layer);
+    this.stride = pair(opts.stride ?? 1, "stride", layer);
+    this.padding = pair(opts.padding ?? 0, "padding", layer);
+    this.dilation = pair(opts.dilation ?? 1, "dilation", layer);
+    this.groups = groups;
+  }
+
+  /** Create weight (of `shape`) and bias with PyTorch's initialisation. */
+  protected initParams(shape: number[], bias: boolean | undefined): void {
+    const p = defaultLayerInit(shape, bias === false ? 0 : this.outChannels);
+    this.param("weight", p.weight);
+    if (p.bias) this.param("bias", p.bias);
+  }
+
+  /** Conv2d: [out, in/groups, kh, kw]; ConvTranspose2d: [in, out/groups, kh, kw]. */
+  get weight(): Tensor {
+    return this.getParam("weight")!;
+  }
+  /** [out], or null without bias. */
+  get bias(): Tensor | null {
+    return this.getParam("bias") ?? null;
+  }
+}
+
 /**
  * 2-D convolution. `weight` [out, in/groups, kh, kw] and `bias` [out], initialised as PyTorch
  * (kaiming_uniform_(a=√5): U(±1/√fan_in), fan_in = in/groups·kh·kw). `Conv2d(3, 64, 3)` has
@@ -44,48 +90,16 @@ function checkGroups(layer: string, inC: number, outC: number, groups: number): 
  * const y = conv.call(x); // [N, 16, H, W]
  * ```
  */
-export class Conv2d extends Module {
-  inChannels: number;
-  outChannels: number;
-  kernelSize: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  groups: number;
-
+export class Conv2d extends ConvBase {
   constructor(
     inChannels: number,
     outChannels: number,
     kernel: Size2,
     opts: Conv2dLayerOptions = {},
   ) {
-    super();
-    const L = "Conv2d";
-    const groups = opts.groups ?? 1;
-    checkGroups(L, inChannels, outChannels, groups);
-    this.inChannels = inChannels;
-    this.outChannels = outChannels;
-    this.kernelSize = pair(kernel, "kernel", L);
-    this.stride = pair(opts.stride ?? 1, "stride", L);
-    this.padding = pair(opts.padding ?? 0, "padding", L);
-    this.dilation = pair(opts.dilation ?? 1, "dilation", L);
-    this.groups = groups;
+    super("Conv2d", inChannels, outChannels, kernel, opts);
     const [kh, kw] = this.kernelSize;
-    const p = defaultLayerInit(
-      [outChannels, inChannels / groups, kh, kw],
-      opts.bias === false ? 0 : outChannels,
-    );
-    this.param("weight", p.weight);
-    if (p.bias) this.param("bias", p.bias);
-  }
-
-  /** [out, in/groups, kh, kw] */
-  get weight(): Tensor {
-    return this.getParam("weight")!;
-  }
-  /** [out], or null without bias. */
-  get bias(): Tensor | null {
-    return this.getParam("bias") ?? null;
+    this.initParams([outChannels, inChannels / this.groups, kh, kw], opts.bias);
   }
 
   forward(x: Tensor): Tensor {
@@ -108,15 +122,8 @@ export class Conv2d extends Module {
  * const y = up.call(x); // [N, 8, 2H, 2W]
  * ```
  */
-export class ConvTranspose2d extends Module {
-  inChannels: number;
-  outChannels: number;
-  kernelSize: [number, number];
-  stride: [number, number];
-  padding: [number, number];
+export class ConvTranspose2d extends ConvBase {
   outputPadding: [number, number];
-  dilation: [number, number];
-  groups: number;
 
   constructor(
     inChannels: number,
@@ -124,18 +131,9 @@ export class ConvTranspose2d extends Module {
     kernel: Size2,
     opts: ConvTranspose2dLayerOptions = {},
   ) {
-    super();
     const L = "ConvTranspose2d";
-    const groups = opts.groups ?? 1;
-    checkGroups(L, inChannels, outChannels, groups);
-    this.inChannels = inChannels;
-    this.outChannels = outChannels;
-    this.kernelSize = pair(kernel, "kernel", L);
-    this.stride = pair(opts.stride ?? 1, "stride", L);
-    this.padding = pair(opts.padding ?? 0, "padding", L);
+    super(L, inChannels, outChannels, kernel, opts);
     this.outputPadding = pair(opts.outputPadding ?? 0, "outputPadding", L);
-    this.dilation = pair(opts.dilation ?? 1, "dilation", L);
-    this.groups = groups;
     for (let i = 0; i < 2; i++) {
       if (this.outputPadding[i] >= Math.max(this.stride[i], this.dilation[i])) {
         throw new Error(
@@ -145,21 +143,7 @@ export class ConvTranspose2d extends Module {
       }
     }
     const [kh, kw] = this.kernelSize;
-    const p = defaultLayerInit(
-      [inChannels, outChannels / groups, kh, kw],
-      opts.bias === false ? 0 : outChannels,
-    );
-    this.param("weight", p.weight);
-    if (p.bias) this.param("bias", p.bias);
-  }
-
-  /** [in, out/groups, kh, kw] */
-  get weight(): Tensor {
-    return this.getParam("weight")!;
-  }
-  /** [out], or null without bias. */
-  get bias(): Tensor | null {
-    return this.getParam("bias") ?? null;
+    this.initParams([inChannels, outChannels / this.groups, kh, kw], opts.bias);
   }
 
   forward(x: Tensor): Tensor {
