@@ -3,45 +3,12 @@
  * write it as ONNX, run it in onnxruntime-node and compare with oto's output.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-node";
 import * as o from "../mod.ts";
-import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
-import { assertClose, hostRand } from "./helpers.ts";
+import { hostRand } from "./helpers.ts";
+import { checkOnnx } from "./onnx_check.ts";
 
 const cpu = (h: { data: ArrayLike<number>; shape: readonly number[] }) =>
   o.fromHost(Float32Array.from(h.data), h.shape, "f32", "cpu");
-
-/** Check `fn` on the given inputs through ONNX; returns the op names covered. */
-export async function checkOnnx(
-  what: string,
-  fn: (...xs: o.Tensor[]) => o.Tensor,
-  inputs: o.Tensor[],
-  tol = 1e-5,
-): Promise<string[]> {
-  const { result, ops } = recordOps(() => fn(...inputs));
-  const bytes = await opsToOnnx(
-    ops,
-    inputs.map((t, i) => ({ name: `in${i}`, tensor: t })),
-    [{ name: "out", tensor: result }],
-  );
-  const session = await ort.InferenceSession.create(bytes);
-  const feeds: Record<string, ort.Tensor> = {};
-  inputs.forEach((t, i) => {
-    feeds[`in${i}`] = t.dtype === "f32"
-      ? new ort.Tensor("float32", t.hostData() as Float32Array, [...t.shape])
-      : new ort.Tensor("int32", t.hostData() as Int32Array, [...t.shape]);
-  });
-  const out = (await session.run(feeds)).out;
-  assert.deepEqual([...out.dims], [...result.shape], `${what}: ONNX output shape`);
-  assertClose(
-    Array.from(out.data as Float32Array, Number),
-    result.hostData(),
-    `${what} (onnxruntime vs oto)`,
-    tol,
-    tol,
-  );
-  return ops.map((r) => r.op.name);
-}
 
 Deno.test("ONNX facets of elementwise, reduce, movement and matmul ops match onnxruntime", async () => {
   const x = cpu(hostRand([2, 3, 4], 1, -2, 2));

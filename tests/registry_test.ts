@@ -4,13 +4,13 @@
  * ONNX facets of the movement/softmax ops match onnxruntime.
  */
 import assert from "node:assert/strict";
-import * as ort from "onnxruntime-node";
 import * as o from "../mod.ts";
 import { apply, type OpSpec } from "../src/ops/registry.ts";
 import { dispatchCount, flushCount } from "../src/backend/webgpu.ts";
 import { resolveRule } from "../src/zig/rules.ts";
 import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
-import { assertClose, hasWebgpu, hostRand } from "./helpers.ts";
+import { hasWebgpu, hostRand } from "./helpers.ts";
+import { checkOnnx } from "./onnx_check.ts";
 
 const RULE_KINDS = [
   "stem",
@@ -240,27 +240,6 @@ Deno.test("channel rules resolve per application (concat, split, slice, pad, gat
   assert.equal(kind(() => o.gather(a, 2, i)), "passthrough");
   assert.equal(kind(() => o.softmax(a, 2)), "block");
 });
-
-/** Record `fn` on cpu, export it as ONNX, run onnxruntime and compare (see onnx_ops_test). */
-async function checkOnnx(what: string, fn: (...xs: o.Tensor[]) => o.Tensor, inputs: o.Tensor[]) {
-  const { result, ops } = recordOps(() => fn(...inputs));
-  const bytes = await opsToOnnx(
-    ops,
-    inputs.map((t, i) => ({ name: `in${i}`, tensor: t })),
-    [{ name: "out", tensor: result }],
-  );
-  const session = await ort.InferenceSession.create(bytes);
-  const feeds: Record<string, ort.Tensor> = {};
-  inputs.forEach((t, i) => {
-    feeds[`in${i}`] = t.dtype === "f32"
-      ? new ort.Tensor("float32", t.hostData() as Float32Array, [...t.shape])
-      : new ort.Tensor("int32", t.hostData() as Int32Array, [...t.shape]);
-  });
-  const out = (await session.run(feeds)).out;
-  assert.deepEqual([...out.dims], [...result.shape], `${what}: ONNX output shape`);
-  assertClose(Array.from(out.data as Float32Array, Number), result.hostData(), what, 1e-5, 1e-5);
-  return ops.map((r) => r.op.name);
-}
 
 Deno.test("ONNX facets of slice, concat, split, pad, gather, oneHot, softmax, crossEntropy", async () => {
   const f = (shape: number[], seed: number) => {
