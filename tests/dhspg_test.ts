@@ -475,6 +475,18 @@ const BRANCH = [
     },
     cover: ["adaptive", "midpoint", "plain", "projected", "fixed", "capped"],
   },
+  {
+    name: "sgd, per-ZIG partition scope",
+    opts: {
+      variant: "sgd",
+      lambda: 0.5,
+      epsilon: 0.3,
+      targetGroupSparsity: 0.5,
+      tolerance: 0.1,
+      partitionScope: "zig",
+    },
+    cover: ["adaptive", "plain", "projected", "fixed"],
+  },
 ] as const;
 
 for (const c of BRANCH) {
@@ -559,6 +571,7 @@ function refOpts(opt: o.DHSPG): RefOpts {
     fixedZero: opt.fixedZeroGroups,
     l1: opt.weightDecayType === "l1_norm",
     upper: opt.upperGroupSparsity,
+    perZig: opt.partitionScope === "zig",
   };
 }
 
@@ -585,6 +598,7 @@ interface RefOpts {
   fixedZero: boolean;
   l1: boolean;
   upper: number;
+  perZig: boolean;
 }
 
 /** Plain PyTorch SGD (momentum, dampening, coupled L2) for one tensor. */
@@ -772,8 +786,17 @@ class RefDHSPG {
       const nc = Math.max(norm(cos), 1e-12), nr = Math.max(norm(r), 1e-12);
       const score = cos.map((c, i) => 0.5 * c / nc + 0.5 * r[i] / nr);
       const order = score.map((_, i) => i).sort((a, b) => score[b] - score[a] || a - b);
-      const K = Math.floor(score.length * Math.min(o.target + o.tol, 0.999));
-      const top = new Set(order.slice(0, K));
+      const frac = Math.min(o.target + o.tol, 0.999);
+      let top = new Set(order.slice(0, Math.floor(score.length * frac)));
+      if (o.perZig) {
+        // Each ZIG's own top floor(G·frac) (f32 product, as the engines).
+        top = new Set();
+        this.zigs.forEach((z, zi) => {
+          const mine = order.filter((i) => owner[i][0] === zi);
+          const k = Math.floor(Math.fround(z.size * Math.fround(frac)));
+          for (const i of mine.slice(0, k)) top.add(i);
+        });
+      }
       let gi = 0;
       this.zigs.forEach((z) => {
         const ids = Array.from({ length: z.size }, (_, j) => gi + j);

@@ -88,6 +88,8 @@ export interface Settings {
   startPruning: string;
   epsilon: number;
   lambda: number | null;
+  /** Where DHSPG ranks groups for pruning: "global" (OTOv2) or "zig" (same fraction per ZIG). */
+  pruneScope: "global" | "zig";
   seed: number;
   baseline: boolean;
 }
@@ -123,6 +125,7 @@ const DEFAULTS: Settings = {
   startPruning: "0.25",
   epsilon: 0.99,
   lambda: null,
+  pruneScope: "global",
   seed: 0,
   baseline: false,
 };
@@ -190,6 +193,10 @@ Pruning (DHSPG, OTOv2)
                           (default ${DEFAULTS.startPruning} epoch)
   --epsilon X             half-space projection aggressiveness in [0, 1) (default ${DEFAULTS.epsilon})
   --lambda X              group-lasso strength (default 1 for sgd, 100 for adam/adamw)
+  --prune-scope S         how the channels to prune are chosen: "global" (OTOv2: one ranking
+                          of every prunable channel, which may shrink one layer to a handful of
+                          channels) or "zig" (each ZIG loses the same fraction)
+                          (default ${DEFAULTS.pruneScope})
   --baseline              also train the same model without pruning (plain optimizer, same
                           schedule) and report both
   (The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start
@@ -279,6 +286,7 @@ export function parseCli(args: string[]): {
         "start-pruning": { type: "string" },
         epsilon: { type: "string" },
         lambda: { type: "string" },
+        "prune-scope": { type: "string" },
         seed: { type: "string" },
         out: { type: "string" },
         resume: { type: "boolean" },
@@ -359,6 +367,13 @@ export function parseCli(args: string[]): {
     const l = num("lambda", str("lambda")!, "real");
     if (!(l > 0)) throw new UsageError(`--lambda must be positive, got "${str("lambda")}"`);
     set("lambda", l);
+  }
+  const scope = str("prune-scope");
+  if (scope !== undefined) {
+    if (scope !== "global" && scope !== "zig") {
+      throw new UsageError(`unknown --prune-scope "${scope}"; choose global or zig`);
+    }
+    set("pruneScope", scope);
   }
   if (str("seed") !== undefined) set("seed", num("seed", str("seed")!, "int"));
   if (v.baseline) set("baseline", true);
@@ -802,6 +817,7 @@ export async function main(args: string[]): Promise<number> {
     startPruningStep: startStep,
     epsilon: s.epsilon,
     lambda: lambdaOf(s),
+    partitionScope: s.pruneScope ?? "global",
     weightDecay: s.weightDecay,
     ...(s.optimizer === "sgd" ? { firstMomentum: s.momentum } : {}),
   });

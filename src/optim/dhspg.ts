@@ -25,6 +25,11 @@
  * - Partition ties (equal scores) are broken by the lower group id; `n'` is clamped to G.
  * - The global top-K in OTOv2's partition is over groups of linear/conv components; here over
  *   every prunable ZIG (the partitioner decides prunability).
+ * - `partitionScope: "zig"` (an addition; default "global" as OTOv2) ranks each ZIG on its own:
+ *   its top floor(G·(target + tolerance)) scores form its share of the top-K. OTOv2's score
+ *   divides a group's norm by its row width, so the global ranking favours pruning wide layers
+ *   and can shrink one layer to a few channels (a bottleneck the rest of the network cannot
+ *   train around); per-ZIG ranking prunes every layer by the same fraction.
  *
  * @example
  * ```ts
@@ -88,6 +93,11 @@ export interface DHSPGOptions {
   weightDecayType?: "l2_norm" | "l1_norm";
   /** Projection cap: at most this fraction of each ZIG's G_p rows is zero (default 1). */
   upperGroupSparsity?: number;
+  /**
+   * Where the partition ranks saliency scores: "global" (default, OTOv2: one top-K over all
+   * groups) or "zig" (each ZIG pruned by the same fraction; see the module comment).
+   */
+  partitionScope?: "global" | "zig";
 }
 
 /** What {@link DHSPG.stats} reports. */
@@ -175,6 +185,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
   weightDecay: number;
   weightDecayType: "l2_norm" | "l1_norm";
   upperGroupSparsity: number;
+  partitionScope: "global" | "zig";
 
   private partitioned_ = false;
   private readonly layout: Layout;
@@ -217,6 +228,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     this.weightDecay = opts.weightDecay ?? tab.weightDecay;
     this.weightDecayType = opts.weightDecayType ?? "l2_norm";
     this.upperGroupSparsity = opts.upperGroupSparsity ?? 1;
+    this.partitionScope = opts.partitionScope ?? "global";
     this.validate();
 
     const backends = new Set(this.layout.params.map((p) => p.tensor.backend));
@@ -253,6 +265,9 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     }
     if (this.weightDecayType !== "l2_norm" && this.weightDecayType !== "l1_norm") {
       bad(`weightDecayType must be "l2_norm" or "l1_norm", got "${this.weightDecayType}"`);
+    }
+    if (this.partitionScope !== "global" && this.partitionScope !== "zig") {
+      bad(`partitionScope must be "global" or "zig", got ${JSON.stringify(this.partitionScope)}`);
     }
     if (!(this.upperGroupSparsity > 0 && this.upperGroupSparsity <= 1)) {
       bad(`upperGroupSparsity must be in (0, 1], got ${this.upperGroupSparsity}`);
@@ -328,6 +343,8 @@ export class DHSPG extends Optimizer<{ lr: number }> {
       partitionNow,
       partitioned: this.partitioned_,
       topK: Math.floor(ng * Math.min(this.targetGroupSparsity + this.tolerance, 0.999)),
+      topFrac: Math.fround(Math.min(this.targetGroupSparsity + this.tolerance, 0.999)),
+      perZig: this.partitionScope === "zig",
       groupDivisible: this.groupDivisible,
       warm: t < this.warmUpSteps,
       halfSpace: t >= this.halfSpaceStep,

@@ -151,9 +151,12 @@ export class CpuEngine {
       score[i] > score[j] || (score[i] === score[j] && i < j);
     const top = new Uint8Array(ng);
     for (let j = 0; j < ng; j++) {
+      const z = zigs[gzig[j]];
+      const [lo, hi] = P.perZig ? [z.base, z.base + z.size] : [0, ng];
+      const k = P.perZig ? Math.floor(Math.fround(z.size * P.topFrac)) : P.topK;
       let rank = 0;
-      for (let i = 0; i < ng; i++) if (before(i, j)) rank++;
-      top[j] = rank < P.topK ? 1 : 0;
+      for (let i = lo; i < hi; i++) if (before(i, j)) rank++;
+      top[j] = rank < k ? 1 : 0;
     }
     const q = P.groupDivisible;
     for (const z of zigs) {

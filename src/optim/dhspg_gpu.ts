@@ -213,7 +213,12 @@ export class GpuEngine {
       new Uniforms().u32(L.ng, 0, 0, 0),
     );
     const [gx, gy] = grid1d(L.ng, 256);
-    dispatch(K.rank, [this.score, this.top], [gx, gy], new Uniforms().u32(L.ng, gx, P.topK, 0));
+    dispatch(
+      K.rank,
+      [this.score, this.gzig, this.zmeta, this.top],
+      [gx, gy],
+      new Uniforms().u32(L.ng, gx, P.topK, P.perZig ? 1 : 0).f32(P.topFrac, 0, 0, 0),
+    );
     dispatch(
       K.select,
       [this.score, this.top, this.gzig, this.zmeta, this.mask],

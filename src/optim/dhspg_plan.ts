@@ -30,6 +30,10 @@ export interface StepPlan {
   partitioned: boolean;
   /** Global top-K size of the partition. */
   topK: number;
+  /** Rank within each ZIG instead: its top floor(G·topFrac) (f32 product) are the top-K. */
+  perZig: boolean;
+  /** min(target + tolerance, 0.999) as an f32. */
+  topFrac: number;
   groupDivisible: number;
   /** num_steps < warm_up_steps: fixed lambda, no projection. */
   warm: boolean;
