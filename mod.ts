@@ -30,6 +30,7 @@ export { gpuMemory, sync } from "./src/backend/webgpu.ts";
 export { GpuError } from "./src/backend/device.ts";
 export * from "./src/ops/index.ts";
 export * from "./src/optim/optimizer.ts";
+export type { OptimizerState } from "./src/optim/state.ts";
 export * from "./src/optim/sgd.ts";
 export * from "./src/optim/adam.ts";
 export * from "./src/optim/schedules.ts";

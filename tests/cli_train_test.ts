@@ -168,6 +168,7 @@ Deno.test("train CLI: bad flags and data give one clear line and a non-zero exit
       [["--model", "nope"], 2, /unknown --model "nope"/],
       [["--dataset", "mnist"], 2, /unknown --dataset "mnist"/],
       [["--optimizer", "rmsprop"], 2, /unknown --optimizer/],
+      [["--prune-scope", "layer"], 2, /unknown --prune-scope "layer"; choose global or zig/],
       [["--target-sparsity", "1.5"], 2, /--target-sparsity must be a number in \[0, 1\)/],
       [["--start-pruning", "soon"], 2, /--start-pruning must be/],
       [["--frobnicate"], 2, /frobnicate/],

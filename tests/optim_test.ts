@@ -238,3 +238,54 @@ Deno.test("schedules: StepLR, CosineAnnealing, LinearWarmup then cosine (per ste
   assert.throws(() => new o.StepLR(opt, { stepSize: 0 }), /stepSize must be a positive integer/);
   p.dispose();
 });
+
+Deno.test("optimizer stateDict/loadStateDict: a restored optimizer continues bit-exactly", async () => {
+  const makers: [string, (ps: o.Tensor[]) => o.Optimizer<{ lr: number }>][] = [
+    ["SGD", (ps) => new o.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-2 })],
+    ["Adam", (ps) => new o.Adam(ps, { lr: 0.05 })],
+    ["AdamW", (ps) => new o.AdamW(ps, { lr: 0.05 })],
+  ];
+  for (const backend of await backends()) {
+    for (const [name, make] of makers) {
+      const param = (vals: ArrayLike<number>) => {
+        const p = o.tensor(Float32Array.from(vals), [5], { backend }).keep();
+        p.requiresGrad = true;
+        return p;
+      };
+      const step = (p: o.Tensor, opt: o.Optimizer<{ lr: number }>) => {
+        o.tidy(() => o.backward(lossOf(p)));
+        opt.step();
+        opt.zeroGrad();
+      };
+      const a = param(P0), optA = make([a]);
+      step(a, optA);
+      step(a, optA);
+      const saved = await optA.stateDict();
+      assert.equal(saved.kind, name);
+      assert.equal(saved.scalars.stepCount, 2);
+      // A fresh optimizer over a copy of the parameters, given the saved state.
+      const b = param(await a.data()), optB = make([b]);
+      optB.loadStateDict(saved);
+      step(a, optA);
+      step(b, optB);
+      assert.deepEqual(
+        Array.from(await b.data()),
+        Array.from(await a.data()),
+        `${name} ${backend}`,
+      );
+      assert.equal(optB.stepCount, 3);
+      // A state from another optimizer or another model is refused with a clear message.
+      const other = name === "SGD" ? new o.Adam([param(P0)]) : new o.SGD([param(P0)], { lr: 1 });
+      assert.throws(
+        () => other.loadStateDict(saved),
+        new RegExp(`saved optimizer state is from ${name}`),
+      );
+      const two = make([param(P0), param(P0)]);
+      assert.throws(
+        () => two.loadStateDict(saved),
+        /saved state has 1 parameters, the optimizer 2/,
+      );
+      for (const x of [optA, optB, other, two]) x.dispose();
+    }
+  }
+});

@@ -30,10 +30,9 @@
  * @module
  */
 import type { Module } from "../nn/module.ts";
-import { fromHost, type HostArray, type Tensor } from "../tensor.ts";
+import type { HostArray, Tensor } from "../tensor.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
-import { DHSPG } from "../optim/dhspg.ts";
-import { readBuffer, upload } from "../backend/webgpu.ts";
+import type { OptimizerState } from "../optim/state.ts";
 import {
   loadSafetensors,
   type NamedArray,
@@ -47,15 +46,7 @@ export const CHECKPOINT_VERSION = 1;
 const META_KEY = "oto.checkpoint";
 const DT = { f32: "F32", i32: "I32", u32: "U32" } as const;
 
-/** Scalars and tensors of an optimizer's state. */
-export interface OptimizerState {
-  /** Which optimizer wrote it ("SGD", "Adam", "AdamW", "DHSPG"). */
-  kind: string;
-  /** JSON-safe scalars (step counts, flags, learning rates). */
-  scalars: Record<string, unknown>;
-  /** Named arrays (momentum buffers, moments, masks). */
-  arrays: Record<string, NamedArray>;
-}
+export type { OptimizerState };
 
 /** The JSON stored with a checkpoint. */
 export interface CheckpointMeta {
@@ -81,146 +72,6 @@ function named(t: Tensor, data: HostArray): NamedArray {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Optimizer state. The optimizers keep their state in protected/private fields; this module
-// reads and writes those fields by name (`opt["state"]`), and fails loudly if they change.
-
-type EngineBuffers = { m: unknown; v: unknown; mask: unknown };
-interface DhspgInternals {
-  engine: EngineBuffers & { L: { n: number; ng: number } };
-  hadGrad: boolean[];
-  partitioned_: boolean;
-}
-
-function dhspgInternals(opt: DHSPG): DhspgInternals {
-  const o = opt as unknown as DhspgInternals;
-  const e = o.engine;
-  if (
-    !e || !("m" in e) || !("v" in e) || !("mask" in e) || !Array.isArray(o.hadGrad) ||
-    typeof o.partitioned_ !== "boolean"
-  ) {
-    throw new Error(
-      "checkpoint: DHSPG's internal state (engine m/v/mask, hadGrad, partitioned_) changed; " +
-        "update src/cli/checkpoint.ts",
-    );
-  }
-  return o;
-}
-
-async function readEngine(buf: unknown, words: number, u32 = false): Promise<HostArray> {
-  if (buf instanceof Float32Array || buf instanceof Uint32Array) return buf.slice(0, words);
-  const bytes = await readBuffer(buf as GPUBuffer, Math.max(words, 1) * 4);
-  return u32 ? new Uint32Array(bytes, 0, words) : new Float32Array(bytes, 0, words);
-}
-
-function writeEngine(buf: unknown, data: HostArray): void {
-  if (buf instanceof Float32Array || buf instanceof Uint32Array) buf.set(data);
-  else if (data.length) upload(buf as GPUBuffer, data);
-}
-
-/** Read an optimizer's state to the host. */
-export async function optimizerState(opt: Optimizer<{ lr: number }>): Promise<OptimizerState> {
-  if (opt instanceof DHSPG) {
-    const o = dhspgInternals(opt);
-    const { n, ng } = o.engine.L;
-    const needs = { m: opt.variant !== "sgd" || opt.firstMomentum > 0, v: opt.variant !== "sgd" };
-    const arrays: Record<string, NamedArray> = {};
-    if (needs.m) arrays.m = { dtype: "F32", shape: [n], data: await readEngine(o.engine.m, n) };
-    if (needs.v) arrays.v = { dtype: "F32", shape: [n], data: await readEngine(o.engine.v, n) };
-    arrays.mask = { dtype: "U32", shape: [ng], data: await readEngine(o.engine.mask, ng, true) };
-    return {
-      kind: "DHSPG",
-      scalars: {
-        stepCount: opt.stepCount,
-        lr: opt.lr,
-        partitioned: o.partitioned_,
-        hadGrad: [...o.hadGrad],
-        params: opt.paramNames,
-      },
-      arrays,
-    };
-  }
-  const state = (opt as unknown as { state: Map<Tensor, Record<string, Tensor | number>> }).state;
-  if (!(state instanceof Map)) {
-    throw new Error("checkpoint: the optimizer's state map changed; update src/cli/checkpoint.ts");
-  }
-  const arrays: Record<string, NamedArray> = {};
-  const perParam: Record<string, number>[] = [];
-  const params = opt.params();
-  for (let i = 0; i < params.length; i++) {
-    const st = state.get(params[i]) ?? {};
-    const nums: Record<string, number> = {};
-    for (const [k, v] of Object.entries(st)) {
-      if (typeof v === "number") nums[k] = v;
-      else arrays[`${i}.${k}`] = named(v, await v.data());
-    }
-    perParam.push(nums);
-  }
-  return {
-    kind: opt.constructor.name,
-    scalars: { stepCount: opt.stepCount, lrs: opt.paramGroups.map((g) => g.lr), perParam },
-    arrays,
-  };
-}
-
-/** Write a state read by {@link optimizerState} back into an optimizer of the same kind. */
-export function loadOptimizerState(opt: Optimizer<{ lr: number }>, s: OptimizerState): void {
-  const kind = opt instanceof DHSPG ? "DHSPG" : opt.constructor.name;
-  if (s.kind !== kind) {
-    throw new Error(`checkpoint: the optimizer state is from ${s.kind}, the run uses ${kind}`);
-  }
-  const sc = s.scalars;
-  if (opt instanceof DHSPG) {
-    const o = dhspgInternals(opt);
-    const names = sc.params as string[];
-    if (JSON.stringify(names) !== JSON.stringify(opt.paramNames)) {
-      throw new Error("checkpoint: DHSPG parameters differ from the checkpoint's");
-    }
-    const { n, ng } = o.engine.L;
-    for (const [k, len] of [["m", n], ["v", n], ["mask", ng]] as const) {
-      const a = s.arrays[k];
-      if (!a) continue;
-      if (a.data.length !== len) {
-        throw new Error(`checkpoint: DHSPG ${k} has ${a.data.length} values, expected ${len}`);
-      }
-      writeEngine(o.engine[k], a.data);
-    }
-    opt.stepCount = sc.stepCount as number;
-    opt.lr = sc.lr as number;
-    o.partitioned_ = sc.partitioned as boolean;
-    (sc.hadGrad as boolean[]).forEach((v, i) => (o.hadGrad[i] = v));
-    return;
-  }
-  const state = (opt as unknown as { state: Map<Tensor, Record<string, Tensor | number>> }).state;
-  for (const st of state.values()) {
-    for (const v of Object.values(st)) if (typeof v !== "number") v.dispose();
-  }
-  state.clear();
-  const params = opt.params();
-  const perParam = sc.perParam as Record<string, number>[];
-  if (perParam.length !== params.length) {
-    throw new Error(
-      `checkpoint: the optimizer state has ${perParam.length} parameters, the model ${params.length}`,
-    );
-  }
-  params.forEach((p, i) => {
-    const st: Record<string, Tensor | number> = { ...perParam[i] };
-    for (const [key, a] of Object.entries(s.arrays)) {
-      const dot = key.indexOf(".");
-      if (Number(key.slice(0, dot)) !== i) continue;
-      if (a.data.length !== p.size) {
-        throw new Error(
-          `checkpoint: optimizer ${key} has ${a.data.length} values, expected ${p.size}`,
-        );
-      }
-      st[key.slice(dot + 1)] = fromHost(a.data, p.shape, p.dtype, p.backend).keep();
-    }
-    if (Object.keys(st).length) state.set(p, st);
-  });
-  opt.stepCount = sc.stepCount as number;
-  (sc.lrs as number[]).forEach((lr, i) => (opt.paramGroups[i].lr = lr));
-}
-
-// ---------------------------------------------------------------------------------------------
 // Files.
 
 /**
@@ -238,7 +89,7 @@ export async function saveCheckpoint(
   for (const [name, t] of what.model.stateDict()) {
     tensors[`model/${name}`] = named(t, await t.data());
   }
-  const os = await optimizerState(what.optimizer);
+  const os = await what.optimizer.stateDict();
   for (const [k, a] of Object.entries(os.arrays)) tensors[`optim/${k}`] = a;
   const meta = {
     ...what.meta,
@@ -305,5 +156,5 @@ export function restoreCheckpoint(
     }
   }
   for (const [name, t] of state) writeInto(t, ck.model[name].data, name);
-  loadOptimizerState(into.optimizer, ck.optimizer);
+  into.optimizer.loadStateDict(ck.optimizer);
 }

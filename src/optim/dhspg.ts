@@ -41,7 +41,9 @@
  * ```
  */
 import type { Tensor } from "../tensor.ts";
+import type { NamedArray } from "../io/safetensors.ts";
 import { Optimizer } from "./optimizer.ts";
+import type { OptimizerState } from "./state.ts";
 import type { Partition } from "../zig/types.ts";
 import { buildLayout, type Layout, type ZigLayout } from "./dhspg_layout.ts";
 import { S, type StepPlan } from "./dhspg_plan.ts";
@@ -191,6 +193,8 @@ export class DHSPG extends Optimizer<{ lr: number }> {
   private readonly layout: Layout;
   private readonly engine: GpuEngine | CpuEngine;
   private readonly hadGrad: boolean[];
+  /** Which moment buffers the variant keeps. */
+  private readonly needs: { m: boolean; v: boolean };
 
   constructor(
     params: Map<string, Tensor> | Iterable<[string, Tensor]>,
@@ -240,7 +244,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     }
     const backend = [...backends][0] ?? "cpu";
     if (backend === "meta") throw new Error("DHSPG: parameters are shape-only (meta) tensors");
-    const needs = {
+    const needs = this.needs = {
       m: variant !== "sgd" || this.firstMomentum > 0,
       v: variant !== "sgd",
     };
@@ -436,6 +440,52 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     }
     this.engine.refresh(this.needZeros());
     return this.engine.stats;
+  }
+
+  /**
+   * The state a checkpoint needs (see {@link Optimizer.stateDict}): step count, lr, partition
+   * flag, which parameters have had a gradient, the flat moments and the G_p mask.
+   */
+  override async stateDict(): Promise<OptimizerState> {
+    const { n, ng } = this.layout;
+    const st = await this.engine.readState();
+    const arrays: Record<string, NamedArray> = {};
+    if (this.needs.m) arrays.m = { dtype: "F32", shape: [n], data: st.m.slice(0, n) };
+    if (this.needs.v) arrays.v = { dtype: "F32", shape: [n], data: st.v.slice(0, n) };
+    arrays.mask = { dtype: "U32", shape: [ng], data: st.mask.slice(0, ng) };
+    return {
+      kind: this.kind,
+      scalars: {
+        stepCount: this.stepCount,
+        lr: this.lr,
+        partitioned: this.partitioned_,
+        hadGrad: [...this.hadGrad],
+        params: this.paramNames,
+      },
+      arrays,
+    };
+  }
+
+  /** Restore a state from {@link stateDict} of a DHSPG over the same parameters. */
+  override loadStateDict(s: OptimizerState): void {
+    this.checkKind(s);
+    const sc = s.scalars;
+    if (JSON.stringify(sc.params) !== JSON.stringify(this.paramNames)) {
+      throw new Error("DHSPG: the saved state is over different parameters");
+    }
+    const { n, ng } = this.layout;
+    for (const [k, len] of [["m", n], ["v", n], ["mask", ng]] as const) {
+      const a = s.arrays[k];
+      if (!a) continue;
+      if (a.data.length !== len) {
+        throw new Error(`DHSPG: saved ${k} has ${a.data.length} values, expected ${len}`);
+      }
+      this.engine.writeState(k, a.data as Float32Array | Uint32Array);
+    }
+    this.stepCount = sc.stepCount as number;
+    this.lr = sc.lr as number;
+    this.partitioned_ = sc.partitioned as boolean;
+    (sc.hadGrad as boolean[]).forEach((v, i) => (this.hadGrad[i] = v));
   }
 
   /** Free the optimizer's GPU buffers. */

@@ -131,6 +131,16 @@ export class CpuEngine {
     summary[S.lamCount] = nl;
   }
 
+  /** The flat moments and the G_p mask, for checkpoints (copies). */
+  readState(): { m: Float32Array; v: Float32Array; mask: Uint32Array } {
+    return { m: this.m.slice(), v: this.v.slice(), mask: this.mask.slice() };
+  }
+
+  /** Overwrite one of the arrays {@link readState} returns. */
+  writeState(name: "m" | "v" | "mask", data: Float32Array | Uint32Array): void {
+    this[name].set(data);
+  }
+
   /** G_p / G_np from saliency scores (§4.5). */
   private partition(P: StepPlan): void {
     const { stats, mask } = this;
