@@ -19,16 +19,15 @@
  */
 import { parseArgs } from "node:util";
 import {
-  add,
-  argmax,
   backward,
   BatchNorm2d,
-  concat,
+  ClassificationMeter,
+  type ClassificationStats,
   Conv2d,
   CosineAnnealing,
   crossEntropyLoss,
   DataLoader,
-  eq,
+  evaluate as evaluateClassifier,
   flatten,
   init,
   Linear,
@@ -36,15 +35,11 @@ import {
   manualSeed,
   MaxPool2d,
   Module,
-  noGrad,
   type Optimizer,
   ReLU,
-  reshape,
   saveWeights,
-  scale,
   Sequential,
   SGD,
-  sum,
   sync,
   type Tensor,
   tidy,
@@ -89,19 +84,9 @@ export class SmallCnn extends Module {
   }
 }
 
-/** Loss and accuracy over some images. */
-export interface EpochStats {
-  loss: number;
-  accuracy: number;
-  images: number;
+/** Loss and accuracy over some images, and the seconds it took. */
+export interface EpochStats extends ClassificationStats {
   seconds: number;
-}
-
-/** Sum of the loss over the batch and the number of correct predictions, as one [2] tensor. */
-function batchStats(logits: Tensor, y: Tensor, loss: Tensor): Tensor {
-  const n = y.shape[0];
-  const correct = sum(eq(argmax(logits, 1), y));
-  return concat([reshape(scale(loss, n), [1]), reshape(correct, [1])]);
 }
 
 /**
@@ -122,64 +107,33 @@ export async function trainEpoch(
 ): Promise<EpochStats> {
   model.train();
   const t0 = performance.now();
-  let total: Tensor | null = null;
-  let images = 0, step = 0;
+  const meter = new ClassificationMeter();
+  let step = 0;
   for await (const { x, y } of loader) {
     if (opts.maxSteps !== undefined && step >= opts.maxSteps) break;
-    const next: Tensor = tidy(() => {
+    tidy(() => {
       const logits = model.call(x);
       const loss = crossEntropyLoss(logits, y);
       backward(loss);
-      const s = noGrad(() => batchStats(logits, y, loss));
-      return total ? noGrad(() => add(total!, s)) : s;
-    }).keep();
-    total?.dispose();
-    total = next;
+      meter.add(logits, y, loss);
+    });
     opt.step();
     opt.zeroGrad();
     opts.scheduler?.step();
-    images += x.shape[0];
     step++;
     if (step % (opts.syncEvery ?? 25) === 0) await sync();
-    opts.onStep?.(step, images);
+    opts.onStep?.(step, meter.images);
   }
-  const [lossSum, correct] = total ? Array.from(await total.data()) : [0, 0];
-  total?.dispose();
-  return {
-    loss: lossSum / Math.max(images, 1),
-    accuracy: correct / Math.max(images, 1),
-    images,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const stats = await meter.read();
+  meter.dispose();
+  return { ...stats, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Loss and accuracy of `model` (in eval mode) over every batch of `loader`. */
 export async function evaluate(model: Module, loader: DataLoader): Promise<EpochStats> {
-  model.eval();
   const t0 = performance.now();
-  let total: Tensor | null = null;
-  let images = 0;
-  for await (const { x, y } of loader) {
-    const next: Tensor = noGrad(() =>
-      tidy(() => {
-        const logits = model.call(x);
-        const s = batchStats(logits, y, crossEntropyLoss(logits, y));
-        return total ? add(total, s) : s;
-      })
-    ).keep();
-    total?.dispose();
-    total = next;
-    images += x.shape[0];
-  }
-  const [lossSum, correct] = total ? Array.from(await total.data()) : [0, 0];
-  total?.dispose();
-  model.train();
-  return {
-    loss: lossSum / Math.max(images, 1),
-    accuracy: correct / Math.max(images, 1),
-    images,
-    seconds: (performance.now() - t0) / 1000,
-  };
+  const stats = await evaluateClassifier(model, loader);
+  return { ...stats, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function main(): Promise<void> {

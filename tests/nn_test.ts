@@ -665,3 +665,57 @@ Deno.test("Sequential runs its children in order; F namespace and losses", async
   ], "CE sum");
   await gradCheck("mseLoss", (p, q) => o.mseLoss(p, q), [hostRand([3, 2], 1), hostRand([3, 2], 2)]);
 });
+
+Deno.test("ClassificationMeter and evaluate: mean loss and accuracy over batches, one readback", async () => {
+  for (const backend of (await hasWebgpu()) ? ["cpu", "webgpu"] as const : ["cpu"] as const) {
+    // Two batches of logits over 3 classes; 4 of 5 arg-maxes match the labels.
+    const batches = [
+      { logits: [[2, 0, 0], [0, 1, 3], [0, 5, 1]], labels: [0, 2, 0] },
+      { logits: [[1, 2, 3], [4, 0, 0]], labels: [2, 0] },
+    ];
+    const want = (() => {
+      let loss = 0, n = 0, right = 0;
+      for (const b of batches) {
+        b.logits.forEach((row, i) => {
+          const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+          loss += lse - row[b.labels[i]];
+          right += row.indexOf(Math.max(...row)) === b.labels[i] ? 1 : 0;
+          n++;
+        });
+      }
+      return { loss: loss / n, accuracy: right / n };
+    })();
+    const data = batches.map((b) => ({
+      x: o.tensor(b.logits.flat(), [b.labels.length, 3], { backend }).keep(),
+      y: o.tensor(Int32Array.from(b.labels), [b.labels.length], { backend, dtype: "i32" }).keep(),
+    }));
+    const meter = new o.ClassificationMeter();
+    for (const { x, y } of data) o.tidy(() => meter.add(x, y, o.crossEntropyLoss(x, y)));
+    const got = await meter.read();
+    assert.equal(got.images, 5);
+    assert.ok(
+      Math.abs(got.loss - want.loss) < 1e-5,
+      `${backend}: loss ${got.loss} vs ${want.loss}`,
+    );
+    assert.equal(got.accuracy, 0.8);
+    meter.dispose();
+    // evaluate() runs the model in eval mode and restores its training flag.
+    class Identity extends o.Module {
+      seen: boolean[] = [];
+      forward(x: o.Tensor): o.Tensor {
+        this.seen.push(this.training);
+        return x;
+      }
+    }
+    const id = new Identity();
+    const ev = await o.evaluate(id, data);
+    assert.deepEqual([ev.images, ev.accuracy], [5, 0.8]);
+    assert.ok(Math.abs(ev.loss - want.loss) < 1e-5);
+    assert.deepEqual([id.seen, id.training], [[false, false], true]);
+    assert.throws(
+      () => meter.add(data[0].x, data[1].y, o.crossEntropyLoss(data[0].x, data[0].y)),
+      /ClassificationMeter: logits \[3,3\] and labels \[2\]/,
+    );
+    for (const { x, y } of data) (x.dispose(), y.dispose());
+  }
+});

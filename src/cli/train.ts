@@ -29,9 +29,9 @@ import { fromHost, getDefaultBackend, type Tensor, tidy } from "../tensor.ts";
 import { manualSeed } from "../random.ts";
 import { backward } from "../autograd.ts";
 import { noGrad } from "../ops/registry.ts";
-import { add, argmax, concat, eq, reshape, scale, sum } from "../ops/index.ts";
 import { sync } from "../backend/webgpu.ts";
 import { crossEntropyLoss } from "../nn/losses.ts";
+import { ClassificationMeter, evaluate } from "../nn/metrics.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { SGD } from "../optim/sgd.ts";
@@ -514,40 +514,6 @@ function epochSeed(seed: number, epoch: number): number {
 // ---------------------------------------------------------------------------------------------
 // Training and evaluation.
 
-/** Sum of losses and number of correct predictions of a batch, as one [2] tensor. */
-function batchStats(logits: Tensor, y: Tensor, loss: Tensor): Tensor {
-  const n = y.shape[0];
-  const correct = sum(eq(argmax(logits, 1), y));
-  return concat([reshape(scale(loss, n), [1]), reshape(correct, [1])]);
-}
-
-/** Loss and accuracy of `model` (eval mode) over a loader. */
-async function evaluate(
-  model: Module,
-  loader: DataLoader,
-): Promise<{ loss: number; accuracy: number }> {
-  const was = model.training;
-  model.eval();
-  let total: Tensor | null = null;
-  let images = 0;
-  for await (const { x, y } of loader.epochBatches(0)) {
-    const next: Tensor = noGrad(() =>
-      tidy(() => {
-        const logits = model.call(x);
-        const s = batchStats(logits, y, crossEntropyLoss(logits, y));
-        return total ? add(total, s) : s;
-      })
-    ).keep();
-    total?.dispose();
-    total = next;
-    images += x.shape[0];
-  }
-  const [lossSum, correct] = total ? Array.from(await total.data()) : [0, 0];
-  total?.dispose();
-  model.train(was);
-  return { loss: lossSum / Math.max(images, 1), accuracy: correct / Math.max(images, 1) };
-}
-
 /** Output of the console: progress bar, per-epoch lines, messages. */
 class Console {
   constructor(readonly quiet: boolean) {}
@@ -607,45 +573,42 @@ async function trainRun(
       ? null
       : new Progress(`${ctx.label} epoch ${epoch + 1}/${s.epochs}`, loader.size);
     const t0 = performance.now();
-    let acc: Tensor | null = null;
-    let images = 0, lastRead = t0, shown = "";
+    const meter = new ClassificationMeter();
+    let lastRead = t0, shown = "";
     for await (const { x, y } of loader.epochBatches(epoch)) {
       opt.lr = lrAt(s.lr, step, total);
-      const next: Tensor = tidy(() => {
+      tidy(() => {
         const logits = model.call(x);
         const loss = crossEntropyLoss(logits, y);
         backward(loss);
-        const st = noGrad(() => batchStats(logits, y, loss));
-        return acc ? noGrad(() => add(acc!, st)) : st;
-      }).keep();
-      acc?.dispose();
-      acc = next;
+        meter.add(logits, y, loss);
+      });
       opt.step();
       opt.zeroGrad();
       step++;
-      images += x.shape[0];
       // Read the running sums about once a second: it keeps the host close to the GPU and
       // gives the progress bar a live loss.
       const now = performance.now();
       if (now - lastRead > 1000) {
         lastRead = now;
-        const [l, c] = await acc.data();
-        shown = `loss ${(l / images).toFixed(3)} acc ${(100 * c / images).toFixed(1)}%`;
+        const r = await meter.read();
+        shown = `loss ${r.loss.toFixed(3)} acc ${(100 * r.accuracy).toFixed(1)}%`;
       }
       bar?.tick(x.shape[0], shown);
     }
-    const [lossSum, correct] = acc ? Array.from(await acc.data()) : [0, 0];
-    acc?.dispose();
+    const tr = await meter.read();
+    const images = tr.images;
+    meter.dispose();
     if (getDefaultBackend() === "webgpu") await sync();
     const secs = (performance.now() - t0) / 1000;
     seconds += secs;
-    const te = await evaluate(model, testLoader);
+    const te = await evaluate(model, testLoader.epochBatches(0));
     const sparsity = dhspg ? (await dhspg.stats()).groupSparsity : 0;
     const rec: EpochRecord = {
       epoch: epoch + 1,
       step,
-      trainLoss: lossSum / Math.max(images, 1),
-      trainAccuracy: correct / Math.max(images, 1),
+      trainLoss: tr.loss,
+      trainAccuracy: tr.accuracy,
       testLoss: te.loss,
       testAccuracy: te.accuracy,
       groupSparsity: sparsity,
@@ -855,8 +818,8 @@ export async function main(args: string[]): Promise<number> {
   const compressed = await oto.compress();
   const small = compressed.model;
   const testLoader = new DataLoader(data.test, { batchSize: 250, mean: data.mean, std: data.std });
-  const fullEval = await evaluate(model, testLoader);
-  const smallEval = await evaluate(small, testLoader);
+  const fullEval = await evaluate(model, testLoader.epochBatches(0));
+  const smallEval = await evaluate(small, testLoader.epochBatches(0));
   const vb = testLoader.hostBatch(0, 0);
   const vx = fromHost(vb.x, [vb.n, ...input.slice(1)], "f32", getDefaultBackend());
   const cmp = await compareOutputs(model, small, vx);
@@ -885,7 +848,7 @@ export async function main(args: string[]): Promise<number> {
     files["baseline weights (safetensors)"] = join(flags.out, "baseline.safetensors");
     files["baseline checkpoint"] = baseCkPath;
     await saveWeights(baseline.model, files["baseline weights (safetensors)"], meta);
-    const be = await evaluate(baseline.model, testLoader);
+    const be = await evaluate(baseline.model, testLoader.epochBatches(0));
     baselineSummary = {
       params: oto.cost.params,
       macs: oto.cost.macs,

@@ -17,3 +17,4 @@ export * from "./init.ts";
 export * from "./losses.ts";
 export * as F from "./functional.ts";
 export { linear } from "../ops/linear.ts";
+export * from "./metrics.ts";

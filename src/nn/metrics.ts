@@ -1,0 +1,112 @@
+/**
+ * Classification loss and accuracy accumulated on the device, read back once: the training
+ * loop and evaluation never wait on the GPU per batch.
+ * @module
+ */
+import { add, argmax, concat, eq, reshape, scale, sum } from "../ops/index.ts";
+import { noGrad } from "../ops/registry.ts";
+import { type Tensor, tidy } from "../tensor.ts";
+import type { Module } from "./module.ts";
+import { crossEntropyLoss } from "./losses.ts";
+
+/** What a {@link ClassificationMeter} reports. */
+export interface ClassificationStats {
+  /** Mean loss per image. */
+  loss: number;
+  /** Fraction of images whose arg-max class equals the label. */
+  accuracy: number;
+  images: number;
+}
+
+/**
+ * Running sums of loss and correct predictions over batches, kept as one [2] device tensor.
+ *
+ * @example
+ * ```ts
+ * const meter = new ClassificationMeter();
+ * for await (const { x, y } of loader) {
+ *   tidy(() => {
+ *     const logits = model.call(x);
+ *     const loss = crossEntropyLoss(logits, y);
+ *     backward(loss);
+ *     meter.add(logits, y, loss);
+ *   });
+ *   opt.step();
+ *   opt.zeroGrad();
+ * }
+ * console.log(await meter.read()); // { loss, accuracy, images }
+ * meter.dispose();
+ * ```
+ */
+export class ClassificationMeter {
+  private total: Tensor | null = null;
+  /** Images added so far. */
+  images = 0;
+
+  /** Add a batch: logits [N, classes], integer labels [N], and the batch's mean loss. */
+  add(logits: Tensor, labels: Tensor, meanLoss: Tensor): void {
+    if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0]) {
+      throw new Error(
+        `ClassificationMeter: logits [${logits.shape}] and labels [${labels.shape}] must be ` +
+          `[N, classes] and [N]`,
+      );
+    }
+    const n = labels.shape[0];
+    const next = noGrad(() =>
+      tidy(() => {
+        const correct = sum(eq(argmax(logits, 1), labels));
+        const s = concat([reshape(scale(meanLoss, n), [1]), reshape(correct, [1])]);
+        return this.total ? add(this.total, s) : s;
+      })
+    ).keep();
+    this.total?.dispose();
+    this.total = next;
+    this.images += n;
+  }
+
+  /** Read the sums (one readback). */
+  async read(): Promise<ClassificationStats> {
+    const [lossSum, correct] = this.total ? Array.from(await this.total.data()) : [0, 0];
+    const n = Math.max(this.images, 1);
+    return { loss: lossSum / n, accuracy: correct / n, images: this.images };
+  }
+
+  /** Free the device sums and start over. */
+  dispose(): void {
+    this.total?.dispose();
+    this.total = null;
+    this.images = 0;
+  }
+}
+
+/**
+ * Cross-entropy loss and accuracy of a classifier over batches, in eval mode (the model's
+ * training flag is restored afterwards); one readback at the end.
+ *
+ * @example
+ * ```ts
+ * const { loss, accuracy } = await evaluate(model, testLoader);
+ * ```
+ */
+export async function evaluate(
+  model: Module,
+  batches: AsyncIterable<{ x: Tensor; y: Tensor }> | Iterable<{ x: Tensor; y: Tensor }>,
+): Promise<ClassificationStats> {
+  const was = model.training;
+  model.eval();
+  const meter = new ClassificationMeter();
+  try {
+    for await (const { x, y } of batches) {
+      noGrad(() =>
+        tidy(() => {
+          const logits = model.call(x);
+          meter.add(logits, y, crossEntropyLoss(logits, y));
+        })
+      );
+    }
+    return await meter.read();
+  } finally {
+    meter.dispose();
+    model.train(was);
+  }
+}
