@@ -9,25 +9,7 @@ struct P { rows: u32, nx: u32, classes: u32, gstride: u32, eps: f32, scale: f32,
 @group(0) @binding(3) var<storage, read> g: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dx: array<f32>;
 
-var<workgroup> red: array<f32, 64>;
-
-fn reduce(v: f32, lid: u32, is_max: bool) -> f32 {
-  red[lid] = v;
-  workgroupBarrier();
-  for (var s = 32u; s > 0u; s = s >> 1u) {
-    if (lid < s) {
-      if (is_max) {
-        red[lid] = max(red[lid], red[lid + s]);
-      } else {
-        red[lid] = red[lid] + red[lid + s];
-      }
-    }
-    workgroupBarrier();
-  }
-  let r = red[0];
-  workgroupBarrier();
-  return r;
-}
+// reduce(v, lid, is_max): kernels/lib/workgroup_reduce.wgsl, prepended.
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

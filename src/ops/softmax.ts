@@ -6,6 +6,7 @@
 import softmaxSrc from "../../kernels/softmax/softmax.wgsl" with { type: "text" };
 import ceSrc from "../../kernels/softmax/cross_entropy.wgsl" with { type: "text" };
 import ceGradSrc from "../../kernels/softmax/cross_entropy_grad.wgsl" with { type: "text" };
+import reduceLib from "../../kernels/lib/workgroup_reduce.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   dispatch,
@@ -73,7 +74,7 @@ function softmaxOp(name: "softmax" | "logSoftmax"): OpSpec<SoftmaxAttrs> {
       const { len, inner, rows } = rowsOf(info.ins[0].shape, a.axis);
       if (numel(info.ins[0].shape) === 0) return;
       const g = grid1d(rows, 1);
-      const k = specialize("softmax", softmaxSrc, { LOG: String(log) });
+      const k = specialize("softmax", reduceLib + softmaxSrc, { LOG: String(log) });
       dispatch(k, [x, y], g, new Uniforms().u32(rows, g[0], len, inner));
     },
     // softmax: dx = y (g - Σ g y); logSoftmax: dx = g - softmax(x) Σ g.
@@ -253,7 +254,7 @@ const ceGradOp = defineOp<CrossEntropyAttrs>({
     const gr = grid1d(n, 1);
     const u = new Uniforms().u32(n, gr[0], c, a.reduction === "none" ? 1 : 0);
     u.f32(a.labelSmoothing, a.reduction === "mean" ? 1 / n : 1).u32(0, 0);
-    dispatch(specialize("cross_entropy_grad", ceGradSrc), [x, y, g, dx], gr, u);
+    dispatch(specialize("cross_entropy_grad", reduceLib + ceGradSrc), [x, y, g, dx], gr, u);
   },
   grad: { none: "second derivatives of crossEntropy are not implemented" },
   channels: { kind: "block", reason: "crossEntropy mixes the classes of each row" },
