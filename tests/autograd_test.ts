@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import { apply1 } from "../src/ops/registry.ts";
-import { assertClose, gradCheck, hasWebgpu, type HostInput, hostRand } from "./helpers.ts";
+import { assertClose, coreOps, gradCheck, hasWebgpu, type HostInput, hostRand } from "./helpers.ts";
 
 const backends = async () => (await hasWebgpu()) ? ["cpu", "webgpu"] as const : ["cpu"] as const;
 const leaf = (data: number[], be: o.BackendName, shape = [data.length]) => {
@@ -162,32 +162,6 @@ const SAMPLES: Record<string, Sample> = {
     [smooth([3, 4], 23), ints([3, 0, 1])],
   ],
 };
-
-/** The ops the core engine files register (a fresh process imports just those files). */
-const CORE_FILES = [
-  "elementwise",
-  "reduce",
-  "movement",
-  "matmul",
-  "creation",
-  "slice",
-  "concat",
-  "gather",
-  "pad",
-  "softmax",
-];
-async function coreOps(): Promise<string[]> {
-  const root = new URL("../src/ops/", import.meta.url).href;
-  const code = [
-    `import { allOps } from "${root}registry.ts";`,
-    ...CORE_FILES.map((f) => `import "${root}${f}.ts";`),
-    `console.log(JSON.stringify([...allOps().keys()]));`,
-  ].join("\n");
-  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
-    .output();
-  assert.equal(out.code, 0, "listing the core ops failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
 
 Deno.test("every differentiable core op has a finite-difference gradient sample", async () => {
   const names = await coreOps();

@@ -9,7 +9,7 @@ import { apply, type OpSpec } from "../src/ops/registry.ts";
 import { dispatchCount, flushCount } from "../src/backend/webgpu.ts";
 import { resolveRule } from "../src/zig/rules.ts";
 import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
-import { hasWebgpu, hostRand } from "./helpers.ts";
+import { coreOps, hasWebgpu, hostRand } from "./helpers.ts";
 import { checkOnnx } from "./onnx_check.ts";
 
 const RULE_KINDS = [
@@ -83,32 +83,6 @@ Deno.test("every WGSL kernel file is imported by the source, and every import ex
   assert.deepEqual(unused, [], "kernel files no op imports");
   assert.ok(kernels.length >= 20, `${kernels.length} kernels found`);
 });
-
-/** The ops the core engine files register (a fresh process imports just those files). */
-async function coreOps(): Promise<string[]> {
-  const files = [
-    "elementwise",
-    "reduce",
-    "movement",
-    "matmul",
-    "creation",
-    "slice",
-    "concat",
-    "gather",
-    "pad",
-    "softmax",
-  ];
-  const dir = new URL("../src/ops/", import.meta.url).href;
-  const code = [
-    `import { allOps } from "${dir}registry.ts";`,
-    ...files.map((f) => `import "${dir}${f}.ts";`),
-    `console.log(JSON.stringify([...allOps().keys()]));`,
-  ].join("\n");
-  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
-    .output();
-  assert.equal(out.code, 0, "listing the core ops failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}
 
 const UNARY = [
   "neg",
