@@ -4,15 +4,7 @@
 // consecutive pixels with one straight loop over r. In the vec4 variant (H*W a multiple of 4) the
 // pixels are read and written as vec4, which llvmpipe loads several times faster than scalars.
 // Used for conv2d, the stride-1 transposed conv and the input gradients of 1x1 convs.
-struct P {
-  total: u32, nx: u32, n: u32, cin: u32,
-  h: u32, w: u32, cout: u32, ho: u32,
-  wo: u32, r: u32, o: u32, o4: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: i32, pw: i32, dh: u32, dw: u32,
-  nxb: u32, bias: u32, groups: u32, r4: u32,
-  rows: u32, chunks: u32, _a: u32, _b: u32,
-}
+// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;

@@ -3,15 +3,7 @@
 // taken 4 at a time (quads; vec4 loads when H*W is a multiple of 4) and each thread owns
 // 4 output x 4 input channels and the quads [chunk*rows, (chunk+1)*rows) of the N*ceil(H*W/4)
 // quads; partial sums go to part[chunk] and sum_chunks.wgsl adds them.
-struct P {
-  total: u32, nx: u32, n: u32, cin: u32,
-  h: u32, w: u32, cout: u32, ho: u32,
-  wo: u32, r: u32, o: u32, o4: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: i32, pw: i32, dh: u32, dw: u32,
-  nxb: u32, bias: u32, groups: u32, r4: u32,
-  rows: u32, chunks: u32, _a: u32, _b: u32,
-}
+// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> dy: array<{{T}}>;

@@ -16,14 +16,15 @@
  * every storage load is a per-lane loop, so the kernels are shaped to reuse each loaded value in
  * as many multiply-adds as possible and to keep index math out of the inner loops.
  */
-import fwdSrc from "../../kernels/conv/fwd.wgsl" with { type: "text" };
-import conv1x1Src from "../../kernels/conv/conv1x1.wgsl" with { type: "text" };
-import transposedSrc from "../../kernels/conv/transposed.wgsl" with { type: "text" };
-import wgradSrc from "../../kernels/conv/wgrad.wgsl" with { type: "text" };
-import wgradK3Src from "../../kernels/conv/wgrad_k3.wgsl" with { type: "text" };
-import wgrad1x1Src from "../../kernels/conv/wgrad1x1.wgsl" with { type: "text" };
+import fwdSrcRaw from "../../kernels/conv/fwd.wgsl" with { type: "text" };
+import conv1x1SrcRaw from "../../kernels/conv/conv1x1.wgsl" with { type: "text" };
+import transposedSrcRaw from "../../kernels/conv/transposed.wgsl" with { type: "text" };
+import wgradSrcRaw from "../../kernels/conv/wgrad.wgsl" with { type: "text" };
+import wgradK3SrcRaw from "../../kernels/conv/wgrad_k3.wgsl" with { type: "text" };
+import wgrad1x1SrcRaw from "../../kernels/conv/wgrad1x1.wgsl" with { type: "text" };
 import packSrc from "../../kernels/conv/pack.wgsl" with { type: "text" };
 import sumChunksSrc from "../../kernels/conv/sum_chunks.wgsl" with { type: "text" };
+import convParams from "../../kernels/lib/conv_params.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   dispatch,
@@ -35,6 +36,14 @@ import {
 import type { HostArray, Tensor, TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, shapeError } from "./registry.ts";
 import { sum } from "./reduce.ts";
+
+// Every conv kernel but pack/sum_chunks starts with the shared geometry uniform block.
+const fwdSrc = convParams + fwdSrcRaw;
+const conv1x1Src = convParams + conv1x1SrcRaw;
+const transposedSrc = convParams + transposedSrcRaw;
+const wgradSrc = convParams + wgradSrcRaw;
+const wgradK3Src = convParams + wgradK3SrcRaw;
+const wgrad1x1Src = convParams + wgrad1x1SrcRaw;
 
 /** A size given once for both spatial axes or as [height, width]. */
 export type ConvSize = number | readonly [number, number];
