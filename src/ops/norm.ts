@@ -15,6 +15,7 @@ import applySrc from "../../kernels/norm/norm_apply.wgsl" with { type: "text" };
 import sumsSrc from "../../kernels/norm/norm_bwd_sums.wgsl" with { type: "text" };
 import dxSrc from "../../kernels/norm/norm_bwd_apply.wgsl" with { type: "text" };
 import updateSrc from "../../kernels/norm/bn_update.wgsl" with { type: "text" };
+import elemLib from "../../kernels/lib/norm_elem.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   copyBuffer,
@@ -329,7 +330,7 @@ function elemDispatch(
   const gy = Math.min(blocks, 65535), gz = Math.ceil(blocks / gy);
   const u = new Uniforms().u32(e.planes, e.C, e.S, ts, gy, e.cg, e.rn, e.rc, e.rs, e.pc, e.ps)
     .u32(center ? 1 : 0).f32(eps, p.nc).u32(p.stat.count, 0);
-  dispatch(specialize(name, src), bufs, [Math.ceil(e.S / (1 << ts)), gy, gz], u);
+  dispatch(specialize(name, elemLib + src), bufs, [Math.ceil(e.S / (1 << ts)), gy, gz], u);
 }
 
 function applyGpu(
