@@ -331,6 +331,8 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     grads.forEach((g, k) => (this.hadGrad[k] ||= Boolean(g)));
     const adam = this.variant !== "sgd";
     const ng = this.layout.ng;
+    // Fraction of groups in the partition's top-K (G_p before the per-ZIG keep rule).
+    const topFrac = Math.min(this.targetGroupSparsity + this.tolerance, 0.999);
     const plan: StepPlan = {
       t,
       lr: this.lr,
@@ -346,8 +348,8 @@ export class DHSPG extends Optimizer<{ lr: number }> {
       bc2: adam ? 1 - this.secondMomentum ** t : 1,
       partitionNow,
       partitioned: this.partitioned_,
-      topK: Math.floor(ng * Math.min(this.targetGroupSparsity + this.tolerance, 0.999)),
-      topFrac: Math.fround(Math.min(this.targetGroupSparsity + this.tolerance, 0.999)),
+      topK: Math.floor(ng * topFrac),
+      topFrac: Math.fround(topFrac),
       perZig: this.partitionScope === "zig",
       groupDivisible: this.groupDivisible,
       warm: t < this.warmUpSteps,
@@ -448,11 +450,15 @@ export class DHSPG extends Optimizer<{ lr: number }> {
    */
   override async stateDict(): Promise<OptimizerState> {
     const { n, ng } = this.layout;
-    const st = await this.engine.readState();
     const arrays: Record<string, NamedArray> = {};
-    if (this.needs.m) arrays.m = { dtype: "F32", shape: [n], data: st.m.slice(0, n) };
-    if (this.needs.v) arrays.v = { dtype: "F32", shape: [n], data: st.v.slice(0, n) };
-    arrays.mask = { dtype: "U32", shape: [ng], data: st.mask.slice(0, ng) };
+    // Moments the variant does not keep are never read (their buffers are placeholders).
+    for (
+      const [k, len, dtype] of [["m", n, "F32"], ["v", n, "F32"], ["mask", ng, "U32"]] as const
+    ) {
+      if (k === "mask" || this.needs[k]) {
+        arrays[k] = { dtype, shape: [len], data: await this.engine.readArray(k) };
+      }
+    }
     return {
       kind: this.kind,
       scalars: {

@@ -131,12 +131,12 @@ export class CpuEngine {
     summary[S.lamCount] = nl;
   }
 
-  /** The flat moments and the G_p mask, for checkpoints (copies). */
-  readState(): { m: Float32Array; v: Float32Array; mask: Uint32Array } {
-    return { m: this.m.slice(), v: this.v.slice(), mask: this.mask.slice() };
+  /** A copy of a flat moment or of the G_p mask, for checkpoints. */
+  readArray(name: "m" | "v" | "mask"): Float32Array | Uint32Array {
+    return this[name].slice();
   }
 
-  /** Overwrite one of the arrays {@link readState} returns. */
+  /** Overwrite an array {@link readArray} reads. */
   writeState(name: "m" | "v" | "mask", data: Float32Array | Uint32Array): void {
     this[name].set(data);
   }

@@ -250,18 +250,14 @@ export class GpuEngine {
     return new Float32Array(await readBuffer(this.gstate, this.L.ng * 16));
   }
 
-  /** The flat moments (n words each) and the G_p mask (ng words), for checkpoints. */
-  async readState(): Promise<{ m: Float32Array; v: Float32Array; mask: Uint32Array }> {
+  /** A flat moment (n words) or the G_p mask (ng words), for checkpoints. */
+  async readArray(name: "m" | "v" | "mask"): Promise<Float32Array | Uint32Array> {
     const { n, ng } = this.L;
-    const read = async (b: GPUBuffer, words: number) => await readBuffer(b, words * 4);
-    return {
-      m: new Float32Array(await read(this.m, Math.min(n, this.m.size / 4))),
-      v: new Float32Array(await read(this.v, Math.min(n, this.v.size / 4))),
-      mask: new Uint32Array(await read(this.mask, ng)),
-    };
+    if (name === "mask") return new Uint32Array(await readBuffer(this.mask, ng * 4));
+    return new Float32Array(await readBuffer(this[name], n * 4));
   }
 
-  /** Overwrite one of the arrays {@link readState} returns. */
+  /** Overwrite an array {@link readArray} reads. */
   writeState(name: "m" | "v" | "mask", data: Float32Array | Uint32Array): void {
     if (data.length) upload(this[name], data);
   }
