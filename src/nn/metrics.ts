@@ -23,8 +23,14 @@ export interface ClassificationStats {
  *
  * @example
  * ```ts
+ * import { backward, ClassificationMeter, crossEntropyLoss, init, Linear, randn, SGD, tensor, tidy } from "../../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
+ * const opt = new SGD(model.parameters(), { lr: 0.1 });
+ * const x = randn([8, 4], { seed: 1 }).keep();
+ * const y = tensor(Int32Array.from([0, 1, 2, 0, 1, 2, 0, 1]), [8], { dtype: "i32" }).keep();
  * const meter = new ClassificationMeter();
- * for await (const { x, y } of loader) {
+ * for (let step = 0; step < 3; step++) {
  *   tidy(() => {
  *     const logits = model.call(x);
  *     const loss = crossEntropyLoss(logits, y);
@@ -34,7 +40,7 @@ export interface ClassificationStats {
  *   opt.step();
  *   opt.zeroGrad();
  * }
- * console.log(await meter.read()); // { loss, accuracy, images }
+ * console.log(await meter.read()); // { loss, accuracy, images: 24 }
  * meter.dispose();
  * ```
  */
@@ -85,7 +91,13 @@ export class ClassificationMeter {
  *
  * @example
  * ```ts
- * const { loss, accuracy } = await evaluate(model, testLoader);
+ * import { DataLoader, evaluate, init, loadSample } from "../../mod.ts";
+ * import { zoo } from "../zoo/index.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const test = await loadSample("test");
+ * const { loss, accuracy } = await evaluate(model, new DataLoader(test, { batchSize: 250 }));
+ * console.log(loss, accuracy); // an untrained model: about 10% accuracy
  * ```
  */
 export async function evaluate(

@@ -33,10 +33,20 @@
  *
  * @example
  * ```ts
- * const opt = new DHSPG(model.namedParameters(), partition(graph), {
- *   variant: "sgd", lr: 0.1, targetGroupSparsity: 0.5, startPruningStep: 1000,
+ * import { backward, crossEntropyLoss, DHSPG, init, partition, randn, tensor, tidy, trace } from "../../mod.ts";
+ * import { zoo } from "../zoo/index.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build({ seed: 0 });
+ * const opt = new DHSPG(model.namedParameters(), partition(trace(model, [1, 1, 28, 28])), {
+ *   variant: "sgd", lr: 0.1, targetGroupSparsity: 0.5, startPruningStep: 2,
  * });
- * for (...) { const loss = tidy(() => ...); backward(loss); opt.step(); opt.zeroGrad(); }
+ * const x = randn([8, 1, 28, 28], { seed: 1 });
+ * const y = tensor(Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), [8], { dtype: "i32" });
+ * for (let step = 0; step < 4; step++) {
+ *   tidy(() => backward(crossEntropyLoss(model.call(x), y)));
+ *   opt.step();
+ *   opt.zeroGrad();
+ * }
  * console.log(await opt.stats());
  * ```
  */

@@ -25,6 +25,11 @@ export type ParamsInput<H> = Iterable<Tensor> | ({ params: Iterable<Tensor> } & 
  *
  * @example
  * ```ts
+ * import { backward, crossEntropyLoss, init, Linear, randn, SGD, tensor, tidy } from "../../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
+ * const x = randn([8, 4], { seed: 1 });
+ * const y = tensor(Int32Array.from([0, 1, 2, 0, 1, 2, 0, 1]), [8], { dtype: "i32" });
  * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
  * tidy(() => backward(crossEntropyLoss(model.call(x), y)));
  * opt.step();
@@ -131,9 +136,14 @@ export abstract class Optimizer<H extends { lr: number }> {
    *
    * @example
    * ```ts
+   * import { init, Linear, SGD } from "../../mod.ts";
+   * await init();
+   * const opt = new SGD(new Linear(4, 3).parameters(), { lr: 0.1, momentum: 0.9 });
+   * // ... some training steps ...
    * const saved = await opt.stateDict();
-   * // ... in a new process, with the same model and optimizer settings:
-   * opt.loadStateDict(saved);
+   * // Later, e.g. in a new process, an optimizer with the same settings over the same model:
+   * const again = new SGD(new Linear(4, 3).parameters(), { lr: 0.1, momentum: 0.9 });
+   * again.loadStateDict(saved);
    * ```
    */
   async stateDict(): Promise<OptimizerState> {
