@@ -24,8 +24,12 @@ export interface GradNode {
  *
  * @example
  * ```ts
- * const w = randn([3], { seed: 1 }).keep(); w.requiresGrad = true;
- * backward(sum(mul(w, w)));   // w.grad = 2w
+ * import { backward, init, mul, randn, sum } from "../mod.ts";
+ * await init();
+ * const w = randn([3], { seed: 1 }).keep();
+ * w.requiresGrad = true;
+ * backward(sum(mul(w, w))); // w.grad = 2w
+ * console.log(await w.grad!.data()); // twice await w.data()
  * ```
  */
 export function backward(root: Tensor, seed?: Tensor): void {

@@ -14,8 +14,8 @@ export interface InitResult {
  *
  * @example
  * ```ts
- * import { init } from "./mod.ts";
- * const { backend, adapter } = await init();
+ * import { init } from "../mod.ts";
+ * const { backend, adapter } = await init(); // e.g. "webgpu" and the adapter's name
  * ```
  */
 export async function init(

@@ -86,7 +86,12 @@ const scopes: Scope[] = [];
  *
  * @example
  * ```ts
- * const loss = tidy(() => crossEntropy(model.forward(x), y)); // intermediates freed
+ * import { crossEntropy, init, Linear, randn, tensor, tidy } from "../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
+ * const x = randn([2, 4], { seed: 0 });
+ * const y = tensor([2, 0], [2], { dtype: "i32" });
+ * const loss = tidy(() => crossEntropy(model.call(x), y)); // intermediates freed, loss kept
  * ```
  */
 export function tidy<T>(fn: () => T): T {

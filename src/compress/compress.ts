@@ -68,10 +68,16 @@ export interface CompressResult {
  *
  * @example
  * ```ts
- * const part = partition(trace(model, [1, 3, 32, 32]));
- * // ... train with DHSPG so groups become exactly zero ...
- * const { model: small, report } = await compress(model, undefined, part, { input: [1, 3, 32, 32] });
- * console.log(report.paramsBefore, "->", report.paramsAfter);
+ * import { compress, init, partition, randn, trace, zeroRandomGroups, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const input = [1, 1, 28, 28];
+ * const part = partition(trace(model, input));
+ * // ... train with DHSPG so groups become exactly zero (here: zero half of them at random) ...
+ * await zeroRandomGroups(model.stateDict(), part, { fraction: 0.5, seed: 1 });
+ * const { model: small, report } = await compress(model, undefined, part, { input });
+ * console.log(report.paramsBefore, "->", report.paramsAfter); // 20538 -> 9122
+ * small.call(randn([2, 1, 28, 28], { seed: 0 })); // [2, 10], with half the channels
  * ```
  */
 export async function compress(

@@ -33,7 +33,10 @@ export interface GraphCost {
  *
  * @example
  * ```ts
- * const { params, macs } = graphCost(trace(model, [1, 3, 32, 32]));
+ * import { graphCost, init, trace, zoo } from "../../mod.ts";
+ * await init();
+ * const { params, macs } = graphCost(trace(zoo["small-cnn"].build(), [1, 1, 28, 28]));
+ * console.log(params, macs); // 20538 1031744
  * ```
  */
 export function graphCost(graph: Graph): GraphCost {

@@ -26,8 +26,12 @@ export interface GraphModuleOptions {
  *
  * @example
  * ```ts
- * const { model: small } = await compress(model, undefined, undefined, { input: [1, 3, 32, 32] });
- * const y = small.call(x);
+ * import { compress, init, randn, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const { model: small } = await compress(model, undefined, undefined, { input: [1, 1, 28, 28] });
+ * const x = randn([2, 1, 28, 28], { seed: 0 });
+ * const y = small.call(x); // [2, 10]: model.eval().call(x) on the compact graph
  * ```
  */
 export class GraphModule extends Module {

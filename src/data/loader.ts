@@ -71,7 +71,20 @@ function mix(seed: number, epoch: number, salt: number): number {
  *
  * @example
  * ```ts
- * const train = await loadFashionMnist("train");
+ * import {
+ *   backward,
+ *   crossEntropyLoss,
+ *   DataLoader,
+ *   init,
+ *   loadFashionMnist,
+ *   SGD,
+ *   tidy,
+ *   zoo,
+ * } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const opt = new SGD(model.parameters(), { lr: 0.02, momentum: 0.9 });
+ * const train = await loadFashionMnist("train"); // or loadSample("train"): 4000 embedded images
  * const loader = new DataLoader(train, {
  *   batchSize: 64, shuffle: true, seed: 1, mean: [0.286], std: [0.353], hflip: true,
  * });

@@ -16,8 +16,11 @@ const clip = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n - 3)}...` : 
  *
  * @example
  * ```ts
- * const g = trace(model, [1, 3, 32, 32]);
- * await Deno.writeTextFile("model.dot", toDot(g, partition(g)));
+ * import { init, partition, toDot, trace, zoo } from "../../mod.ts";
+ * await init();
+ * const g = trace(zoo["small-cnn"].build(), [1, 1, 28, 28]);
+ * const path = await Deno.makeTempFile({ suffix: ".dot" });
+ * await Deno.writeTextFile(path, toDot(g, partition(g))); // render with `dot -Tsvg`
  * ```
  */
 export function toDot(graph: Graph, part: Partition | Analysis): string {

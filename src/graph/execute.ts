@@ -23,7 +23,11 @@ export interface ExecuteOptions {
  *
  * @example
  * ```ts
- * const g = trace(model, [1, 3, 32, 32]);
+ * import { executeGraph, init, randn, trace, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build().eval();
+ * const g = trace(model, [1, 1, 28, 28]);
+ * const x = randn([4, 1, 28, 28], { seed: 0 }); // any batch size
  * const y = executeGraph(g, model.stateDict(), x); // same values as model.call(x)
  * ```
  */

@@ -34,7 +34,10 @@ export function metaTensor(shape: readonly number[], dtype: Tensor["dtype"] = "f
  *
  * @example
  * ```ts
- * const g = trace(model, [1, 3, 32, 32]);     // shape-only
+ * import { init, trace, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const g = trace(model, [1, 1, 28, 28]);     // shape-only
  * console.log(g.nodes.length, g.toString());
  * ```
  */

@@ -36,7 +36,11 @@ export async function stateDictArrays(model: Module): Promise<Record<string, Nam
  *
  * @example
  * ```ts
- * await saveWeights(model, "cnn.safetensors", { epochs: "3" });
+ * import { init, saveWeights, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" }); // e.g. "cnn.safetensors"
+ * await saveWeights(model, path, { epochs: "3" });
  * ```
  */
 export async function saveWeights(
@@ -64,7 +68,12 @@ const defaultIgnore = (name: string) => name.endsWith(".num_batches_tracked");
  *
  * @example
  * ```ts
- * const meta = await loadWeights(model, "cnn.safetensors");
+ * import { init, loadWeights, saveWeights, zoo } from "../../mod.ts";
+ * await init();
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" }); // e.g. "cnn.safetensors"
+ * await saveWeights(zoo["small-cnn"].build({ seed: 1 }), path, { epochs: "3" });
+ * const model = zoo["small-cnn"].build();
+ * const meta = await loadWeights(model, path); // { epochs: "3" }; weights now those of seed 1
  * ```
  */
 export async function loadWeights(

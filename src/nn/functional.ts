@@ -5,8 +5,13 @@
  *
  * @example
  * ```ts
- * import { F } from "./mod.ts";
- * const y = F.relu(F.conv2d(x, w, b, { padding: 1 }));
+ * import { F, init, randn, tensor } from "../../mod.ts";
+ * await init();
+ * const x = randn([2, 3, 8, 8], { seed: 0 });
+ * const w = randn([4, 3, 3, 3], { seed: 1 }), b = randn([4], { seed: 2 });
+ * const y = F.relu(F.conv2d(x, w, b, { padding: 1 })); // [2, 4, 8, 8]
+ * const logits = F.linear(F.flatten(y), randn([10, 256], { seed: 3 })); // [2, 10]
+ * const labels = tensor([3, 7], [2], { dtype: "i32" });
  * const loss = F.crossEntropy(logits, labels, { labelSmoothing: 0.1 });
  * ```
  * @module

@@ -22,7 +22,12 @@ export interface CrossEntropyLossOptions {
  *
  * @example
  * ```ts
- * const loss = crossEntropyLoss(model.call(x), y, { labelSmoothing: 0.1 });
+ * import { crossEntropyLoss, init, Linear, randn, tensor } from "../../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
+ * const x = randn([2, 4], { seed: 0 });
+ * const y = tensor([2, 0], [2], { dtype: "i32" });
+ * const loss = crossEntropyLoss(model.call(x), y, { labelSmoothing: 0.1 }); // scalar mean
  * ```
  */
 export function crossEntropyLoss(

@@ -12,10 +12,15 @@ import { withPath } from "../ops/registry.ts";
  *
  * @example
  * ```ts
+ * import { init, Linear, Module, randn, relu, type Tensor } from "../../mod.ts";
+ * await init();
  * class Net extends Module {
  *   fc = this.module("fc", new Linear(4, 2));
  *   forward(x: Tensor) { return relu(this.fc.call(x)); }
  * }
+ * const net = new Net();
+ * const y = net.call(randn([3, 4], { seed: 0 })); // [3, 2]
+ * net.namedParameters(); // [["fc.weight", ...], ["fc.bias", ...]]
  * ```
  */
 export abstract class Module {

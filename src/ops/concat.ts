@@ -87,7 +87,11 @@ const concatOp = defineOp<ConcatAttrs>({
  *
  * @example
  * ```ts
- * const y = concat([a, b], 1); // [N, Ca + Cb, H, W]
+ * import { concat, init, randn } from "../../mod.ts";
+ * await init();
+ * const a = randn([2, 3, 4, 4], { seed: 1 });
+ * const b = randn([2, 5, 4, 4], { seed: 2 });
+ * const y = concat([a, b], 1); // [N, Ca + Cb, H, W] = [2, 8, 4, 4]
  * ```
  */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
@@ -163,8 +167,11 @@ const splitOp = defineOp<SplitAttrs>({
  *
  * @example
  * ```ts
- * const [a, b] = split(x, [2, 5], 1); // channels 0-1 and 2-6
- * const halves = split(x, 2, 0);      // two equal halves of the batch
+ * import { init, randn, split } from "../../mod.ts";
+ * await init();
+ * const x = randn([4, 7, 8, 8], { seed: 0 });
+ * const [a, b] = split(x, [2, 5], 1); // channels 0-1 and 2-6: [4, 2, 8, 8], [4, 5, 8, 8]
+ * const halves = split(x, 2, 0);      // two equal halves of the batch: 2 × [2, 7, 8, 8]
  * ```
  */
 export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {

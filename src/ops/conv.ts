@@ -918,6 +918,8 @@ function convAttrs(opts: Conv2dOptions): Conv2dAttrs {
  *
  * @example
  * ```ts
+ * import { conv2d, init, randn } from "../../mod.ts";
+ * await init();
  * const x = randn([2, 3, 8, 8], { seed: 1 });
  * const w = randn([16, 3, 3, 3], { seed: 2 });
  * const y = conv2d(x, w, null, { padding: 1 }); // [2, 16, 8, 8]
@@ -934,9 +936,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
  *
  * @example
  * ```ts
+ * import { convTranspose2d, init, randn } from "../../mod.ts";
+ * await init();
  * const x = randn([1, 8, 4, 4], { seed: 1 });
  * const w = randn([8, 4, 3, 3], { seed: 2 });
- * const y = convTranspose2d(x, w, null, { stride: 2, padding: 1, outputPadding: 1 }); // [1, 4, 8, 8]
+ * const y = convTranspose2d(x, w, null, { stride: 2, padding: 1, outputPadding: 1 });
+ * console.log(y.shape); // [1, 4, 8, 8]
  * ```
  */
 export function convTranspose2d(

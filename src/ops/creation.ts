@@ -45,8 +45,10 @@ function flattenNested(v: Nested, out: number[], shape: number[], depth: number)
  *
  * @example
  * ```ts
- * const a = tensor([[1, 2], [3, 4]]);           // [2, 2] f32 on the default backend
- * const y = tensor([0, 2, 1], { dtype: "i32" }); // labels
+ * import { init, tensor } from "../../mod.ts";
+ * await init();
+ * const a = tensor([[1, 2], [3, 4]]);                 // [2, 2] f32 on the default backend
+ * const y = tensor([0, 2, 1], [3], { dtype: "i32" }); // labels
  * ```
  */
 export function tensor(

@@ -80,7 +80,10 @@ export interface DropoutOptions {
  *
  * @example
  * ```ts
- * const y = dropout(x, { p: 0.5, training: true, seed: 7 });
+ * import { dropout, init, ones } from "../../mod.ts";
+ * await init();
+ * const x = ones([2, 4]);
+ * const y = dropout(x, { p: 0.5, training: true, seed: 7 }); // each entry 0 or 2 (= 1 / (1 - p))
  * ```
  */
 export function dropout(x: Tensor, opts: DropoutOptions): Tensor {

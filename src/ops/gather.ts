@@ -153,6 +153,9 @@ const gatherGradOp = defineOp<GatherGradAttrs>({
  *
  * @example
  * ```ts
+ * import { gather, init, randn, tensor } from "../../mod.ts";
+ * await init();
+ * const table = randn([5, 4], { seed: 0 }); // [V, D]
  * const rows = gather(table, 0, tensor([3, 0, 3], [3], { dtype: "i32" })); // [3, D]
  * ```
  */

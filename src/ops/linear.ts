@@ -132,6 +132,8 @@ const linearOp = defineOp<LinearAttrs>({
  *
  * @example
  * ```ts
+ * import { init, linear, randn, zeros } from "../../mod.ts";
+ * await init();
  * const y = linear(randn([8, 4], { seed: 1 }), randn([3, 4], { seed: 2 }), zeros([3])); // [8, 3]
  * ```
  */

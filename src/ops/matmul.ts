@@ -113,6 +113,8 @@ const matmulOp = defineOp<MatmulAttrs>({
  *
  * @example
  * ```ts
+ * import { init, matmul, randn } from "../../mod.ts";
+ * await init();
  * const c = matmul(randn([2, 3], { seed: 1 }), randn([3, 4], { seed: 2 })); // [2, 4]
  * ```
  */

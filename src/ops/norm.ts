@@ -618,7 +618,12 @@ export interface BatchNormOptions {
  *
  * @example
  * ```ts
- * const y = batchNorm(x, gamma, beta, runMean, runVar, { training: true });
+ * import { batchNorm, init, ones, randn, zeros } from "../../mod.ts";
+ * await init();
+ * const x = randn([8, 3, 4, 4], { seed: 0 });
+ * const gamma = ones([3]), beta = zeros([3]);
+ * const runMean = zeros([3]), runVar = ones([3]);
+ * const y = batchNorm(x, gamma, beta, runMean, runVar, { training: true }); // updates runMean/Var
  * ```
  */
 export function batchNorm(
@@ -894,7 +899,11 @@ export interface LayerNorm2dOptions {
  *
  * @example
  * ```ts
- * const y = layerNorm2d(x, gamma, beta, { eps: 1e-6 });
+ * import { init, layerNorm2d, ones, randn, zeros } from "../../mod.ts";
+ * await init();
+ * const x = randn([2, 96, 8, 8], { seed: 0 });
+ * const gamma = ones([96]), beta = zeros([96]);
+ * const y = layerNorm2d(x, gamma, beta, { eps: 1e-6 }); // [2, 96, 8, 8]
  * ```
  */
 export function layerNorm2d(

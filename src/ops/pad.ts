@@ -135,7 +135,11 @@ const padOp = defineOp<PadAttrs>({
  *
  * @example
  * ```ts
+ * import { init, pad, randn } from "../../mod.ts";
+ * await init();
+ * const x = randn([1, 3, 4, 4], { seed: 0 });
  * const y = pad(x, [[0, 0], [0, 0], [1, 1], [2, 2]]); // NCHW: 1 row above/below, 2 columns
+ * console.log(y.shape); // [1, 3, 6, 8]
  * ```
  */
 export function pad(

@@ -436,7 +436,10 @@ function poolAttrs(op: string, o: MaxPool2dOptions & AvgPool2dOptions): Pool2dAt
  *
  * @example
  * ```ts
- * const y = maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }); // ResNet stem
+ * import { init, maxPool2d, randn } from "../../mod.ts";
+ * await init();
+ * const x = randn([1, 8, 32, 32], { seed: 0 });
+ * const y = maxPool2d(x, { kernel: 3, stride: 2, padding: 1 }); // ResNet stem: [1, 8, 16, 16]
  * ```
  */
 export function maxPool2d(x: Tensor, opts: MaxPool2dOptions): Tensor {

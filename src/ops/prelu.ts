@@ -86,6 +86,10 @@ const preluOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
  *
  * @example
  * ```ts
+ * import { full, init, prelu, randn } from "../../mod.ts";
+ * await init();
+ * const x = randn([2, 3, 4, 4], { seed: 0 });
+ * const slope = full([3], 0.25);
  * const y = prelu(x, slope); // x [N, C, H, W], slope [C]
  * ```
  */

@@ -164,7 +164,10 @@ const upsampleOp: OpSpec<UpsampleAttrs> = defineOp<UpsampleAttrs>({
  *
  * @example
  * ```ts
- * const y = upsample(x, { scaleFactor: 2, mode: "bilinear" });
+ * import { init, randn, upsample } from "../../mod.ts";
+ * await init();
+ * const x = randn([1, 3, 4, 4], { seed: 0 });
+ * const y = upsample(x, { scaleFactor: 2, mode: "bilinear" }); // [1, 3, 8, 8]
  * ```
  */
 export function upsample(x: Tensor, opts: UpsampleOptions): Tensor {

@@ -166,8 +166,11 @@ function normalise(op: string, dim: number, start: number, end: number, step: nu
  *
  * @example
  * ```ts
- * slice(x, [0, 1], [Infinity, -1]);      // x[:, 1:-1]
- * slice(x, [-1], [-Infinity], [-1]);     // x[::-1]
+ * import { init, randn, slice } from "../../mod.ts";
+ * await init();
+ * const x = randn([4, 5], { seed: 0 });
+ * slice(x, [0, 1], [Infinity, -1]);      // x[:, 1:-1]: [4, 3]
+ * slice(x, [-1], [-Infinity], [-1]);     // x[::-1]: the rows reversed
  * ```
  */
 export function slice(

@@ -272,7 +272,11 @@ const ceGradOp = defineOp<CrossEntropyAttrs>({
  *
  * @example
  * ```ts
- * const loss = crossEntropy(model.forward(x), y, { labelSmoothing: 0.1 }); // scalar mean
+ * import { crossEntropy, init, randn, tensor } from "../../mod.ts";
+ * await init();
+ * const logits = randn([4, 3], { seed: 0 });
+ * const y = tensor([0, 2, 1, 1], [4], { dtype: "i32" });
+ * const loss = crossEntropy(logits, y, { labelSmoothing: 0.1 }); // scalar mean
  * ```
  */
 export function crossEntropy(

@@ -133,6 +133,9 @@ class AdamBase extends Optimizer<AdamHyper> {
  *
  * @example
  * ```ts
+ * import { Adam, init, Linear } from "../../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
  * const opt = new Adam(model.parameters(), { lr: 1e-3 });
  * ```
  */

@@ -107,12 +107,19 @@ export class CosineAnnealing extends LRScheduler {
  *
  * @example
  * ```ts
+ * import { CosineAnnealing, init, Linear, LinearWarmup, SGD } from "../../mod.ts";
+ * await init();
+ * const opt = new SGD(new Linear(4, 3).parameters(), { lr: 0.1 });
  * // 5 warmup epochs, then cosine over the remaining 95.
  * const sched = new LinearWarmup(opt, {
  *   warmupSteps: 5,
  *   then: new CosineAnnealing(null, { tMax: 95 }),
  * });
- * for (let epoch = 0; epoch < 100; epoch++) { train(); sched.step(); }
+ * for (let epoch = 0; epoch < 100; epoch++) {
+ *   // ... one epoch of training (opt.step() per batch) ...
+ *   sched.step();
+ * }
+ * console.log(sched.getLastLr()); // [0]: the end of the cosine
  * ```
  */
 export class LinearWarmup extends LRScheduler {

@@ -100,6 +100,9 @@ const sgdMomentumOp = defineOp<SgdAttrs>({
  *
  * @example
  * ```ts
+ * import { init, Linear, SGD } from "../../mod.ts";
+ * await init();
+ * const model = new Linear(4, 3);
  * const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
  * ```
  */

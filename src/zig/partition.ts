@@ -91,7 +91,10 @@ export interface Analysis {
  *
  * @example
  * ```ts
- * const p = partition(trace(model, [1, 3, 32, 32]));
+ * import { init, partition, trace, zoo } from "../../mod.ts";
+ * await init();
+ * const model = zoo["small-cnn"].build();
+ * const p = partition(trace(model, [1, 1, 28, 28]));
  * for (const z of p.zigs) console.log(z.id, z.size, z.prunable, z.reason ?? "");
  * ```
  */

@@ -8,7 +8,10 @@ import type { Tensor } from "../../tensor.ts";
  *
  * @example
  * ```ts
+ * import { Conv2d, Flatten, init, randn, ReLU, Sequential } from "../../../mod.ts";
+ * await init();
  * const net = new Sequential(new Conv2d(1, 8, 3), new ReLU(), new Flatten());
+ * net.call(randn([2, 1, 28, 28], { seed: 0 })); // [2, 5408] = [2, 8·26·26]
  * const named = Sequential.fromEntries([["conv", new Conv2d(1, 8, 3)], ["act", new ReLU()]]);
  * named.namedParameters(); // [["conv.weight", ...], ["conv.bias", ...]]
  * ```

@@ -86,8 +86,11 @@ abstract class ConvBase extends Module {
  *
  * @example
  * ```ts
+ * import { Conv2d, init, randn } from "../../../mod.ts";
+ * await init();
+ * const x = randn([2, 3, 32, 32], { seed: 0 });
  * const conv = new Conv2d(3, 16, 3, { padding: 1 });
- * const y = conv.call(x); // [N, 16, H, W]
+ * const y = conv.call(x); // [N, 16, H, W] = [2, 16, 32, 32]
  * ```
  */
 export class Conv2d extends ConvBase {
@@ -118,8 +121,11 @@ export class Conv2d extends ConvBase {
  *
  * @example
  * ```ts
+ * import { ConvTranspose2d, init, randn } from "../../../mod.ts";
+ * await init();
+ * const x = randn([2, 16, 8, 8], { seed: 0 });
  * const up = new ConvTranspose2d(16, 8, 2, { stride: 2 });
- * const y = up.call(x); // [N, 8, 2H, 2W]
+ * const y = up.call(x); // [N, 8, 2H, 2W] = [2, 8, 16, 16]
  * ```
  */
 export class ConvTranspose2d extends ConvBase {

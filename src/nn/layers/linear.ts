@@ -17,8 +17,11 @@ export interface LinearLayerOptions {
  *
  * @example
  * ```ts
+ * import { flatten, init, Linear, randn } from "../../../mod.ts";
+ * await init();
+ * const x = randn([4, 32, 7, 7], { seed: 0 });
  * const fc = new Linear(1568, 10);
- * const logits = fc.call(flatten(x)); // [N, 10]
+ * const logits = fc.call(flatten(x)); // [N, 10] = [4, 10]
  * ```
  */
 export class Linear extends Module {

@@ -40,6 +40,9 @@ export interface BatchNormLayerOptions {
  *
  * @example
  * ```ts
+ * import { BatchNorm2d, init, randn } from "../../../mod.ts";
+ * await init();
+ * const x = randn([8, 16, 4, 4], { seed: 0 });
  * const bn = new BatchNorm2d(16);
  * const y = bn.call(x);   // training: batch statistics
  * bn.eval();              // now running statistics
