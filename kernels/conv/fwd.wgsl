@@ -1,10 +1,10 @@
 // Direct 2-D convolution, NCHW, grouped: y[n, g*O+o, oy, ox] = bias + sum over r < R, ky, kx of
 // x[n, g*R+r, oy*sh-ph+ky*dh, ox*sw-pw+kx*dw] * w[g*O+o, r, ky, kx] (zero outside the input).
+// The generic path (any kernel, stride, dilation; 3x3 stride 1 has its own fwd_k3.wgsl).
 // Register tiling, no workgroup memory: each thread computes 4 output channels (one vec4 of the
-// packed weight, see pack.wgsl) x PX (8) consecutive output pixels of one row. In the K3 variant
-// (3x3, stride 1, dilation 1) a row of PX+2 inputs is loaded once and reused by the 3 taps of
-// the row; otherwise every tap loads its own PX inputs. Pads are signed, so a stride-1
-// transposed conv runs here too (mirrored kernel, pad = dilation*(k-1) - pad).
+// packed weight, see pack.wgsl) x PX (8) consecutive output pixels of one row; every tap loads
+// its own PX inputs. Pads are signed, so a stride-1 transposed conv runs here too (mirrored
+// kernel, pad = dilation*(k-1) - pad).
 // struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -13,7 +13,6 @@
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 const PX: u32 = {{PX}};
-const K3: bool = {{K3}};
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -31,31 +30,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let wi = i32(p.w);
   let hw = p.h * p.w;
   var acc: array<vec4<f32>, PX>;
-  if (K3) {
-    // Channels outside, kernel rows inside: one row of PX+2 inputs serves the 3 taps.
-    for (var r = 0u; r < p.r; r++) {
-      let xb = (n * p.cin + g * p.r + r) * hw;
-      let wb = (g * p.r + r) * kk * p.o4 + ob;
-      for (var ky = 0u; ky < 3u; ky++) {
-        let iy = i32(oy + ky) - p.ph;
-        if (iy < 0 || iy >= hi) { continue; }
-        let rb = xb + u32(iy) * p.w;
-        var xs: array<f32, {{PX2}}>;
-        let ix0 = i32(ox0) - p.pw;
-        for (var j = 0u; j < PX + 2u; j++) {
-          let ix = ix0 + i32(j);
-          xs[j] = select(0.0, x[rb + u32(clamp(ix, 0, wi - 1))], ix >= 0 && ix < wi);
-        }
-        let wk = wb + ky * 3u * p.o4;
-        let w0 = wp[wk];
-        let w1 = wp[wk + p.o4];
-        let w2 = wp[wk + 2u * p.o4];
-        for (var j = 0u; j < PX; j++) {
-          acc[j] += xs[j] * w0 + xs[j + 1u] * w1 + xs[j + 2u] * w2;
-        }
-      }
-    }
-  } else {
     // Taps outside, channels inside: bounds tests and offsets are computed once per tap and
     // the channel loop only loads and multiplies.
     for (var ky = 0u; ky < p.kh; ky++) {
@@ -81,7 +55,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
       }
     }
-  }
   let oc0 = g * p.o + ob * 4u;
   for (var c = 0u; c < 4u; c++) {
     if (ob * 4u + c >= p.o) { break; }
