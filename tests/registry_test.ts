@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import { apply, type OpSpec } from "../src/ops/registry.ts";
-import { dispatchCount, flushCount } from "../src/backend/webgpu.ts";
+import { bakeUniforms, dispatchCount, flushCount, specialize } from "../src/backend/webgpu.ts";
+import { profileKernels } from "../src/backend/profile.ts";
 import { resolveRule } from "../src/zig/rules.ts";
 import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
 import { coreOps, hasWebgpu, hostRand } from "./helpers.ts";
@@ -186,6 +187,33 @@ Deno.test("a chain of 100 elementwise ops and one readback cause exactly one sub
   assert.ok(v.every(Number.isFinite));
   y.dispose();
   x.dispose();
+});
+
+Deno.test("bakeUniforms turns the named uniform fields into literals, nothing else", () => {
+  const k = specialize("t", "let a = p.w + p.ph * p.wide; let b = q.w; let c = p.n;");
+  const b = bakeUniforms(k, { w: 28, ph: -1, wide: 3 });
+  assert.equal(b.source, "let a = 28u + (-1) * 3u; let b = q.w; let c = p.n;");
+  assert.notEqual(b.key, k.key, "a baked kernel is its own pipeline");
+  assert.notEqual(bakeUniforms(k, { w: 14, ph: -1, wide: 3 }).key, b.key);
+  assert.throws(() => bakeUniforms(k, { w: 0.5 }), /field w = 0.5 is not whole/);
+});
+
+Deno.test("profileKernels times each kernel of a conv and its gradients", async () => {
+  if (!(await hasWebgpu())) return;
+  const x = o.randn([2, 4, 6, 6], { seed: 1, backend: "webgpu" }).keep();
+  const w = o.randn([8, 4, 3, 3], { seed: 2, backend: "webgpu" }).keep();
+  x.requiresGrad = w.requiresGrad = true;
+  const times = await profileKernels(() =>
+    o.tidy(() => o.backward(o.sum(o.conv2d(x, w, null, { padding: 1 }))))
+  );
+  const names = times.map((t) => t.kernel);
+  for (const k of ["conv_fwd_k3", "conv_wgrad_k3", "conv_pack"]) assert.ok(names.includes(k), k);
+  assert.ok(times.every((t) => t.calls >= 1 && t.ms >= 0), JSON.stringify(times));
+  assert.ok(times.some((t) => t.ms > 0), "timestamps advance");
+  // Profiling is off afterwards: dispatches share one pass again and nothing is timed.
+  const after = await profileKernels(() => {});
+  assert.deepEqual(after, []);
+  for (const t of [x, w, x.grad!, w.grad!]) t.dispose();
 });
 
 Deno.test("channel rules resolve per application (concat, split, slice, pad, gather)", () => {

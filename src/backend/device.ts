@@ -45,6 +45,8 @@ async function acquire(): Promise<Gpu> {
   if (!adapter) throw new GpuError(`no WebGPU adapter found. ${HELP}`);
   const want = adapter.limits;
   const device = await adapter.requestDevice({
+    // For the opt-in kernel profiler (src/backend/profile.ts); costs nothing unless used.
+    requiredFeatures: adapter.features.has("timestamp-query") ? ["timestamp-query"] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: want.maxStorageBufferBindingSize,
       maxBufferSize: want.maxBufferSize,

@@ -100,6 +100,24 @@ export function specialize(
   return { key: `${name}|${spec}`, source };
 }
 
+/**
+ * Bake uniform fields into a kernel as constants: every `p.NAME` of `fields` in the source
+ * becomes the literal (`u32` unless the value is negative). Why: llvmpipe divides integers lane
+ * by lane, so `i / p.w` and `i % p.w` dominate index-heavy kernels; by a constant, LLVM turns
+ * them into vector multiply-shifts. One pipeline per distinct value set, so use it for values
+ * a model has few of (layer geometry), not for sizes that change every call.
+ */
+export function bakeUniforms(k: Kernel, fields: Record<string, number>): Kernel {
+  const source = k.source.replace(/\bp\.(\w+)\b/g, (m, f: string) => {
+    if (!(f in fields)) return m;
+    const v = fields[f];
+    if (!Number.isInteger(v)) throw new Error(`kernel ${k.key}: field ${f} = ${v} is not whole`);
+    return v < 0 ? `(${v})` : `${v}u`;
+  });
+  const spec = Object.entries(fields).map(([f, v]) => `${f}=${v}`).join(",");
+  return { ...k, key: `${k.key}|${spec}`, source };
+}
+
 function pipeline(k: Kernel): GPUComputePipeline {
   let p = pipelines.get(k.key);
   if (p) return p;
@@ -174,8 +192,32 @@ let slot = 0;
 let flushes = 0;
 let recorded = 0;
 
-function ensurePass(device: GPUDevice): GPUComputePassEncoder {
+/**
+ * A kernel timer (src/backend/profile.ts): while one is installed every dispatch gets its own
+ * compute pass with GPU timestamps, and the timer resolves them into the batch before submit.
+ */
+export interface KernelTimer {
+  /** Timestamp writes for the pass of one dispatch of `key` (undefined: buffer full). */
+  pass(key: string): GPUComputePassTimestampWrites | undefined;
+  /** Record the resolve of this batch's timestamps into `encoder` (called before submit). */
+  resolve(encoder: GPUCommandEncoder): void;
+}
+let timer: KernelTimer | null = null;
+
+/** Install (or with null remove) the kernel timer; pending work is submitted first. */
+export function setKernelTimer(t: KernelTimer | null): void {
+  flush();
+  timer = t;
+}
+
+function ensurePass(device: GPUDevice, key: string): GPUComputePassEncoder {
   encoder ??= device.createCommandEncoder();
+  if (timer) {
+    pass?.end();
+    const timestampWrites = timer.pass(key);
+    pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    return pass;
+  }
   pass ??= encoder.beginComputePass();
   return pass;
 }
@@ -228,7 +270,7 @@ export function dispatch(
   }
   for (const buf of buffers) entries.push({ binding: b++, resource: { buffer: buf } });
   const bind = device.createBindGroup({ layout: p.getBindGroupLayout(0), entries });
-  const ps = ensurePass(device);
+  const ps = ensurePass(device, kernel.key);
   ps.setPipeline(p);
   ps.setBindGroup(0, bind);
   ps.dispatchWorkgroups(gx, gy, gz);
@@ -253,6 +295,7 @@ export function flush(): void {
   if (!encoder) return;
   const { device } = gpuOrThrow();
   pass?.end();
+  timer?.resolve(encoder);
   const used = Math.ceil(slot / ARENA_SLOTS);
   for (let i = 0; i < used; i++) {
     const bytes = i < used - 1 ? ARENA_SLOTS * UNIFORM_SLOT : ((slot - 1) % ARENA_SLOTS + 1) *

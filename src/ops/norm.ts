@@ -18,6 +18,7 @@ import updateSrc from "../../kernels/norm/bn_update.wgsl" with { type: "text" };
 import elemLib from "../../kernels/lib/norm_elem.wgsl" with { type: "text" };
 import {
   acquireBuffer,
+  bakeUniforms,
   copyBuffer,
   dispatch,
   grid1d,
@@ -298,7 +299,27 @@ function groupDispatch(
     ? { ...specialize(`${name}_per_thread`, src), entry: "per_thread" }
     : specialize(name, src);
   const grid = pt ? grid1d(L.count, 64) : grid1d(L.count, 1);
-  dispatch(k, bufs, grid, groupUniforms(L, grid[0], useGamma, nc, eps));
+  // The layout is baked in (see bakeUniforms): llvmpipe then folds the index arithmetic and
+  // hoists what does not vary along the loops (e.g. batch norm's per-channel statistics).
+  const baked = bakeUniforms(k, {
+    qd: L.qd,
+    useGamma: useGamma ? 1 : 0,
+    bh: L.bh,
+    bl: L.bl,
+    rh: L.rh,
+    rl: L.rl,
+    ph: L.ph,
+    pl: L.pl,
+    A: L.A,
+    B: L.B,
+    oa: L.oa,
+    ob: L.ob,
+    ra: L.ra,
+    rb: L.rb,
+    pa: L.pa,
+    pb: L.pb,
+  });
+  dispatch(baked, bufs, grid, groupUniforms(L, grid[0], useGamma, nc, eps));
 }
 
 function statsGpu(x: GPUBuffer, mean: GPUBuffer, vars: GPUBuffer, p: Plan): void {
@@ -330,7 +351,20 @@ function elemDispatch(
   const gy = Math.min(blocks, 65535), gz = Math.ceil(blocks / gy);
   const u = new Uniforms().u32(e.planes, e.C, e.S, ts, gy, e.cg, e.rn, e.rc, e.rs, e.pc, e.ps)
     .u32(center ? 1 : 0).f32(eps, p.nc).u32(p.stat.count, 0);
-  dispatch(specialize(name, elemLib + src), bufs, [Math.ceil(e.S / (1 << ts)), gy, gz], u);
+  // Baked: elem() divides every element's plane index by C (slow per lane on llvmpipe).
+  const k = bakeUniforms(specialize(name, elemLib + src), {
+    C: e.C,
+    S: e.S,
+    tsLog2: ts,
+    cg: e.cg,
+    rn: e.rn,
+    rc: e.rc,
+    rs: e.rs,
+    pc: e.pc,
+    ps: e.ps,
+    center: center ? 1 : 0,
+  });
+  dispatch(k, bufs, [Math.ceil(e.S / (1 << ts)), gy, gz], u);
 }
 
 function applyGpu(

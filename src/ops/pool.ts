@@ -11,6 +11,7 @@ import globalSrc from "../../kernels/pool/global_avg.wgsl" with { type: "text" }
 import argmaxSrc from "../../kernels/pool/pool_argmax.wgsl" with { type: "text" };
 import {
   acquireBuffer,
+  bakeUniforms,
   dispatch,
   grid1d,
   releaseBuffer,
@@ -141,6 +142,25 @@ function geo(mode: number, xs: readonly number[], ys: readonly number[], a?: Poo
   };
 }
 
+function baked(g: Geo): Record<string, number> {
+  return {
+    mode: g.mode,
+    cip: g.cip ? 1 : 0,
+    h: g.h,
+    w: g.w,
+    oh: g.oh,
+    ow: g.ow,
+    kh: g.k[0],
+    kw: g.k[1],
+    sh: g.s[0],
+    sw: g.s[1],
+    ph: g.p[0],
+    pw: g.p[1],
+    dh: g.d[0],
+    dw: g.d[1],
+  };
+}
+
 function uniforms(n: number, nx: number, g: Geo): Uniforms {
   return new Uniforms().u32(n, nx, g.mode, g.cip ? 1 : 0, g.h, g.w, g.oh, g.ow)
     .u32(g.k[0], g.k[1], g.s[0], g.s[1], g.p[0], g.p[1], g.d[0], g.d[1]);
@@ -253,7 +273,12 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     const arg = acquireBuffer(Math.max(nOut, 1) * 4);
     const og = grid1d(nOut);
     dispatch(specialize("pool_argmax", argmaxSrc), [x, arg], og, uniforms(nOut, og[0], g));
-    dispatch(specialize("pool_bwd", bwdSrc), [arg, dy, dx], grid, uniforms(n, grid[0], g));
+    dispatch(
+      bakeUniforms(specialize("pool_bwd", bwdSrc), baked(g)),
+      [arg, dy, dx],
+      grid,
+      uniforms(n, grid[0], g),
+    );
     releaseBuffer(arg);
   },
   grad: { none: "pooling backward is first-order only" },
