@@ -183,6 +183,10 @@ Deno.test("adaptiveAvgPool2d: PyTorch bins, global fast path, gradient", async (
     means.push(Array.from(x.data).slice(p * 35, p * 35 + 35).reduce((a, b) => a + b, 0) / 35);
   }
   assertClose(g.data, means, "global means");
+  // Many small planes: one thread per plane over several workgroups.
+  await compareBackends("global 300 planes of 4x4", (t) => o.adaptiveAvgPool2d(t, 1), [
+    hostRand([30, 10, 4, 4], 3),
+  ]);
   // Larger plane for the workgroup reduction (> 64 elements per thread group pass).
   await compareBackends("global 40x40", (t) => o.adaptiveAvgPool2d(t, 1), [
     hostRand([3, 2, 40, 40], 2),

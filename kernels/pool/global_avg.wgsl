@@ -1,5 +1,6 @@
-// Global average pooling: one workgroup of 64 threads per (n, c) plane, strided partial sums
-// then a tree reduction in workgroup memory.
+// Global average pooling. `main`: one workgroup of 64 threads per (n, c) plane, strided partial
+// sums then a tree reduction in workgroup memory (large planes). `per_thread`: one thread per
+// plane (small planes: a workgroup and its barriers per 4x4 plane cost far more than the sum).
 struct P { planes: u32, nx: u32, len: u32, _pad: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -22,4 +23,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
   }
   if (lid == 0u && plane < p.planes) { y[plane] = part[0] / f32(p.len); }
+}
+
+@compute @workgroup_size(64)
+fn per_thread(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let plane = gid.x + gid.y * p.nx * 64u;
+  if (plane >= p.planes) { return; }
+  let base = plane * p.len;
+  var acc = 0.0;
+  for (var j = 0u; j < p.len; j++) { acc += x[base + j]; }
+  y[plane] = acc / f32(p.len);
 }

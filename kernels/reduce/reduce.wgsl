@@ -1,14 +1,15 @@
 // Reduce over any set of axes. Thread t computes output o = t / chunks over the chunk
 // c = t % chunks of the reduced index range; a second pass (same kernel, contiguous) combines
 // chunks when there are few outputs and many reduced elements. {{INIT}}/{{COMBINE}} define the
-// reduction (sum, max, min); `scale` is applied to the final value (mean).
+// reduction (sum, max, min); `scale` is applied to the final value (mean). The OFFSET part
+// maps the reduced index r to its offset: `off = r` when the reduced axes are the trailing
+// ones, else code generated with the reduced dims as literals (src/ops/reduce.ts), because
+// llvmpipe divides by a uniform lane by lane and this runs once per element.
 struct P {
   n: u32, nx: u32, rank: u32, red: u32,
   chunk_len: u32, chunks: u32, scale: f32, _pad: u32,
   oshape: array<vec4<u32>, 2>,
   ostr: array<vec4<u32>, 2>,
-  rshape: array<vec4<u32>, 2>,
-  rstr: array<vec4<u32>, 2>,
 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -36,18 +37,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let r1 = min(p.red, r0 + p.chunk_len);
   for (var r = r0; r < r1; r++) {
     var off = 0u;
-    if ({{CONTIG}}) {
-      off = r;
-    } else {
-      var rr = r;
-      for (var d = i32(p.rank) - 1; d >= 0; d--) {
-        let k = u32(d);
-        let s = p.rshape[k / 4u][k % 4u];
-        let q = rr % s;
-        rr = rr / s;
-        off += q * p.rstr[k / 4u][k % 4u];
-      }
-    }
+    var rr = r;
+{{OFFSET}}
     acc = combine(acc, src[base + off]);
   }
   dst[t] = acc * p.scale;

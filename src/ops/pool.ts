@@ -401,10 +401,17 @@ const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>
   gpu([x], [y], a, info) {
     const s = info.ins[0].shape;
     if (a.size[0] === 1 && a.size[1] === 1) {
-      const planes = s[0] * s[1];
-      const grid = grid1d(planes, 1);
-      const u = new Uniforms().u32(planes, grid[0], s[2] * s[3], 0);
-      dispatch(specialize("global_avg_pool", globalSrc), [x, y], grid, u);
+      const planes = s[0] * s[1], len = s[2] * s[3];
+      const small = len <= 64;
+      const grid = small ? grid1d(planes, 64) : grid1d(planes, 1);
+      const u = new Uniforms().u32(planes, grid[0], len, 0);
+      const k = specialize("global_avg_pool", globalSrc);
+      dispatch(
+        small ? { ...k, key: `${k.key}|per_thread`, entry: "per_thread" } : k,
+        [x, y],
+        grid,
+        u,
+      );
     } else poolGpu(x, y, geo(MODE.adaptive, s, info.outs[0].shape), info);
   },
   grad: ({ ins }, [g]) => [apply1(poolBackwardOp, [ins[0], g], { mode: MODE.adaptive })],

@@ -52,6 +52,16 @@ function plan(shape: readonly number[], axes: readonly number[]) {
   return { oshape, ostr, rshape, rstr, red, contig };
 }
 
+/** WGSL mapping reduced index `rr` to `off` over the reduced dims (size-1 dims skipped). */
+function offsetCode(rshape: readonly number[], rstr: readonly number[]): string {
+  const dims = rshape.map((s, d) => [s, rstr[d]]).filter(([s]) => s > 1).reverse();
+  return dims.map(([s, st], i) =>
+    i === dims.length - 1
+      ? `    off += rr * ${st}u;`
+      : `    off += (rr % ${s}u) * ${st}u; rr = rr / ${s}u;`
+  ).join("\n");
+}
+
 function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
   const row = ROW[kind];
   return defineOp<ReduceAttrs>({
@@ -89,11 +99,11 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
       const fin = kind === "mean" ? 1 / p.red : 1;
       // Few outputs over many elements: split each reduction into chunks, then combine.
       const chunks = nOut < 1024 && p.red > 2048 ? Math.min(256, Math.ceil(p.red / 1024)) : 1;
-      const k = (contig: boolean) =>
+      const k = (pl: ReturnType<typeof plan>) =>
         specialize(`reduce_${kind === "mean" ? "sum" : kind}`, reduceSrc, {
           INIT: row.init,
           COMBINE: row.combine,
-          CONTIG: contig ? "true" : "false",
+          OFFSET: pl.contig ? "    off = rr;" : offsetCode(pl.rshape, pl.rstr),
         });
       const run = (
         src: GPUBuffer,
@@ -106,8 +116,8 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
         const g = grid1d(n * ch, 64);
         const u = new Uniforms().u32(n * ch, g[0], pl.oshape.length, pl.red);
         u.u32(Math.ceil(pl.red / ch), ch).f32(s).u32(0);
-        for (const v of [pl.oshape, pl.ostr, pl.rshape, pl.rstr]) packShape(u, v, kind);
-        dispatch(k(pl.contig), [src, dst], g, u);
+        for (const v of [pl.oshape, pl.ostr]) packShape(u, v, kind);
+        dispatch(k(pl), [src, dst], g, u);
       };
       if (chunks === 1) {
         run(x, y, nOut, p, 1, fin);
