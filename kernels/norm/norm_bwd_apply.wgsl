@@ -3,6 +3,8 @@
 //   center = 1 (batch statistics): dx = rstd · (gamma[k]·g - (S1[r] + xhat·S2[r]) / nc)
 //   center = 0 (fixed statistics, eval batch norm): dx = rstd · gamma[k] · g
 // with S1 = Σ gamma·g and S2 = Σ gamma·g·xhat over the statistics group (norm_bwd_sums.wgsl).
+//   center = 2 (batch norm, where gamma is constant over each statistics group): the sums are
+//   Σ g and Σ g·xhat (also dbeta and dgamma) and gamma[k] scales them here.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;
 @group(0) @binding(3) var<storage, read> mean: array<f32>;
@@ -20,6 +22,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (p.center == 1u) {
     let xhat = (x[e.i] - mean[e.r]) * rstd;
     v -= (sums[e.r] + xhat * sums[p.groups + e.r]) / p.nc;
+  } else if (p.center == 2u) {
+    let xhat = (x[e.i] - mean[e.r]) * rstd;
+    v -= gamma[e.k] * (sums[e.r] + xhat * sums[p.groups + e.r]) / p.nc;
   }
   dx[e.i] = rstd * v;
 }

@@ -343,14 +343,14 @@ function elemDispatch(
   bufs: GPUBuffer[],
   p: Plan,
   eps: number,
-  center: boolean,
+  center: 0 | 1 | 2,
 ): void {
   const e = p.elem;
   const ts = Math.min(8, Math.ceil(Math.log2(Math.max(e.S, 1))));
   const blocks = Math.ceil(e.planes / (256 >> ts));
   const gy = Math.min(blocks, 65535), gz = Math.ceil(blocks / gy);
   const u = new Uniforms().u32(e.planes, e.C, e.S, ts, gy, e.cg, e.rn, e.rc, e.rs, e.pc, e.ps)
-    .u32(center ? 1 : 0).f32(eps, p.nc).u32(p.stat.count, 0);
+    .u32(center).f32(eps, p.nc).u32(p.stat.count, 0);
   // Baked: elem() divides every element's plane index by C (slow per lane on llvmpipe).
   const k = bakeUniforms(specialize(name, elemLib + src), {
     C: e.C,
@@ -362,7 +362,7 @@ function elemDispatch(
     rs: e.rs,
     pc: e.pc,
     ps: e.ps,
-    center: center ? 1 : 0,
+    center,
   });
   dispatch(k, bufs, [Math.ceil(e.S / (1 << ts)), gy, gz], u);
 }
@@ -372,7 +372,7 @@ function applyGpu(
   p: Plan,
   eps: number,
 ): void {
-  elemDispatch("norm_apply", applySrc, bufs, p, eps, false);
+  elemDispatch("norm_apply", applySrc, bufs, p, eps, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,11 +430,14 @@ const normBackwardOp = defineOp<NormBackwardAttrs>({
     };
     let mean = ins[3], vars = ins[4];
     const sums = tmp(2 * R);
+    // Batch norm: the statistics groups are the parameter groups (one per channel), so one
+    // pass gives Σg and Σg·xhat, which are dbeta and dgamma, and dx scales them by gamma.
+    const fused = a.center && a.core.kind === "batch";
     if (a.center) {
       mean = tmp(R);
       vars = tmp(R);
       statsGpu(x, mean, vars, p);
-      sumsGpu([x, g, mean, vars, gamma, sums], p.stat, p, a.eps, true);
+      sumsGpu([x, g, mean, vars, gamma, sums], p.stat, p, a.eps, !fused);
     }
     elemDispatch(
       "norm_bwd_apply",
@@ -442,9 +445,12 @@ const normBackwardOp = defineOp<NormBackwardAttrs>({
       [x, g, mean, vars, gamma, sums, outs[0]],
       p,
       a.eps,
-      a.center,
+      fused ? 2 : a.center ? 1 : 0,
     );
-    if (a.params) {
+    if (a.params && fused) {
+      copyBuffer(sums, outs[2], R * 4, 0, 0);
+      copyBuffer(sums, outs[1], R * 4, R * 4, 0);
+    } else if (a.params) {
       const P = p.param.count;
       const ps = tmp(2 * P);
       sumsGpu([x, g, mean, vars, gamma, ps], p.param, p, a.eps, false);
