@@ -227,23 +227,26 @@ Deno.test("backward ops on larger shapes (chunked weight gradient, many channels
     [dy, w],
     { atol: 1e-4 },
   );
-  // The 3x3 register tiles (4 channel quads x up to 16 pixels forward, 2 x 2 quads for the
-  // weight gradient) with channel counts and widths that leave partial tiles, plain and grouped.
-  for (const groups of [1, 2]) {
+  // The register tiles (4 channel quads x up to 8 pixels forward, 2 x 2 quads for the weight
+  // gradient) with channel counts and widths that leave partial tiles: 3x3 stride 1 (the k3
+  // kernels) and stride 2 (the generic ones), plain and grouped.
+  for (const [groups, stride] of [[1, 1], [2, 1], [1, 2], [2, 2]]) {
     const xt = hostRand([2, 10, 5, 21], 18), wt = hostRand([22, 10 / groups, 3, 3], 19);
-    const dyt = hostRand([2, 22, 5, 21], 20);
-    const go = { padding: 1, groups };
-    await compareBackends(`conv2d tiles g${groups}`, (x, w) => o.conv2d(x, w, null, go), [xt, wt], {
+    const oh = stride === 1 ? 5 : 3, ow = stride === 1 ? 21 : 11;
+    const dyt = hostRand([2, 22, oh, ow], 20);
+    const go = { padding: 1, groups, stride };
+    const tag = `tiles g${groups} s${stride}`;
+    await compareBackends(`conv2d ${tag}`, (x, w) => o.conv2d(x, w, null, go), [xt, wt], {
       atol: 1e-4,
     });
     await compareBackends(
-      `conv2dBackwardWeight tiles g${groups}`,
+      `conv2dBackwardWeight ${tag}`,
       (x, dy) => o.conv2dBackwardWeight(x, dy, [3, 3], go),
       [xt, dyt],
       { atol: 1e-4 },
     );
     await compareBackends(
-      `conv2dBackwardInput tiles g${groups}`,
+      `conv2dBackwardInput ${tag}`,
       (dy, w) => o.conv2dBackwardInput(dy, w, [5, 21], go),
       [dyt, wt],
       { atol: 1e-4 },

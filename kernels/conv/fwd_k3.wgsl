@@ -42,7 +42,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   let oc0 = g * p.o;
-  let yb = (n * p.cout + oc0) * p.ho * p.wo + oy * p.wo + ox0;
+  let yb = (n * p.cout + oc0) * p.ho * p.wo + oy * p.wo;
   let plane = p.ho * p.wo;
 {{STORE}}
 }

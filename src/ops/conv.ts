@@ -380,15 +380,44 @@ function conv1x1Kernel(vec: boolean) {
 
 // Register tile of fwd_k3.wgsl: 4 output-channel quads x 8 pixels per invocation (measured on
 // llvmpipe: about twice the speed of 1 quad; wider pixel runs were no faster).
-const K3_OB = 4, K3_PX = 8;
+const K3_OB = 4;
+const GEN_OB = 4;
 
-/** The generated parts of fwd_k3.wgsl for a tile of `ob` channel quads x `px` pixels. */
-function k3Body(ob: number, px: number): Record<string, string | number> {
-  const setup: string[] = [], body: string[] = [], store: string[] = [];
+/** Accumulators of a forward tile (`a{q}_{j}`) and its clamped channel quads (`oq{q}`). */
+function tileSetup(ob: number, px: number): string {
+  const setup: string[] = [];
   for (let q = 0; q < ob; q++) {
     setup.push(`  let oq${q} = min(ob0 + ${q}u, p.o4 - 1u);`);
     for (let j = 0; j < px; j++) setup.push(`  var a${q}_${j} = vec4<f32>(0.0);`);
   }
+  return setup.join("\n");
+}
+
+/**
+ * Store of a forward tile (+ bias), skipping channels past O and pixels past wo; pixel j of
+ * the tile is column `col(j)` of row `yb` (consecutive from ox0 unless given).
+ */
+function tileStore(ob: number, px: number, col = (j: number) => `ox0 + ${j}u`): string {
+  const store: string[] = [];
+  for (let q = 0; q < ob; q++) {
+    store.push(`  if (ob0 + ${q}u < p.o4) {`);
+    for (let c = 0; c < 4; c++) {
+      store.push(`    { let oc = (ob0 + ${q}u) * 4u + ${c}u; if (oc < p.o) {`);
+      store.push(`      var bv = 0.0; if (p.bias != 0u) { bv = bias[oc0 + oc]; }`);
+      store.push(`      let yo = yb + oc * plane;`);
+      for (let j = 0; j < px; j++) {
+        store.push(`      if (${col(j)} < p.wo) { y[yo + ${col(j)}] = a${q}_${j}[${c}] + bv; }`);
+      }
+      store.push(`    } }`);
+    }
+    store.push(`  }`);
+  }
+  return store.join("\n");
+}
+
+/** The generated parts of fwd_k3.wgsl for a tile of `ob` channel quads x `px` pixels. */
+function k3Body(ob: number, px: number): Record<string, string | number> {
+  const body: string[] = [];
   for (let j = 0; j < px + 2; j++) {
     body.push(
       `      let i${j} = ix0 + ${j}; let x${j} = select(0.0, x[rb + u32(clamp(i${j}, 0, wi - 1))], ` +
@@ -403,25 +432,42 @@ function k3Body(ob: number, px: number): Record<string, string | number> {
       );
     }
   }
+  return {
+    OB: ob,
+    PX: px,
+    SETUP: tileSetup(ob, px),
+    BODY: body.join("\n"),
+    STORE: tileStore(ob, px),
+  };
+}
+
+/** The generated parts of fwd.wgsl (the generic path) for `ob` channel quads x `px` pixels. */
+function fwdBody(
+  ob: number,
+  px: number,
+  col?: (j: number) => string,
+): Record<string, string | number> {
+  const tap: string[] = [], body: string[] = [];
+  for (let j = 0; j < px; j++) {
+    // Input column of pixel j at this tap: strided (fwd.wgsl) or consecutive (transposed.wgsl).
+    const ix = col ? `ixb + ${j}` : `i32((ox0 + ${j}u) * p.sw) + ixk`;
+    tap.push(
+      `      let ix${j} = ${ix}; let off${j} = rowOff + u32(clamp(ix${j}, 0, wi - 1)); ` +
+        `let ok${j} = ix${j} >= 0 && ix${j} < wi;`,
+    );
+    body.push(`        let x${j} = select(0.0, x[xb + off${j}], ok${j});`);
+  }
   for (let q = 0; q < ob; q++) {
-    store.push(`  if (ob0 + ${q}u < p.o4) {`);
-    for (let c = 0; c < 4; c++) {
-      store.push(`    { let oc = (ob0 + ${q}u) * 4u + ${c}u; if (oc < p.o) {`);
-      store.push(`      var bv = 0.0; if (p.bias != 0u) { bv = bias[oc0 + oc]; }`);
-      store.push(`      let yo = yb + oc * plane;`);
-      for (let j = 0; j < px; j++) {
-        store.push(`      if (ox0 + ${j}u < p.wo) { y[yo + ${j}u] = a${q}_${j}[${c}] + bv; }`);
-      }
-      store.push(`    } }`);
-    }
-    store.push(`  }`);
+    body.push(`        let w${q} = wp[wk + oq${q}];`);
+    for (let j = 0; j < px; j++) body.push(`        a${q}_${j} += x${j} * w${q};`);
   }
   return {
     OB: ob,
     PX: px,
-    SETUP: setup.join("\n"),
+    SETUP: tileSetup(ob, px),
+    TAP: tap.join("\n"),
     BODY: body.join("\n"),
-    STORE: store.join("\n"),
+    STORE: tileStore(ob, px, col),
   };
 }
 
@@ -455,13 +501,13 @@ function directGpu(
   // 3x3 stride 1 (the common case): the wide register tile of fwd_k3.wgsl; else the generic one.
   const k3 = d.kh === 3 && d.kw === 3 && geo.sh === 1 && geo.sw === 1 && geo.dh === 1 &&
     geo.dw === 1;
-  const ob = k3 ? Math.min(K3_OB, o4) : 1, px = k3 ? K3_PX : 8;
+  const ob = Math.min(k3 ? K3_OB : GEN_OB, o4), px = Math.min(8, Math.max(d.wo, 1));
   const nxb = Math.ceil(d.wo / px);
   const total = d.n * d.ho * nxb;
   const { gx, gz, nx } = foldGrid(total);
   const kern = k3
     ? specialize("conv_fwd_k3", fwdK3Src, k3Body(ob, px))
-    : specialize("conv_fwd", fwdSrc, { PX: px });
+    : specialize("conv_fwd", fwdSrc, fwdBody(ob, px));
   const u = convUniforms(d, total, nx, geo, { nxb, bias: b !== null });
   dispatch(kern, [x, packed, b ?? packed, y], [gx, d.groups * Math.ceil(o4 / ob), gz], u);
   releaseBuffer(packed);
@@ -500,12 +546,13 @@ function transposedGpu(x: GPUBuffer, w: GPUBuffer, b: GPUBuffer | null, y: GPUBu
   }
   const packed = packWeight(w, d, strides, false);
   const [sh, sw] = a.stride;
-  const px = 8;
+  const o4 = Math.ceil(d.o / 4), ob = Math.min(GEN_OB, o4);
+  const px = Math.min(8, Math.max(Math.ceil(d.wo / sw), 1));
   const nxb = Math.ceil(Math.ceil(d.wo / sw) / px);
   const rows = Math.ceil(d.ho / sh);
   const total = sh * sw * d.n * rows * nxb;
   const { gx, gz, nx } = foldGrid(total);
-  const gy = d.groups * Math.ceil(d.o / 4);
+  const gy = d.groups * Math.ceil(o4 / ob);
   const geo = {
     sh,
     sw,
@@ -515,7 +562,8 @@ function transposedGpu(x: GPUBuffer, w: GPUBuffer, b: GPUBuffer | null, y: GPUBu
     dw: a.dilation[1],
   };
   const u = convUniforms(d, total, nx, geo, { nxb, bias: b !== null, rows });
-  dispatch(specialize("conv_transposed", transposedSrc), [x, packed, b ?? packed, y], [
+  const body = fwdBody(ob, px, (j) => `rx + p.sw * (q0 + ${j}u)`);
+  dispatch(specialize("conv_transposed", transposedSrc, body), [x, packed, b ?? packed, y], [
     gx,
     gy,
     gz,
@@ -608,6 +656,45 @@ function wgradK3Body(oq: number, rq: number): Record<string, string | number> {
   };
 }
 
+/** The generated parts of wgrad.wgsl (the generic path) for `oq` x `rq` channel quads. */
+function wgradBody(oq: number, rq: number): Record<string, string | number> {
+  const setup: string[] = [], step: string[] = [], store: string[] = [];
+  for (let e = 0; e < 4 * rq; e++) {
+    setup.push(`  let xo${e} = (g * p.r + min(rc0 + ${e}u, p.r - 1u)) * hw;`);
+  }
+  for (let q = 0; q < rq; q++) {
+    const xs = [0, 1, 2, 3].map((e) => `x[xi + xo${4 * q + e}]`).join(", ");
+    step.push(`      let x${q} = vec4<f32>(${xs});`);
+  }
+  for (let c = 0; c < 4 * oq; c++) {
+    setup.push(`  let do${c} = (g * p.o + min(oc0 + ${c}u, p.o - 1u)) * hwo;`);
+    step.push(`      let d${c} = dy[d + do${c}];`);
+    for (let q = 0; q < rq; q++) {
+      setup.push(`  var a${c}_${q} = vec4<f32>(0.0);`);
+      step.push(`      a${c}_${q} += d${c} * x${q};`);
+    }
+    store.push(`  if (oc0 + ${c}u < p.o) {`);
+    for (let q = 0; q < rq; q++) {
+      for (let e = 0; e < 4; e++) {
+        store.push(
+          `    if (rc0 + ${
+            4 * q + e
+          }u < p.r) { part[chunk * m + ((g * p.o + oc0 + ${c}u) * p.r + ` +
+            `rc0 + ${4 * q + e}u) * kk + t] = a${c}_${q}[${e}]; }`,
+        );
+      }
+    }
+    store.push(`  }`);
+  }
+  return {
+    OQ: oq,
+    RQ: rq,
+    SETUP: setup.join("\n"),
+    STEP: step.join("\n"),
+    STORE: store.join("\n"),
+  };
+}
+
 /**
  * Split `rowsTotal` reduction rows into chunks until there are enough threads (`base` per
  * chunk) to fill the machine, keeping each chunk at least `minRows` rows long.
@@ -649,9 +736,11 @@ function wgradGpu(x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, d: Dims) {
     ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
     kern = specialize("conv_wgrad_k3", wgradK3Src, wgradK3Body(oq, rq));
   } else {
-    base = d.groups * o4 * r4 * kk;
+    oq = Math.min(WG_OQ, o4);
+    rq = Math.min(WG_RQ, r4);
+    base = d.groups * Math.ceil(o4 / oq) * Math.ceil(r4 / rq) * kk;
     ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
-    kern = specialize("conv_wgrad", wgradSrc);
+    kern = specialize("conv_wgrad", wgradSrc, wgradBody(oq, rq));
   }
   const part = chunks > 1 ? acquireBuffer(chunks * m * 4) : dw;
   const total = chunks * base;
