@@ -3,7 +3,8 @@
 // over the elements of group q (same group description as norm_stats.wgsl). The statistics
 // group of an element is r = r0 + a·ra + b·rb and its parameter p = p0 + a·pa + b·pb, with
 // r0 = hi·rh + lo·rl and p0 = hi·ph + lo·pl. With the statistics groups these are the two
-// terms of dx; with the parameter groups they are dbeta and dgamma.
+// terms of dx; with the parameter groups they are dbeta and dgamma. T = vec4<f32> as in
+// norm_stats.wgsl (then rb = pb = 0: the 4 elements of a vec4 share r and p).
 struct P {
   count: u32, nx: u32, qd: u32, useGamma: u32,
   bh: u32, bl: u32, rh: u32, rl: u32,
@@ -12,12 +13,15 @@ struct P {
   pa: u32, pb: u32, nc: f32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(2) var<storage, read> g: array<{{T}}>;
 @group(0) @binding(3) var<storage, read> mean: array<f32>;
 @group(0) @binding(4) var<storage, read> vars: array<f32>;
 @group(0) @binding(5) var<storage, read> gamma: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
+
+// Sum of the lanes of a T (f32: itself).
+fn hsum(v: {{T}}) -> f32 { {{HSUM}} }
 
 var<workgroup> part: array<vec2<f32>, 64>;
 
@@ -35,7 +39,7 @@ fn term(st: Start, a: u32, b: u32) -> vec2<f32> {
   let xhat = (x[i] - mean[r]) * inverseSqrt(vars[r] + p.eps);
   var v = g[i];
   if (p.useGamma == 1u) { v *= gamma[st.p0 + a * p.pa + b * p.pb]; }
-  return vec2<f32>(v, v * xhat);
+  return vec2<f32>(hsum(v), hsum(v * xhat));
 }
 
 @compute @workgroup_size(64)

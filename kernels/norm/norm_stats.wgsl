@@ -6,6 +6,8 @@
 // `main`: one workgroup of 64 threads per group (few large groups; tree reduction).
 // `per_thread`: one thread per group (many small groups; neighbouring threads, neighbouring
 // addresses). No per-element integer division in either (slow on CPU-emulated GPUs).
+// T = vec4<f32> when runs of 4 along b are contiguous (src/ops/norm.ts then passes B, oa, bh, bl
+// in vec4 units and W = 4): a quarter of the loads, each a per-lane loop on llvmpipe.
 struct P {
   count: u32, nx: u32, qd: u32, useGamma: u32,
   bh: u32, bl: u32, rh: u32, rl: u32,
@@ -14,9 +16,12 @@ struct P {
   pa: u32, pb: u32, nc: f32, eps: f32,
 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read_write> mean: array<f32>;
 @group(0) @binding(3) var<storage, read_write> vars: array<f32>;
+
+// Sum of the lanes of a T (f32: itself).
+fn hsum(v: {{T}}) -> f32 { {{HSUM}} }
 
 var<workgroup> part: array<f32, 64>;
 
@@ -38,7 +43,7 @@ fn baseOf(q: u32) -> u32 {
 
 fn finish(q: u32, m: f32, sq: f32) {
   mean[q] = m;
-  vars[q] = max((sq + (p.nc - f32(p.A * p.B)) * m * m) / p.nc, 0.0);
+  vars[q] = max((sq + (p.nc - f32(p.A * p.B * {{W}}u)) * m * m) / p.nc, 0.0);
 }
 
 @compute @workgroup_size(64)
@@ -51,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b0 = lid % p.B;
   let sa = 64u / p.B;
   let sb = 64u % p.B;
-  var acc = 0.0;
+  var acc = {{T}}(0.0);
   var a = a0;
   var b = b0;
   while (live && a < p.A) {
@@ -60,13 +65,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     b += sb;
     if (b >= p.B) { b -= p.B; a += 1u; }
   }
-  let m = wgSum(acc, lid) / p.nc;
+  let m = wgSum(hsum(acc), lid) / p.nc;
   var sq = 0.0;
   a = a0;
   b = b0;
   while (live && a < p.A) {
     let d = x[base + a * p.oa + b * p.ob] - m;
-    sq += d * d;
+    sq += hsum(d * d);
     a += sa;
     b += sb;
     if (b >= p.B) { b -= p.B; a += 1u; }
@@ -80,16 +85,16 @@ fn per_thread(@builtin(global_invocation_id) gid: vec3<u32>) {
   let q = gid.x + gid.y * p.nx * 64u;
   if (q >= p.count) { return; }
   let base = baseOf(q);
-  var acc = 0.0;
+  var acc = {{T}}(0.0);
   for (var a = 0u; a < p.A; a++) {
     for (var b = 0u; b < p.B; b++) { acc += x[base + a * p.oa + b * p.ob]; }
   }
-  let m = acc / p.nc;
+  let m = hsum(acc) / p.nc;
   var sq = 0.0;
   for (var a = 0u; a < p.A; a++) {
     for (var b = 0u; b < p.B; b++) {
       let d = x[base + a * p.oa + b * p.ob] - m;
-      sq += d * d;
+      sq += hsum(d * d);
     }
   }
   finish(q, m, sq);

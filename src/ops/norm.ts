@@ -294,10 +294,17 @@ function groupDispatch(
   nc: number,
   eps: number,
 ): void {
+  // Runs of 4 contiguous elements along b with one statistics group and parameter: vec4 loads.
+  const vec = L.ob === 1 && L.rb === 0 && L.pb === 0 &&
+    [L.B, L.oa, L.bh, L.bl].every((v) => v % 4 === 0);
+  if (vec) L = { ...L, B: L.B / 4, oa: L.oa / 4, bh: L.bh / 4, bl: L.bl / 4 };
+  const defs = vec
+    ? { T: "vec4<f32>", W: 4, HSUM: "return v.x + v.y + v.z + v.w;" }
+    : { T: "f32", W: 1, HSUM: "return v;" };
   const pt = perThread(L);
   const k: Kernel = pt
-    ? { ...specialize(`${name}_per_thread`, src), entry: "per_thread" }
-    : specialize(name, src);
+    ? { ...specialize(`${name}_per_thread`, src, defs), entry: "per_thread" }
+    : specialize(name, src, defs);
   const grid = pt ? grid1d(L.count, 64) : grid1d(L.count, 1);
   // The layout is baked in (see bakeUniforms): llvmpipe then folds the index arithmetic and
   // hoists what does not vary along the loops (e.g. batch norm's per-channel statistics).
@@ -345,14 +352,18 @@ function elemDispatch(
   eps: number,
   center: 0 | 1 | 2,
 ): void {
-  const e = p.elem;
+  // Runs of 4 positions share their statistics and parameters (rs = ps = 0: batch, instance and
+  // group norm): one thread per vec4 then, a quarter of the loads (each a per-lane loop on
+  // llvmpipe).
+  const vec = p.elem.S % 4 === 0 && p.elem.rs === 0 && p.elem.ps === 0;
+  const e = vec ? { ...p.elem, S: p.elem.S / 4 } : p.elem;
   const ts = Math.min(8, Math.ceil(Math.log2(Math.max(e.S, 1))));
   const blocks = Math.ceil(e.planes / (256 >> ts));
   const gy = Math.min(blocks, 65535), gz = Math.ceil(blocks / gy);
   const u = new Uniforms().u32(e.planes, e.C, e.S, ts, gy, e.cg, e.rn, e.rc, e.rs, e.pc, e.ps)
     .u32(center).f32(eps, p.nc).u32(p.stat.count, 0);
   // Baked: elem() divides every element's plane index by C (slow per lane on llvmpipe).
-  const k = bakeUniforms(specialize(name, elemLib + src), {
+  const k = bakeUniforms(specialize(name, elemLib + src, { T: vec ? "vec4<f32>" : "f32" }), {
     C: e.C,
     S: e.S,
     tsLog2: ts,
