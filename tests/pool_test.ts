@@ -165,6 +165,15 @@ Deno.test("maxPool2d gradient goes to the first maximum on ties", async () => {
     assert.deepEqual(await t.grad!.array(), [0, 2, 0, 0, 0, 1, 0, 1, 0], `ties on ${be}`);
     t.grad!.dispose();
     t.dispose();
+    // Windows that tile the input (kernel = stride: the one-pass backward): {5,5,5,0} -> (0,0),
+    // {1,7,7,7} -> (0,3).
+    const u = o.fromHost(Float32Array.from([5, 5, 1, 7, 5, 0, 7, 7]), [1, 1, 2, 4], "f32", be)
+      .keep();
+    u.requiresGrad = true;
+    o.tidy(() => o.backward(o.sum(o.maxPool2d(u, { kernel: 2 }))));
+    assert.deepEqual(await u.grad!.array(), [1, 0, 0, 1, 0, 0, 0, 0], `tiled ties on ${be}`);
+    u.grad!.dispose();
+    u.dispose();
   }
 });
 

@@ -9,6 +9,7 @@ import fwdSrc from "../../kernels/pool/pool_fwd.wgsl" with { type: "text" };
 import bwdSrc from "../../kernels/pool/pool_bwd.wgsl" with { type: "text" };
 import globalSrc from "../../kernels/pool/global_avg.wgsl" with { type: "text" };
 import argmaxSrc from "../../kernels/pool/pool_argmax.wgsl" with { type: "text" };
+import windowSrc from "../../kernels/pool/max_pool_bwd_window.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   bakeUniforms,
@@ -239,7 +240,12 @@ function poolCpu(
 function poolGpu(x: GPUBuffer, y: GPUBuffer, g: Geo, info: OpInfo): void {
   const n = numel(info.outs[0].shape);
   const grid = grid1d(n);
-  dispatch(specialize("pool_fwd", fwdSrc), [x, y], grid, uniforms(n, grid[0], g));
+  dispatch(
+    bakeUniforms(specialize("pool_fwd", fwdSrc), baked(g)),
+    [x, y],
+    grid,
+    uniforms(n, grid[0], g),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -268,11 +274,21 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
       dispatch(specialize("pool_bwd", bwdSrc), [dy, dy, dx], grid, uniforms(n, grid[0], g));
       return;
     }
-    // Argmax of every window first, then each input element checks the few windows over it.
     const nOut = numel(info.ins[1].shape);
+    const tiles = g.k[0] === g.s[0] && g.k[1] === g.s[1] && g.p[0] === 0 && g.p[1] === 0 &&
+      g.d[0] === 1 && g.d[1] === 1 && g.h === g.oh * g.s[0] && g.w === g.ow * g.s[1];
+    if (tiles) {
+      // The windows tile the input: one pass, a thread per window writes its whole window.
+      const og = grid1d(nOut);
+      const k = bakeUniforms(specialize("max_pool_bwd_window", windowSrc), baked(g));
+      dispatch(k, [x, dy, dx], og, uniforms(nOut, og[0], g));
+      return;
+    }
+    // Argmax of every window first, then each input element checks the few windows over it.
     const arg = acquireBuffer(Math.max(nOut, 1) * 4);
     const og = grid1d(nOut);
-    dispatch(specialize("pool_argmax", argmaxSrc), [x, arg], og, uniforms(nOut, og[0], g));
+    const argK = bakeUniforms(specialize("pool_argmax", argmaxSrc), baked(g));
+    dispatch(argK, [x, arg], og, uniforms(nOut, og[0], g));
     dispatch(
       bakeUniforms(specialize("pool_bwd", bwdSrc), baked(g)),
       [arg, dy, dx],
