@@ -1,9 +1,11 @@
-// y = f(x) elementwise. {{T}} is the element type; f is specialised per op ({{EXPR}} uses `x`,
-// `p.alpha`, `p.beta`).
+// y = f(x) elementwise. T is the element type; f is specialised per op (its EXPR uses `x`,
+// `p.alpha`, `p.beta`). When the length is a multiple of 4 each thread maps a vec4 (the
+// buffers are bound as arrays of vec4, f still runs per component): a quarter of the loads and
+// stores, each a per-lane loop on llvmpipe. p.n counts threads' items (elements or vec4s).
 struct P { n: u32, nx: u32, alpha: f32, beta: f32 }
 @group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> xs: array<{{T}}>;
-@group(0) @binding(2) var<storage, read_write> ys: array<{{TO}}>;
+@group(0) @binding(1) var<storage, read> xs: array<{{VT}}>;
+@group(0) @binding(2) var<storage, read_write> ys: array<{{VTO}}>;
 
 const PI: f32 = 3.141592653589793;
 
@@ -25,5 +27,5 @@ fn f(x: {{T}}) -> {{TO}} {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.y * p.nx * 256u;
   if (i >= p.n) { return; }
-  ys[i] = f(xs[i]);
+{{MAP}}
 }

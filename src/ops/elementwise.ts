@@ -8,7 +8,7 @@ import fillSrc from "../../kernels/elementwise/fill.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { type BackendName, type DType, type HostArray, numel, type Tensor } from "../tensor.ts";
 import { apply, apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
-import { broadcastShapes, broadcastStrides, packShape, sameShape } from "./util.ts";
+import { broadcastShapes, broadcastStrides, elementMap, packShape, sameShape } from "./util.ts";
 import type { ChannelRule } from "../zig/rules.ts";
 import type { OnnxRule } from "../onnx/rules.ts";
 
@@ -234,9 +234,10 @@ function unaryOp(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
     },
     gpu([x], [y], a, info) {
       const n = numel(info.outs[0].shape);
-      const g = grid1d(n);
-      const k = specialize(name, unarySrc, { T: "f32", TO: "f32", EXPR: row.wgsl });
-      dispatch(k, [x, y], g, new Uniforms().u32(n, g[0]).f32(a.alpha, a.beta));
+      const { items, defs } = elementMap("unary", "f32", "f32", n);
+      const g = grid1d(items);
+      const k = specialize(name, unarySrc, { T: "f32", TO: "f32", EXPR: row.wgsl, ...defs });
+      dispatch(k, [x, y], g, new Uniforms().u32(items, g[0]).f32(a.alpha, a.beta));
     },
     grad: ({ ins, outs, attrs }, [g]) => [row.grad(ins[0], outs[0], g, attrs)],
     channels,
@@ -454,19 +455,16 @@ function binaryOp(name: string, row: BinaryRow): OpSpec<Record<string, never>> {
       const [ia, ib] = info.ins;
       const out = info.outs[0].shape;
       const n = numel(out);
-      const g = grid1d(n);
       const same = sameShape(ia.shape, ib.shape);
       const t = wgslType(ia.dtype);
       const expr = row.compare || t === "f32"
         ? row.wgsl
         : row.wgsl.replace(/0\.0|1\.0/g, (m) => `${t}(${m})`);
-      const k = specialize(name, binarySrc, {
-        T: t,
-        TO: row.compare ? "f32" : t,
-        EXPR: expr,
-        SAME: same ? "true" : "false",
-      });
-      const uni = new Uniforms().u32(n, g[0], out.length, 0);
+      const to = row.compare ? "f32" : t;
+      const { items, defs } = elementMap(same ? "same" : "broadcast", t, to, n);
+      const g = grid1d(items);
+      const k = specialize(name, binarySrc, { T: t, TO: to, EXPR: expr, ...defs });
+      const uni = new Uniforms().u32(items, g[0], out.length, 0);
       packShape(uni, out, name);
       packShape(uni, broadcastStrides(ia.shape, out), name);
       packShape(uni, broadcastStrides(ib.shape, out), name);
@@ -584,13 +582,14 @@ const castOp = defineOp<CastAttrs>({
   },
   gpu([x], [y], a, info) {
     const n = numel(a.dtype ? info.outs[0].shape : []);
-    const g = grid1d(n);
     const from = info.ins[0].dtype;
     const expr = a.dtype === "u32" && from === "f32"
       ? "return u32(max(x, 0.0));"
       : `return ${a.dtype}(x);`;
-    const k = specialize("cast", unarySrc, { T: from, TO: a.dtype, EXPR: expr });
-    dispatch(k, [x, y], g, new Uniforms().u32(n, g[0]).f32(0, 0));
+    const { items, defs } = elementMap("unary", from, a.dtype, n);
+    const g = grid1d(items);
+    const k = specialize("cast", unarySrc, { T: from, TO: a.dtype, EXPR: expr, ...defs });
+    dispatch(k, [x, y], g, new Uniforms().u32(items, g[0]).f32(0, 0));
   },
   grad: ({ ins }, [g]) => [ins[0].dtype === "f32" ? g : null],
   channels: { kind: "passthrough" },

@@ -15,7 +15,7 @@ import {
 } from "../backend/webgpu.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
-import { broadcastStrides, packShape, stridesOf } from "./util.ts";
+import { broadcastStrides, elementMap, packShape, stridesOf } from "./util.ts";
 import { encodeMatmul, matmul } from "./matmul.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
@@ -84,7 +84,7 @@ const linearOp = defineOp<LinearAttrs>({
       T: "f32",
       TO: "f32",
       EXPR: "return a + b;",
-      SAME: "false",
+      ...elementMap("broadcast", "f32", "f32", n).defs,
     });
     const ub = new Uniforms().u32(n, g[0], 2, 0);
     packShape(ub, out, "linear");

@@ -63,3 +63,32 @@ export function packShape(u: Uniforms, v: readonly number[], op: string): Unifor
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+/**
+ * How the threads of unary.wgsl / binary.wgsl map elements (their VT, VTO and MAP parts): one
+ * element each, or one vec4 each when the length is a multiple of 4 and no broadcasting is
+ * involved (the buffers are bound as vec4 arrays and f runs per component: a quarter of the
+ * loads and stores, each a per-lane loop on llvmpipe). `items` is the thread count.
+ */
+export function elementMap(
+  kind: "unary" | "same" | "broadcast",
+  t: string,
+  to: string,
+  n: number,
+): { items: number; defs: Record<string, string> } {
+  const vec = kind !== "broadcast" && n % 4 === 0;
+  const map = kind === "unary"
+    ? (vec
+      ? `  let v = xs[i];\n  ys[i] = vec4<${to}>(f(v.x), f(v.y), f(v.z), f(v.w));`
+      : "  ys[i] = f(xs[i]);")
+    : kind === "same"
+    ? (vec
+      ? `  let a = as_[i];\n  let b = bs[i];\n  out[i] = vec4<${to}>(f(a.x, b.x), f(a.y, b.y), ` +
+        "f(a.z, b.z), f(a.w, b.w));"
+      : "  out[i] = f(as_[i], bs[i]);")
+    : "  let ix = broadcast_index(i);\n  out[i] = f(as_[ix.x], bs[ix.y]);";
+  return {
+    items: vec ? n / 4 : n,
+    defs: { VT: vec ? `vec4<${t}>` : t, VTO: vec ? `vec4<${to}>` : to, MAP: map },
+  };
+}
