@@ -43,7 +43,9 @@ import { sum } from "./reduce.ts";
 import {
   fwdBody,
   GEN_OB,
+  K3_ACC,
   K3_OB,
+  K3_PX,
   k3Body,
   WG_OQ,
   WG_RQ,
@@ -420,7 +422,8 @@ function directGpu(
   // 3x3 stride 1 (the common case): the wide register tile of fwd_k3.wgsl; else the generic one.
   const k3 = d.kh === 3 && d.kw === 3 && geo.sh === 1 && geo.sw === 1 && geo.dh === 1 &&
     geo.dw === 1;
-  const ob = Math.min(k3 ? K3_OB : GEN_OB, o4), px = Math.min(8, Math.max(d.wo, 1));
+  const px = Math.min(k3 ? K3_PX : 8, Math.max(d.wo, 1));
+  const ob = Math.min(k3 ? Math.max(1, Math.min(K3_OB, Math.floor(K3_ACC / px))) : GEN_OB, o4);
   const nxb = Math.ceil(d.wo / px);
   const total = d.n * d.ho * nxb;
   const { gx, gz, nx } = foldGrid(total);

@@ -7,11 +7,12 @@
  */
 
 /**
- * Output-channel quads per invocation of fwd_k3.wgsl and of the generic fwd/transposed kernels,
- * each over up to 8 pixels (measured on llvmpipe: about twice the speed of 1 quad; wider pixel
- * runs were no faster).
+ * Register tiles of the forward kernels. fwd_k3.wgsl: up to K3_PX pixels of a row and as many
+ * output-channel quads (at most K3_OB) as fit K3_ACC vec4 accumulators (16 px x 2 quads, 8 x 4;
+ * on llvmpipe about 2.5x the speed of the 8 x 1 tile it had; 8 x 8 was slower). Generic
+ * fwd/transposed kernels: GEN_OB quads x up to 8 pixels.
  */
-export const K3_OB = 4, GEN_OB = 4;
+export const K3_OB = 4, K3_PX = 16, K3_ACC = 32, GEN_OB = 4;
 
 /** Accumulators of a forward tile (`a{q}_{j}`) and its clamped channel quads (`oq{q}`). */
 function tileSetup(ob: number, px: number): string {
