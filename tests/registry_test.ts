@@ -210,6 +210,16 @@ Deno.test("profileKernels times each kernel of a conv and its gradients", async 
   for (const k of ["conv_fwd_k3", "conv_wgrad_k3", "conv_pack"]) assert.ok(names.includes(k), k);
   assert.ok(times.every((t) => t.calls >= 1 && t.ms >= 0), JSON.stringify(times));
   assert.ok(times.some((t) => t.ms > 0), "timestamps advance");
+  // More dispatches than one batch holds timestamps for: every one is still timed.
+  const y = o.randn([64], { seed: 3, backend: "webgpu" }).keep();
+  const many = await profileKernels(() =>
+    o.tidy(() => {
+      let h = y;
+      for (let i = 0; i < 2500; i++) h = o.neg(h);
+    })
+  );
+  assert.equal(many.find((t) => t.kernel === "neg")?.calls, 2500);
+  y.dispose();
   // Profiling is off afterwards: dispatches share one pass again and nothing is timed.
   const after = await profileKernels(() => {});
   assert.deepEqual(after, []);

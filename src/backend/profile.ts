@@ -4,7 +4,7 @@
  * own compute pass, which adds a little overhead per dispatch (the totals include it).
  */
 import { gpuOrThrow } from "./device.ts";
-import { type KernelTimer, setKernelTimer, sync } from "./webgpu.ts";
+import { type KernelTimer, setKernelTimer, sync, TIMED_BATCH } from "./webgpu.ts";
 
 /** Time spent in one kernel (all its specializations with the same name). */
 export interface KernelTime {
@@ -16,7 +16,7 @@ export interface KernelTime {
   ms: number;
 }
 
-const CAPACITY = 4096; // timestamps per batch (two per dispatch)
+const CAPACITY = 2 * TIMED_BATCH; // timestamps per batch (two per dispatch)
 
 /**
  * Run `fn` with every kernel timed; returns per-kernel totals, slowest first. Needs an adapter
@@ -46,7 +46,8 @@ export async function profileKernels(fn: () => unknown | Promise<unknown>): Prom
   let keys: string[] = [];
   const timer: KernelTimer = {
     pass(key) {
-      if (2 * keys.length + 2 > CAPACITY) return undefined;
+      // The executor submits every TIMED_BATCH dispatches while timing, so this never fills.
+      if (2 * keys.length + 2 > CAPACITY) throw new Error("profileKernels: timestamp set full");
       const i = 2 * keys.length;
       keys.push(key);
       return { querySet, beginningOfPassWriteIndex: i, endOfPassWriteIndex: i + 1 };

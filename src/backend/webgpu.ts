@@ -197,12 +197,14 @@ let recorded = 0;
  * compute pass with GPU timestamps, and the timer resolves them into the batch before submit.
  */
 export interface KernelTimer {
-  /** Timestamp writes for the pass of one dispatch of `key` (undefined: buffer full). */
-  pass(key: string): GPUComputePassTimestampWrites | undefined;
+  /** Timestamp writes for the pass of one dispatch of `key` (at most TIMED_BATCH a batch). */
+  pass(key: string): GPUComputePassTimestampWrites;
   /** Record the resolve of this batch's timestamps into `encoder` (called before submit). */
   resolve(encoder: GPUCommandEncoder): void;
 }
 let timer: KernelTimer | null = null;
+/** Dispatches per submit while a timer is installed (two timestamps each; a query set holds 4096). */
+export const TIMED_BATCH = 2048;
 
 /** Install (or with null remove) the kernel timer; pending work is submitted first. */
 export function setKernelTimer(t: KernelTimer | null): void {
@@ -214,8 +216,7 @@ function ensurePass(device: GPUDevice, key: string): GPUComputePassEncoder {
   encoder ??= device.createCommandEncoder();
   if (timer) {
     pass?.end();
-    const timestampWrites = timer.pass(key);
-    pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    pass = encoder.beginComputePass({ timestampWrites: timer.pass(key) });
     return pass;
   }
   pass ??= encoder.beginComputePass();
@@ -275,7 +276,7 @@ export function dispatch(
   ps.setBindGroup(0, bind);
   ps.dispatchWorkgroups(gx, gy, gz);
   recorded++;
-  if (++dispatches >= MAX_BATCH || slot >= ARENA_SLOTS * 8) flush();
+  if (++dispatches >= (timer ? TIMED_BATCH : MAX_BATCH) || slot >= ARENA_SLOTS * 8) flush();
 }
 
 /**

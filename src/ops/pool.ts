@@ -271,7 +271,8 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     const n = numel(info.ins[0].shape);
     const grid = grid1d(n);
     if (a.mode !== MODE.max) {
-      dispatch(specialize("pool_bwd", bwdSrc), [dy, dy, dx], grid, uniforms(n, grid[0], g));
+      const k = bakeUniforms(specialize("pool_bwd", bwdSrc), baked(g));
+      dispatch(k, [dy, dy, dx], grid, uniforms(n, grid[0], g));
       return;
     }
     const nOut = numel(info.ins[1].shape);
