@@ -2,12 +2,7 @@
 // dilation, sizes divisible): one thread per window finds its argmax (first on ties, as
 // pool_argmax.wgsl) and writes the whole window of dx (g there, 0 elsewhere). No argmax buffer,
 // no gather over windows, and the geometry is baked in (src/ops/pool.ts, bakeUniforms).
-struct P {
-  n: u32, nx: u32, mode: u32, cip: u32,
-  h: u32, w: u32, oh: u32, ow: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, dh: u32, dw: u32,
-}
+// struct P (the pooling geometry): kernels/lib/pool_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;

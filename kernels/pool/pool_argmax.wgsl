@@ -1,11 +1,6 @@
 // Argmax of each max-pooling window (flat h·W + w index within the plane; first on ties, as
 // the forward picks its value), one thread per output element. Feeds the backward gather.
-struct P {
-  n: u32, nx: u32, mode: u32, cip: u32,
-  h: u32, w: u32, oh: u32, ow: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, dh: u32, dw: u32,
-}
+// struct P (the pooling geometry): kernels/lib/pool_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> arg: array<i32>;

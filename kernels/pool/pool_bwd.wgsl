@@ -2,12 +2,7 @@
 // output gradients of every window that contains it. Max pooling takes the gradient where the
 // window's argmax (pool_argmax.wgsl, binding 1) is this element; average pooling takes
 // g / divisor (binding 1 unused). `mode` and the window parameters are those of pool_fwd.wgsl.
-struct P {
-  n: u32, nx: u32, mode: u32, cip: u32,
-  h: u32, w: u32, oh: u32, ow: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, dh: u32, dw: u32,
-}
+// struct P (the pooling geometry): kernels/lib/pool_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> arg: array<i32>;
 @group(0) @binding(2) var<storage, read> g: array<f32>;

@@ -2,12 +2,7 @@
 // 2 adaptive average (PyTorch bins: start = floor(o*in/out), end = ceil((o+1)*in/out)).
 // Max ignores padded taps (ties: first tap in row-major window order); average divides by the
 // window clipped to the padded input (count_include_pad) or by the valid taps only.
-struct P {
-  n: u32, nx: u32, mode: u32, cip: u32,
-  h: u32, w: u32, oh: u32, ow: u32,
-  kh: u32, kw: u32, sh: u32, sw: u32,
-  ph: u32, pw: u32, dh: u32, dw: u32,
-}
+// struct P (the pooling geometry): kernels/lib/pool_params.wgsl, prepended.
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;

@@ -1,20 +1,23 @@
 /**
  * 2-D pooling on NCHW tensors: max pooling (padding, dilation, ceil mode), average pooling
- * (count_include_pad, ceil mode) and adaptive average pooling with PyTorch's bins (a one-
- * workgroup-per-plane fast path for global pooling). Backward passes are gathers (one thread
- * per input element), so no float atomics are needed; max pooling computes each window's
- * argmax (first on ties, like PyTorch) in its backward instead of storing indices forward.
+ * (count_include_pad, ceil mode) and adaptive average pooling with PyTorch's bins (a fast path
+ * for global pooling). Backward passes are gathers (one thread per input element), so no float
+ * atomics are needed; max pooling computes each window's argmax (first on ties, like PyTorch)
+ * in its backward instead of storing indices forward, in one pass (a thread per window) when
+ * the windows tile the input.
  */
 import fwdSrc from "../../kernels/pool/pool_fwd.wgsl" with { type: "text" };
 import bwdSrc from "../../kernels/pool/pool_bwd.wgsl" with { type: "text" };
 import globalSrc from "../../kernels/pool/global_avg.wgsl" with { type: "text" };
 import argmaxSrc from "../../kernels/pool/pool_argmax.wgsl" with { type: "text" };
 import windowSrc from "../../kernels/pool/max_pool_bwd_window.wgsl" with { type: "text" };
+import poolParams from "../../kernels/lib/pool_params.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   bakeUniforms,
   dispatch,
   grid1d,
+  type Kernel,
   releaseBuffer,
   specialize,
   Uniforms,
@@ -143,7 +146,8 @@ function geo(mode: number, xs: readonly number[], ys: readonly number[], a?: Poo
   };
 }
 
-function baked(g: Geo): Record<string, number> {
+/** The geometry fields of kernels/lib/pool_params.wgsl, in struct order (after n and nx). */
+function fields(g: Geo): Record<string, number> {
   return {
     mode: g.mode,
     cip: g.cip ? 1 : 0,
@@ -163,8 +167,15 @@ function baked(g: Geo): Record<string, number> {
 }
 
 function uniforms(n: number, nx: number, g: Geo): Uniforms {
-  return new Uniforms().u32(n, nx, g.mode, g.cip ? 1 : 0, g.h, g.w, g.oh, g.ow)
-    .u32(g.k[0], g.k[1], g.s[0], g.s[1], g.p[0], g.p[1], g.d[0], g.d[1]);
+  return new Uniforms().u32(n, nx, ...Object.values(fields(g)));
+}
+
+/**
+ * A windowed pooling kernel with the shared uniform block prepended and the geometry baked in
+ * (llvmpipe divides by a uniform lane by lane; a model has few pooling geometries).
+ */
+function poolKernel(name: string, src: string, g: Geo): Kernel {
+  return bakeUniforms(specialize(name, poolParams + src), fields(g));
 }
 
 /** Taps of output (oy, ox): first row/col, counts, steps (adaptive bins or strided window). */
@@ -241,7 +252,7 @@ function poolGpu(x: GPUBuffer, y: GPUBuffer, g: Geo, info: OpInfo): void {
   const n = numel(info.outs[0].shape);
   const grid = grid1d(n);
   dispatch(
-    bakeUniforms(specialize("pool_fwd", fwdSrc), baked(g)),
+    poolKernel("pool_fwd", fwdSrc, g),
     [x, y],
     grid,
     uniforms(n, grid[0], g),
@@ -271,7 +282,7 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     const n = numel(info.ins[0].shape);
     const grid = grid1d(n);
     if (a.mode !== MODE.max) {
-      const k = bakeUniforms(specialize("pool_bwd", bwdSrc), baked(g));
+      const k = poolKernel("pool_bwd", bwdSrc, g);
       dispatch(k, [dy, dy, dx], grid, uniforms(n, grid[0], g));
       return;
     }
@@ -281,17 +292,17 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     if (tiles) {
       // The windows tile the input: one pass, a thread per window writes its whole window.
       const og = grid1d(nOut);
-      const k = bakeUniforms(specialize("max_pool_bwd_window", windowSrc), baked(g));
+      const k = poolKernel("max_pool_bwd_window", windowSrc, g);
       dispatch(k, [x, dy, dx], og, uniforms(nOut, og[0], g));
       return;
     }
     // Argmax of every window first, then each input element checks the few windows over it.
     const arg = acquireBuffer(Math.max(nOut, 1) * 4);
     const og = grid1d(nOut);
-    const argK = bakeUniforms(specialize("pool_argmax", argmaxSrc), baked(g));
+    const argK = poolKernel("pool_argmax", argmaxSrc, g);
     dispatch(argK, [x, arg], og, uniforms(nOut, og[0], g));
     dispatch(
-      bakeUniforms(specialize("pool_bwd", bwdSrc), baked(g)),
+      poolKernel("pool_bwd", bwdSrc, g),
       [arg, dy, dx],
       grid,
       uniforms(n, grid[0], g),
@@ -422,13 +433,10 @@ const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>
       const small = len <= 64;
       const grid = small ? grid1d(planes, 64) : grid1d(planes, 1);
       const u = new Uniforms().u32(planes, grid[0], len, 0);
-      const k = specialize("global_avg_pool", globalSrc);
-      dispatch(
-        small ? { ...k, key: `${k.key}|per_thread`, entry: "per_thread" } : k,
-        [x, y],
-        grid,
-        u,
-      );
+      const k: Kernel = small
+        ? { ...specialize("global_avg_pool_per_thread", globalSrc), entry: "per_thread" }
+        : specialize("global_avg_pool", globalSrc);
+      dispatch(k, [x, y], grid, u);
     } else poolGpu(x, y, geo(MODE.adaptive, s, info.outs[0].shape), info);
   },
   grad: ({ ins }, [g]) => [apply1(poolBackwardOp, [ins[0], g], { mode: MODE.adaptive })],
