@@ -404,7 +404,7 @@ function directGpu(
   flip: boolean,
 ): void {
   const packed = packWeight(w, d, wStrides, flip);
-  const o4 = Math.ceil(d.o / 4), gy = d.groups * o4;
+  const o4 = Math.ceil(d.o / 4);
   // 1x1, stride 1, no padding: a GEMM per image over the flattened pixels.
   if (
     d.kh === 1 && d.kw === 1 && geo.sh === 1 && geo.sw === 1 && geo.ph === 0 && geo.pw === 0
@@ -415,6 +415,7 @@ function directGpu(
     const total = d.n * nxb;
     const { gx, gz, nx } = foldGrid(total);
     const u = convUniforms(dd, total, nx, geo, { nxb, bias: b !== null });
+    const gy = d.groups * o4;
     dispatch(conv1x1Kernel(hw % 4 === 0), [x, packed, b ?? packed, y], [gx, gy, gz], u);
     releaseBuffer(packed);
     return;
@@ -539,7 +540,10 @@ function wgradGpu(x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, d: Dims) {
     dw: a.dilation[1],
   };
   const m = d.cout * d.r * kk;
-  let kern, dd = d, base, rows, chunks, oq = 1, rq = 1;
+  // Register tile of the two tiled kernels; `tiles` threads cover every channel quad.
+  const oq = Math.min(WG_OQ, o4), rq = Math.min(WG_RQ, r4);
+  const tiles = d.groups * Math.ceil(o4 / oq) * Math.ceil(r4 / rq);
+  let kern, dd = d, base, rows, chunks;
   if (kk === 1 && geo.sh === 1 && geo.sw === 1 && geo.ph === 0 && geo.pw === 0) {
     // 1x1: a GEMM over the flattened pixels, 4 at a time.
     const hw = d.h * d.w;
@@ -549,15 +553,11 @@ function wgradGpu(x: GPUBuffer, dy: GPUBuffer, dw: GPUBuffer, d: Dims) {
     kern = wgrad1x1Kernel(hw % 4 === 0);
   } else if (d.kw === 3 && geo.sw === 1 && geo.dw === 1) {
     // Kernels 3 wide with stride/dilation 1 along x: one thread per kernel row (sliding window).
-    oq = Math.min(WG_OQ, o4);
-    rq = Math.min(WG_RQ, r4);
-    base = d.groups * Math.ceil(o4 / oq) * Math.ceil(r4 / rq) * d.kh;
+    base = tiles * d.kh;
     ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
     kern = specialize("conv_wgrad_k3", wgradK3Src, wgradK3Body(oq, rq));
   } else {
-    oq = Math.min(WG_OQ, o4);
-    rq = Math.min(WG_RQ, r4);
-    base = d.groups * Math.ceil(o4 / oq) * Math.ceil(r4 / rq) * kk;
+    base = tiles * kk;
     ({ rows, chunks } = chunking(d.n * d.ho, base, Math.ceil(128 / d.wo)));
     kern = specialize("conv_wgrad", wgradSrc, wgradBody(oq, rq));
   }

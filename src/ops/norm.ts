@@ -278,10 +278,10 @@ function sumsCpu(
  */
 const perThread = (L: Groups) => L.A * L.B <= 256 && L.count >= 512;
 
-function groupUniforms(L: Groups, nx: number, useGamma: boolean, nc: number, eps: number) {
-  return new Uniforms().u32(L.count, nx, L.qd, useGamma ? 1 : 0)
-    .u32(L.bh, L.bl, L.rh, L.rl, L.ph, L.pl, L.A, L.B, L.oa, L.ob, L.ra, L.rb, L.pa, L.pb)
-    .f32(nc, eps);
+/** The layout fields of the group kernels' struct P, in struct order (after count and nx). */
+function groupFields(L: Groups, useGamma: boolean): Record<string, number> {
+  const { qd, bh, bl, rh, rl, ph, pl, A, B, oa, ob, ra, rb, pa, pb } = L;
+  return { qd, useGamma: useGamma ? 1 : 0, bh, bl, rh, rl, ph, pl, A, B, oa, ob, ra, rb, pa, pb };
 }
 
 /** Record a per-group reduction kernel over `L` (workgroup or per-thread entry point). */
@@ -297,36 +297,20 @@ function groupDispatch(
   // Runs of 4 contiguous elements along b with one statistics group and parameter: vec4 loads.
   const vec = L.ob === 1 && L.rb === 0 && L.pb === 0 &&
     [L.B, L.oa, L.bh, L.bl].every((v) => v % 4 === 0);
-  if (vec) L = { ...L, B: L.B / 4, oa: L.oa / 4, bh: L.bh / 4, bl: L.bl / 4 };
+  const G = vec ? { ...L, B: L.B / 4, oa: L.oa / 4, bh: L.bh / 4, bl: L.bl / 4 } : L;
   const defs = vec
     ? { T: "vec4<f32>", W: 4, HSUM: "return v.x + v.y + v.z + v.w;" }
     : { T: "f32", W: 1, HSUM: "return v;" };
-  const pt = perThread(L);
+  const pt = perThread(G);
   const k: Kernel = pt
     ? { ...specialize(`${name}_per_thread`, src, defs), entry: "per_thread" }
     : specialize(name, src, defs);
-  const grid = pt ? grid1d(L.count, 64) : grid1d(L.count, 1);
+  const grid = pt ? grid1d(G.count, 64) : grid1d(G.count, 1);
   // The layout is baked in (see bakeUniforms): llvmpipe then folds the index arithmetic and
   // hoists what does not vary along the loops (e.g. batch norm's per-channel statistics).
-  const baked = bakeUniforms(k, {
-    qd: L.qd,
-    useGamma: useGamma ? 1 : 0,
-    bh: L.bh,
-    bl: L.bl,
-    rh: L.rh,
-    rl: L.rl,
-    ph: L.ph,
-    pl: L.pl,
-    A: L.A,
-    B: L.B,
-    oa: L.oa,
-    ob: L.ob,
-    ra: L.ra,
-    rb: L.rb,
-    pa: L.pa,
-    pb: L.pb,
-  });
-  dispatch(baked, bufs, grid, groupUniforms(L, grid[0], useGamma, nc, eps));
+  const fields = groupFields(G, useGamma);
+  const u = new Uniforms().u32(G.count, grid[0], ...Object.values(fields)).f32(nc, eps);
+  dispatch(bakeUniforms(k, fields), bufs, grid, u);
 }
 
 function statsGpu(x: GPUBuffer, mean: GPUBuffer, vars: GPUBuffer, p: Plan): void {
