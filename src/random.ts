@@ -3,6 +3,12 @@
  * bit-identical tensors on every backend.
  */
 
+/** What {@link Rng.state} returns. */
+export interface RngState {
+  s: number[];
+  spare: number | null;
+}
+
 /** xoshiro128** generator: fast, 128-bit state, good statistical quality. */
 export class Rng {
   private s = new Uint32Array(4);
@@ -59,6 +65,23 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /** The generator's full state (JSON-safe), to continue the same sequence later. */
+  state(): RngState {
+    return { s: Array.from(this.s), spare: this.spare };
+  }
+
+  /** A generator that continues from a {@link state}. */
+  static fromState(st: RngState): Rng {
+    const ok = Array.isArray(st?.s) && st.s.length === 4 &&
+      st.s.every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) &&
+      st.s.some((v) => v !== 0) && (st.spare === null || Number.isFinite(st.spare));
+    if (!ok) throw new Error(`Rng.fromState: not a generator state: ${JSON.stringify(st)}`);
+    const r = new Rng(0);
+    r.s.set(st.s);
+    r.spare = st.spare;
+    return r;
+  }
+
   /** Fisher–Yates shuffle of [0, n). */
   permutation(n: number): Int32Array {
     const p = new Int32Array(n);
@@ -80,6 +103,16 @@ let global = new Rng(0);
 /** Seed the generator used when no explicit seed is given. */
 export function manualSeed(seed: number): void {
   global = new Rng(seed);
+}
+
+/** The global generator's state (saved in mid-epoch training checkpoints). */
+export function globalRngState(): RngState {
+  return global.state();
+}
+
+/** Continue the global generator from a saved {@link globalRngState}. */
+export function setGlobalRngState(st: RngState): void {
+  global = Rng.fromState(st);
 }
 
 /** The generator for `seed`, or the global one. */

@@ -121,10 +121,32 @@ Deno.test("train CLI: synthetic run writes every file; report matches the compre
   }
 });
 
+/** Assert two runs' final weights are equal bit for bit and their histories match. */
+async function assertSameRun(a: string, b: string, what: string): Promise<void> {
+  for (const f of ["full.safetensors", "compressed.safetensors"]) {
+    const wa = await weights(join(a, f)), wb = await weights(join(b, f));
+    assert.deepEqual(Object.keys(wb), Object.keys(wa));
+    for (const [name, t] of Object.entries(wa)) {
+      assert.deepEqual(wb[name].shape, t.shape, `${what}: ${f} ${name} shape`);
+      assert.ok(
+        wb[name].data.every((v, i) => Object.is(v, t.data[i])),
+        `${what}: ${f} ${name}: resumed weights equal the uninterrupted run's bit for bit`,
+      );
+    }
+  }
+  const ra = JSON.parse(await Deno.readTextFile(join(a, "report.json")));
+  const rb = JSON.parse(await Deno.readTextFile(join(b, "report.json")));
+  const strip = (h: Record<string, number>[]) =>
+    h.map(({ seconds: _s, throughput: _t, ...rest }) => rest);
+  assert.deepEqual(strip(rb.history), strip(ra.history), `${what}: same per-epoch history`);
+}
+
 Deno.test("train CLI: resume after a crash gives the same final weights as one run", async () => {
-  const a = await Deno.makeTempDir({ prefix: "oto_cli_a_" });
-  const b = await Deno.makeTempDir({ prefix: "oto_cli_b_" });
+  const [a, b, c] = await Promise.all(
+    ["a", "b", "c"].map((k) => Deno.makeTempDir({ prefix: `oto_cli_${k}_` })),
+  );
   try {
+    // 96 images in batches of 32: 3 steps per epoch, 9 in all.
     const args = [...TINY, "--epochs", "3", "--optimizer", "adam", "--lr", "0.01"];
     const once = await train([...args, "--out", a]);
     assert.equal(once.code, 0, once.stderr);
@@ -134,29 +156,66 @@ Deno.test("train CLI: resume after a crash gives the same final weights as one r
     await assert.rejects(() => Deno.stat(join(b, "report.json")), Deno.errors.NotFound);
     const resumed = await train(["--resume", "--out", b, "--quiet"]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    for (const f of ["full.safetensors", "compressed.safetensors"]) {
-      const wa = await weights(join(a, f)), wb = await weights(join(b, f));
-      assert.deepEqual(Object.keys(wb), Object.keys(wa));
-      for (const [name, t] of Object.entries(wa)) {
-        assert.deepEqual(wb[name].shape, t.shape, `${f} ${name} shape`);
-        assert.ok(
-          wb[name].data.every((v, i) => Object.is(v, t.data[i])),
-          `${f} ${name}: resumed weights equal the uninterrupted run's bit for bit`,
-        );
-      }
-    }
-    const ra = JSON.parse(await Deno.readTextFile(join(a, "report.json")));
-    const rb = JSON.parse(await Deno.readTextFile(join(b, "report.json")));
-    const strip = (h: Record<string, number>[]) =>
-      h.map(({ seconds: _s, throughput: _t, ...rest }) => rest);
-    assert.deepEqual(strip(rb.history), strip(ra.history), "same per-epoch history");
+    await assertSameRun(a, b, "after epoch 1");
+    // Mid-epoch: stop after step 4 (epoch 2, batch 1 of 3), then after step 8 (epoch 3,
+    // batch 2), resuming each time; the meter sums, data position and generator carry over.
+    const mid = await train([...args, "--out", c, "--stop-after-step", "4"]);
+    assert.equal(mid.code, 3, `--stop-after-step exits with 3; stderr:\n${mid.stderr}`);
+    assert.match(mid.stderr, /stopped at step 4 in epoch 2 after batch 1\/3; checkpoint saved/);
+    const mid2 = await train(["--resume", "--out", c, "--stop-after-step", "8"]);
+    assert.equal(mid2.code, 3, mid2.stderr);
+    assert.match(mid2.stdout, /resuming in epoch 2 after batch 1\/3 \(step 4\)/);
+    const midDone = await train(["--resume", "--out", c, "--quiet"]);
+    assert.equal(midDone.code, 0, midDone.stderr);
+    await assertSameRun(a, c, "mid-epoch");
     // Flags that contradict the checkpoint are refused.
     const bad = await train(["--resume", "--out", b, "--lr", "0.5"]);
     assert.equal(bad.code, 2);
     assertOneLine(bad.stderr, "--resume with another --lr");
   } finally {
-    await Deno.remove(a, { recursive: true });
-    await Deno.remove(b, { recursive: true });
+    for (const d of [a, b, c]) await Deno.remove(d, { recursive: true });
+  }
+});
+
+Deno.test("train CLI: Ctrl-C (SIGINT) checkpoints, exits with 130, and --resume finishes", async () => {
+  if (Deno.build.os === "windows") return; // no signals to send
+  const dir = await Deno.makeTempDir({ prefix: "oto_cli_int_" });
+  try {
+    // Long enough to be interrupted after the first epoch's line: 20 epochs of 3 steps.
+    const args = [...TINY.filter((a) => a !== "--quiet"), "--epochs", "20", "--out", dir];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", TRAIN, ...args],
+      stdout: "piped",
+      stderr: "piped",
+      env: { OTO_DEBUG: "" },
+    }).spawn();
+    const dec = new TextDecoder();
+    let seen = "";
+    const reader = child.stdout.getReader();
+    while (!/oto epoch 1\/20:/.test(seen)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += dec.decode(value);
+    }
+    child.kill("SIGINT");
+    reader.releaseLock();
+    const out = await child.output();
+    const stderr = dec.decode(out.stderr);
+    assert.equal(out.code, 130, `exit code after SIGINT; stderr:\n${stderr}`);
+    assert.match(
+      stderr,
+      /^train: interrupted \(SIGINT\) .*; checkpoint saved, continue with --resume$/m,
+    );
+    assert.doesNotMatch(stderr, /^\s+at /m, "no stack trace");
+    const ck = await weights(join(dir, "checkpoint.safetensors"));
+    assert.ok(Object.keys(ck).length > 0);
+    await assert.rejects(() => Deno.stat(join(dir, "report.json")), Deno.errors.NotFound);
+    const done = await train(["--resume", "--out", dir, "--quiet"]);
+    assert.equal(done.code, 0, done.stderr);
+    const report = JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
+    assert.equal(report.history.length, 20);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -169,6 +228,8 @@ Deno.test("train CLI: bad flags and data give one clear line and a non-zero exit
       [["--dataset", "mnist"], 2, /unknown --dataset "mnist"/],
       [["--optimizer", "rmsprop"], 2, /unknown --optimizer/],
       [["--prune-scope", "layer"], 2, /unknown --prune-scope "layer"; choose global or zig/],
+      [["--checkpoint-every=-1"], 2, /--checkpoint-every must be a non-negative number, got "-1"/],
+      [["--stop-after-step", "0"], 2, /--stop-after-step must be a positive integer, got "0"/],
       [["--target-sparsity", "1.5"], 2, /--target-sparsity must be a number in \[0, 1\)/],
       [["--start-pruning", "soon"], 2, /--start-pruning must be/],
       [["--frobnicate"], 2, /frobnicate/],

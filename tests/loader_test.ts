@@ -73,6 +73,29 @@ Deno.test("DataLoader: seeded shuffling differs per epoch, repeats for the same 
   const c = new o.DataLoader(ds, { batchSize: 3, shuffle: true, seed: 8, backend: "cpu" });
   assert.notDeepEqual(await epochOrder(c), a0, "another seed, another order");
   assert.equal(a.epoch, 2);
+  // Starting at batch 2 of epoch 1 (a run resumed mid-epoch) gives that epoch's tail.
+  const tail: number[] = [];
+  for await (const { x } of a.epochBatches(1, 2)) {
+    const v = await x.array();
+    for (let j = 0; j < x.shape[0]; j++) tail.push(Math.round(v[j * 24] * 256 - 1) / 24);
+  }
+  assert.deepEqual(tail, a1.slice(6));
+  await assert.rejects(async () => {
+    for await (const _ of a.epochBatches(1, 5)) { /* out of range */ }
+  }, /first batch 5 out of range \[0, 4\]/);
+});
+
+Deno.test("Rng: a saved state continues the same sequence; bad states are refused", () => {
+  const r = new o.Rng(42);
+  r.normal(); // leaves a spare normal behind
+  const st = JSON.parse(JSON.stringify(r.state()));
+  const copy = o.Rng.fromState(st);
+  assert.deepEqual(
+    [copy.normal(), copy.next(), copy.nextU32()],
+    [r.normal(), r.next(), r.nextU32()],
+  );
+  assert.throws(() => o.Rng.fromState({ s: [0, 0, 0, 0], spare: null }), /not a generator state/);
+  assert.throws(() => o.Rng.fromState({ s: [1, 2], spare: null }), /not a generator state/);
 });
 
 Deno.test("DataLoader: per-channel normalisation", () => {

@@ -698,6 +698,17 @@ Deno.test("ClassificationMeter and evaluate: mean loss and accuracy over batches
       `${backend}: loss ${got.loss} vs ${want.loss}`,
     );
     assert.equal(got.accuracy, 0.8);
+    // A meter restored from the sums after the first batch ends with the same sums.
+    const first = new o.ClassificationMeter();
+    o.tidy(() => first.add(data[0].x, data[0].y, o.crossEntropyLoss(data[0].x, data[0].y)));
+    const saved = JSON.parse(JSON.stringify(await first.state()));
+    first.dispose();
+    const resumed = new o.ClassificationMeter();
+    resumed.restore(saved, backend);
+    o.tidy(() => resumed.add(data[1].x, data[1].y, o.crossEntropyLoss(data[1].x, data[1].y)));
+    assert.deepEqual(await resumed.state(), await meter.state(), `${backend}: restored sums`);
+    resumed.dispose();
+    assert.throws(() => resumed.restore({ lossSum: NaN, correct: 0, images: 1 }), /not a meter/);
     meter.dispose();
     // evaluate() runs the model in eval mode and restores its training flag.
     class Identity extends o.Module {

@@ -7,10 +7,12 @@
  * - in the `__metadata__` entry `oto.checkpoint`, a JSON object with the settings, the number of
  *   completed epochs and steps, the per-epoch history, and free-form run data.
  *
- * Data order and augmentation need no saved state: the DataLoader derives epoch `e`'s batches
- * from (seed, e) only, and the trainer reseeds the global generator (dropout seeds) from
- * (seed, e) at the start of every epoch. So a run resumed after epoch `e` replays exactly the
- * batches, seeds, learning rates and updates of an uninterrupted run.
+ * Data order and augmentation need no saved state: the DataLoader derives batch `b` of epoch
+ * `e` from (seed, e, b) only, and the trainer reseeds the global generator (dropout seeds) from
+ * (seed, e) at the start of every epoch. A checkpoint taken inside an epoch also stores the
+ * batch reached, the epoch's running loss/accuracy sums and the global generator's state. So a
+ * resumed run replays exactly the batches, seeds, learning rates and updates of an
+ * uninterrupted run.
  *
  * @example
  * ```ts

@@ -17,6 +17,7 @@ function fmtTime(s: number): string {
 /** A progress bar over `total` units (e.g. images), updated with `tick(n, extra)`. */
 export class Progress {
   private done = 0;
+  private skipped = 0;
   private readonly start = performance.now();
   private lastDraw = 0;
   private readonly tty: boolean;
@@ -28,6 +29,15 @@ export class Progress {
     private readonly out: { writeSync(b: Uint8Array): number } = Deno.stderr,
   ) {
     this.tty = Deno.stderr.isTerminal();
+  }
+
+  /**
+   * Start at `n` units already done (a resumed run): they count toward the bar and the ETA,
+   * not toward the rate.
+   */
+  resumeAt(n: number): this {
+    this.done = this.skipped = n;
+    return this;
   }
 
   /** Advance by `n` units; `extra` (e.g. "loss 0.41") is shown after the rate. */
@@ -44,7 +54,7 @@ export class Progress {
   /** The current line (without control characters). */
   line(now = performance.now(), extra = ""): string {
     const el = (now - this.start) / 1000;
-    const rate = this.done / Math.max(el, 1e-9);
+    const rate = (this.done - this.skipped) / Math.max(el, 1e-9);
     const frac = Math.min(1, this.done / Math.max(this.total, 1));
     const w = 24, fill = Math.round(frac * w);
     const bar = "█".repeat(fill) + "░".repeat(w - fill);

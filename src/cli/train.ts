@@ -6,11 +6,12 @@
  * download). Run `deno task train --help` for every flag. Outputs (in `--out`):
  * `report.json`, `report.md`, `curves.svg`, `full.onnx`, `compressed.onnx`,
  * `full.safetensors`, `compressed.safetensors`, and `checkpoint.safetensors` (written atomically
- * after every epoch; `--resume` continues from it and gives the same final weights as an
- * uninterrupted run).
+ * after every epoch, every `--checkpoint-every` minutes and on Ctrl-C; `--resume` continues from
+ * it, mid-epoch included, and gives the same final weights as an uninterrupted run).
  *
  * Exit codes: 0 done; 1 failure (bad data, verification failed, ...); 2 bad flags;
- * 3 stopped by `--stop-after-epoch` (testing). Errors are one line (set `OTO_DEBUG=1` for the
+ * 3 stopped by `--stop-after-epoch` or `--stop-after-step` (testing); 130 / 143 interrupted by
+ * SIGINT / SIGTERM after checkpointing. Errors are one line (set `OTO_DEBUG=1` for the
  * stack).
  *
  * @example
@@ -26,12 +27,12 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { init } from "../init.ts";
 import { fromHost, getDefaultBackend, type Tensor, tidy } from "../tensor.ts";
-import { manualSeed } from "../random.ts";
+import { globalRngState, manualSeed, type RngState, setGlobalRngState } from "../random.ts";
 import { backward } from "../autograd.ts";
 import { noGrad } from "../ops/registry.ts";
 import { sync } from "../backend/webgpu.ts";
 import { crossEntropyLoss } from "../nn/losses.ts";
-import { ClassificationMeter, evaluate } from "../nn/metrics.ts";
+import { ClassificationMeter, evaluate, type MeterState } from "../nn/metrics.ts";
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { SGD } from "../optim/sgd.ts";
@@ -101,7 +102,10 @@ export interface RunFlags {
   quiet: boolean;
   /** Requested backend; null when not given (a resumed run keeps its checkpoint's). */
   backend: "auto" | "webgpu" | "cpu" | null;
+  /** Minutes between checkpoints inside an epoch (0: at epoch ends only). */
+  checkpointMinutes: number;
   stopAfterEpoch: number | null;
+  stopAfterStep: number | null;
   help: boolean;
 }
 
@@ -204,8 +208,12 @@ Pruning (DHSPG, OTOv2)
 
 Output
   --out DIR               output directory (default ./out/<model>-<dataset>)
-  --resume                continue from DIR/checkpoint.safetensors (settings come from the
-                          checkpoint; flags that contradict it are an error)
+  --resume                continue from DIR/checkpoint.safetensors where the run stopped
+                          (settings come from the checkpoint; flags that contradict it are
+                          an error)
+  --checkpoint-every MIN  also checkpoint inside an epoch every MIN minutes (default 10; 0: at
+                          epoch ends only). Ctrl-C (SIGINT) or SIGTERM checkpoints after the
+                          current step and exits with 130 / 143
   --backend NAME          auto (default: WebGPU if available, else cpu), webgpu, cpu; a resumed
                           run keeps its checkpoint's
   --quiet                 print only errors and the final summary line
@@ -213,22 +221,32 @@ Output
 
 Testing
   --stop-after-epoch N    exit with code 3 right after checkpointing epoch N (simulates a crash)
+  --stop-after-step N     exit with code 3 right after checkpointing optimizer step N
 
 Files written to DIR: report.json, report.md, curves.svg, full.onnx, compressed.onnx,
-full.safetensors, compressed.safetensors, checkpoint.safetensors (every epoch, atomically);
+full.safetensors, compressed.safetensors, checkpoint.safetensors (atomically, see --resume);
 with --baseline also baseline.safetensors and baseline-checkpoint.safetensors.
-Exit codes: 0 done, 1 failed (data, verification, ...), 2 bad flags, 3 --stop-after-epoch.`;
+Exit codes: 0 done, 1 failed (data, verification, ...), 2 bad flags, 3 --stop-after-*,
+130 / 143 interrupted by SIGINT / SIGTERM (checkpoint saved).`;
 
-function num(flag: string, v: string, kind: "int" | "pos-int" | "real" | "unit"): number {
+type NumKind = "int" | "pos-int" | "real" | "non-neg" | "unit";
+const NUM_OK: Record<NumKind, (x: number) => boolean> = {
+  "int": (x) => Number.isInteger(x) && x >= 0,
+  "pos-int": (x) => Number.isInteger(x) && x > 0,
+  "real": () => true,
+  "non-neg": (x) => x >= 0,
+  "unit": (x) => x >= 0 && x < 1,
+};
+
+function num(flag: string, v: string, kind: NumKind): number {
   const x = Number(v);
-  const ok = v.trim() !== "" && Number.isFinite(x) &&
-    (kind === "real" ? true : kind === "unit" ? x >= 0 && x < 1 : Number.isInteger(x) &&
-      (kind === "int" ? x >= 0 : x > 0));
+  const ok = v.trim() !== "" && Number.isFinite(x) && NUM_OK[kind](x);
   if (!ok) {
     const want = {
       "int": "a non-negative integer",
       "pos-int": "a positive integer",
       "real": "a number",
+      "non-neg": "a non-negative number",
       "unit": "a number in [0, 1)",
     }[kind];
     throw new UsageError(`--${flag} must be ${want}, got "${v}"`);
@@ -293,7 +311,9 @@ export function parseCli(args: string[]): {
         baseline: { type: "boolean" },
         backend: { type: "string" },
         quiet: { type: "boolean" },
+        "checkpoint-every": { type: "string" },
         "stop-after-epoch": { type: "string" },
+        "stop-after-step": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -387,9 +407,15 @@ export function parseCli(args: string[]): {
     resume: Boolean(v.resume),
     quiet: Boolean(v.quiet),
     backend: backend as RunFlags["backend"],
+    checkpointMinutes: str("checkpoint-every") === undefined
+      ? 10
+      : num("checkpoint-every", str("checkpoint-every")!, "non-neg"),
     stopAfterEpoch: str("stop-after-epoch") === undefined
       ? null
       : num("stop-after-epoch", str("stop-after-epoch")!, "pos-int"),
+    stopAfterStep: str("stop-after-step") === undefined
+      ? null
+      : num("stop-after-step", str("stop-after-step")!, "pos-int"),
     help: Boolean(v.help),
   };
   return { settings: s, flags, explicit };
@@ -532,9 +558,24 @@ interface RunContext {
   label: string;
 }
 
+/** Where a run stopped inside an epoch (stored in mid-epoch checkpoints). */
+interface PartialEpoch {
+  /** Batches of the epoch already trained on. */
+  batch: number;
+  meter: MeterState;
+  /** Training seconds spent in the epoch so far. */
+  seconds: number;
+  /** The global generator (dropout draws) after the last trained batch. */
+  rng: RngState;
+}
+
+/** Signals that make a run checkpoint and stop, with their exit codes (128 + number). */
+const STOP_SIGNALS = [["SIGINT", 130], ["SIGTERM", 143]] as const;
+
 /**
- * Train `model` with `opt` for the configured epochs, checkpointing after every epoch.
- * Resumes from the checkpoint when one is given. Returns the history.
+ * Train `model` with `opt` for the configured epochs, checkpointing after every epoch, every
+ * `--checkpoint-every` minutes inside an epoch, and on SIGINT/SIGTERM (then it stops). Resumes
+ * from the checkpoint when one is given, mid-epoch included. Returns the history.
  */
 async function trainRun(
   ctx: RunContext,
@@ -542,7 +583,7 @@ async function trainRun(
   opt: Optimizer<{ lr: number }>,
   resumeFrom: Awaited<ReturnType<typeof loadCheckpoint>> | null,
 ): Promise<{ history: EpochRecord[]; seconds: number }> {
-  const { s, data, io } = ctx;
+  const { s, data, io, flags } = ctx;
   const loader = new DataLoader(data.train, {
     batchSize: s.batchSize,
     shuffle: true,
@@ -555,106 +596,162 @@ async function trainRun(
   const total = s.epochs * loader.length;
   let history: EpochRecord[] = [];
   let startEpoch = 0, step = 0, seconds = 0;
+  let partial: PartialEpoch | null = null;
   if (resumeFrom) {
     restoreCheckpoint(resumeFrom, { model, optimizer: opt });
     startEpoch = resumeFrom.meta.epoch;
     step = resumeFrom.meta.step;
     history = (resumeFrom.meta.history as EpochRecord[]) ?? [];
     seconds = (resumeFrom.meta.seconds as number) ?? 0;
+    partial = (resumeFrom.meta.partial as PartialEpoch | undefined) ?? null;
     if (startEpoch < s.epochs) {
-      io.log(`${ctx.label}: resuming after epoch ${startEpoch} (step ${step})`);
+      io.log(
+        `${ctx.label}: resuming ` +
+          (partial
+            ? `in epoch ${startEpoch + 1} after batch ${partial.batch}/${loader.length}`
+            : `after epoch ${startEpoch}`) +
+          ` (step ${step})`,
+      );
     }
   }
   const dhspg = opt instanceof DHSPG ? opt : null;
-  for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
-    manualSeed(epochSeed(s.seed, epoch));
-    model.train();
-    const bar = ctx.flags.quiet
-      ? null
-      : new Progress(`${ctx.label} epoch ${epoch + 1}/${s.epochs}`, loader.size);
-    const t0 = performance.now();
-    const meter = new ClassificationMeter();
-    let lastRead = t0, shown = "";
-    for await (const { x, y } of loader.epochBatches(epoch)) {
-      opt.lr = lrAt(s.lr, step, total);
-      tidy(() => {
-        const logits = model.call(x);
-        const loss = crossEntropyLoss(logits, y);
-        backward(loss);
-        meter.add(logits, y, loss);
-      });
-      opt.step();
-      opt.zeroGrad();
-      step++;
-      // Read the running sums about once a second: it keeps the host close to the GPU and
-      // gives the progress bar a live loss.
-      const now = performance.now();
-      if (now - lastRead > 1000) {
-        lastRead = now;
-        const r = await meter.read();
-        shown = `loss ${r.loss.toFixed(3)} acc ${(100 * r.accuracy).toFixed(1)}%`;
-      }
-      bar?.tick(x.shape[0], shown);
-    }
-    const tr = await meter.read();
-    const images = tr.images;
-    meter.dispose();
-    if (getDefaultBackend() === "webgpu") await sync();
-    const secs = (performance.now() - t0) / 1000;
-    seconds += secs;
-    const te = await evaluate(model, testLoader.epochBatches(0));
-    const sparsity = dhspg ? (await dhspg.stats()).groupSparsity : 0;
-    const rec: EpochRecord = {
-      epoch: epoch + 1,
-      step,
-      trainLoss: tr.loss,
-      trainAccuracy: tr.accuracy,
-      testLoss: te.loss,
-      testAccuracy: te.accuracy,
-      groupSparsity: sparsity,
-      lr: opt.lr,
-      seconds: secs,
-      throughput: images / Math.max(secs, 1e-9),
-    };
-    if (!Number.isFinite(rec.trainLoss)) {
-      throw new Error(
-        `${ctx.label}: the training loss became ${rec.trainLoss} in epoch ${epoch + 1}; ` +
-          `lower --lr (now ${s.lr})`,
-      );
-    }
-    history.push(rec);
-    io.log(
-      `${ctx.label} epoch ${rec.epoch}/${s.epochs}: train loss ${rec.trainLoss.toFixed(4)}, ` +
-        `test loss ${rec.testLoss.toFixed(4)}, test acc ${(100 * rec.testAccuracy).toFixed(2)}%` +
-        (dhspg ? `, group sparsity ${rec.groupSparsity.toFixed(3)}` : "") +
-        `, lr ${rec.lr.toPrecision(3)}, ${rec.throughput.toFixed(1)} img/s`,
-    );
-    await saveCheckpoint(ctx.checkpoint, {
+  const save = (epochsDone: number, part: PartialEpoch | null) =>
+    saveCheckpoint(ctx.checkpoint, {
       model,
       optimizer: opt,
       meta: {
-        epoch: epoch + 1,
+        epoch: epochsDone,
         step,
         settings: s,
         history,
         seconds,
         label: ctx.label,
         backend: getDefaultBackend(),
-        // Batches depend on (seed, epoch) only; the global generator is reseeded per epoch.
-        loader: { seed: s.seed, nextEpoch: epoch + 1, batchesPerEpoch: loader.length },
-        rng: { seed: epochSeed(s.seed, epoch + 1), reseededEachEpoch: true },
+        // Batches depend on (seed, epoch, batch) only; the global generator is reseeded per
+        // epoch, and its state is saved with a partial epoch.
+        loader: { seed: s.seed, batchesPerEpoch: loader.length },
+        ...(part ? { partial: part } : {}),
       },
     });
-    if (ctx.flags.stopAfterEpoch === epoch + 1) {
-      throw new StopRequested(epoch + 1);
+  let signal: string | null = null;
+  const listeners = STOP_SIGNALS.map(([name]) => {
+    const fn = () => (signal = name);
+    try {
+      Deno.addSignalListener(name, fn);
+      return () => Deno.removeSignalListener(name, fn);
+    } catch {
+      return () => {}; // not supported on this platform (SIGTERM on Windows)
     }
+  });
+  try {
+    for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
+      manualSeed(epochSeed(s.seed, epoch));
+      model.train();
+      const meter = new ClassificationMeter();
+      let batch = 0, before = 0;
+      if (partial && epoch === startEpoch) {
+        setGlobalRngState(partial.rng);
+        meter.restore(partial.meter);
+        ({ batch, seconds: before } = partial);
+      }
+      const bar = flags.quiet
+        ? null
+        : new Progress(`${ctx.label} epoch ${epoch + 1}/${s.epochs}`, loader.size)
+          .resumeAt(meter.images);
+      const t0 = performance.now();
+      let lastRead = t0, lastSave = t0, shown = "";
+      for await (const { x, y } of loader.epochBatches(epoch, batch)) {
+        opt.lr = lrAt(s.lr, step, total);
+        tidy(() => {
+          const logits = model.call(x);
+          const loss = crossEntropyLoss(logits, y);
+          backward(loss);
+          meter.add(logits, y, loss);
+        });
+        opt.step();
+        opt.zeroGrad();
+        step++;
+        batch++;
+        // Read the running sums about once a second: it keeps the host close to the GPU and
+        // gives the progress bar a live loss.
+        const now = performance.now();
+        if (now - lastRead > 1000) {
+          lastRead = now;
+          const r = await meter.read();
+          shown = `loss ${r.loss.toFixed(3)} acc ${(100 * r.accuracy).toFixed(1)}%`;
+        }
+        bar?.tick(x.shape[0], shown);
+        const stopAtStep = flags.stopAfterStep === step;
+        const due = flags.checkpointMinutes > 0 &&
+          now - lastSave > flags.checkpointMinutes * 60_000;
+        if ((signal || stopAtStep || due) && batch < loader.length) {
+          await save(epoch, {
+            batch,
+            meter: await meter.state(),
+            seconds: before + (performance.now() - t0) / 1000,
+            rng: globalRngState(),
+          });
+          lastSave = performance.now();
+          const where = `in epoch ${epoch + 1} after batch ${batch}/${loader.length}`;
+          if (signal) {
+            const code = STOP_SIGNALS.find(([n]) => n === signal)![1];
+            throw new StopRequested(`interrupted (${signal}) ${where}`, code);
+          }
+          if (stopAtStep) throw new StopRequested(`stopped at step ${step} ${where}`, 3);
+        }
+      }
+      const tr = await meter.read();
+      const images = tr.images;
+      meter.dispose();
+      if (getDefaultBackend() === "webgpu") await sync();
+      const secs = before + (performance.now() - t0) / 1000;
+      seconds += secs;
+      const te = await evaluate(model, testLoader.epochBatches(0));
+      const sparsity = dhspg ? (await dhspg.stats()).groupSparsity : 0;
+      const rec: EpochRecord = {
+        epoch: epoch + 1,
+        step,
+        trainLoss: tr.loss,
+        trainAccuracy: tr.accuracy,
+        testLoss: te.loss,
+        testAccuracy: te.accuracy,
+        groupSparsity: sparsity,
+        lr: opt.lr,
+        seconds: secs,
+        throughput: images / Math.max(secs, 1e-9),
+      };
+      if (!Number.isFinite(rec.trainLoss)) {
+        throw new Error(
+          `${ctx.label}: the training loss became ${rec.trainLoss} in epoch ${epoch + 1}; ` +
+            `lower --lr (now ${s.lr})`,
+        );
+      }
+      history.push(rec);
+      io.log(
+        `${ctx.label} epoch ${rec.epoch}/${s.epochs}: train loss ${rec.trainLoss.toFixed(4)}, ` +
+          `test loss ${rec.testLoss.toFixed(4)}, test acc ${(100 * rec.testAccuracy).toFixed(2)}%` +
+          (dhspg ? `, group sparsity ${rec.groupSparsity.toFixed(3)}` : "") +
+          `, lr ${rec.lr.toPrecision(3)}, ${rec.throughput.toFixed(1)} img/s`,
+      );
+      await save(epoch + 1, null);
+      if (signal) {
+        const code = STOP_SIGNALS.find(([n]) => n === signal)![1];
+        throw new StopRequested(`interrupted (${signal}) after epoch ${epoch + 1}`, code);
+      }
+      if (flags.stopAfterEpoch === epoch + 1 || flags.stopAfterStep === step) {
+        throw new StopRequested(`stopped after epoch ${epoch + 1}`, 3);
+      }
+    }
+  } finally {
+    for (const off of listeners) off();
   }
   return { history, seconds };
 }
 
+/** A deliberate stop after a checkpoint (testing flags or a signal); `--resume` continues. */
 class StopRequested extends Error {
-  constructor(readonly epoch: number) {
-    super(`stopped after epoch ${epoch} (--stop-after-epoch); continue with --resume`);
+  constructor(what: string, readonly code: number) {
+    super(`${what}; checkpoint saved, continue with --resume`);
   }
 }
 
@@ -984,7 +1081,7 @@ if (import.meta.main) {
   } catch (e) {
     if (e instanceof StopRequested) {
       console.error(`train: ${e.message}`);
-      code = 3;
+      code = e.code;
     } else {
       const err = e as Error;
       console.error(`train: ${(err?.message ?? String(e)).split("\n")[0]}`);

@@ -227,17 +227,24 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   /**
-   * The batches of one epoch (default: the next epoch, which advances {@link epoch}). Each
-   * batch's tensors are disposed when the next batch is requested or the loop ends, unless
+   * The batches of one epoch (default: the next epoch, which advances {@link epoch}), from
+   * batch `from` on (default 0; a run resumed mid-epoch skips the batches it has trained on).
+   * Each batch's tensors are disposed when the next batch is requested or the loop ends, unless
    * they were kept.
    */
-  async *epochBatches(epoch?: number): AsyncGenerator<Batch> {
+  async *epochBatches(epoch?: number, from = 0): AsyncGenerator<Batch> {
+    if (!Number.isInteger(from) || from < 0 || from > this.length) {
+      throw new DataError(
+        this.dataset.name,
+        `DataLoader: first batch ${from} out of range [0, ${this.length}]`,
+      );
+    }
     const e = epoch ?? this.epoch++;
     const order = this.order(e);
     const { channels: C, height: H, width: W } = this.dataset;
     let prev: Batch | null = null;
     try {
-      for (let b = 0; b < this.length; b++) {
+      for (let b = from; b < this.length; b++) {
         const hb = this.hostBatch(e, b, order);
         const be = this.backend ?? getDefaultBackend();
         if (prev) release(prev);

@@ -5,7 +5,7 @@
  */
 import { add, argmax, concat, eq, reshape, scale, sum } from "../ops/index.ts";
 import { noGrad } from "../ops/registry.ts";
-import { type Tensor, tidy } from "../tensor.ts";
+import { type BackendName, fromHost, getDefaultBackend, type Tensor, tidy } from "../tensor.ts";
 import type { Module } from "./module.ts";
 import { crossEntropyLoss } from "./losses.ts";
 
@@ -15,6 +15,13 @@ export interface ClassificationStats {
   loss: number;
   /** Fraction of images whose arg-max class equals the label. */
   accuracy: number;
+  images: number;
+}
+
+/** The sums of a {@link ClassificationMeter}, as plain numbers. */
+export interface MeterState {
+  lossSum: number;
+  correct: number;
   images: number;
 }
 
@@ -75,6 +82,27 @@ export class ClassificationMeter {
     const [lossSum, correct] = this.total ? Array.from(await this.total.data()) : [0, 0];
     const n = Math.max(this.images, 1);
     return { loss: lossSum / n, accuracy: correct / n, images: this.images };
+  }
+
+  /** The raw sums (loss x images, correct predictions) and the image count; one readback. */
+  async state(): Promise<MeterState> {
+    const [lossSum, correct] = this.total ? Array.from(await this.total.data()) : [0, 0];
+    return { lossSum, correct, images: this.images };
+  }
+
+  /**
+   * Continue from sums saved by {@link state} (a training run resumed mid-epoch): later batches
+   * (on `backend`, default the default backend) add to exactly the values an uninterrupted run
+   * would hold.
+   */
+  restore(st: MeterState, backend: BackendName = getDefaultBackend()): void {
+    if (![st?.lossSum, st?.correct, st?.images].every(Number.isFinite) || st.images < 0) {
+      throw new Error(`ClassificationMeter.restore: not a meter state: ${JSON.stringify(st)}`);
+    }
+    this.dispose();
+    const sums = Float32Array.from([st.lossSum, st.correct]);
+    this.total = fromHost(sums, [2], "f32", backend).keep();
+    this.images = st.images;
   }
 
   /** Free the device sums and start over. */
