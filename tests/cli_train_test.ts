@@ -10,13 +10,18 @@ import { HELP } from "../src/cli/train.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
 
-async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+/** `deno run -A src/cli/train.ts ...args`, output piped. */
+function trainCommand(args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", TRAIN, ...args],
     stdout: "piped",
     stderr: "piped",
     env: { OTO_DEBUG: "" },
-  }).output();
+  });
+}
+
+async function train(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await trainCommand(args).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
@@ -183,12 +188,7 @@ Deno.test("train CLI: Ctrl-C (SIGINT) checkpoints, exits with 130, and --resume 
   try {
     // Long enough to be interrupted after the first epoch's line: 20 epochs of 3 steps.
     const args = [...TINY.filter((a) => a !== "--quiet"), "--epochs", "20", "--out", dir];
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", TRAIN, ...args],
-      stdout: "piped",
-      stderr: "piped",
-      env: { OTO_DEBUG: "" },
-    }).spawn();
+    const child = trainCommand(args).spawn();
     const dec = new TextDecoder();
     let seen = "";
     const reader = child.stdout.getReader();
