@@ -1,6 +1,6 @@
 /**
  * Where a training step spends its GPU time, per kernel (WebGPU timestamp queries):
- * `deno task profile [--model resnet-small] [--batch 64] [--steps 5]`.
+ * `deno task profile [--model resnet-small] [--width W] [--batch 64] [--steps 5]`.
  *
  * Trains any zoo classifier for a few warm-up steps on random data (SGD with momentum, the CLI's
  * step), then times `--steps` more with {@link profileKernels} and prints one line per kernel:
@@ -12,19 +12,38 @@ import { parseArgs } from "node:util";
 import { backward, crossEntropyLoss, init, randn, SGD, sync, tensor, tidy, zoo } from "../mod.ts";
 import { profileKernels } from "../src/backend/profile.ts";
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: "resnet-small" },
-    batch: { type: "string", default: "64" },
-    steps: { type: "string", default: "5" },
-  },
-});
+const USAGE =
+  "usage: deno task profile [--model resnet-small] [--width W] [--batch 64] [--steps 5]";
+let values;
+try {
+  values = parseArgs({
+    options: {
+      model: { type: "string", default: "resnet-small" },
+      width: { type: "string" },
+      batch: { type: "string", default: "64" },
+      steps: { type: "string", default: "5" },
+      help: { type: "boolean", short: "h" },
+    },
+  }).values;
+} catch (e) {
+  console.error(`profile: ${(e as Error).message}\n${USAGE}`);
+  Deno.exit(2);
+}
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const name = values.model!;
 const entry = (zoo as Record<string, (typeof zoo)[keyof typeof zoo] | undefined>)[name];
 const batch = Number(values.batch), steps = Number(values.steps);
-if (!entry || !(batch >= 1) || !(steps >= 1)) {
+const width = values.width === undefined ? undefined : Number(values.width);
+if (
+  !entry || !(Number.isInteger(batch) && batch >= 1) || !(Number.isInteger(steps) && steps >= 1) ||
+  !(width === undefined || (Number.isInteger(width) && width >= 1))
+) {
   console.error(
-    `profile: --model must be one of ${Object.keys(zoo).join(", ")}; --batch and --steps >= 1`,
+    `profile: --model must be one of ${Object.keys(zoo).join(", ")}; --batch, --steps and ` +
+      `--width positive integers\n${USAGE}`,
   );
   Deno.exit(2);
 }
@@ -33,7 +52,7 @@ if (backend !== "webgpu") {
   console.error("profile: needs a WebGPU adapter (kernel timestamps)");
   Deno.exit(1);
 }
-const model = entry.build({ seed: 0 });
+const model = entry.build({ seed: 0, width });
 const shape = [batch, ...entry.inputShape.slice(1)];
 const x = randn(shape, { seed: 1 }).keep();
 const out = tidy(() => model.call(randn([1, ...entry.inputShape.slice(1)], { seed: 2 })).shape);
@@ -59,7 +78,9 @@ const times = await profileKernels(() => {
 });
 const total = times.reduce((a, t) => a + t.ms, 0);
 console.log(
-  `${name}, batch ${batch}, ${adapter}: ${(total / steps).toFixed(1)} ms GPU per step ` +
+  `${name}${width ? ` (width ${width})` : ""}, batch ${batch}, ${adapter}: ${
+    (total / steps).toFixed(1)
+  } ms GPU per step ` +
     `(${((1000 * batch * steps) / total).toFixed(0)} images/s of kernel time)`,
 );
 for (const t of times) {
