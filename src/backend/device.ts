@@ -74,15 +74,31 @@ async function acquire(): Promise<Gpu> {
   return gpu;
 }
 
-// Mesa's Vulkan drivers complain on every adapter request when XDG_RUNTIME_DIR is unset.
+// Mesa's Vulkan drivers complain on every adapter request when XDG_RUNTIME_DIR is unset. One
+// private folder per user, reused by every run (a folder per process would litter TMPDIR); a
+// per-process one only when the user's is not private to us or the uid cannot be read.
 function ensureRuntimeDir(): void {
   try {
     if (Deno.env.get("XDG_RUNTIME_DIR")) return;
-    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/oto-runtime-${Deno.pid}`;
+    const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
+    const dir = userRuntimeDir(tmp) ?? `${tmp}/oto-runtime-${Deno.pid}`;
     Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
     Deno.env.set("XDG_RUNTIME_DIR", dir);
   } catch {
     // No env/write permission: harmless, Mesa only prints a warning.
+  }
+}
+
+function userRuntimeDir(tmp: string): string | null {
+  try {
+    const uid = Deno.uid();
+    if (uid === null) return null;
+    const dir = `${tmp}/oto-runtime-u${uid}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = Deno.statSync(dir);
+    return st.isDirectory && st.uid === uid && ((st.mode ?? 0) & 0o077) === 0 ? dir : null;
+  } catch {
+    return null; // no --allow-sys, or not creatable
   }
 }
 
