@@ -63,6 +63,7 @@ export {
 } from "./src/compress/compress.ts";
 export { type GraphCost, graphCost } from "./src/compress/flops.ts";
 export { GraphModule } from "./src/compress/graph_module.ts";
+export { reinitialized } from "./src/compress/scratch.ts";
 export { OTO, type OtoCompressed, type OtoOptions, type ZigSummary } from "./src/oto.ts";
 export {
   exportOnnx,

@@ -121,6 +121,26 @@ Deno.test("train CLI: synthetic run writes every file; report matches the compre
     assert.match(md, /\*\*passed\*\*/);
     assert.match(md, new RegExp(rep.compressed.params.toLocaleString("en-US")));
     assert.match(await Deno.readTextFile(join(dir, "curves.svg")), /^<svg/);
+
+    // --scratch added to the finished run: only the compressed architecture is trained, from
+    // fresh weights; the pruned run and its files stay as they were.
+    const sr = await train(["--resume", "--out", dir, "--scratch", "--quiet"]);
+    assert.equal(sr.code, 0, `--resume --scratch; stderr:\n${sr.stderr}`);
+    assert.match(sr.stdout, /, scratch \d+\.\d\d%/);
+    const rep2 = JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
+    assert.deepEqual(rep2.history, rep.history, "the pruned run is not retrained");
+    assert.equal(rep2.scratchHistory.length, 2);
+    assert.equal(rep2.scratch.params, rep.compressed.params);
+    assert.equal(rep2.settings.scratch, true);
+    const scratch = await weights(join(dir, "scratch.safetensors"));
+    assert.deepEqual(
+      Object.entries(scratch).map(([n, a]) => [n, a.shape]),
+      Object.entries(small).map(([n, a]) => [n, a.shape]),
+      "the compressed architecture",
+    );
+    assert.notDeepEqual(scratch["features.0.weight"].data, small["features.0.weight"].data);
+    assert.ok((await Deno.stat(join(dir, "scratch-checkpoint.safetensors"))).isFile);
+    assert.match(await Deno.readTextFile(join(dir, "report.md")), /Scratch \(the compressed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -13,8 +13,11 @@ import {
   init,
   Linear,
   Module,
+  mul,
   randn,
+  reinitialized,
   relu,
+  Rng,
   sum,
   type Tensor,
   tidy,
@@ -31,6 +34,7 @@ import {
   zeroRandomGroups,
 } from "../src/compress/compress.ts";
 import { graphCost } from "../src/compress/flops.ts";
+import { defaultLayerInit } from "../src/nn/init.ts";
 import type { Zig } from "../src/zig/types.ts";
 
 await init({ quiet: true });
@@ -170,4 +174,57 @@ Deno.test("gatherAxes keeps the listed indices of every axis", () => {
   const r = gatherAxes(data, [2, 3, 4], [null, [0, 2], [1, 3]], "f32");
   assert.deepEqual(r.shape, [2, 2, 2]);
   assert.deepEqual([...r.data], [1, 3, 9, 11, 13, 15, 21, 23]);
+});
+
+Deno.test("reinitialized: the compact shapes with fresh layer draws and the fresh model's constants", async () => {
+  const m = new Small();
+  const p = partition(trace(m, INPUT));
+  await zeroRandomGroups(m.stateDict(), p, { seed: 3 });
+  // Train-ish state to forget: scale every tensor so nothing equals its initial value.
+  for (const [, t] of m.stateDict()) {
+    const v = await t.data();
+    writeInto(t, Float32Array.from(v, (x) => 3 * x + 0.5));
+  }
+  const { model: small } = await compress(m, undefined, p, { input: INPUT });
+  const a = await reinitialized(small, new Small(), { seed: 7 });
+  const b = await reinitialized(small, new Small(), { seed: 7 });
+  const st = a.stateDict();
+  assert.deepEqual(
+    [...st].map(([n, t]) => [n, t.shape]),
+    [...small.stateDict()].map(([n, t]) => [n, t.shape]),
+    "same names and compact shapes",
+  );
+  // Layers in graph order, each as its constructor draws it (weight, then bias).
+  const rng = new Rng(7);
+  for (const layer of ["c1", "c2", "fc"]) {
+    const w = st.get(`${layer}.weight`)!;
+    const want = defaultLayerInit(w.shape, w.shape[0], { rng });
+    assert.deepEqual(await w.data(), await want.weight.data(), `${layer}.weight`);
+    assert.deepEqual(await st.get(`${layer}.bias`)!.data(), await want.bias!.data(), layer);
+  }
+  const c = (n: string) => st.get(n)!.data();
+  assert.ok((await c("b1.weight")).every((v) => v === 1), "norm scale 1");
+  assert.ok((await c("b1.bias")).every((v) => v === 0), "norm shift 0");
+  assert.ok((await c("b1.running_mean")).every((v) => v === 0));
+  assert.ok((await c("b1.running_var")).every((v) => v === 1));
+  for (const [n, t] of b.stateDict()) assert.deepEqual(await t.data(), await st.get(n)!.data(), n);
+  // It trains like the compact model (gradients reach its parameters).
+  a.train();
+  backward(sum(a.call(randn([3, 2, 5, 5], { seed: 2 }))));
+  assert.equal(st.get("c1.weight")!.grad?.shape.join(), st.get("c1.weight")!.shape.join());
+
+  // A parameter that is neither a layer weight nor a constant cannot be re-drawn.
+  class Scaled extends Small {
+    s = this.param("s", randn([3], { seed: 5 }));
+    override forward(x: Tensor): Tensor {
+      return mul(super.forward(x), this.s);
+    }
+  }
+  const sm = new Scaled();
+  const sp = partition(trace(sm, INPUT));
+  const sc = await compress(sm, undefined, sp, { input: INPUT });
+  await assert.rejects(
+    () => reinitialized(sc.model, new Scaled()),
+    /cannot re-draw "s" \[3\]: it is not the weight of a conv or linear layer/,
+  );
 });

@@ -67,9 +67,12 @@ export interface TrainReport {
   dataset: { name: string; train: number; test: number; shape: number[]; classes: number };
   history: EpochRecord[];
   baselineHistory?: EpochRecord[];
+  /** The compressed architecture trained from fresh weights (`--scratch`). */
+  scratchHistory?: EpochRecord[];
   full: ModelSummary;
   compressed: ModelSummary;
   baseline?: ModelSummary;
+  scratch?: ModelSummary;
   zigs: ZigRecord[];
   groups: { total: number; zero: number; sparsity: number; target: number; reached: boolean };
   verify: {
@@ -80,7 +83,12 @@ export interface TrainReport {
     tolerance: number;
     passed: boolean;
   };
-  timings: { totalSeconds: number; trainSeconds: number; baselineSeconds?: number };
+  timings: {
+    totalSeconds: number;
+    trainSeconds: number;
+    baselineSeconds?: number;
+    scratchSeconds?: number;
+  };
   files: Record<string, string>;
   notes: string[];
 }
@@ -171,6 +179,14 @@ export function reportMarkdown(r: TrainReport): string {
       "",
     );
   }
+  if (r.scratch) {
+    lines.push(
+      `Scratch (the compressed architecture trained from fresh weights, plain ${s.optimizer}, ` +
+        `same schedule): test accuracy ${pct(r.scratch.testAccuracy)}, test loss ` +
+        `${r.scratch.testLoss.toFixed(4)}, ${int(r.scratch.params)} parameters.`,
+      "",
+    );
+  }
   const v = r.verify;
   lines.push(
     `Verification on ${v.images} test images: max |full - compressed| = ${exp(v.maxAbsDiff)} ` +
@@ -200,6 +216,9 @@ export function reportMarkdown(r: TrainReport): string {
   if (r.baselineHistory?.length) {
     lines.push("Baseline:", "", "```", epochTable(r.baselineHistory, false), "```", "");
   }
+  if (r.scratchHistory?.length) {
+    lines.push("Scratch:", "", "```", epochTable(r.scratchHistory, false), "```", "");
+  }
   lines.push(
     "## Settings",
     "",
@@ -212,6 +231,9 @@ export function reportMarkdown(r: TrainReport): string {
       `training` +
       (r.timings.baselineSeconds !== undefined
         ? `, ${r.timings.baselineSeconds.toFixed(1)} s baseline training`
+        : "") +
+      (r.timings.scratchSeconds !== undefined
+        ? `, ${r.timings.scratchSeconds.toFixed(1)} s scratch training`
         : "") +
       ".",
     "",
@@ -226,7 +248,7 @@ export function reportMarkdown(r: TrainReport): string {
 
 /** `curves.svg`: loss, accuracy, group sparsity and learning rate per epoch. */
 export function reportCurves(r: TrainReport): string {
-  const h = r.history, b = r.baselineHistory ?? [];
+  const h = r.history, b = r.baselineHistory ?? [], sc = r.scratchHistory ?? [];
   const x = h.map((e) => e.epoch);
   const pad = (vals: number[]) => x.map((_, i) => vals[i] ?? NaN);
   const panels: Panel[] = [
@@ -236,6 +258,7 @@ export function reportCurves(r: TrainReport): string {
         { name: "train", values: h.map((e) => e.trainLoss) },
         { name: "test", values: h.map((e) => e.testLoss) },
         ...(b.length ? [{ name: "baseline test", values: pad(b.map((e) => e.testLoss)) }] : []),
+        ...(sc.length ? [{ name: "scratch test", values: pad(sc.map((e) => e.testLoss)) }] : []),
       ],
     },
     {
@@ -243,6 +266,7 @@ export function reportCurves(r: TrainReport): string {
       series: [
         { name: "oto", values: h.map((e) => e.testAccuracy) },
         ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e.testAccuracy)) }] : []),
+        ...(sc.length ? [{ name: "scratch", values: pad(sc.map((e) => e.testAccuracy)) }] : []),
       ],
     },
     {

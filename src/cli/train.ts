@@ -36,6 +36,7 @@ import { ClassificationMeter, evaluate, type MeterState } from "../nn/metrics.ts
 import type { Module } from "../nn/module.ts";
 import type { Optimizer } from "../optim/optimizer.ts";
 import { SGD } from "../optim/sgd.ts";
+import { reinitialized } from "../compress/scratch.ts";
 import { Adam, AdamW } from "../optim/adam.ts";
 import { DHSPG } from "../optim/dhspg.ts";
 import { DataLoader } from "../data/loader.ts";
@@ -93,6 +94,8 @@ export interface Settings {
   pruneScope: "global" | "zig";
   seed: number;
   baseline: boolean;
+  /** Also train the compressed architecture from scratch (fresh weights, same schedule). */
+  scratch: boolean;
 }
 
 /** Flags that do not change the result. */
@@ -132,6 +135,7 @@ const DEFAULTS: Settings = {
   pruneScope: "global",
   seed: 0,
   baseline: false,
+  scratch: false,
 };
 
 /** Zoo models that return images, not class scores (listed apart in --help). */
@@ -203,6 +207,10 @@ Pruning (DHSPG, OTOv2)
                           (default ${DEFAULTS.pruneScope})
   --baseline              also train the same model without pruning (plain optimizer, same
                           schedule) and report both
+  --scratch               also train the compressed architecture from scratch (fresh weights,
+                          plain optimizer, same schedule): how much of the pruned model's
+                          accuracy its shape alone gives (Liu et al. 2019)
+  (--baseline and --scratch may be added when resuming a run, even a finished one.)
   (The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start
   pruning after about a third of the training, with --epsilon 0.9 to 0.95.)
 
@@ -225,7 +233,8 @@ Testing
 
 Files written to DIR: report.json, report.md, curves.svg, full.onnx, compressed.onnx,
 full.safetensors, compressed.safetensors, checkpoint.safetensors (atomically, see --resume);
-with --baseline also baseline.safetensors and baseline-checkpoint.safetensors.
+with --baseline also baseline.safetensors and baseline-checkpoint.safetensors, with --scratch
+scratch.safetensors and scratch-checkpoint.safetensors.
 Exit codes: 0 done, 1 failed (data, verification, ...), 2 bad flags, 3 --stop-after-*,
 130 / 143 interrupted by SIGINT / SIGTERM (checkpoint saved).`;
 
@@ -309,6 +318,7 @@ export function parseCli(args: string[]): {
         out: { type: "string" },
         resume: { type: "boolean" },
         baseline: { type: "boolean" },
+        scratch: { type: "boolean" },
         backend: { type: "string" },
         quiet: { type: "boolean" },
         "checkpoint-every": { type: "string" },
@@ -397,6 +407,7 @@ export function parseCli(args: string[]): {
   }
   if (str("seed") !== undefined) set("seed", num("seed", str("seed")!, "int"));
   if (v.baseline) set("baseline", true);
+  if (v.scratch) set("scratch", true);
   const backend = str("backend") ?? null;
   if (backend !== null && !["auto", "webgpu", "cpu"].includes(backend)) {
     throw new UsageError(`unknown --backend "${backend}"; choose auto, webgpu or cpu`);
@@ -819,6 +830,7 @@ export async function main(args: string[]): Promise<number> {
   const io = new Console(flags.quiet);
   const ckPath = join(flags.out, "checkpoint.safetensors");
   const baseCkPath = join(flags.out, "baseline-checkpoint.safetensors");
+  const scratchCkPath = join(flags.out, "scratch-checkpoint.safetensors");
   let ck = null;
   if (flags.resume) {
     try {
@@ -826,13 +838,15 @@ export async function main(args: string[]): Promise<number> {
     } catch (e) {
       throw new Error(`--resume: ${(e as Error).message}; run without --resume to start over`);
     }
-    const saved = ck.meta.settings as Settings;
-    const diff = settingsDiff(saved, s, explicit);
+    const saved = { ...DEFAULTS, ...(ck.meta.settings as Settings) };
+    // The extra runs do not change the pruned one: they may be added to a run on resume.
+    const extra = (["baseline", "scratch"] as const).filter((k) => explicit.has(k));
+    const diff = settingsDiff(saved, s, [...explicit].filter((k) => !extra.includes(k as never)));
     if (diff.length) {
       console.error(`train: --resume: flags differ from the checkpoint: ${diff.join("; ")}`);
       return 2;
     }
-    s = saved;
+    s = { ...saved, ...Object.fromEntries(extra.map((k) => [k, true])) };
   }
 
   const want = flags.backend ?? (ck?.meta.backend as RunFlags["backend"]) ?? "auto";
@@ -888,7 +902,7 @@ export async function main(args: string[]): Promise<number> {
       `${s.targetSparsity}, pruning from step ${startStep} of ${s.epochs * stepsPerEpoch}`,
   );
   if (!flags.resume) {
-    for (const f of [ckPath, baseCkPath]) await Deno.remove(f).catch(() => {});
+    for (const f of [ckPath, baseCkPath, scratchCkPath]) await Deno.remove(f).catch(() => {});
   }
   const ctx: RunContext = { s, flags, data, io, checkpoint: ckPath, label: "oto" };
   const run = await trainRun(ctx, model, opt, ck);
@@ -924,6 +938,24 @@ export async function main(args: string[]): Promise<number> {
   const relDiff = cmp.maxAbsDiff / Math.max(cmp.scale, 1e-12);
   const passed = relDiff <= VERIFY_TOLERANCE;
 
+  // Scratch control: the compact shape, fresh weights, the baseline's optimizer and schedule.
+  let scratch: { model: Module; history: EpochRecord[]; seconds: number } | null = null;
+  if (s.scratch) {
+    const fresh = buildModel(s, data).model;
+    const sm = await reinitialized(small, fresh, { seed: epochSeed(s.seed, -1) });
+    fresh.dispose();
+    const sopt = makeBaselineOptimizer(s, sm);
+    const sck = flags.resume ? await loadCheckpoint(scratchCkPath).catch(() => null) : null;
+    const r = await trainRun(
+      { ...ctx, checkpoint: scratchCkPath, label: "scratch" },
+      sm,
+      sopt,
+      sck,
+    );
+    scratch = { model: sm, ...r };
+    sopt.dispose();
+  }
+
   // Files.
   const files: Record<string, string> = {
     "full model weights (safetensors)": join(flags.out, "full.safetensors"),
@@ -955,6 +987,21 @@ export async function main(args: string[]): Promise<number> {
     };
   }
 
+  let scratchSummary: ModelSummary | undefined;
+  if (scratch) {
+    files["scratch weights (safetensors)"] = join(flags.out, "scratch.safetensors");
+    files["scratch checkpoint"] = scratchCkPath;
+    await saveWeights(scratch.model, files["scratch weights (safetensors)"], meta);
+    const se = await evaluate(scratch.model, testLoader.epochBatches(0));
+    scratchSummary = {
+      params: compressed.report.paramsAfter,
+      macs: compressed.report.macsAfter,
+      flops: compressed.report.flopsAfter,
+      testLoss: se.loss,
+      testAccuracy: se.accuracy,
+    };
+  }
+
   const zigs = oto.partition.zigs.map((z) => ({
     id: z.id,
     size: z.size,
@@ -976,6 +1023,7 @@ export async function main(args: string[]): Promise<number> {
     },
     history: run.history,
     ...(baseline ? { baselineHistory: baseline.history } : {}),
+    ...(scratch ? { scratchHistory: scratch.history } : {}),
     full: {
       params: compressed.report.paramsBefore,
       macs: compressed.report.macsBefore,
@@ -993,6 +1041,7 @@ export async function main(args: string[]): Promise<number> {
       onnxBytes: smallOnnx.bytes,
     },
     ...(baselineSummary ? { baseline: baselineSummary } : {}),
+    ...(scratchSummary ? { scratch: scratchSummary } : {}),
     zigs,
     groups: {
       total: finalStats.totalGroups,
@@ -1012,6 +1061,7 @@ export async function main(args: string[]): Promise<number> {
       totalSeconds: (performance.now() - t0) / 1000,
       trainSeconds: run.seconds,
       ...(baseline ? { baselineSeconds: baseline.seconds } : {}),
+      ...(scratch ? { scratchSeconds: scratch.seconds } : {}),
     },
     files,
     notes: [
@@ -1033,6 +1083,10 @@ export async function main(args: string[]): Promise<number> {
   if (baseline) {
     io.log("\nbaseline (no pruning):");
     io.log(epochTable(baseline.history, false));
+  }
+  if (scratch) {
+    io.log("\nscratch (the compressed architecture trained from fresh weights):");
+    io.log(epochTable(scratch.history, false));
   }
   io.log("");
   const pctChange = (a: number, b: number) => `${(100 * (1 - b / a)).toFixed(1)}%`;
@@ -1056,11 +1110,13 @@ export async function main(args: string[]): Promise<number> {
       (100 * smallEval.accuracy).toFixed(2)
     }%` +
     (baselineSummary ? `, baseline ${(100 * baselineSummary.testAccuracy).toFixed(2)}%` : "") +
+    (scratchSummary ? `, scratch ${(100 * scratchSummary.testAccuracy).toFixed(2)}%` : "") +
     `; params ${report.full.params} -> ${report.compressed.params}; verify max diff ` +
     `${cmp.maxAbsDiff.toExponential(2)} (rel ${relDiff.toExponential(2)}); ` +
     `${report.timings.totalSeconds.toFixed(1)} s; wrote ${flags.out}`;
   console.log(summary);
   small.dispose();
+  scratch?.model.dispose();
   opt.dispose();
   if (!passed) {
     console.error(
