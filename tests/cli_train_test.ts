@@ -141,6 +141,10 @@ Deno.test("train CLI: synthetic run writes every file; report matches the compre
     assert.notDeepEqual(scratch["features.0.weight"].data, small["features.0.weight"].data);
     assert.ok((await Deno.stat(join(dir, "scratch-checkpoint.safetensors"))).isFile);
     assert.match(await Deno.readTextFile(join(dir, "report.md")), /Scratch \(the compressed/);
+    // A plain --resume later continues (here: re-reports) the added run as well.
+    const again = await train(["--resume", "--out", dir, "--quiet"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /, scratch \d+\.\d\d%/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -210,7 +210,8 @@ Pruning (DHSPG, OTOv2)
   --scratch               also train the compressed architecture from scratch (fresh weights,
                           plain optimizer, same schedule): how much of the pruned model's
                           accuracy its shape alone gives (Liu et al. 2019)
-  (--baseline and --scratch may be added when resuming a run, even a finished one.)
+  (--baseline and --scratch may be added when resuming a run, even a finished one; a later
+  --resume continues them too.)
   (The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start
   pruning after about a third of the training, with --epsilon 0.9 to 0.95.)
 
@@ -847,6 +848,10 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     s = { ...saved, ...Object.fromEntries(extra.map((k) => [k, true])) };
+    // An extra run added on an earlier resume continues too.
+    for (const [k, f] of [["baseline", baseCkPath], ["scratch", scratchCkPath]] as const) {
+      if (!s[k] && (await Deno.stat(f).catch(() => null))) s = { ...s, [k]: true };
+    }
   }
 
   const want = flags.backend ?? (ck?.meta.backend as RunFlags["backend"]) ?? "auto";
