@@ -25,7 +25,9 @@ Deno.test("table aligns columns and progress reports rate and eta", () => {
   const p = new Progress("train", 100, "img", {
     writeSync: (b) => (lines.push(new TextDecoder().decode(b)), b.length),
   });
-  p.tick(100, "loss 0.1");
-  assert.equal(lines.length, 1);
+  p.tick(10);
+  assert.equal(lines.length, 0, "no line right after the start (a one-batch rate)");
+  p.tick(90, "loss 0.1");
+  assert.equal(lines.length, 1, "the last tick always draws");
   assert.match(lines[0], /train .* 100% 100\/100 [\d.]+ img\/s elapsed 0:00 eta 0:00 loss 0.1\n/);
 });

@@ -19,7 +19,8 @@ export class Progress {
   private done = 0;
   private skipped = 0;
   private readonly start = performance.now();
-  private lastDraw = 0;
+  // The first line waits like the others: a rate measured over one batch means nothing.
+  private lastDraw = this.start;
   private readonly tty: boolean;
 
   constructor(
