@@ -581,8 +581,43 @@ interface PartialEpoch {
   rng: RngState;
 }
 
-/** Signals that make a run checkpoint and stop, with their exit codes (128 + number). */
-const STOP_SIGNALS = [["SIGINT", 130], ["SIGTERM", 143]] as const;
+/**
+ * SIGINT (Ctrl-C) and SIGTERM while training: noted, and acted on after the current step (the
+ * run checkpoints, then stops with exit code 128 + the signal's number).
+ */
+class StopSignals {
+  static readonly CODES = { SIGINT: 130, SIGTERM: 143 } as const;
+  caught: keyof typeof StopSignals.CODES | null = null;
+  private readonly offs: (() => void)[];
+
+  constructor() {
+    this.offs = (Object.keys(StopSignals.CODES) as (keyof typeof StopSignals.CODES)[]).map(
+      (name) => {
+        const fn = () => (this.caught = name);
+        try {
+          Deno.addSignalListener(name, fn);
+          return () => Deno.removeSignalListener(name, fn);
+        } catch {
+          return () => {}; // not supported on this platform (SIGTERM on Windows)
+        }
+      },
+    );
+  }
+
+  /** Throw the stop, naming where the run stopped, if a signal came. */
+  check(where: string): void {
+    if (this.caught) {
+      throw new StopRequested(
+        `interrupted (${this.caught}) ${where}`,
+        StopSignals.CODES[this.caught],
+      );
+    }
+  }
+
+  dispose(): void {
+    for (const off of this.offs) off();
+  }
+}
 
 /**
  * Train `model` with `opt` for the configured epochs, checkpointing after every epoch, every
@@ -645,16 +680,7 @@ async function trainRun(
         ...(part ? { partial: part } : {}),
       },
     });
-  let signal: string | null = null;
-  const listeners = STOP_SIGNALS.map(([name]) => {
-    const fn = () => (signal = name);
-    try {
-      Deno.addSignalListener(name, fn);
-      return () => Deno.removeSignalListener(name, fn);
-    } catch {
-      return () => {}; // not supported on this platform (SIGTERM on Windows)
-    }
-  });
+  const signals = new StopSignals();
   try {
     for (let epoch = startEpoch; epoch < s.epochs; epoch++) {
       manualSeed(epochSeed(s.seed, epoch));
@@ -696,7 +722,7 @@ async function trainRun(
         const stopAtStep = flags.stopAfterStep === step;
         const due = flags.checkpointMinutes > 0 &&
           now - lastSave > flags.checkpointMinutes * 60_000;
-        if ((signal || stopAtStep || due) && batch < loader.length) {
+        if ((signals.caught || stopAtStep || due) && batch < loader.length) {
           await save(epoch, {
             batch,
             meter: await meter.state(),
@@ -705,10 +731,7 @@ async function trainRun(
           });
           lastSave = performance.now();
           const where = `in epoch ${epoch + 1} after batch ${batch}/${loader.length}`;
-          if (signal) {
-            const code = STOP_SIGNALS.find(([n]) => n === signal)![1];
-            throw new StopRequested(`interrupted (${signal}) ${where}`, code);
-          }
+          signals.check(where);
           if (stopAtStep) throw new StopRequested(`stopped at step ${step} ${where}`, 3);
         }
       }
@@ -746,16 +769,13 @@ async function trainRun(
           `, lr ${rec.lr.toPrecision(3)}, ${rec.throughput.toFixed(1)} img/s`,
       );
       await save(epoch + 1, null);
-      if (signal) {
-        const code = STOP_SIGNALS.find(([n]) => n === signal)![1];
-        throw new StopRequested(`interrupted (${signal}) after epoch ${epoch + 1}`, code);
-      }
+      signals.check(`after epoch ${epoch + 1}`);
       if (flags.stopAfterEpoch === epoch + 1 || flags.stopAfterStep === step) {
         throw new StopRequested(`stopped after epoch ${epoch + 1}`, 3);
       }
     }
   } finally {
-    for (const off of listeners) off();
+    signals.dispose();
   }
   return { history, seconds };
 }
