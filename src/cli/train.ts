@@ -850,8 +850,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const io = new Console(flags.quiet);
   const ckPath = join(flags.out, "checkpoint.safetensors");
-  const baseCkPath = join(flags.out, "baseline-checkpoint.safetensors");
-  const scratchCkPath = join(flags.out, "scratch-checkpoint.safetensors");
+  // Checkpoints of the extra runs (--baseline, --scratch).
+  const extraCk = {
+    baseline: join(flags.out, "baseline-checkpoint.safetensors"),
+    scratch: join(flags.out, "scratch-checkpoint.safetensors"),
+  };
   let ck = null;
   if (flags.resume) {
     try {
@@ -869,7 +872,7 @@ export async function main(args: string[]): Promise<number> {
     }
     s = { ...saved, ...Object.fromEntries(extra.map((k) => [k, true])) };
     // An extra run added on an earlier resume continues too.
-    for (const [k, f] of [["baseline", baseCkPath], ["scratch", scratchCkPath]] as const) {
+    for (const [k, f] of Object.entries(extraCk) as [keyof typeof extraCk, string][]) {
       if (!s[k] && (await Deno.stat(f).catch(() => null))) s = { ...s, [k]: true };
     }
   }
@@ -927,28 +930,23 @@ export async function main(args: string[]): Promise<number> {
       `${s.targetSparsity}, pruning from step ${startStep} of ${s.epochs * stepsPerEpoch}`,
   );
   if (!flags.resume) {
-    for (const f of [ckPath, baseCkPath, scratchCkPath]) await Deno.remove(f).catch(() => {});
+    for (const f of [ckPath, ...Object.values(extraCk)]) await Deno.remove(f).catch(() => {});
   }
   const ctx: RunContext = { s, flags, data, io, checkpoint: ckPath, label: "oto" };
   const run = await trainRun(ctx, model, opt, ck);
   const finalStats = await opt.stats();
 
-  // Baseline.
-  let baseline: { model: Module; history: EpochRecord[]; seconds: number } | null = null;
-  if (s.baseline) {
-    const bm = buildModel(s, data).model;
-    const bopt = makeBaselineOptimizer(s, bm);
-    let bck = null;
-    if (flags.resume) bck = await loadCheckpoint(baseCkPath).catch(() => null);
-    const r = await trainRun(
-      { ...ctx, checkpoint: baseCkPath, label: "baseline" },
-      bm,
-      bopt,
-      bck,
-    );
-    baseline = { model: bm, ...r };
-    bopt.dispose();
-  }
+  // The extra runs: plain optimizer, same schedule, a checkpoint of their own.
+  type Extra = { model: Module; history: EpochRecord[]; seconds: number };
+  const trainExtra = async (label: keyof typeof extraCk, m: Module): Promise<Extra> => {
+    const ckFile = extraCk[label];
+    const xopt = makeBaselineOptimizer(s, m);
+    const xck = flags.resume ? await loadCheckpoint(ckFile).catch(() => null) : null;
+    const r = await trainRun({ ...ctx, checkpoint: ckFile, label }, m, xopt, xck);
+    xopt.dispose();
+    return { model: m, ...r };
+  };
+  const baseline = s.baseline ? await trainExtra("baseline", buildModel(s, data).model) : null;
 
   // Compress and verify.
   const compressed = await oto.compress();
@@ -963,22 +961,13 @@ export async function main(args: string[]): Promise<number> {
   const relDiff = cmp.maxAbsDiff / Math.max(cmp.scale, 1e-12);
   const passed = relDiff <= VERIFY_TOLERANCE;
 
-  // Scratch control: the compact shape, fresh weights, the baseline's optimizer and schedule.
-  let scratch: { model: Module; history: EpochRecord[]; seconds: number } | null = null;
+  // Scratch control: the compact shape with fresh weights.
+  let scratch: Extra | null = null;
   if (s.scratch) {
     const fresh = buildModel(s, data).model;
     const sm = await reinitialized(small, fresh, { seed: epochSeed(s.seed, -1) });
     fresh.dispose();
-    const sopt = makeBaselineOptimizer(s, sm);
-    const sck = flags.resume ? await loadCheckpoint(scratchCkPath).catch(() => null) : null;
-    const r = await trainRun(
-      { ...ctx, checkpoint: scratchCkPath, label: "scratch" },
-      sm,
-      sopt,
-      sck,
-    );
-    scratch = { model: sm, ...r };
-    sopt.dispose();
+    scratch = await trainExtra("scratch", sm);
   }
 
   // Files.
@@ -997,35 +986,27 @@ export async function main(args: string[]): Promise<number> {
   await saveWeights(small, files["compressed model weights (safetensors)"], meta);
   const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input);
   const smallOnnx = await exportOnnx(small, files["compressed model (ONNX, opset 17)"], input);
-  let baselineSummary: ModelSummary | undefined;
-  if (baseline) {
-    files["baseline weights (safetensors)"] = join(flags.out, "baseline.safetensors");
-    files["baseline checkpoint"] = baseCkPath;
-    await saveWeights(baseline.model, files["baseline weights (safetensors)"], meta);
-    const be = await evaluate(baseline.model, testLoader.epochBatches(0));
-    baselineSummary = {
-      params: oto.cost.params,
-      macs: oto.cost.macs,
-      flops: oto.cost.flops,
-      testLoss: be.loss,
-      testAccuracy: be.accuracy,
-    };
-  }
-
-  let scratchSummary: ModelSummary | undefined;
-  if (scratch) {
-    files["scratch weights (safetensors)"] = join(flags.out, "scratch.safetensors");
-    files["scratch checkpoint"] = scratchCkPath;
-    await saveWeights(scratch.model, files["scratch weights (safetensors)"], meta);
-    const se = await evaluate(scratch.model, testLoader.epochBatches(0));
-    scratchSummary = {
+  const summarize = async (
+    label: keyof typeof extraCk,
+    x: Extra,
+    cost: { params: number; macs: number; flops: number },
+  ): Promise<ModelSummary> => {
+    const file = join(flags.out, `${label}.safetensors`);
+    files[`${label} weights (safetensors)`] = file;
+    files[`${label} checkpoint`] = extraCk[label];
+    await saveWeights(x.model, file, meta);
+    const e = await evaluate(x.model, testLoader.epochBatches(0));
+    const { params, macs, flops } = cost;
+    return { params, macs, flops, testLoss: e.loss, testAccuracy: e.accuracy };
+  };
+  const baselineSummary = baseline ? await summarize("baseline", baseline, oto.cost) : undefined;
+  const scratchSummary = scratch
+    ? await summarize("scratch", scratch, {
       params: compressed.report.paramsAfter,
       macs: compressed.report.macsAfter,
       flops: compressed.report.flopsAfter,
-      testLoss: se.loss,
-      testAccuracy: se.accuracy,
-    };
-  }
+    })
+    : undefined;
 
   const zigs = oto.partition.zigs.map((z) => ({
     id: z.id,
