@@ -81,8 +81,11 @@ function ensureRuntimeDir(): void {
   try {
     if (Deno.env.get("XDG_RUNTIME_DIR")) return;
     const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-    const dir = userRuntimeDir(tmp) ?? `${tmp}/oto-runtime-${Deno.pid}`;
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let dir = userRuntimeDir(tmp);
+    if (!dir) {
+      dir = `${tmp}/oto-runtime-${Deno.pid}`;
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    }
     Deno.env.set("XDG_RUNTIME_DIR", dir);
   } catch {
     // No env/write permission: harmless, Mesa only prints a warning.

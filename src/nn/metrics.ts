@@ -79,9 +79,9 @@ export class ClassificationMeter {
 
   /** Read the sums (one readback). */
   async read(): Promise<ClassificationStats> {
-    const [lossSum, correct] = this.total ? Array.from(await this.total.data()) : [0, 0];
-    const n = Math.max(this.images, 1);
-    return { loss: lossSum / n, accuracy: correct / n, images: this.images };
+    const { lossSum, correct, images } = await this.state();
+    const n = Math.max(images, 1);
+    return { loss: lossSum / n, accuracy: correct / n, images };
   }
 
   /** The raw sums (loss x images, correct predictions) and the image count; one readback. */
