@@ -13,6 +13,17 @@
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
+// t / s when s divides t, for a signed t and s > 0, computed on |t| only: `%` on a negative
+// operand is not portable (GLSL leaves it undefined and naga's GL output passes it through, so
+// Mesa's GL path computes -1 % 3 as an unsigned remainder, 0; Vulkan's OpSRem is likewise
+// undefined for negative operands without VK_KHR_maintenance8).
+struct Quot { q: i32, exact: bool }
+fn divExact(t: i32, s: u32) -> Quot {
+  let m = u32(abs(t));
+  let q = i32(m / s);
+  return Quot(select(q, -q, t < 0), m % s == 0u);
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x + gid.z * p.nx;
@@ -32,22 +43,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ob0 = (gid.y % obs) * {{OB}}u;
   let q0 = qb * {{PX}}u;
   let kk = p.kh * p.kw;
-  let shi = i32(p.sh);
-  let swi = i32(p.sw);
   let wi = i32(p.w);
   let hw = p.h * p.w;
 {{SETUP}}
   // Taps outside, channels inside: the tap tests and index divisions run once per tap, the
   // channel loop only loads and multiplies.
   for (var ky = 0u; ky < p.kh; ky++) {
-    let ty = i32(ry) + p.ph - i32(ky * p.dh);
-    if (ty % shi != 0) { continue; }
-    let iy = ty / shi + i32(a);
+    let ty = divExact(i32(ry) + p.ph - i32(ky * p.dh), p.sh);
+    if (!ty.exact) { continue; }
+    let iy = ty.q + i32(a);
     if (iy < 0 || iy >= i32(p.h)) { continue; }
     for (var kx = 0u; kx < p.kw; kx++) {
-      let tx = i32(rx) + p.pw - i32(kx * p.dw);
-      if (tx % swi != 0) { continue; }
-      let ixb = tx / swi + i32(q0);
+      let tx = divExact(i32(rx) + p.pw - i32(kx * p.dw), p.sw);
+      if (!tx.exact) { continue; }
+      let ixb = tx.q + i32(q0);
       let rowOff = u32(iy) * p.w;
 {{TAP}}
       var xb = (n * p.cin + g * p.r) * hw;
