@@ -23,14 +23,19 @@ export interface UnaryAttrs {
   beta: number;
 }
 
-interface UnaryRow {
+type UnaryGrad = (x: Tensor, y: Tensor, g: Tensor, a: UnaryAttrs) => Tensor;
+
+/** One unary op: its kernel body, reference, gradient and ONNX mapping side by side. */
+export interface UnaryRow {
   /** WGSL body of `fn f(x: f32) -> f32`, may use p.alpha, p.beta. */
   wgsl: string;
   cpu: (x: number, alpha: number, beta: number) => number;
-  /** d(out)/d(in) * g, from input x, output y and output gradient g. */
-  grad: (x: Tensor, y: Tensor, g: Tensor, a: UnaryAttrs) => Tensor;
+  /** d(out)/d(in) * g, from input x, output y and output gradient g (or why there is none). */
+  grad: UnaryGrad | { none: string };
   /** f(0) == 0, so an all-zero channel stays zero (ZIG pass-through). */
   zeroInvariant: boolean;
+  /** Channel rule when it depends on the attributes (clamp); overrides `zeroInvariant`. */
+  channels?: ChannelRule<UnaryAttrs>;
   onnx: OnnxRule<UnaryAttrs>;
 }
 
@@ -219,10 +224,12 @@ const UNARY: Record<string, UnaryRow> = {
   },
 };
 
-function unaryOp(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
-  const channels: ChannelRule<UnaryAttrs> = row.zeroInvariant
-    ? { kind: "passthrough" }
-    : { kind: "block", reason: `${name}(0) != 0, so a zero channel would not stay zero` };
+/** Register a unary elementwise op from its row (activations outside this file use it too). */
+export function defineUnary(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
+  const channels: ChannelRule<UnaryAttrs> = row.channels ??
+    (row.zeroInvariant
+      ? { kind: "passthrough" }
+      : { kind: "block", reason: `${name}(0) != 0, so a zero channel would not stay zero` });
   return defineOp<UnaryAttrs>({
     name,
     shape(ins) {
@@ -239,7 +246,9 @@ function unaryOp(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
       const k = specialize(name, unarySrc, { T: "f32", TO: "f32", EXPR: row.wgsl, ...defs });
       dispatch(k, [x, y], g, new Uniforms().u32(items, g[0]).f32(a.alpha, a.beta));
     },
-    grad: ({ ins, outs, attrs }, [g]) => [row.grad(ins[0], outs[0], g, attrs)],
+    grad: typeof row.grad === "function"
+      ? (({ ins, outs, attrs }, [g]) => [(row.grad as UnaryGrad)(ins[0], outs[0], g, attrs)])
+      : row.grad,
     channels,
     cost: (info) => ({ macs: 0, flops: numel(info.outs[0].shape) }),
     onnx: row.onnx,
@@ -247,7 +256,7 @@ function unaryOp(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
 }
 
 const unaryOps: Record<string, OpSpec<UnaryAttrs>> = {};
-for (const [name, row] of Object.entries(UNARY)) unaryOps[name] = unaryOp(name, row);
+for (const [name, row] of Object.entries(UNARY)) unaryOps[name] = defineUnary(name, row);
 const u = (name: string, x: Tensor, alpha = 0, beta = 0) =>
   apply1(unaryOps[name], [x], { alpha, beta });
 

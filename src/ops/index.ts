@@ -1,5 +1,6 @@
 /** Every op's user-facing function. Importing this registers all ops. */
 export * from "./elementwise.ts";
+export * from "./activation.ts";
 export * from "./reduce.ts";
 export * from "./movement.ts";
 export * from "./matmul.ts";
@@ -17,6 +18,7 @@ export {
 } from "./softmax.ts";
 export * from "./conv.ts";
 export * from "./pool.ts";
+export * from "./global_pool.ts";
 export * from "./norm.ts";
 export * from "./resize.ts";
 export * from "./prelu.ts";

@@ -141,7 +141,15 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
       const count = sum(hit, attrs.axes, true);
       return [mul(expand(gk, x.shape), div(hit, expand(count, x.shape)))];
     },
-    channels: { kind: "block", reason: `${kind} over axes mixes channels` },
+    // Over spatial (or other trailing) axes only, each channel reduces on its own and a zero
+    // channel reduces to zero; over the batch or channel axis the result mixes them.
+    channels: {
+      kind: "byAttrs",
+      rule: (a) =>
+        a.axes.some((ax) => ax < 2)
+          ? { kind: "block", reason: `${kind} over axes [${a.axes}] mixes channels or samples` }
+          : { kind: "passthrough" },
+    },
     cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
     onnx: (e, io) => {
       const type =

@@ -1,7 +1,19 @@
 /** Activation layers: thin modules over the elementwise ops (PReLU owns its slopes). */
 import { Module } from "../module.ts";
 import type { Tensor } from "../../tensor.ts";
-import { gelu, leakyRelu, prelu, relu, sigmoid, silu, tanh } from "../../ops/index.ts";
+import {
+  clamp,
+  gelu,
+  hardSigmoid,
+  hardSwish,
+  leakyRelu,
+  mish,
+  prelu,
+  relu,
+  sigmoid,
+  silu,
+  tanh,
+} from "../../ops/index.ts";
 import { constantInit } from "../init.ts";
 import { positiveInt } from "./util.ts";
 
@@ -69,5 +81,46 @@ export class Sigmoid extends Module {
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
     return tanh(x);
+  }
+}
+
+/** min(max(x, 0), 6), as `nn.ReLU6`. */
+export class ReLU6 extends Module {
+  forward(x: Tensor): Tensor {
+    return clamp(x, 0, 6);
+  }
+}
+
+/** Clamp to [minVal, maxVal] (default [-1, 1]), as `nn.Hardtanh`. */
+export class Hardtanh extends Module {
+  constructor(public minVal = -1, public maxVal = 1) {
+    super();
+    if (!(minVal <= maxVal)) {
+      throw new Error(`Hardtanh: need minVal <= maxVal, got ${minVal}, ${maxVal}`);
+    }
+  }
+  forward(x: Tensor): Tensor {
+    return clamp(x, this.minVal, this.maxVal);
+  }
+}
+
+/** x·relu6(x + 3)/6, as `nn.Hardswish`. */
+export class Hardswish extends Module {
+  forward(x: Tensor): Tensor {
+    return hardSwish(x);
+  }
+}
+
+/** relu6(x + 3)/6, as `nn.Hardsigmoid` (the gate of MobileNetV3's squeeze-excitation). */
+export class Hardsigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return hardSigmoid(x);
+  }
+}
+
+/** x·tanh(softplus(x)), as `nn.Mish`. */
+export class Mish extends Module {
+  forward(x: Tensor): Tensor {
+    return mish(x);
   }
 }

@@ -1,7 +1,7 @@
 /** Pooling layers over NCHW input, as PyTorch's. */
 import { Module } from "../module.ts";
 import type { Tensor } from "../../tensor.ts";
-import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from "../../ops/index.ts";
+import { adaptiveAvgPool2d, avgPool2d, globalMaxPool2d, maxPool2d } from "../../ops/index.ts";
 import { pair, type Size2 } from "./util.ts";
 
 /** Options of {@link MaxPool2d}. */
@@ -100,5 +100,28 @@ export class AdaptiveAvgPool2d extends Module {
 
   forward(x: Tensor): Tensor {
     return adaptiveAvgPool2d(x, this.outputSize);
+  }
+}
+
+/**
+ * Max pooling to a fixed output size; only `1` (global max pooling, as CBAM's channel attention
+ * uses) is supported.
+ */
+export class AdaptiveMaxPool2d extends Module {
+  outputSize: [number, number];
+
+  constructor(outputSize: Size2) {
+    super();
+    this.outputSize = pair(outputSize, "outputSize", "AdaptiveMaxPool2d");
+    if (this.outputSize[0] !== 1 || this.outputSize[1] !== 1) {
+      throw new Error(
+        `AdaptiveMaxPool2d: only output size 1 (global max pooling) is supported, got ` +
+          `${this.outputSize}`,
+      );
+    }
+  }
+
+  forward(x: Tensor): Tensor {
+    return globalMaxPool2d(x);
   }
 }
