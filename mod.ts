@@ -47,7 +47,7 @@ export {
 } from "./src/graph/graph.ts";
 export { metaTensor, trace, type TraceOptions, traceWithOutput } from "./src/graph/trace.ts";
 export { executeGraph, executeGraphAll, type ExecuteOptions } from "./src/graph/execute.ts";
-export { renderSvg, toDot } from "./src/graph/dot.ts";
+export { renderSvg, toDot } from "./src/zig/dot.ts";
 export { type Analysis, analyze, partition, type PartitionOptions } from "./src/zig/partition.ts";
 export { formatPartition, groupWidth, partitionCounts, partitionJson } from "./src/zig/report.ts";
 export type { ChannelRule } from "./src/zig/rules.ts";

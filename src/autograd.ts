@@ -3,19 +3,10 @@
  * {@link GradNode}; `backward` walks them in reverse topological order and calls each op's own
  * gradient rule (defined beside its forward in `src/ops/`).
  */
-import type { OpSpec } from "./ops/registry.ts";
-import { noGrad } from "./ops/registry.ts";
+import { type GradNode, noGrad } from "./ops/registry.ts";
 import type { Tensor } from "./tensor.ts";
 import { add, copy, fill } from "./ops/elementwise.ts";
 import { sumTo } from "./ops/reduce.ts";
-
-/** How a tensor was computed. */
-export interface GradNode {
-  op: OpSpec<never>;
-  ins: readonly Tensor[];
-  outs: readonly Tensor[];
-  attrs: unknown;
-}
 
 /**
  * Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.

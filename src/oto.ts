@@ -34,7 +34,7 @@ import type { Module } from "./nn/module.ts";
 import type { Tensor } from "./tensor.ts";
 import type { Graph } from "./graph/graph.ts";
 import { trace } from "./graph/trace.ts";
-import { renderSvg, toDot } from "./graph/dot.ts";
+import { renderSvg, toDot } from "./zig/dot.ts";
 import { type Analysis, analyze } from "./zig/partition.ts";
 import { formatPartition, partitionCounts, partitionJson } from "./zig/report.ts";
 import type { Partition, Zig } from "./zig/types.ts";

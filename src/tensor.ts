@@ -7,15 +7,11 @@
  * pool when the step's scope closes, so memory stays flat across steps.
  */
 import { acquireBuffer, readBuffer, releaseBuffer, upload } from "./backend/webgpu.ts";
-import type { GradNode } from "./autograd.ts";
+import type { DType, GradNode, HostArray, TensorInfo } from "./ops/spec.ts";
 
-/** Element types. All are 4 bytes wide on every backend. */
-export type DType = "f32" | "i32" | "u32";
+export type { DType, HostArray, TensorInfo };
 /** `webgpu` runs WGSL kernels; `cpu` is the TypeScript reference; `meta` computes shapes only. */
 export type BackendName = "webgpu" | "cpu" | "meta";
-/** Host-side array for a dtype. */
-export type HostArray = Float32Array | Int32Array | Uint32Array;
-
 /** Allocate a zeroed host array of `n` elements of `dtype`. */
 export function hostArray(dtype: DType, n: number): HostArray {
   return dtype === "f32"
@@ -30,12 +26,6 @@ export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
-}
-
-/** Shape and dtype, the part of a tensor that shape rules see. */
-export interface TensorInfo {
-  shape: readonly number[];
-  dtype: DType;
 }
 
 /** Backing memory shared by a tensor and its aliases (reshape views). */
@@ -143,7 +133,7 @@ export class Tensor implements TensorInfo {
   /** Accumulated gradient after `backward()` (leaf tensors that require grad). */
   grad: Tensor | null = null;
   /** How this tensor was computed, for autograd (null for leaves). */
-  node: GradNode | null = null;
+  node: GradNode<Tensor> | null = null;
   /** Kept tensors outlive the scope they were created in. */
   kept = false;
   /** Optional name (parameters get their module path). */

@@ -24,7 +24,7 @@ import {
 import { trace, traceWithOutput } from "../src/graph/trace.ts";
 import { executeGraph } from "../src/graph/execute.ts";
 import { expandTarget, reshapeTarget } from "../src/graph/graph.ts";
-import { toDot } from "../src/graph/dot.ts";
+import { toDot } from "../src/zig/dot.ts";
 import { partition } from "../src/zig/partition.ts";
 
 const { backend } = await init({ quiet: true });

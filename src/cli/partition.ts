@@ -13,7 +13,7 @@ import { init } from "../init.ts";
 import { randn } from "../ops/creation.ts";
 import { tidy } from "../tensor.ts";
 import { trace } from "../graph/trace.ts";
-import { renderSvg, toDot } from "../graph/dot.ts";
+import { renderSvg, toDot } from "../zig/dot.ts";
 import { analyze } from "../zig/partition.ts";
 import { formatPartition, partitionJson } from "../zig/report.ts";
 import { graphCost } from "../compress/flops.ts";

@@ -124,7 +124,10 @@ export async function graphToOnnx(
   for (const n of graph.nodes) {
     const op = getOp(n.op);
     const where = `op ${n.op} (layer ${n.path || "<root>"})`;
-    if (!op.onnx) throw new Error(`exportOnnx: ${where} has no ONNX mapping`);
+    const rule = op.onnx;
+    if (typeof rule !== "function") {
+      throw new Error(`exportOnnx: ${where} has no ONNX mapping (${rule?.none ?? "none given"})`);
+    }
     for (const t of n.outputs) names.set(t, outName.get(t) ?? b.fresh(n.op));
     const inputs = n.inputs.map((t) => {
       const name = names.get(t);
@@ -132,7 +135,7 @@ export async function graphToOnnx(
       return name;
     });
     try {
-      op.onnx(emitter, {
+      rule(emitter, {
         inputs,
         outputs: n.outputs.map((t) => names.get(t)!),
         attrs: n.attrs as never,

@@ -57,8 +57,11 @@ export async function opsToOnnx(
   const outName = new Map(outputs.map((o) => [o.tensor, o.name]));
   for (const o of ops) {
     for (const t of o.outs) names.set(t, outName.get(t) ?? b.fresh(o.op.name));
-    if (!o.op.onnx) throw new Error(`onnx: op ${o.op.name} has no ONNX mapping`);
-    o.op.onnx(b, {
+    const rule = o.op.onnx;
+    if (typeof rule !== "function") {
+      throw new Error(`onnx: op ${o.op.name} has no ONNX mapping (${rule?.none ?? "none given"})`);
+    }
+    rule(b, {
       inputs: o.ins.map((t) => names.get(t)!),
       outputs: o.outs.map((t) => names.get(t)!),
       attrs: o.attrs as never,

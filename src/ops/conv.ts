@@ -591,9 +591,9 @@ function onnxConvAttrs(a: Conv2dAttrs, kernel: readonly number[]) {
   };
 }
 
-const trainingOnly = (name: string) => () => {
-  throw new Error(`onnx: ${name} is a training-only op (export the forward graph)`);
-};
+const trainingOnly = (name: string, of: string) => ({
+  none: `${name} is a training-only op (the backward kernel of ${of}); export the forward graph`,
+});
 
 const conv2dOp = defineOp<Conv2dAttrs>({
   name: "conv2d",
@@ -819,7 +819,7 @@ const conv2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
     const macs = macsOf(d);
     return { macs, flops: 2 * macs };
   },
-  onnx: trainingOnly("conv2dBackwardInput"),
+  onnx: trainingOnly("conv2dBackwardInput", "conv2d"),
 });
 
 const conv2dBackwardWeightOp = defineOp<ConvBackwardAttrs>({
@@ -863,7 +863,7 @@ const conv2dBackwardWeightOp = defineOp<ConvBackwardAttrs>({
     const macs = macsOf(wgradDims(info, a));
     return { macs, flops: 2 * macs };
   },
-  onnx: trainingOnly("conv2dBackwardWeight"),
+  onnx: trainingOnly("conv2dBackwardWeight", "conv2d and convTranspose2d"),
 });
 
 /** Direct-conv dims of a weight gradient: x, dw's kernel, and dy's (possibly cropped) size. */
@@ -921,7 +921,7 @@ const convTranspose2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
     const macs = macsOf(convTBackDims(info, a));
     return { macs, flops: 2 * macs };
   },
-  onnx: trainingOnly("convTranspose2dBackwardInput"),
+  onnx: trainingOnly("convTranspose2dBackwardInput", "convTranspose2d"),
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -8,9 +8,15 @@ import fillSrc from "../../kernels/elementwise/fill.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { type BackendName, type DType, type HostArray, numel, type Tensor } from "../tensor.ts";
 import { apply, apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
-import { broadcastShapes, broadcastStrides, elementMap, packShape, sameShape } from "./util.ts";
-import type { ChannelRule } from "../zig/rules.ts";
-import type { OnnxRule } from "../onnx/rules.ts";
+import {
+  bitsOf,
+  broadcastShapes,
+  broadcastStrides,
+  elementMap,
+  packShape,
+  sameShape,
+} from "./util.ts";
+import type { ChannelRule, NoFacet, OnnxRule } from "./spec.ts";
 
 const wgslType = (d: DType) => d;
 
@@ -36,7 +42,7 @@ export interface UnaryRow {
   zeroInvariant: boolean;
   /** Channel rule when it depends on the attributes (clamp); overrides `zeroInvariant`. */
   channels?: ChannelRule<UnaryAttrs>;
-  onnx: OnnxRule<UnaryAttrs>;
+  onnx: OnnxRule<UnaryAttrs> | NoFacet;
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -193,9 +199,7 @@ const UNARY: Record<string, UnaryRow> = {
       return mul(g, mul(exp(affine(s, -0.5, 0)), affine(s, -c, 2 * c)));
     },
     zeroInvariant: false,
-    onnx: () => {
-      throw new Error("onnx: geluGrad is a training-only op");
-    },
+    onnx: { none: "geluGrad is a training-only op (the derivative of gelu)" },
   },
   affine: {
     wgsl: "return p.alpha * x + p.beta;",
@@ -522,14 +526,6 @@ interface FillAttrs {
   shape: readonly number[];
   value: number;
   dtype: DType;
-}
-
-function bitsOf(value: number, dtype: DType): number {
-  const v = new DataView(new ArrayBuffer(4));
-  if (dtype === "f32") v.setFloat32(0, value, true);
-  else if (dtype === "i32") v.setInt32(0, value, true);
-  else v.setUint32(0, value, true);
-  return v.getUint32(0, true);
 }
 
 const fillOp = defineOp<FillAttrs>({

@@ -11,7 +11,7 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { normAxis } from "./util.ts";
-import type { ChannelRule } from "../zig/rules.ts";
+import type { ChannelRule } from "./spec.ts";
 
 /** Attributes of gather: the (normalised) axis of `x` that the indices pick from. */
 export interface GatherAttrs {
@@ -141,8 +141,9 @@ const gatherGradOp = defineOp<GatherGradAttrs>({
   grad: ({ ins, attrs }, [gg]) => [gather(gg, attrs.axis, ins[1]), null],
   channels: axisRule as ChannelRule<GatherGradAttrs>,
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
-  onnx: () => {
-    throw new Error("onnx: gatherGrad is a training-only op");
+  onnx: {
+    none:
+      "gatherGrad is a training-only op (the backward kernel of gather); export the forward graph",
   },
 });
 

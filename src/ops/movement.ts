@@ -5,9 +5,8 @@
 import stridedSrc from "../../kernels/movement/strided.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor } from "../tensor.ts";
-import { apply1, defineOp, shapeError } from "./registry.ts";
+import { apply1, defineAliasOp, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
-import { sumTo } from "./reduce.ts";
 
 /** Gather `dst[i] = src[at]` (a strided view read) or scatter `dst[at] = src[i]` (written). */
 export type StridedDirection = "gather" | "scatter";
@@ -62,7 +61,7 @@ interface ReshapeAttrs {
   shape: readonly number[];
 }
 
-const reshapeOp = defineOp<ReshapeAttrs>({
+const reshapeOp = defineAliasOp<ReshapeAttrs>({
   name: "reshape",
   alias: true,
   shape([x], a) {
@@ -76,8 +75,6 @@ const reshapeOp = defineOp<ReshapeAttrs>({
     }
     return [{ shape, dtype: x.dtype }];
   },
-  cpu() {},
-  gpu() {},
   grad: ({ ins }, [g]) => [reshape(g, ins[0].shape)],
   channels: { kind: "flatten" },
   cost: () => ({ macs: 0, flops: 0 }),
@@ -122,7 +119,9 @@ const expandOp = defineOp<ExpandAttrs>({
     const st = broadcastStrides(info.ins[0].shape, a.shape);
     stridedGpu("expand", x, y, info.ins[0].dtype, a.shape, st, 0);
   },
-  grad: ({ ins }, [g]) => [sumTo(g, ins[0].shape)],
+  // The gradient at the broadcast shape: backward() sums it down to the input's shape (sumTo),
+  // as for every broadcasting op.
+  grad: (_ctx, [g]) => [g],
   channels: { kind: "passthrough" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {

@@ -30,7 +30,7 @@ import {
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply, apply1, defineOp, type OpInfo, shapeError } from "./registry.ts";
 import { fill } from "./elementwise.ts";
-import type { OnnxEmitter } from "../onnx/rules.ts";
+import type { OnnxEmitter } from "./spec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The plan shared by every normalisation.
@@ -455,10 +455,11 @@ const normBackwardOp = defineOp<NormBackwardAttrs>({
     temps.forEach(releaseBuffer);
   },
   grad: { none: "normalisation backward is first-order only" },
-  channels: { kind: "block", reason: "training-only op" },
+  channels: { kind: "block", reason: "backward op, not in forward graphs" },
   cost: (info) => ({ macs: 0, flops: 12 * numel(info.ins[0].shape) }),
-  onnx: () => {
-    throw new Error("onnx: normBackward is a training-only op");
+  onnx: {
+    none:
+      "normBackward is a training-only op (the backward kernel of the norms); export the forward graph",
   },
 });
 

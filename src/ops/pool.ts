@@ -24,7 +24,7 @@ import {
 } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
-import type { OnnxEmitter } from "../onnx/rules.ts";
+import type { OnnxEmitter } from "./spec.ts";
 
 type Pair = [number, number];
 
@@ -310,10 +310,12 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     releaseBuffer(arg);
   },
   grad: { none: "pooling backward is first-order only" },
-  channels: { kind: "passthrough" },
+  // dx depends on gradOutput as well as x, so a zero channel of input 0 does not stay zero.
+  channels: { kind: "block", reason: "backward op, not in forward graphs" },
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) * 4 }),
-  onnx: () => {
-    throw new Error("onnx: pool2dBackward is a training-only op");
+  onnx: {
+    none:
+      "pool2dBackward is a training-only op (the backward kernel of pooling); export the forward graph",
   },
 });
 

@@ -4,75 +4,123 @@
  * is the one interpreter that runs any op on any backend, records it for autograd and, when a
  * tracer is installed, for graph capture.
  */
-import {
-  type BackendName,
-  getDefaultBackend,
-  type HostArray,
-  numel,
-  Storage,
-  Tensor,
-  type TensorInfo,
-} from "../tensor.ts";
-import type { GradNode } from "../autograd.ts";
-import type { ChannelRule } from "../zig/rules.ts";
-import type { OnnxRule } from "../onnx/rules.ts";
+import { type BackendName, getDefaultBackend, numel, Storage, Tensor } from "../tensor.ts";
+import type {
+  AliasOp as AliasOpOf,
+  GradFn as GradFnOf,
+  GradNode as GradNodeOf,
+  KernelOp as KernelOpOf,
+  OpInfo,
+  OpSpec as OpSpecOf,
+} from "./spec.ts";
 
-/** Input/output shapes as the facets see them. */
-export interface OpInfo {
-  ins: readonly TensorInfo[];
-  outs: readonly TensorInfo[];
-}
+export type { OpInfo };
+export type { BackendFacets, ChannelRule, CostFn, NoFacet, OnnxRule } from "./spec.ts";
 
-/** Autograd rule: gradients of the inputs from the gradients of the outputs, built from ops. */
-export type GradFn<A> = (
-  ctx: { ins: readonly Tensor[]; outs: readonly Tensor[]; attrs: A },
-  gradOuts: readonly Tensor[],
-) => (Tensor | null)[];
-
-/** One op, all facets. `A` is its attribute record. */
-export interface OpSpec<A = Record<string, unknown>> {
-  name: string;
-  /** Names of the inputs, which tell graph capture the role of a parameter input. */
-  inputNames?: readonly string[];
-  /** Output shapes and dtypes; throws errors that name the op and the offending shapes. */
-  shape(ins: readonly TensorInfo[], attrs: A): TensorInfo[];
-  /** Reference implementation: fill `outs` (zeroed) from `ins`. Mutating ops write `ins`. */
-  cpu(ins: readonly HostArray[], outs: HostArray[], attrs: A, info: OpInfo): void;
-  /** Record the WGSL kernel dispatch(es) that compute `outs` from `ins`. */
-  gpu(ins: readonly GPUBuffer[], outs: GPUBuffer[], attrs: A, info: OpInfo): void;
-  /** Gradient, or `{ none: reason }` for ops that are not differentiable (argmax, updates). */
-  grad: GradFn<A> | { none: string };
-  /** Output 0 shares input 0's storage (reshape): no kernel runs. */
-  alias?: boolean;
-  /** Indices of inputs the op writes in place (optimizer updates); never differentiable. */
-  mutates?: number[];
-  /** How output channels relate to input channels, for the ZIG partition. */
-  channels?: ChannelRule<A>;
-  /** Multiply-adds (conv/linear/matmul) and total arithmetic ops, for reports. */
-  cost?: (info: OpInfo, attrs: A) => { macs: number; flops: number };
-  /** How the op is written to an ONNX graph. */
-  onnx?: OnnxRule<A>;
-}
+/** Autograd rule of an op, on {@link Tensor}s. */
+export type GradFn<A> = GradFnOf<A, Tensor>;
+/** One op, all facets side by side. `A` is its attribute record. */
+export type OpSpec<A = Record<string, unknown>> = OpSpecOf<A, Tensor>;
+/** An op with a kernel on every backend. */
+export type KernelOp<A = Record<string, unknown>> = KernelOpOf<A, Tensor>;
+/** An op whose output shares its input's storage (reshape). */
+export type AliasOp<A = Record<string, unknown>> = AliasOpOf<A, Tensor>;
+/** How a tensor was computed (autograd's record of one op application). */
+export type GradNode = GradNodeOf<Tensor>;
 
 const registry = new Map<string, OpSpec<never>>();
+// Specs are frozen; a test that needs a different facet swaps in a patched copy for a scope.
+const overrides = new Map<OpSpec<never>, OpSpec<never>>();
 
-/** Register an op (once per name) and return it, typed. */
-export function defineOp<A>(spec: OpSpec<A>): OpSpec<A> {
+/** Freeze a spec and the plain objects and arrays it holds (rules, reasons, names). */
+function freezeSpec<S extends object>(spec: S): S {
+  for (const v of Object.values(spec)) {
+    if (v && typeof v === "object" && !Object.isFrozen(v)) Object.freeze(v);
+  }
+  return Object.freeze(spec);
+}
+
+function register<S extends OpSpec<never>>(spec: S): S {
   if (registry.has(spec.name)) throw new Error(`op ${spec.name} is defined twice`);
-  registry.set(spec.name, spec as unknown as OpSpec<never>);
+  registry.set(spec.name, freezeSpec(spec));
   return spec;
 }
 
-/** Every registered op, by name. */
+/**
+ * Register an op (once per name) and return it, typed and frozen. Every facet is required by
+ * the type: a facet an op cannot have is written `{ none: reason }` (grad, onnx) or a `block`
+ * channel rule with its reason.
+ */
+export function defineOp<A>(spec: KernelOp<A>): KernelOp<A> {
+  return register(spec as unknown as KernelOp<never>) as unknown as KernelOp<A>;
+}
+
+/** Register an op whose output 0 is a view of input 0's storage (no kernel on any backend). */
+export function defineAliasOp<A>(spec: AliasOp<A>): AliasOp<A> {
+  return register(spec as unknown as AliasOp<never>) as unknown as AliasOp<A>;
+}
+
+/** Every registered op, by name (patched specs while {@link withPatchedOps} runs). */
 export function allOps(): ReadonlyMap<string, OpSpec<never>> {
-  return registry;
+  if (overrides.size === 0) return registry;
+  return new Map([...registry].map(([name, op]) => [name, overrides.get(op) ?? op]));
 }
 
 /** Look up an op by name. */
 export function getOp(name: string): OpSpec<never> {
   const op = registry.get(name);
   if (!op) throw new Error(`unknown op "${name}"`);
-  return op;
+  return overrides.get(op) ?? op;
+}
+
+/** Replacement facets for one op; `undefined` removes a facet (tests of missing facets). */
+export type OpPatch = { [K in keyof KernelOp<never>]?: KernelOp<never>[K] | undefined };
+
+/**
+ * For tests: run `fn` with some ops' facets replaced (by op name), then restore the specs, also
+ * when `fn` throws or its promise rejects. {@link apply}, {@link getOp} and {@link allOps} see
+ * the patched specs meanwhile. Each patch may be a function of the original spec.
+ */
+export function withPatchedOps<R>(
+  patches: Record<string, OpPatch | ((orig: OpSpec<never>) => OpPatch)>,
+  fn: () => R,
+): R {
+  const added: OpSpec<never>[] = [];
+  const restore = () => {
+    for (const op of added) overrides.delete(op);
+  };
+  try {
+    for (const [name, patch] of Object.entries(patches)) {
+      const orig = registry.get(name);
+      if (!orig) throw new Error(`withPatchedOps: unknown op "${name}"`);
+      if (overrides.has(orig)) throw new Error(`withPatchedOps: op "${name}" is already patched`);
+      const p = typeof patch === "function" ? patch(orig) : patch;
+      overrides.set(orig, Object.freeze({ ...orig, ...p }) as OpSpec<never>);
+      added.push(orig);
+    }
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    restore();
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(restore) as R;
+  restore();
+  return result;
+}
+
+/** {@link withPatchedOps} for one op. */
+export function withPatchedOp<R>(
+  name: string,
+  patch: OpPatch | ((orig: OpSpec<never>) => OpPatch),
+  fn: () => R,
+): R {
+  return withPatchedOps({ [name]: patch }, fn);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,6 +176,28 @@ export function setTracer(t: Tracer | null): Tracer | null {
 
 // ---------------------------------------------------------------------------------------------
 
+/** A compute backend: every backend but `meta`, which computes shapes only. */
+export type ComputeBackend = Exclude<BackendName, "meta">;
+
+/**
+ * Which facet of a spec runs an op on each compute backend, and how a tensor's storage is handed
+ * to it. Adding a backend is one row here and one facet column in `BackendFacets` (spec.ts).
+ */
+const BACKEND_FACETS: {
+  [B in ComputeBackend]: (
+    op: KernelOp<unknown>,
+    ins: readonly Tensor[],
+    outs: readonly Tensor[],
+    attrs: unknown,
+    info: OpInfo,
+  ) => void;
+} = {
+  cpu: (op, ins, outs, attrs, info) =>
+    op.cpu(ins.map((t) => t.storage.host!), outs.map((t) => t.storage.host!), attrs, info),
+  webgpu: (op, ins, outs, attrs, info) =>
+    op.gpu(ins.map((t) => t.storage.gpu!), outs.map((t) => t.storage.gpu!), attrs, info),
+};
+
 /** Run `op` on `ins`. All inputs must share a backend; creation ops pass `backend`. */
 export function apply<A>(
   op: OpSpec<A>,
@@ -135,7 +205,8 @@ export function apply<A>(
   attrs: A,
   backend?: BackendName,
 ): Tensor[] {
-  for (const t of ins) t.assertAlive(op.name);
+  const spec = (overrides.size ? overrides.get(op as never) ?? op : op) as OpSpec<unknown>;
+  for (const t of ins) t.assertAlive(spec.name);
   // Shape-only tracing: one meta input makes the whole op meta, so a model whose parameters
   // live on the GPU can be traced with a meta input without touching any kernel.
   const meta = ins.some((t) => t.backend === "meta");
@@ -143,28 +214,26 @@ export function apply<A>(
   for (const t of ins) {
     if (!meta && t.backend !== be) {
       throw new Error(
-        `${op.name}: inputs are on different backends (${ins.map((t) => t.backend).join(", ")}); ` +
+        `${spec.name}: inputs are on different backends (${
+          ins.map((t) => t.backend).join(", ")
+        }); ` +
           `move them with toBackend() first`,
       );
     }
   }
-  const outInfos = op.shape(ins, attrs);
+  const outInfos = spec.shape(ins, attrs);
   const info: OpInfo = { ins, outs: outInfos };
   let outs: Tensor[];
-  if (op.alias) {
+  if (spec.alias) {
     outs = [new Tensor([...outInfos[0].shape], outInfos[0].dtype, be, ins[0].storage.retain())];
   } else {
     outs = outInfos.map((o) =>
       new Tensor([...o.shape], o.dtype, be, Storage.alloc(be, o.dtype, numel(o.shape)))
     );
-    if (be === "cpu") {
-      op.cpu(ins.map((t) => t.storage.host!), outs.map((t) => t.storage.host!), attrs, info);
-    } else if (be === "webgpu") {
-      op.gpu(ins.map((t) => t.storage.gpu!), outs.map((t) => t.storage.gpu!), attrs, info);
-    }
+    if (be !== "meta") BACKEND_FACETS[be](spec, ins, outs, attrs, info);
   }
-  if (gradEnabled && typeof op.grad === "function" && ins.some((t) => t.requiresGrad)) {
-    const node: GradNode = { op: op as unknown as OpSpec<never>, ins, outs, attrs };
+  if (gradEnabled && typeof spec.grad === "function" && ins.some((t) => t.requiresGrad)) {
+    const node: GradNode = { op: spec as OpSpec<never>, ins, outs, attrs };
     for (const o of outs) {
       if (o.dtype === "f32") {
         o.requiresGrad = true;
@@ -172,7 +241,7 @@ export function apply<A>(
       }
     }
   }
-  tracer?.record(op as unknown as OpSpec<never>, ins, outs, attrs);
+  tracer?.record(spec as OpSpec<never>, ins, outs, attrs);
   return outs;
 }
 

@@ -16,7 +16,7 @@ import {
   Uniforms,
 } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
-import { apply1, defineOp, getOp, type OpSpec, shapeError } from "./registry.ts";
+import { apply1, defineOp, getOp, type KernelOp, type OpSpec, shapeError } from "./registry.ts";
 import { normAxis } from "./util.ts";
 import { exp, mul, sub } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
@@ -185,7 +185,7 @@ const ceOp = defineOp<CrossEntropyAttrs>({
     dispatch(specialize("cross_entropy", ceSrc), [x, y, rows], g, u);
     if (a.reduction !== "none") {
       // Reuse the registered reduction's kernel for the mean / sum over rows.
-      const red = getOp(a.reduction === "mean" ? "mean" : "sum") as unknown as OpSpec<
+      const red = getOp(a.reduction === "mean" ? "mean" : "sum") as unknown as KernelOp<
         { axes: number[]; keepDims: boolean }
       >;
       red.gpu([rows], [out], { axes: [0], keepDims: false }, {
@@ -259,8 +259,9 @@ const ceGradOp = defineOp<CrossEntropyAttrs>({
   grad: { none: "second derivatives of crossEntropy are not implemented" },
   channels: { kind: "block", reason: "crossEntropy mixes the classes of each row" },
   cost: (info) => ({ macs: 0, flops: 5 * numel(info.ins[0].shape) }),
-  onnx: () => {
-    throw new Error("onnx: crossEntropyGrad is a training-only op");
+  onnx: {
+    none:
+      "crossEntropyGrad is a training-only op (the backward kernel of crossEntropy); export the forward graph",
   },
 });
 

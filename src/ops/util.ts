@@ -1,6 +1,7 @@
 /** Shape arithmetic shared by the op definitions. */
 import { shapeError } from "./registry.ts";
 import type { Uniforms } from "../backend/webgpu.ts";
+import type { DType } from "./spec.ts";
 
 /** Kernels index shapes of rank up to 8 (two vec4<u32> in the uniform struct). */
 export const MAX_RANK = 8;
@@ -41,6 +42,15 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
     res[j] = shape[i] === 1 && out[j] !== 1 ? 0 : s[i];
   }
   return res;
+}
+
+/** The 32 bits of `value` stored as `dtype`, for a u32 uniform that the kernel reinterprets. */
+export function bitsOf(value: number, dtype: DType): number {
+  const v = new DataView(new ArrayBuffer(4));
+  if (dtype === "f32") v.setFloat32(0, value, true);
+  else if (dtype === "i32") v.setInt32(0, value, true);
+  else v.setUint32(0, value, true);
+  return v.getUint32(0, true);
 }
 
 /** Normalise a possibly negative axis, with an error naming the op. */

@@ -69,9 +69,7 @@ const adamOp = defineOp<AdamAttrs>({
   grad: { none: "adamUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 12 * numel(info.ins[0].shape) }),
-  onnx: () => {
-    throw new Error("onnx: adamUpdate is a training-only op");
-  },
+  onnx: { none: "adamUpdate is a training-only op (an in-place optimizer update)" },
 });
 
 type AdamHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };

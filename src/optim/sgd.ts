@@ -43,10 +43,6 @@ function checkUpdate(op: string, ins: readonly TensorInfo[]): [] {
   return [];
 }
 
-const trainingOnly = (op: string) => () => {
-  throw new Error(`onnx: ${op} is a training-only op`);
-};
-
 const sgdOp = defineOp<SgdAttrs>({
   name: "sgdUpdate",
   inputNames: ["param", "grad"],
@@ -64,7 +60,7 @@ const sgdOp = defineOp<SgdAttrs>({
   grad: { none: "sgdUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 3 * numel(info.ins[0].shape) }),
-  onnx: trainingOnly("sgdUpdate"),
+  onnx: { none: "sgdUpdate is a training-only op (an in-place optimizer update)" },
 });
 
 const sgdMomentumOp = defineOp<SgdAttrs>({
@@ -90,7 +86,7 @@ const sgdMomentumOp = defineOp<SgdAttrs>({
   grad: { none: "sgdMomentumUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 6 * numel(info.ins[0].shape) }),
-  onnx: trainingOnly("sgdMomentumUpdate"),
+  onnx: { none: "sgdMomentumUpdate is a training-only op (an in-place optimizer update)" },
 });
 
 /**

@@ -3,9 +3,9 @@
  * the channel space(s) of its output (striped for concatenations), unprunable spaces are grey
  * and hatched, and a legend lists each ZIG with its size and, when unprunable, the reason.
  */
-import type { Graph } from "./graph.ts";
-import { type Analysis, analyze } from "../zig/partition.ts";
-import type { Partition } from "../zig/types.ts";
+import type { Graph } from "../graph/graph.ts";
+import { type Analysis, analyze } from "./partition.ts";
+import type { Partition } from "./types.ts";
 
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 const clip = (s: string, n = 60) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);

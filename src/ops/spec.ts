@@ -1,0 +1,200 @@
+/**
+ * The op spec: the types every op's facets are written against. This module imports nothing
+ * (not even types), so the ZIG partition (`src/zig/`), the ONNX writer (`src/onnx/`) and the
+ * tensor itself can import these types without importing the op registry, and `src/ops/`
+ * never imports them back.
+ *
+ * Where a facet needs the tensor class (gradients are built from ops on tensors), the type takes
+ * the tensor type as a parameter `T`; `src/ops/registry.ts` instantiates it with `Tensor`.
+ */
+
+/** Element types. All are 4 bytes wide on every backend. */
+export type DType = "f32" | "i32" | "u32";
+
+/** Host-side array for a dtype. */
+export type HostArray = Float32Array | Int32Array | Uint32Array;
+
+/** Shape and dtype, the part of a tensor that shape rules see. */
+export interface TensorInfo {
+  shape: readonly number[];
+  dtype: DType;
+}
+
+/** Input/output shapes as the facets see them. */
+export interface OpInfo {
+  ins: readonly TensorInfo[];
+  outs: readonly TensorInfo[];
+}
+
+/** A facet an op does not have, and why (a backward kernel has no ONNX form, argmax no grad). */
+export interface NoFacet {
+  none: string;
+}
+
+/**
+ * Autograd rule: gradients of the inputs from the gradients of the outputs, built from ops on
+ * tensors of type `T`. A gradient may come back at the output's broadcast shape: `backward`
+ * sums it down to the input's shape. `null` means no gradient for that input.
+ */
+export type GradFn<A, T> = (
+  ctx: { ins: readonly T[]; outs: readonly T[]; attrs: A },
+  gradOuts: readonly T[],
+) => (T | null)[];
+
+/** Multiply-adds (conv/linear/matmul) and all arithmetic operations of one application. */
+export type CostFn<A> = (info: OpInfo, attrs: A) => { macs: number; flops: number };
+
+// ---------------------------------------------------------------------------------------------
+// Channel rules (read by the ZIG partition and by compression)
+
+/**
+ * How an op's output channels relate to its input channels. The ZIG partition reads these from
+ * the op registry.
+ *
+ * Channels are axis 1 of every tensor (NCHW activations, [batch, features] for linear layers).
+ * Parameter inputs are recognised by tensor identity during tracing and their role comes from
+ * the op's `inputNames` ("weight", "bias", ...). `A` is the op's attribute record.
+ */
+export type ChannelRule<A = unknown> =
+  /**
+   * Creates a fresh channel space for output 0 (conv, linear, transposed conv): weight rows along
+   * `outAxis` (and the bias) produce it; weight columns along `inAxis` consume input 0's space.
+   * A grouped conv (groups > 1) ties each output block to its input block instead: its rows join
+   * the input's space (depthwise: out channel c = in channel c) and `groups` shrinks with it.
+   */
+  | {
+    kind: "stem";
+    /** Axis of the weight that holds output channels (conv 0, convT 1). */
+    outAxis: number | ((attrs: A) => number);
+    /** Axis of the weight that holds input channels (conv 1, convT 0). */
+    inAxis: number | ((attrs: A) => number);
+    /** Groups of a grouped conv (1 = dense). Default: `attrs.groups`, else 1. */
+    groups?: (attrs: A) => number;
+    /** Attributes with a new group count (compression). Default: sets `attrs.groups`. */
+    withGroups?: (attrs: A, groups: number) => A;
+    /** Input index of the weight. Default: the input named "weight", else 1. */
+    weightInput?: number;
+    /** Input index of the bias. Default: the input named "bias", else 2. */
+    biasInput?: number;
+  }
+  /**
+   * Output channel space = input 0's; every other parameter input with one entry per channel
+   * (norm gamma/beta/running statistics, PReLU slopes) is attached to it. Inputs of size 1 are
+   * shared scalars and stay whole.
+   */
+  | {
+    kind: "accessory";
+    perChannelInputs: number[];
+    /** Channels normalised together in blocks (GroupNorm): > 1 blocks pruning. */
+    blockSize?: (attrs: A, info: OpInfo) => number;
+    /**
+     * The op normalises across channels (LayerNorm2d): removing zero channels changes the
+     * statistics unless the compact model keeps dividing by the original channel count. With
+     * this hook compression sets that count; without it such an op must not be an accessory.
+     */
+    normCount?: {
+      get: (attrs: A, info: OpInfo) => number;
+      set: (attrs: A, count: number) => A;
+    };
+  }
+  /** Output channel space = input 0's, zero-invariant, no parameters (ReLU, pooling). */
+  | { kind: "passthrough" }
+  /**
+   * All non-broadcast operands and the output share one channel space (add, mul). An operand
+   * broadcast over channels breaks zero invariance (x + c is not zero when x is) unless
+   * `product` is set (mul: a zero channel times anything stays zero).
+   */
+  | { kind: "joint"; product?: boolean }
+  /** Channel concat: output space is the operands' spaces in order, with offsets. */
+  | { kind: "concat" }
+  /**
+   * Reshape. Same leading axes: passthrough. [N,C,H,W] -> [N, C*H*W]: channel c owns a block of
+   * H*W columns (and the inverse, several channels per column, coarsens the space).
+   */
+  | { kind: "flatten" }
+  /**
+   * Pixel shuffle: output channel c comes from input channels c*r*r ... c*r*r+r*r-1 (the space
+   * is pruned in blocks of r*r). `inverse` (pixel unshuffle): input channel c becomes output
+   * channels c*r*r ... c*r*r+r*r-1.
+   */
+  | { kind: "pixelShuffle"; factor: (attrs: A) => number; inverse?: boolean }
+  /** Not zero-invariant or mixes channels: every space it touches is unprunable. */
+  | { kind: "block"; reason: string }
+  /** The rule depends on the attributes (concat along axis 1 or not): resolved per application. */
+  | { kind: "byAttrs"; rule: (attrs: A, info: OpInfo) => ChannelRule<A> };
+
+// ---------------------------------------------------------------------------------------------
+// ONNX facet (read by the ONNX writer)
+
+/** Attribute values the ONNX writer understands. */
+export type OnnxAttr = number | number[] | string | { float: number } | { floats: number[] };
+
+/** What an op's ONNX rule can do while the graph is written. */
+export interface OnnxEmitter {
+  /** Add a node; returns nothing. Attribute numbers are written as INT unless `{float}`. */
+  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, OnnxAttr>): void;
+  /** Add a constant initializer and return its name. */
+  constant(values: number[], shape: number[], dtype?: "f32" | "i64" | "i32"): string;
+  /** A fresh tensor name for intermediate values. */
+  fresh(hint: string): string;
+}
+
+/** Write one op: `inputs`/`outputs` are the ONNX names of the op's tensors. */
+export type OnnxRule<A = unknown> = (
+  e: OnnxEmitter,
+  io: { inputs: string[]; outputs: string[]; attrs: A; info: OpInfo },
+) => void;
+
+// ---------------------------------------------------------------------------------------------
+// The spec
+
+/**
+ * The compute facets, one column per backend. `apply` maps each backend to its column (see
+ * `BACKEND_FACETS` in `registry.ts`), so a new backend is one facet here and one row there.
+ */
+export interface BackendFacets<A> {
+  /** Reference implementation: fill `outs` (zeroed) from `ins`. Mutating ops write `ins`. */
+  cpu(ins: readonly HostArray[], outs: HostArray[], attrs: A, info: OpInfo): void;
+  /** Record the WGSL kernel dispatch(es) that compute `outs` from `ins`. */
+  gpu(ins: readonly GPUBuffer[], outs: GPUBuffer[], attrs: A, info: OpInfo): void;
+}
+
+/** Facets every op has, whatever its kernels. */
+export interface OpFacets<A, T> {
+  readonly name: string;
+  /** Names of the inputs, which tell graph capture the role of a parameter input. */
+  readonly inputNames?: readonly string[];
+  /** Output shapes and dtypes; throws errors that name the op and the offending shapes. */
+  shape(ins: readonly TensorInfo[], attrs: A): TensorInfo[];
+  /** Gradient, or `{ none: reason }` for ops that are not differentiable (argmax, updates). */
+  readonly grad: GradFn<A, T> | NoFacet;
+  /** Indices of inputs the op writes in place (optimizer updates); never differentiable. */
+  readonly mutates?: readonly number[];
+  /** How output channels relate to input channels, for the ZIG partition. */
+  readonly channels: ChannelRule<A>;
+  /** Multiply-adds and arithmetic operations, for reports. */
+  readonly cost: CostFn<A>;
+  /** How the op is written to an ONNX graph, or `{ none: reason }` (backward kernels). */
+  readonly onnx: OnnxRule<A> | NoFacet;
+}
+
+/** An op that computes its outputs with a kernel on every backend. */
+export interface KernelOp<A, T> extends OpFacets<A, T>, BackendFacets<A> {
+  readonly alias?: false;
+}
+
+/** An op whose output 0 shares input 0's storage (reshape): no kernel runs on any backend. */
+export interface AliasOp<A, T> extends OpFacets<A, T> {
+  readonly alias: true;
+}
+
+/** One op, all facets side by side. `A` is its attribute record, `T` the tensor type. */
+export type OpSpec<A, T> = KernelOp<A, T> | AliasOp<A, T>;
+
+/** How a tensor was computed: the op application autograd walks back through. */
+export interface GradNode<T> {
+  op: OpSpec<never, T>;
+  ins: readonly T[];
+  outs: readonly T[];
+  attrs: unknown;
+}
