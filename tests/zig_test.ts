@@ -22,6 +22,7 @@ import {
   Module,
   mul,
   pixelShuffle,
+  pixelUnshuffle,
   PReLU,
   randn,
   relu,
@@ -480,6 +481,23 @@ Deno.test("pixel shuffle: output channel c owns input channels c*r²..c*r²+r²-
   assert.deepEqual(z.consumers.map((s) => `${s.param}@${s.axis}x${s.block}`), ["out.weight@1x1"]);
   // kept 2 of 3 shuffled channels = 8 conv rows.
   assert.equal(c.report.paramsAfter, (8 * 27 + 8) + (2 * 2 * 9 + 2));
+});
+
+Deno.test("pixel unshuffle: input channel c becomes output channels c*r²..c*r²+r²-1", async () => {
+  class Down extends Module {
+    c = this.module("c", new Conv2d(3, 3, 3, { padding: 1 }));
+    out = this.module("out", new Conv2d(12, 2, 1));
+    forward(x: Tensor): Tensor {
+      return this.out.call(relu(pixelUnshuffle(this.c.call(x), 2)));
+    }
+  }
+  const c = await roundTrip(new Down(), [1, 3, 4, 4]);
+  const z = zigWith(c.part, "c.weight");
+  assert.ok(z.prunable, z.reason);
+  assert.equal(z.size, 3);
+  assert.deepEqual(z.consumers.map((s) => `${s.param}@${s.axis}x${s.block}`), ["out.weight@1x4"]);
+  // kept 2 of 3 conv channels = 8 unshuffled channels read by out.
+  assert.equal(c.report.paramsAfter, (2 * 27 + 2) + (2 * 8 + 2));
 });
 
 // ---------------------------------------------------------------------------------------------

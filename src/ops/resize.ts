@@ -250,9 +250,8 @@ const pixelUnshuffleOp: OpSpec<ShuffleAttrs> = defineOp<ShuffleAttrs>({
     stridedGpu("pixelUnshuffle", x, y, info.ins[0].dtype, p.shape, p.strides, 0);
   },
   grad: ({ attrs }, [g]) => [apply1(pixelShuffleOp, [g], attrs)],
-  // Input channel c becomes output channels c·r² ... c·r²+r²-1; the channel rules have no kind
-  // for this split, so the spaces it touches are not pruned.
-  channels: { kind: "block", reason: "pixelUnshuffle splits channels (no channel rule)" },
+  // Input channel c becomes output channels c·r² ... c·r²+r²-1 (pure data movement).
+  channels: { kind: "pixelShuffle", factor: (a) => a.factor, inverse: true },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     // SpaceToDepth orders channels (i, j, c); PyTorch's order is (c, i, j): spell it out.
