@@ -4,7 +4,8 @@
 // consecutive pixels with one straight loop over r. In the vec4 variant (H*W a multiple of 4) the
 // pixels are read and written as vec4, which llvmpipe loads several times faster than scalars.
 // Used for conv2d, the stride-1 transposed conv and the input gradients of 1x1 convs.
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
@@ -23,7 +24,7 @@ fn st(base: u32, q: u32, hw: u32, v: vec4<f32>) {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.z * p.nx;
+  let i = conv_thread(gid.x, gid.z);
   if (i >= p.total) { return; }
   let hw = p.w;
   let nq = (hw + 3u) / 4u;

@@ -5,10 +5,11 @@
 // (packed weight, see pack.wgsl) x {{PX}} consecutive output pixels of one row. Taps outside,
 // channels inside: the offsets and bounds of the {{PX}} inputs of a tap are computed once, and
 // per input channel the loop loads {{PX}} inputs and {{OB}} weight vec4s. The body is generated
-// unrolled by src/ops/conv.ts ({{...}} parts; llvmpipe keeps loop-indexed local arrays in
+// unrolled by src/ops/conv_codegen.ts ({{...}} parts; llvmpipe keeps loop-indexed local arrays in
 // memory). Pads are signed, so a stride-1 transposed conv runs here too (mirrored kernel,
 // pad = dilation*(k-1) - pad).
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
@@ -17,15 +18,15 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.z * p.nx;
+  let i = conv_thread(gid.x, gid.z);
   if (i >= p.total) { return; }
   let oxb = i % p.nxb;
   let rest = i / p.nxb;
   let oy = rest % p.ho;
   let n = rest / p.ho;
-  let obs = (p.o4 + {{OB}}u - 1u) / {{OB}}u; // channel-quad blocks per group
-  let g = gid.y / obs;
-  let ob0 = (gid.y % obs) * {{OB}}u;
+  let tile = quad_tile(gid.y, {{OB}}u);
+  let g = tile.g;
+  let ob0 = tile.q0;
   let ox0 = oxb * {{PX}}u;
   let kk = p.kh * p.kw;
   let hi = i32(p.h);
@@ -33,7 +34,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let hw = p.h * p.w;
 {{SETUP}}
   for (var ky = 0u; ky < p.kh; ky++) {
-    let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
+    let iy = conv_in_row(oy, ky);
     if (iy < 0 || iy >= hi) { continue; }
     let rowOff = u32(iy) * p.w;
     for (var kx = 0u; kx < p.kw; kx++) {
@@ -49,7 +50,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   let oc0 = g * p.o;
-  let yb = (n * p.cout + oc0) * p.ho * p.wo + oy * p.wo;
+  let yb = out_row_base(n, g, oy);
   let plane = p.ho * p.wo;
 {{STORE}}
 }

@@ -3,10 +3,11 @@
 // output pixels of one row; per input channel and kernel row it loads {{PX}}+2 inputs once and
 // 3·{{OB}} weight vec4s, feeding 3·{{OB}}·{{PX}} vec4 FMAs. Why: llvmpipe turns every storage
 // load into a per-lane loop, so the FMA-per-load ratio decides the speed (the matmul fast path
-// uses the same idea), and it keeps loop-indexed local arrays in memory, so src/ops/conv.ts
+// uses the same idea), and it keeps loop-indexed local arrays in memory, so src/ops/conv_codegen.ts
 // generates the body unrolled ({{...}} parts). Output-channel quads past o4 are clamped
 // (duplicates, never stored), so the inner loop has no branch on them.
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
@@ -15,15 +16,15 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.z * p.nx;
+  let i = conv_thread(gid.x, gid.z);
   if (i >= p.total) { return; }
   let oxb = i % p.nxb;
   let rest = i / p.nxb;
   let oy = rest % p.ho;
   let n = rest / p.ho;
-  let obs = (p.o4 + {{OB}}u - 1u) / {{OB}}u; // channel-quad blocks per group
-  let g = gid.y / obs;
-  let ob0 = (gid.y % obs) * {{OB}}u;
+  let tile = quad_tile(gid.y, {{OB}}u);
+  let g = tile.g;
+  let ob0 = tile.q0;
   let ox0 = oxb * {{PX}}u;
   let hi = i32(p.h);
   let wi = i32(p.w);
@@ -42,7 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   let oc0 = g * p.o;
-  let yb = (n * p.cout + oc0) * p.ho * p.wo + oy * p.wo;
+  let yb = out_row_base(n, g, oy);
   let plane = p.ho * p.wo;
 {{STORE}}
 }

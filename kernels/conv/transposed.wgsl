@@ -5,8 +5,10 @@
 // of them and their inputs are consecutive. Threads are ordered phase-major ((ry, rx) slowest),
 // so the lanes running together share their tap set and never diverge on it. {{OB}} vec4s of
 // output channels per thread (packed weight), PX = {{PX}}; the body is generated unrolled by
-// src/ops/conv.ts ({{...}} parts), as in fwd.wgsl. `rows` holds the rows per phase, ceil(ho/sh).
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// src/ops/conv_codegen.ts ({{...}} parts), as in fwd.wgsl. `rows` holds the rows per phase,
+// ceil(ho/sh).
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> wp: array<vec4<f32>>;
@@ -26,7 +28,7 @@ fn divExact(t: i32, s: u32) -> Quot {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.z * p.nx;
+  let i = conv_thread(gid.x, gid.z);
   if (i >= p.total) { return; }
   let qb = i % p.nxb;
   var rest = i / p.nxb;
@@ -38,9 +40,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let rx = phase % p.sw;
   let oy = ry + p.sh * a;
   if (oy >= p.ho) { return; }
-  let obs = (p.o4 + {{OB}}u - 1u) / {{OB}}u; // channel-quad blocks per group
-  let g = gid.y / obs;
-  let ob0 = (gid.y % obs) * {{OB}}u;
+  let tile = quad_tile(gid.y, {{OB}}u);
+  let g = tile.g;
+  let ob0 = tile.q0;
   let q0 = qb * {{PX}}u;
   let kk = p.kh * p.kw;
   let wi = i32(p.w);
@@ -69,7 +71,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
   }
   let oc0 = g * p.o;
-  let yb = (n * p.cout + oc0) * p.ho * p.wo + oy * p.wo;
+  let yb = out_row_base(n, g, oy);
   let plane = p.ho * p.wo;
 {{STORE}}
 }

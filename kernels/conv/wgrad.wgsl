@@ -3,8 +3,10 @@
 // Each thread owns 4·{{OQ}} output channels x 4·{{RQ}} input channels of one tap and the output
 // rows [chunk*rows, (chunk+1)*rows); partial sums go to part[chunk] and sum_chunks.wgsl adds
 // them. The valid ox range of the tap is computed up front, so the inner loop has no bounds
-// tests. The body is generated unrolled by src/ops/conv.ts ({{...}} parts), as in wgrad_k3.wgsl.
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// tests. The body is generated unrolled by src/ops/conv_codegen.ts ({{...}} parts), as in
+// wgrad_k3.wgsl.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
@@ -12,19 +14,15 @@
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.nx;
+  let i = conv_thread(gid.x, gid.y);
   if (i >= p.total) { return; }
   let kk = p.kh * p.kw;
   let t = i % kk;
-  var rest = i / kk;
-  let rbs = (p.r4 + {{RQ}}u - 1u) / {{RQ}}u;
-  let obs = (p.o4 + {{OQ}}u - 1u) / {{OQ}}u;
-  let rb = rest % rbs;
-  rest = rest / rbs;
-  let ob = rest % obs;
-  rest = rest / obs;
-  let g = rest % p.groups;
-  let chunk = rest / p.groups;
+  let tile = wgrad_tile(i / kk, {{RQ}}u, {{OQ}}u);
+  let rb = tile.rb;
+  let ob = tile.ob;
+  let g = tile.g;
+  let chunk = tile.chunk;
   let ky = t / p.kw;
   let kx = t % p.kw;
   // Output columns whose input column ox*sw - pw + kx*dw lies inside [0, w).
@@ -44,9 +42,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var row = chunk * p.rows; row < rowEnd; row++) {
     let n = row / p.ho;
     let oy = row % p.ho;
-    let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
+    let iy = conv_in_row(oy, ky);
     if (iy < 0 || iy >= i32(p.h)) { continue; }
-    let db = n * p.cout * hwo + oy * p.wo;
+    let db = out_row_base(n, 0u, oy);
     let xr = n * p.cin * hw + u32(iy) * p.w + kx * p.dw - u32(p.pw);
     for (var ox = oxLo; ox < oxHi; ox++) {
       let d = db + ox;

@@ -3,7 +3,8 @@
 // taken 4 at a time (quads; vec4 loads when H*W is a multiple of 4) and each thread owns
 // 4 output x 4 input channels and the quads [chunk*rows, (chunk+1)*rows) of the N*ceil(H*W/4)
 // quads; partial sums go to part[chunk] and sum_chunks.wgsl adds them.
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<{{T}}>;
 @group(0) @binding(2) var<storage, read> dy: array<{{T}}>;
@@ -21,14 +22,13 @@ fn ldd(base: u32, q: u32, hw: u32) -> vec4<f32> {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.nx;
+  let i = conv_thread(gid.x, gid.y);
   if (i >= p.total) { return; }
-  let rb = i % p.r4;
-  var rest = i / p.r4;
-  let ob = rest % p.o4;
-  rest = rest / p.o4;
-  let g = rest % p.groups;
-  let chunk = rest / p.groups;
+  let tile = wgrad_tile(i, 1u, 1u); // one quad of input and of output channels per thread
+  let rb = tile.rb;
+  let ob = tile.ob;
+  let g = tile.g;
+  let chunk = tile.chunk;
   let hw = p.w;
   let nq = (hw + 3u) / 4u;
   // Clamped channels: lanes past O or R compute garbage that is never stored.

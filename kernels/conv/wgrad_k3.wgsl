@@ -4,9 +4,11 @@
 // [chunk*rows, (chunk+1)*rows). Along a row the 3 taps read a sliding window of the input, so
 // every step loads 4·{{OQ}} dy values and 4·{{RQ}} new x values for 48·{{OQ}}·{{RQ}}
 // multiply-adds. llvmpipe turns every storage load into a per-lane loop and keeps loop-indexed
-// local arrays in memory, so the tile is wide and src/ops/conv.ts generates the body unrolled
-// ({{...}} parts). Channels past O or R are clamped: they compute duplicates never stored.
-// struct P (the conv geometry): kernels/lib/conv_params.wgsl, prepended.
+// local arrays in memory, so the tile is wide and src/ops/conv_codegen.ts generates the body
+// unrolled ({{...}} parts). Channels past O or R are clamped: they compute duplicates never
+// stored.
+// Prepended: struct P (the conv geometry, kernels/lib/conv_params.wgsl) and the shared index
+// functions (kernels/lib/conv_index.wgsl).
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
@@ -21,18 +23,14 @@ fn load4(base: u32, ix: i32, off: vec3<u32>) -> vec4<f32> {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * p.nx;
+  let i = conv_thread(gid.x, gid.y);
   if (i >= p.total) { return; }
-  let rbs = (p.r4 + {{RQ}}u - 1u) / {{RQ}}u;
-  let obs = (p.o4 + {{OQ}}u - 1u) / {{OQ}}u;
   let ky = i % p.kh;
-  var rest = i / p.kh;
-  let rb = rest % rbs;
-  rest = rest / rbs;
-  let ob = rest % obs;
-  rest = rest / obs;
-  let g = rest % p.groups;
-  let chunk = rest / p.groups;
+  let tile = wgrad_tile(i / p.kh, {{RQ}}u, {{OQ}}u);
+  let rb = tile.rb;
+  let ob = tile.ob;
+  let g = tile.g;
+  let chunk = tile.chunk;
   let hw = p.h * p.w;
   let hwo = p.ho * p.wo;
   let rc0 = rb * {{RQ}}u * 4u; // first input channel of the tile (within the group)
@@ -43,9 +41,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   for (var row = chunk * p.rows; row < rowEnd; row++) {
     let n = row / p.ho;
     let oy = row % p.ho;
-    let iy = i32(oy * p.sh + ky * p.dh) - p.ph;
+    let iy = conv_in_row(oy, ky);
     if (iy < 0 || iy >= i32(p.h)) { continue; }
-    let db = n * p.cout * hwo + oy * p.wo;
+    let db = out_row_base(n, 0u, oy);
     let xb = (n * p.cin + g * p.r + r0) * hw + u32(iy) * p.w;
 {{ROW}}
     for (var ox = 0u; ox < p.wo; ox++) {

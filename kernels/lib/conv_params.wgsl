@@ -1,5 +1,5 @@
 // The uniform block of every kernel in kernels/conv except pack and sum_chunks (prepended to their
-// source by src/ops/conv.ts, which fills it from one ConvGeometry in this order): x [n, cin, h, w]
+// source by src/ops/conv_gpu.ts, which fills it from one ConvGeometry in this order): x [n, cin, h, w]
 // -> y [n, cout, ho, wo], kernel kh x kw, stride, signed padding, dilation, groups with r input
 // and o output channels each (r4/o4 rounded up to 4), plus per-kernel tiling counts.
 struct P {
