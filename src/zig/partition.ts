@@ -19,50 +19,13 @@
 import { getOp, type OpInfo } from "../ops/registry.ts";
 import type { Graph, GraphNode, GraphTensor } from "../graph/graph.ts";
 import { type ChannelRule, resolveRule } from "./rules.ts";
-import type { ParamSlice, Partition, Zig } from "./types.ts";
+import type { Partition } from "./types.ts";
+import { ChannelSpaces, gcd, type Layout, type Seg } from "./spaces.ts";
 
 /** Options of {@link partition}. */
 export interface PartitionOptions {
   /** Kept channel counts should be multiples of this (§3.8); stored for the optimizer. */
   groupDivisible?: number;
-}
-
-/** A run of axis-1 entries of one tensor that belongs to one channel space. */
-interface Seg {
-  space: number;
-  /** First entry on axis 1. */
-  offset: number;
-  /** Number of entries. */
-  len: number;
-  /** Entries per base channel = num/den (reduced). */
-  num: number;
-  den: number;
-}
-type Layout = Seg[];
-
-interface Attach {
-  param: string;
-  axis: number;
-  offset: number;
-  len: number;
-  num: number;
-  den: number;
-  role: string;
-  trainable: boolean;
-  kind: "member" | "consumer";
-  seq: number;
-}
-
-interface Space {
-  id: number;
-  parent: number;
-  /** Number of base channels. */
-  base: number;
-  /** Base channels per group. */
-  unit: number;
-  reasons: string[];
-  attaches: Attach[];
-  layers: string[];
 }
 
 interface ParamView {
@@ -75,9 +38,6 @@ interface ParamView {
   viewAxis: number;
   size: number;
 }
-
-const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
 
 /** The partition plus the per-tensor channel spaces (for DOT and compression). */
 export interface Analysis {
@@ -108,90 +68,17 @@ export function analyze(graph: Graph, opts: PartitionOptions = {}): Analysis {
 }
 
 class Analyzer {
-  private readonly spaces: Space[] = [];
+  private readonly cs = new ChannelSpaces();
   /** Layout of each activation tensor; undefined for static tensors; null without axis 1. */
   private readonly layouts: (Layout | null | undefined)[];
   private readonly views: (ParamView | null)[];
   /** Value of tensors made by `fill` (constants that follow a channel count). */
   private readonly fillValue: (number | undefined)[];
-  private seq = 0;
 
   constructor(private readonly g: Graph) {
     this.layouts = g.tensors.map(() => undefined);
     this.views = g.tensors.map((t) => this.paramView(t));
     this.fillValue = g.tensors.map(() => undefined);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // union-find
-
-  private space(base: number, reason?: string): number {
-    const id = this.spaces.length;
-    this.spaces.push({ id, parent: id, base, unit: 1, reasons: [], attaches: [], layers: [] });
-    if (reason) this.spaces[id].reasons.push(reason);
-    return id;
-  }
-
-  private find(id: number): Space {
-    let s = this.spaces[id];
-    while (s.parent !== s.id) {
-      const p = this.spaces[s.parent];
-      s.parent = p.parent;
-      s = this.spaces[p.parent];
-    }
-    return s;
-  }
-
-  private union(a: number, b: number): void {
-    let ra = this.find(a), rb = this.find(b);
-    if (ra === rb) return;
-    if (rb.id < ra.id) [ra, rb] = [rb, ra];
-    rb.parent = ra.id;
-    if (ra.base !== rb.base) {
-      this.fix(ra.id, `channel counts ${ra.base} and ${rb.base} are joined`);
-    }
-    ra.unit = lcm(ra.unit, rb.unit);
-    for (const r of rb.reasons) if (!ra.reasons.includes(r)) ra.reasons.push(r);
-    ra.attaches.push(...rb.attaches);
-    for (const l of rb.layers) if (!ra.layers.includes(l)) ra.layers.push(l);
-  }
-
-  private fix(id: number, reason: string): void {
-    const r = this.find(id);
-    if (!r.reasons.includes(reason)) r.reasons.push(reason);
-  }
-
-  private fixLayout(l: Layout | null | undefined, reason: string): void {
-    for (const s of l ?? []) this.fix(s.space, reason);
-  }
-
-  private coarsen(id: number, need: number): void {
-    const r = this.find(id);
-    r.unit = lcm(r.unit, need);
-  }
-
-  private fresh(len: number, reason?: string): Layout {
-    return [{ space: this.space(len, reason), offset: 0, len, num: 1, den: 1 }];
-  }
-
-  private attach(
-    seg: Seg,
-    p: { param: string; role: string; trainable: boolean },
-    axis: number,
-    kind: Attach["kind"],
-  ): void {
-    this.find(seg.space).attaches.push({
-      param: p.param,
-      axis,
-      offset: seg.offset,
-      len: seg.len,
-      num: seg.num,
-      den: seg.den,
-      role: p.role,
-      trainable: p.trainable,
-      kind,
-      seq: this.seq++,
-    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -225,7 +112,7 @@ class Analyzer {
     this.layouts[t] = this.channels(t) < 0 ? null : l;
     if (!l || !path) return;
     for (const s of l) {
-      const r = this.find(s.space);
+      const r = this.cs.find(s.space);
       if (!r.layers.includes(path)) r.layers.push(path);
     }
   }
@@ -236,15 +123,21 @@ class Analyzer {
     const g = this.g;
     for (const t of g.inputs) {
       const c = this.channels(t);
-      this.layouts[t] = c < 0 ? null : this.fresh(c, "tied to the model input");
+      this.layouts[t] = c < 0 ? null : this.cs.fresh(c, "tied to the model input");
     }
     for (const n of g.nodes) this.node(n);
     for (const t of g.outputs) {
       const l = this.layouts[t];
-      this.fixLayout(l, "feeds the model output");
+      this.cs.fixLayout(l, "feeds the model output");
     }
-    this.sharedParams();
-    return this.assemble(opts);
+    this.cs.sharedParams();
+    const trainable = this.g.params.filter((p) => p.trainable).map((p) => p.name);
+    const { partition, zigOf } = this.cs.zigs(trainable, opts.groupDivisible);
+    const tensorZigs = new Map<number, number[]>();
+    this.layouts.forEach((l, t) => {
+      if (l) tensorZigs.set(t, l.map((s) => zigOf(s.space)));
+    });
+    return { partition, tensorZigs };
   }
 
   private node(n: GraphNode): void {
@@ -311,10 +204,10 @@ class Analyzer {
 
   /** Every space the node reads becomes unprunable; outputs get fresh fixed spaces. */
   private block(n: GraphNode, reason: string): void {
-    for (const t of n.inputs) this.fixLayout(this.layouts[t], reason);
+    for (const t of n.inputs) this.cs.fixLayout(this.layouts[t], reason);
     for (const t of n.outputs) {
       const c = this.channels(t);
-      this.setLayout(t, c < 0 ? null : this.fresh(c, `produced by ${reason}`), n.path);
+      this.setLayout(t, c < 0 ? null : this.cs.fresh(c, `produced by ${reason}`), n.path);
     }
   }
 
@@ -366,10 +259,10 @@ class Analyzer {
       if (ws[inAxis] !== cin || ws[outAxis] !== cout) {
         return this.block(n, `${where}: weight [${ws}] does not match ${cin} -> ${cout} channels`);
       }
-      for (const s of xl) this.attach(s, wp, inAxis, "consumer");
-      const ol = this.fresh(cout);
-      this.attach(ol[0], wp, outAxis, "member");
-      if (bp) this.attach(ol[0], bp, 0, "member");
+      for (const s of xl) this.cs.attach(s, wp, inAxis, "consumer");
+      const ol = this.cs.fresh(cout);
+      this.cs.attach(ol[0], wp, outAxis, "member");
+      if (bp) this.cs.attach(ol[0], bp, 0, "member");
       this.setLayout(out, ol, n.path);
       return;
     }
@@ -391,7 +284,7 @@ class Analyzer {
     const ol: Layout = [];
     for (const s of xl) {
       // A group of the space must cover whole conv groups: unit*num/den multiple of ci.
-      this.coarsen(s.space, (ci * s.den) / gcd(s.num, ci * s.den));
+      this.cs.coarsen(s.space, (ci * s.den) / gcd(s.num, ci * s.den));
       const num = s.num * co, den = s.den * ci, d = gcd(num, den);
       const os2: Seg = {
         space: s.space,
@@ -400,11 +293,11 @@ class Analyzer {
         num: num / d,
         den: den / d,
       };
-      this.coarsen(s.space, os2.den / gcd(os2.num, os2.den));
+      this.cs.coarsen(s.space, os2.den / gcd(os2.num, os2.den));
       ol.push(os2);
-      if (rowsOut) this.attach(os2, wp, outAxis, "member");
-      else this.attach(s, wp, inAxis, "member");
-      if (bp) this.attach(os2, bp, 0, "member");
+      if (rowsOut) this.cs.attach(os2, wp, outAxis, "member");
+      else this.cs.attach(s, wp, inAxis, "member");
+      if (bp) this.cs.attach(os2, bp, 0, "member");
     }
     this.setLayout(out, ol, n.path);
   }
@@ -424,7 +317,7 @@ class Analyzer {
       if (xl.some((s) => s.offset % block !== 0 || s.len % block !== 0)) {
         return this.block(n, `${where}: its channel blocks straddle concatenated spaces`);
       }
-      for (const s of xl) this.coarsen(s.space, (block * s.den) / gcd(s.num, block * s.den));
+      for (const s of xl) this.cs.coarsen(s.space, (block * s.den) / gcd(s.num, block * s.den));
     }
     for (let i = 1; i < n.inputs.length; i++) {
       const t = n.inputs[i];
@@ -449,7 +342,7 @@ class Analyzer {
         );
       }
       for (const s of xl) {
-        this.attach(s, { param: v.param, role, trainable: v.trainable }, v.paramAxis, "member");
+        this.cs.attach(s, { param: v.param, role, trainable: v.trainable }, v.paramAxis, "member");
       }
     }
     for (const t of n.outputs) {
@@ -471,7 +364,7 @@ class Analyzer {
     for (const t of n.outputs) {
       const oc = this.channels(t);
       if (oc < 0) {
-        this.fixLayout(xl, `${where}: removes the channel axis`);
+        this.cs.fixLayout(xl, `${where}: removes the channel axis`);
         this.setLayout(t, null, n.path);
       } else if (oc !== c || !xl) {
         return this.block(n, `${where}: changes the channel count (${c} -> ${oc})`);
@@ -488,7 +381,7 @@ class Analyzer {
         return false;
       }
     }
-    for (let i = 0; i < a.length; i++) this.union(a[i].space, b[i].space);
+    for (let i = 0; i < a.length; i++) this.cs.union(a[i].space, b[i].space);
     return true;
   }
 
@@ -533,24 +426,26 @@ class Analyzer {
       return;
     }
     if (full.length === 0) {
-      this.setLayout(out, this.fresh(c, `${where}: channels come from constants`), n.path);
+      this.setLayout(out, this.cs.fresh(c, `${where}: channels come from constants`), n.path);
       return;
     }
     const ol = full[0];
     for (const l of full.slice(1)) {
       if (!this.align(ol, l)) {
-        for (const x of full) this.fixLayout(x, `${where}: joins tensors with different layouts`);
+        for (const x of full) {
+          this.cs.fixLayout(x, `${where}: joins tensors with different layouts`);
+        }
       }
     }
-    for (const p of problems) this.fixLayout(ol, p);
+    for (const p of problems) this.cs.fixLayout(ol, p);
     for (const v of members) {
       if (v.size === 1) {
         // x + scalar parameter: zero only when that shared scalar is zero; not prunable.
-        this.fixLayout(ol, `${where}: adds the shared parameter ${v.param} to every channel`);
+        this.cs.fixLayout(ol, `${where}: adds the shared parameter ${v.param} to every channel`);
         continue;
       }
       for (const s of ol) {
-        this.attach(
+        this.cs.attach(
           s,
           { param: v.param, role: v.role, trainable: v.trainable },
           v.paramAxis,
@@ -567,7 +462,7 @@ class Analyzer {
     for (const t of n.inputs) {
       const c = this.channels(t);
       const l = this.isStatic(t)
-        ? this.fresh(c, "a constant concatenated to channels")
+        ? this.cs.fresh(c, "a constant concatenated to channels")
         : this.layouts[t]!;
       for (const s of l) ol.push({ ...s, offset: s.offset + off });
       off += c;
@@ -580,7 +475,7 @@ class Analyzer {
     const a = this.g.tensors[n.inputs[0]].shape, b = this.g.tensors[n.outputs[0]].shape;
     const xl = this.layouts[n.inputs[0]];
     if (b.length < 2 || !xl) {
-      this.fixLayout(xl, `${where}: reshape removes the channel axis`);
+      this.cs.fixLayout(xl, `${where}: reshape removes the channel axis`);
       this.setLayout(n.outputs[0], null, n.path);
       return;
     }
@@ -614,110 +509,9 @@ class Analyzer {
         den: den / d,
       };
       // A group must map onto whole output entries.
-      this.coarsen(s.space, seg.den / gcd(seg.num, seg.den));
+      this.cs.coarsen(s.space, seg.den / gcd(seg.num, seg.den));
       return seg;
     });
     this.setLayout(out, ol, n.path);
-  }
-
-  // -------------------------------------------------------------------------------------------
-
-  /** The same parameter slice attached to several spaces (weight sharing) unites them. */
-  private sharedParams(): void {
-    const byKey = new Map<string, { a: Attach; space: number }[]>();
-    for (const s of this.spaces) {
-      if (s.parent !== s.id) continue;
-      for (const a of s.attaches) {
-        const k = `${a.param}\u0000${a.axis}`;
-        let l = byKey.get(k);
-        if (!l) byKey.set(k, l = []);
-        l.push({ a, space: s.id });
-      }
-    }
-    for (const list of byKey.values()) {
-      if (list.length < 2) continue;
-      for (let i = 0; i < list.length; i++) {
-        for (let j = i + 1; j < list.length; j++) {
-          const x = list[i].a, y = list[j].a;
-          const overlap = x.offset < y.offset + y.len && y.offset < x.offset + x.len;
-          if (!overlap) continue;
-          if (x.offset === y.offset && x.len === y.len && x.num === y.num && x.den === y.den) {
-            this.union(list[i].space, list[j].space);
-          } else {
-            const why = `parameter ${x.param} is shared with conflicting channel layouts`;
-            this.fix(list[i].space, why);
-            this.fix(list[j].space, why);
-          }
-        }
-      }
-    }
-  }
-
-  private assemble(opts: PartitionOptions): Analysis {
-    const roots = this.spaces.filter((s) => s.parent === s.id && s.attaches.length > 0);
-    const zigOf = new Map<number, number>();
-    const zigs: Zig[] = roots.map((s, id) => {
-      zigOf.set(s.id, id);
-      const reasons = [...s.reasons];
-      let size = s.base / s.unit;
-      const blocks = s.attaches.map((a) => (s.unit * a.num) / a.den);
-      const whole = !Number.isInteger(size) || blocks.some((b) => !Number.isInteger(b));
-      if (whole) {
-        reasons.push(`${s.base} channels do not split into groups of ${s.unit}`);
-        size = 1;
-      }
-      const slices = (kind: Attach["kind"]): ParamSlice[] => {
-        const seen = new Set<string>();
-        const out: ParamSlice[] = [];
-        const list = s.attaches.filter((a) => a.kind === kind).sort((p, q) => p.seq - q.seq);
-        for (const a of list) {
-          const block = whole ? a.len : (s.unit * a.num) / a.den;
-          const key = `${a.param}\u0000${a.axis}\u0000${a.offset}\u0000${block}`;
-          if (seen.has(key)) continue;
-          if (kind === "consumer" && memberKeys.has(key)) continue;
-          seen.add(key);
-          out.push({
-            param: a.param,
-            axis: a.axis,
-            offset: a.offset,
-            block,
-            role: a.role,
-            trainable: a.trainable,
-          });
-        }
-        return out;
-      };
-      const memberKeys = new Set<string>();
-      const members = slices("member");
-      for (const m of members) {
-        memberKeys.add(`${m.param}\u0000${m.axis}\u0000${m.offset}\u0000${m.block}`);
-      }
-      const consumers = slices("consumer");
-      if (!reasons.length && !members.some((m) => m.trainable)) {
-        reasons.push("no trainable parameter produces these channels");
-      }
-      const z: Zig = {
-        id,
-        size,
-        prunable: reasons.length === 0,
-        members,
-        consumers,
-        layers: [...s.layers],
-      };
-      if (reasons.length) z.reason = reasons.slice(0, 3).join("; ");
-      return z;
-    });
-    const inPrunable = new Set<string>();
-    for (const z of zigs) if (z.prunable) { for (const m of z.members) inPrunable.add(m.param); }
-    const otherParams = this.g.params
-      .filter((p) => p.trainable && !inPrunable.has(p.name))
-      .map((p) => p.name);
-    const tensorZigs = new Map<number, number[]>();
-    this.layouts.forEach((l, t) => {
-      if (l) tensorZigs.set(t, l.map((s) => zigOf.get(this.find(s.space).id) ?? -1));
-    });
-    const p: Partition = { zigs, otherParams };
-    if (opts.groupDivisible !== undefined) p.groupDivisible = opts.groupDivisible;
-    return { partition: p, tensorZigs };
   }
 }
