@@ -7,25 +7,20 @@
 import { apply1, type OpSpec } from "./registry.ts";
 import type { Tensor } from "../tensor.ts";
 import { defineUnary, mul, type UnaryAttrs, type UnaryRow } from "./elementwise.ts";
-import type { ChannelRule } from "../zig/rules.ts";
-import type { OnnxRule } from "../onnx/rules.ts";
+import type { ChannelRule } from "./spec.ts";
 
 /** Largest finite f32: stands in for an infinite clamp bound in the kernels' uniforms. */
 const F32_MAX = 3.4028234663852886e38;
 const finite = (v: number) => Math.max(-F32_MAX, Math.min(F32_MAX, v));
 
-const trainingOnly = (name: string): OnnxRule<UnaryAttrs> => () => {
-  throw new Error(`onnx: ${name} is a training-only op`);
-};
-
 const ops: Record<string, OpSpec<UnaryAttrs>> = {};
 const u = (name: string, x: Tensor, alpha = 0, beta = 0) => apply1(ops[name], [x], { alpha, beta });
-const gradRow = (wgsl: string, cpu: UnaryRow["cpu"]): UnaryRow => ({
+const gradRow = (name: string, wgsl: string, cpu: UnaryRow["cpu"]): UnaryRow => ({
   wgsl,
   cpu,
   grad: { none: "activation derivatives are first-order only" },
   zeroInvariant: false,
-  onnx: trainingOnly("an activation derivative"),
+  onnx: { none: `${name} is a training-only op (an activation derivative)` },
 });
 
 /** softplus(x) = log(1 + e^x) without overflow, and tanh of it for x >= 0 arguments. */
@@ -67,6 +62,7 @@ const ROWS: Record<string, UnaryRow> = {
     },
   },
   clampGrad: gradRow(
+    "clampGrad",
     "return select(0.0, 1.0, x > p.alpha && x < p.beta);",
     (x, lo, hi) => (x > lo && x < hi ? 1 : 0),
   ),
@@ -80,6 +76,7 @@ const ROWS: Record<string, UnaryRow> = {
   },
   // PyTorch's hardswish backward: 0 below -3, (2x + 3)/6 up to 3 inclusive, 1 above.
   hardSwishGrad: gradRow(
+    "hardSwishGrad",
     "return select(select((2.0 * x + 3.0) / 6.0, 1.0, x > 3.0), 0.0, x < -3.0);",
     (x) => (x < -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6),
   ),
@@ -96,6 +93,7 @@ const ROWS: Record<string, UnaryRow> = {
       }),
   },
   hardSigmoidGrad: gradRow(
+    "hardSigmoidGrad",
     "let v = p.alpha * x + p.beta; return select(0.0, p.alpha, v > 0.0 && v < 1.0);",
     (x, a, b) => {
       const v = a * x + b;
@@ -118,6 +116,7 @@ const ROWS: Record<string, UnaryRow> = {
   },
   // d/dx x·tanh(sp(x)) = tanh(sp) + x·(1 - tanh²(sp))·sigmoid(x)
   mishGrad: gradRow(
+    "mishGrad",
     `${WGSL_SOFTPLUS_TANH} return t + x * (1.0 - t * t) / (1.0 + exp(-x));`,
     (x) => {
       const t = tanhPos(softplus(x));
