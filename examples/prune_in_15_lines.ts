@@ -1,6 +1,5 @@
 // Train a zoo CNN once with DHSPG on the embedded Fashion-MNIST sample, compress it, export it.
-import { backward, crossEntropyLoss, DataLoader, exportOnnx, init, loadSample } from "../mod.ts";
-import { OTO, tidy, zoo } from "../mod.ts";
+import { DataLoader, exportOnnx, init, loadSample, OTO, trainStep, zoo } from "../mod.ts";
 
 await init();
 const model = zoo["small-cnn"].build({ seed: 0 }); // or any Module you write
@@ -14,10 +13,8 @@ const opt = oto.dhspg({
 });
 const data = new DataLoader(await loadSample("train"), { batchSize: 64, shuffle: true });
 for (let epoch = 0; epoch < 2; epoch++) {
-  for await (const { x, y } of data) {
-    tidy(() => backward(crossEntropyLoss(model.call(x), y)));
-    opt.step(), opt.zeroGrad();
-  }
+  // forward, cross entropy, backward, DHSPG step, zero the gradients:
+  for await (const batch of data) trainStep(model, opt, batch);
 }
 const { model: small, report } = await oto.compress(); // zero groups removed, same outputs
 console.log(await opt.stats(), report.paramsBefore, "->", report.paramsAfter, "params");

@@ -19,13 +19,11 @@
  */
 import { parseArgs } from "node:util";
 import {
-  backward,
   BatchNorm2d,
   ClassificationMeter,
   type ClassificationStats,
   Conv2d,
   CosineAnnealing,
-  crossEntropyLoss,
   DataLoader,
   evaluate as evaluateClassifier,
   flatten,
@@ -42,7 +40,7 @@ import {
   SGD,
   sync,
   type Tensor,
-  tidy,
+  trainStep,
 } from "../mod.ts";
 import { FASHION_MNIST_DIR, loadFashionMnist, loadSample } from "../src/data/idx.ts";
 import type { ImageDataset } from "../src/data/dataset.ts";
@@ -90,8 +88,8 @@ export interface EpochStats extends ClassificationStats {
 }
 
 /**
- * One epoch of training: forward, cross entropy, backward, optimizer step (and scheduler step,
- * per iteration) for every batch. Loss and accuracy are accumulated on the device and read
+ * One epoch of training: {@link trainStep} (forward, cross entropy, backward, optimizer step)
+ * and a scheduler step (per iteration) for every batch. Loss and accuracy are accumulated on the device and read
  * back once at the end (plus a sync every `syncEvery` steps so the host never runs far ahead).
  */
 export async function trainEpoch(
@@ -111,14 +109,7 @@ export async function trainEpoch(
   let step = 0;
   for await (const { x, y } of loader) {
     if (opts.maxSteps !== undefined && step >= opts.maxSteps) break;
-    tidy(() => {
-      const logits = model.call(x);
-      const loss = crossEntropyLoss(logits, y);
-      backward(loss);
-      meter.add(logits, y, loss);
-    });
-    opt.step();
-    opt.zeroGrad();
+    trainStep(model, opt, { x, y }, { observe: (out, t, loss) => meter.add(out, t, loss) });
     opts.scheduler?.step();
     step++;
     if (step % (opts.syncEvery ?? 25) === 0) await sync();

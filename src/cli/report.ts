@@ -15,16 +15,18 @@
  */
 import { curvesSvg, type Panel } from "./plot.ts";
 import { table } from "./progress.ts";
+import { ACCURACY, metricField, type MetricSpec } from "./task.ts";
 
-/** One epoch of a run. */
+/**
+ * One epoch of a run. The task's metrics are fields `train<Key>` (metrics measured on training
+ * batches too) and `test<Key>`: `trainAccuracy` and `testAccuracy` for classification.
+ */
 export interface EpochRecord {
   epoch: number;
   /** Optimizer steps completed at the end of the epoch. */
   step: number;
   trainLoss: number;
-  trainAccuracy: number;
   testLoss: number;
-  testAccuracy: number;
   /** Zero groups / prunable groups (DHSPG runs; 0 for the baseline). */
   groupSparsity: number;
   /** Learning rate of the epoch's last step. */
@@ -33,9 +35,11 @@ export interface EpochRecord {
   seconds: number;
   /** Training images per second. */
   throughput: number;
+  /** The task's metrics (`trainAccuracy`, `testAccuracy`, `testPsnr`, ...). */
+  [metric: string]: number;
 }
 
-/** Size, cost and quality of one model. */
+/** Size, cost and quality of one model; the task's metrics as `test<Key>` fields. */
 export interface ModelSummary {
   params: number;
   /** Multiply-accumulates per image. */
@@ -43,9 +47,10 @@ export interface ModelSummary {
   /** Arithmetic operations per image. */
   flops: number;
   testLoss: number;
-  testAccuracy: number;
   /** ONNX file size in bytes (when exported). */
   onnxBytes?: number;
+  /** The task's metrics on the test set (`testAccuracy`, `testPsnr`, ...). */
+  [metric: string]: number | undefined;
 }
 
 /** Kept channels of one channel space. */
@@ -64,7 +69,14 @@ export interface TrainReport {
   /** The settings of the run (flags after defaults). */
   settings: Record<string, unknown>;
   backend: string;
-  dataset: { name: string; train: number; test: number; shape: number[]; classes: number };
+  dataset: {
+    name: string;
+    train: number;
+    test: number;
+    shape: number[];
+    /** Classes of a classifier; null for image-to-image tasks. */
+    classes: number | null;
+  };
   history: EpochRecord[];
   baselineHistory?: EpochRecord[];
   /** The compressed architecture trained from fresh weights (`--scratch`). */
@@ -94,19 +106,33 @@ export interface TrainReport {
 }
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 const change = (a: number, b: number) =>
   a === 0 ? "" : `${b <= a ? "-" : "+"}${(100 * Math.abs(1 - b / a)).toFixed(1)}%`;
 const exp = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
 
-/** The per-epoch table (header + one row per epoch), as printed after training. */
-export function epochTable(h: readonly EpochRecord[], pruning = true): string {
+/** The task's metrics by default: classification's. */
+const DEFAULT_METRICS: readonly MetricSpec[] = [ACCURACY];
+
+/** A model's or epoch's test value of metric `m`, formatted. */
+const test = (m: MetricSpec, r: Record<string, number | undefined>, digits = 2) =>
+  m.format(r[metricField("test", m.key)] ?? NaN, digits);
+
+/**
+ * The per-epoch table (header + one row per epoch), as printed after training; one column per
+ * metric of the task (`metrics`, default accuracy).
+ */
+export function epochTable(
+  h: readonly EpochRecord[],
+  pruning = true,
+  metrics: readonly MetricSpec[] = DEFAULT_METRICS,
+): string {
+  const onTrain = metrics.filter((m) => m.onTrain);
   const rows: (string | number)[][] = [[
     "epoch",
     "train loss",
-    "train acc",
+    ...onTrain.map((m) => `train ${m.short}`),
     "test loss",
-    "test acc",
+    ...metrics.map((m) => `test ${m.short}`),
     ...(pruning ? ["group sparsity"] : []),
     "lr",
     "img/s",
@@ -116,9 +142,9 @@ export function epochTable(h: readonly EpochRecord[], pruning = true): string {
     rows.push([
       r.epoch,
       r.trainLoss.toFixed(4),
-      pct(r.trainAccuracy),
+      ...onTrain.map((m) => m.format(r[metricField("train", m.key)], 2)),
       r.testLoss.toFixed(4),
-      pct(r.testAccuracy),
+      ...metrics.map((m) => test(m, r)),
       ...(pruning ? [r.groupSparsity.toFixed(3)] : []),
       r.lr.toPrecision(3),
       r.throughput.toFixed(1),
@@ -138,8 +164,11 @@ function mdTable(rows: (string | number)[][], left: number[] = [0]): string {
   ].join("\n");
 }
 
-/** `report.md`. */
-export function reportMarkdown(r: TrainReport): string {
+/** `report.md`; `metrics` are the task's (default accuracy). */
+export function reportMarkdown(
+  r: TrainReport,
+  metrics: readonly MetricSpec[] = DEFAULT_METRICS,
+): string {
   const s = r.settings;
   const f = r.full, c = r.compressed;
   const lines = [
@@ -158,7 +187,7 @@ export function reportMarkdown(r: TrainReport): string {
       ["parameters", int(f.params), int(c.params), change(f.params, c.params)],
       ["MACs per image", int(f.macs), int(c.macs), change(f.macs, c.macs)],
       ["FLOPs per image", int(f.flops), int(c.flops), change(f.flops, c.flops)],
-      ["test accuracy", pct(f.testAccuracy), pct(c.testAccuracy), ""],
+      ...metrics.map((m) => [`test ${m.name}`, test(m, f), test(m, c), ""]),
       ["test loss", f.testLoss.toFixed(4), c.testLoss.toFixed(4), ""],
       ...(f.onnxBytes && c.onnxBytes
         ? [[
@@ -171,19 +200,20 @@ export function reportMarkdown(r: TrainReport): string {
     ]),
     "",
   ];
+  const quality = (m: ModelSummary) =>
+    `${metrics.map((k) => `test ${k.name} ${test(k, m)}`).join(", ")}, test loss ` +
+    `${m.testLoss.toFixed(4)}, ${int(m.params)} parameters.`;
   if (r.baseline) {
     lines.push(
-      `Baseline (same model and schedule, plain ${s.optimizer}, no pruning): test accuracy ` +
-        `${pct(r.baseline.testAccuracy)}, test loss ${r.baseline.testLoss.toFixed(4)}, ` +
-        `${int(r.baseline.params)} parameters.`,
+      `Baseline (same model and schedule, plain ${s.optimizer}, no pruning): ` +
+        quality(r.baseline),
       "",
     );
   }
   if (r.scratch) {
     lines.push(
       `Scratch (the compressed architecture trained from fresh weights, plain ${s.optimizer}, ` +
-        `same schedule): test accuracy ${pct(r.scratch.testAccuracy)}, test loss ` +
-        `${r.scratch.testLoss.toFixed(4)}, ${int(r.scratch.params)} parameters.`,
+        `same schedule): ${quality(r.scratch)}`,
       "",
     );
   }
@@ -209,15 +239,15 @@ export function reportMarkdown(r: TrainReport): string {
     "## Per epoch",
     "",
     "```",
-    epochTable(r.history),
+    epochTable(r.history, true, metrics),
     "```",
     "",
   );
   if (r.baselineHistory?.length) {
-    lines.push("Baseline:", "", "```", epochTable(r.baselineHistory, false), "```", "");
+    lines.push("Baseline:", "", "```", epochTable(r.baselineHistory, false, metrics), "```", "");
   }
   if (r.scratchHistory?.length) {
-    lines.push("Scratch:", "", "```", epochTable(r.scratchHistory, false), "```", "");
+    lines.push("Scratch:", "", "```", epochTable(r.scratchHistory, false, metrics), "```", "");
   }
   lines.push(
     "## Settings",
@@ -246,8 +276,14 @@ export function reportMarkdown(r: TrainReport): string {
   return lines.join("\n");
 }
 
-/** `curves.svg`: loss, accuracy, group sparsity and learning rate per epoch. */
-export function reportCurves(r: TrainReport): string {
+/**
+ * `curves.svg`: loss, each test metric of the task (`metrics`, default accuracy), group
+ * sparsity and learning rate per epoch.
+ */
+export function reportCurves(
+  r: TrainReport,
+  metrics: readonly MetricSpec[] = DEFAULT_METRICS,
+): string {
   const h = r.history, b = r.baselineHistory ?? [], sc = r.scratchHistory ?? [];
   const x = h.map((e) => e.epoch);
   const pad = (vals: number[]) => x.map((_, i) => vals[i] ?? NaN);
@@ -261,14 +297,17 @@ export function reportCurves(r: TrainReport): string {
         ...(sc.length ? [{ name: "scratch test", values: pad(sc.map((e) => e.testLoss)) }] : []),
       ],
     },
-    {
-      title: "test accuracy",
-      series: [
-        { name: "oto", values: h.map((e) => e.testAccuracy) },
-        ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e.testAccuracy)) }] : []),
-        ...(sc.length ? [{ name: "scratch", values: pad(sc.map((e) => e.testAccuracy)) }] : []),
-      ],
-    },
+    ...metrics.map((m) => {
+      const key = metricField("test", m.key);
+      return {
+        title: `test ${m.name}`,
+        series: [
+          { name: "oto", values: h.map((e) => e[key]) },
+          ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e[key])) }] : []),
+          ...(sc.length ? [{ name: "scratch", values: pad(sc.map((e) => e[key])) }] : []),
+        ],
+      };
+    }),
     {
       title: "group sparsity",
       series: [{ name: "zero groups / prunable", values: h.map((e) => e.groupSparsity) }],

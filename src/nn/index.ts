@@ -18,3 +18,4 @@ export * from "./losses.ts";
 export * as F from "./functional.ts";
 export { linear } from "../ops/linear.ts";
 export * from "./metrics.ts";
+export * from "./train_step.ts";

@@ -1,0 +1,127 @@
+/**
+ * The train CLI's settings: what determines a run's result (stored in its checkpoints and
+ * reports) apart from the flags that only steer the process (output folder, resume, console).
+ * @module
+ */
+
+/** Base optimizers of DHSPG and of the extra runs. */
+export const OPTIMIZERS = ["sgd", "adam", "adamw"] as const;
+/** One of {@link OPTIMIZERS}. */
+export type OptimizerName = typeof OPTIMIZERS[number];
+
+/** Everything that determines a run's result (stored in checkpoints and reports). */
+export interface Settings {
+  model: string;
+  width: number | null;
+  /** A data set of the task (`Task.datasets`). */
+  dataset: string;
+  dataDir: string | null;
+  limit: number | null;
+  testLimit: number | null;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+  momentum: number;
+  weightDecay: number;
+  targetSparsity: number;
+  /** As given: "1" (epochs) or "300steps". */
+  startPruning: string;
+  epsilon: number;
+  lambda: number | null;
+  /** Where DHSPG ranks groups for pruning: "global" (OTOv2) or "zig" (same fraction per ZIG). */
+  pruneScope: "global" | "zig";
+  seed: number;
+  baseline: boolean;
+  /** Also train the compressed architecture from scratch (fresh weights, same schedule). */
+  scratch: boolean;
+}
+
+/** Flags that do not change the result. */
+export interface RunFlags {
+  out: string;
+  resume: boolean;
+  quiet: boolean;
+  /** Requested backend; null when not given (a resumed run keeps its checkpoint's). */
+  backend: "auto" | "webgpu" | "cpu" | null;
+  /** Minutes between checkpoints inside an epoch (0: at epoch ends only). */
+  checkpointMinutes: number;
+  stopAfterEpoch: number | null;
+  stopAfterStep: number | null;
+  help: boolean;
+}
+
+/** A bad command line: one line, exit code 2. */
+export class UsageError extends Error {}
+
+/** Settings when no flag is given (lr and weight decay then follow the optimizer). */
+export const DEFAULTS: Readonly<Settings> = {
+  model: "small-cnn",
+  width: null,
+  dataset: "sample",
+  dataDir: null,
+  limit: null,
+  testLimit: null,
+  epochs: 3,
+  batchSize: 64,
+  lr: 0.02,
+  optimizer: "sgd",
+  momentum: 0.9,
+  weightDecay: 0,
+  targetSparsity: 0.5,
+  startPruning: "0.25",
+  epsilon: 0.99,
+  lambda: null,
+  pruneScope: "global",
+  seed: 0,
+  baseline: false,
+  scratch: false,
+};
+
+/** The learning rate an optimizer gets when `--lr` is not given. */
+export function defaultLr(optimizer: OptimizerName): number {
+  return optimizer === "sgd" ? DEFAULTS.lr : 1e-3;
+}
+
+/** The weight decay an optimizer gets when `--weight-decay` is not given. */
+export function defaultWeightDecay(optimizer: OptimizerName): number {
+  return optimizer === "adamw" ? 1e-2 : 0;
+}
+
+/** The group-lasso strength DHSPG uses when `--lambda` is not given. */
+export function lambdaOf(s: Settings): number {
+  return s.lambda ?? (s.optimizer === "sgd" ? 1 : 100);
+}
+
+/** Steps before pruning starts for `spec` ("1", "0.5", "300steps"). */
+export function startPruningStep(spec: string, stepsPerEpoch: number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(steps?)?\s*$/.exec(spec);
+  if (!m) {
+    throw new UsageError(
+      `--start-pruning must be a number of epochs ("1", "0.5") or steps ("300steps"), got "${spec}"`,
+    );
+  }
+  const v = Number(m[1]);
+  if (m[2]) {
+    if (!Number.isInteger(v)) {
+      throw new UsageError(`--start-pruning: steps must be whole, got "${spec}"`);
+    }
+    return v;
+  }
+  return Math.round(v * stepsPerEpoch);
+}
+
+/** The settings among `keys` whose values differ, as "key new (checkpoint: old)". */
+export function settingsDiff(
+  saved: Settings,
+  given: Settings,
+  keys: Iterable<keyof Settings>,
+): string[] {
+  const out: string[] = [];
+  for (const k of keys) {
+    if (JSON.stringify(saved[k]) !== JSON.stringify(given[k])) {
+      out.push(`${k} ${JSON.stringify(given[k])} (checkpoint: ${JSON.stringify(saved[k])})`);
+    }
+  }
+  return out;
+}

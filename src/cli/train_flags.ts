@@ -1,0 +1,433 @@
+/**
+ * The train CLI's command line: one table of flags (type, --help text, the setting it sets and
+ * how its value is read), the --help text made from it, and the parser. Adding a flag is one
+ * entry in {@link TRAIN_FLAGS} (plus, for a run flag, one line in {@link parseCli}).
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { zoo } from "../zoo/index.ts";
+import { FASHION_MNIST_DIR } from "../data/idx.ts";
+import {
+  defaultLr,
+  DEFAULTS,
+  defaultWeightDecay,
+  type OptimizerName,
+  OPTIMIZERS,
+  type RunFlags,
+  type Settings,
+  startPruningStep,
+  UsageError,
+} from "./settings.ts";
+import { CIFAR10_DIR } from "./tasks/classification.ts";
+import { taskOf } from "./tasks/index.ts";
+
+/** One flag of `deno task train`. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  /** One-letter alias ("h"). */
+  short?: string;
+  /** The value's name in --help ("N", "DIR"). */
+  arg?: string;
+  /** The --help section it is listed in. */
+  section: string;
+  /** The --help text (wrapped to the terminal width). */
+  help: string;
+  /** The setting it sets (settings are stored in checkpoints and checked on --resume). */
+  setting?: keyof Settings;
+  /** Read and validate the value (string flags of a setting); throws a UsageError. */
+  read?: (value: string, flag: string) => unknown;
+}
+
+/** Zoo models that return images, not class scores (listed apart in --help). */
+const NOT_CLASSIFIERS = ["carn", "stacked-unets"];
+const HELP_WIDTH = 96;
+const HELP_INDENT = 26;
+
+type NumKind = "int" | "pos-int" | "real" | "non-neg" | "unit";
+const NUM_OK: Record<NumKind, [(x: number) => boolean, string]> = {
+  "int": [(x) => Number.isInteger(x) && x >= 0, "a non-negative integer"],
+  "pos-int": [(x) => Number.isInteger(x) && x > 0, "a positive integer"],
+  "real": [() => true, "a number"],
+  "non-neg": [(x) => x >= 0, "a non-negative number"],
+  "unit": [(x) => x >= 0 && x < 1, "a number in [0, 1)"],
+};
+
+/** Read `--flag v` as a number of `kind`, or throw a one-line UsageError. */
+export function num(flag: string, v: string, kind: NumKind): number {
+  const x = Number(v);
+  const [ok, want] = NUM_OK[kind];
+  if (!(v.trim() !== "" && Number.isFinite(x) && ok(x))) {
+    throw new UsageError(`--${flag} must be ${want}, got "${v}"`);
+  }
+  return x;
+}
+
+const number = (kind: NumKind) => (v: string, flag: string) => num(flag, v, kind);
+const positive = (v: string, flag: string) => {
+  const x = num(flag, v, "real");
+  if (!(x > 0)) throw new UsageError(`--${flag} must be positive, got "${v}"`);
+  return x;
+};
+const oneOf = (choices: readonly string[], hint?: string) => (v: string, flag: string) => {
+  if (!choices.includes(v)) {
+    throw new UsageError(
+      `unknown --${flag} "${v}"; choose ${hint ?? `one of ${choices.join(", ")}`}`,
+    );
+  }
+  return v;
+};
+const nonEmpty = (what: string) => (v: string, flag: string) => {
+  if (!v) throw new UsageError(`--${flag} needs ${what}`);
+  return v;
+};
+
+/** Wrap `text` at `width` columns, continuation lines indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.join(`\n${" ".repeat(indent)}`);
+}
+
+const classifiers = Object.keys(zoo).filter((k) =>
+  !k.startsWith("case-") && !NOT_CLASSIFIERS.includes(k)
+);
+const task = taskOf();
+
+/** Every flag of `deno task train`, in --help order. */
+export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  model: {
+    type: "string",
+    arg: "NAME",
+    section: "Model and data",
+    help: `zoo classifier (default ${DEFAULTS.model}), one of ${classifiers.join(", ")}`,
+    setting: "model",
+    read: (m) => {
+      if (!zoo[m]) {
+        throw new UsageError(
+          `unknown --model "${m}"; choose one of ${Object.keys(zoo).join(", ")}`,
+        );
+      }
+      return m;
+    },
+  },
+  width: {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: "scale the model's channel widths (first stage = N; default: the zoo's)",
+    setting: "width",
+    read: number("pos-int"),
+  },
+  dataset: {
+    type: "string",
+    arg: "NAME",
+    section: "Model and data",
+    help: "sample (default; embedded Fashion-MNIST sample), fashion-mnist, cifar10, synthetic " +
+      "(seeded generated 1x28x28 images, 10 classes, 2048 train or --limit, 512 test)",
+    setting: "dataset",
+    read: oneOf(task.datasets),
+  },
+  "data-dir": {
+    type: "string",
+    arg: "DIR",
+    section: "Model and data",
+    help: `where the data set lives (fashion-mnist: ${FASHION_MNIST_DIR}; cifar10: ` +
+      `${CIFAR10_DIR}, the binary version)`,
+    setting: "dataDir",
+    read: nonEmpty("a directory"),
+  },
+  limit: {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: "use only the first N training images",
+    setting: "limit",
+    read: number("pos-int"),
+  },
+  "test-limit": {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: "use only the first N test images",
+    setting: "testLimit",
+    read: number("pos-int"),
+  },
+  epochs: {
+    type: "string",
+    arg: "N",
+    section: "Training",
+    help: `epochs (default ${DEFAULTS.epochs})`,
+    setting: "epochs",
+    read: number("pos-int"),
+  },
+  "batch-size": {
+    type: "string",
+    arg: "N",
+    section: "Training",
+    help: `images per step (default ${DEFAULTS.batchSize})`,
+    setting: "batchSize",
+    read: number("pos-int"),
+  },
+  lr: {
+    type: "string",
+    arg: "X",
+    section: "Training",
+    help: `initial learning rate, cosine-annealed per step to 0 (default ${defaultLr("sgd")} ` +
+      `for sgd, ${defaultLr("adam")} for adam/adamw)`,
+    setting: "lr",
+    read: positive,
+  },
+  optimizer: {
+    type: "string",
+    arg: "NAME",
+    section: "Training",
+    help: "base optimizer of DHSPG (and of the baseline): sgd (with momentum), adam, adamw " +
+      "(default sgd)",
+    setting: "optimizer",
+    read: oneOf(OPTIMIZERS),
+  },
+  momentum: {
+    type: "string",
+    arg: "X",
+    section: "Training",
+    help: `sgd momentum (default ${DEFAULTS.momentum})`,
+    setting: "momentum",
+    read: number("unit"),
+  },
+  "weight-decay": {
+    type: "string",
+    arg: "X",
+    section: "Training",
+    help: "weight decay (default 0 for sgd/adam, 0.01 for adamw)",
+    setting: "weightDecay",
+    read: (v, flag) => {
+      const wd = num(flag, v, "real");
+      if (wd < 0) throw new UsageError(`--${flag} must be >= 0, got "${v}"`);
+      return wd;
+    },
+  },
+  seed: {
+    type: "string",
+    arg: "N",
+    section: "Training",
+    help: "seed of the weights, data order and augmentation (default 0)",
+    setting: "seed",
+    read: number("int"),
+  },
+  "target-sparsity": {
+    type: "string",
+    arg: "X",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: "fraction of the prunable channels (groups) to remove, in [0, 1) (default " +
+      `${DEFAULTS.targetSparsity})`,
+    setting: "targetSparsity",
+    read: number("unit"),
+  },
+  "start-pruning": {
+    type: "string",
+    arg: "WHEN",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: 'when DHSPG starts pruning: a number of epochs ("1", "0.5" = half-way through the ' +
+      'first epoch) or of optimizer steps with a "steps" suffix ("300steps"); before it, ' +
+      `DHSPG trains as the plain optimizer (default ${DEFAULTS.startPruning} epoch)`,
+    setting: "startPruning",
+    read: (v) => {
+      startPruningStep(v, 1); // validates
+      return v.trim();
+    },
+  },
+  epsilon: {
+    type: "string",
+    arg: "X",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: `half-space projection aggressiveness in [0, 1) (default ${DEFAULTS.epsilon})`,
+    setting: "epsilon",
+    read: number("unit"),
+  },
+  lambda: {
+    type: "string",
+    arg: "X",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: "group-lasso strength (default 1 for sgd, 100 for adam/adamw)",
+    setting: "lambda",
+    read: positive,
+  },
+  "prune-scope": {
+    type: "string",
+    arg: "S",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: 'how the channels to prune are chosen: "global" (OTOv2: one ranking of every ' +
+      "prunable channel, which may shrink one layer to a handful of channels) or " +
+      `"zig" (each ZIG loses the same fraction) (default ${DEFAULTS.pruneScope})`,
+    setting: "pruneScope",
+    read: oneOf(["global", "zig"], "global or zig"),
+  },
+  baseline: {
+    type: "boolean",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: "also train the same model without pruning (plain optimizer, same schedule) and " +
+      "report both",
+    setting: "baseline",
+  },
+  scratch: {
+    type: "boolean",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: "also train the compressed architecture from scratch (fresh weights, plain " +
+      "optimizer, same schedule): how much of the pruned model's accuracy its shape alone " +
+      "gives (Liu et al. 2019)",
+    setting: "scratch",
+  },
+  out: {
+    type: "string",
+    arg: "DIR",
+    section: "Output",
+    help: "output directory (default ./out/<model>-<dataset>)",
+  },
+  resume: {
+    type: "boolean",
+    section: "Output",
+    help: "continue from DIR/checkpoint.safetensors where the run stopped (settings come from " +
+      "the checkpoint; flags that contradict it are an error)",
+  },
+  "checkpoint-every": {
+    type: "string",
+    arg: "MIN",
+    section: "Output",
+    help: "also checkpoint inside an epoch every MIN minutes (default 10; 0: at epoch ends " +
+      "only). Ctrl-C (SIGINT) or SIGTERM checkpoints after the current step and exits with " +
+      "130 / 143",
+  },
+  backend: {
+    type: "string",
+    arg: "NAME",
+    section: "Output",
+    help: "auto (default: WebGPU if available, else cpu), webgpu, cpu; a resumed run keeps " +
+      "its checkpoint's",
+  },
+  quiet: {
+    type: "boolean",
+    section: "Output",
+    help: "print only errors and the final summary line",
+  },
+  help: { type: "boolean", short: "h", section: "Output", help: "this text" },
+  "stop-after-epoch": {
+    type: "string",
+    arg: "N",
+    section: "Testing",
+    help: "exit with code 3 right after checkpointing epoch N (simulates a crash)",
+  },
+  "stop-after-step": {
+    type: "string",
+    arg: "N",
+    section: "Testing",
+    help: "exit with code 3 right after checkpointing optimizer step N",
+  },
+};
+
+/** Lines printed at the end of a --help section. */
+const SECTION_NOTES: Record<string, string[]> = {
+  "Pruning (DHSPG, OTOv2)": [
+    "(--baseline and --scratch may be added when resuming a run, even a finished one; a later",
+    "--resume continues them too.)",
+    "(The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start",
+    "pruning after about a third of the training, with --epsilon 0.9 to 0.95.)",
+  ],
+};
+
+function helpText(): string {
+  const sections = new Map<string, string[]>();
+  for (const [name, f] of Object.entries(TRAIN_FLAGS)) {
+    const left = `${f.short ? `-${f.short}, ` : ""}--${name}${f.arg ? ` ${f.arg}` : ""}`;
+    const line = `  ${left.padEnd(HELP_INDENT - 4)}  ${wrap(f.help, HELP_INDENT, HELP_WIDTH)}`;
+    if (!sections.has(f.section)) sections.set(f.section, []);
+    sections.get(f.section)!.push(line);
+  }
+  const body = [...sections].map(([title, lines]) =>
+    [title, ...lines, ...(SECTION_NOTES[title] ?? []).map((l) => `  ${l}`)].join("\n")
+  );
+  return `deno task train [flags]
+
+Train a zoo model once with DHSPG (it prunes while it trains), remove the zero channels, check
+the compact model gives the same outputs, and write reports, ONNX and safetensors files.
+With no flags: small-cnn on the embedded Fashion-MNIST sample (4000 train / 1000 test images).
+
+${body.join("\n\n")}
+
+Files written to DIR: report.json, report.md, curves.svg, full.onnx, compressed.onnx,
+full.safetensors, compressed.safetensors, checkpoint.safetensors (atomically, see --resume);
+with --baseline also baseline.safetensors and baseline-checkpoint.safetensors, with --scratch
+scratch.safetensors and scratch-checkpoint.safetensors.
+Exit codes: 0 done, 1 failed (data, verification, ...), 2 bad flags, 3 --stop-after-*,
+130 / 143 interrupted by SIGINT / SIGTERM (checkpoint saved).`;
+}
+
+/** `--help`. */
+export const HELP: string = helpText();
+
+/** What {@link parseCli} returns. */
+export interface ParsedCli {
+  /** The settings, defaults filled in. */
+  settings: Settings;
+  flags: RunFlags;
+  /** The settings given explicitly (checked against a checkpoint on `--resume`). */
+  explicit: Set<keyof Settings>;
+}
+
+/** Parse the command line; bad flags throw a one-line {@link UsageError}. */
+export function parseCli(args: string[]): ParsedCli {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(
+        Object.entries(TRAIN_FLAGS).map(([k, f]) => [
+          k,
+          { type: f.type, ...(f.short ? { short: f.short } : {}) },
+        ]),
+      ),
+    }).values;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
+  const s: Settings = { ...DEFAULTS };
+  const explicit = new Set<keyof Settings>();
+  for (const [name, f] of Object.entries(TRAIN_FLAGS)) {
+    const val = v[name];
+    if (!f.setting || val === undefined || val === false) continue;
+    (s as unknown as Record<string, unknown>)[f.setting] = typeof val === "string"
+      ? f.read!(val, name)
+      : val;
+    explicit.add(f.setting);
+  }
+  const opt = s.optimizer as OptimizerName;
+  if (!explicit.has("lr")) s.lr = defaultLr(opt);
+  if (!explicit.has("weightDecay")) s.weightDecay = defaultWeightDecay(opt);
+
+  const str = (k: string) => v[k] as string | undefined;
+  const backend = str("backend") ?? null;
+  if (backend !== null) oneOf(["auto", "webgpu", "cpu"], "auto, webgpu or cpu")(backend, "backend");
+  if (str("out") !== undefined) nonEmpty("a directory")(str("out")!, "out");
+  const optional = (k: string, kind: NumKind) =>
+    str(k) === undefined ? null : num(k, str(k)!, kind);
+  const flags: RunFlags = {
+    out: str("out") ?? join("out", `${s.model}-${s.dataset}`),
+    resume: Boolean(v.resume),
+    quiet: Boolean(v.quiet),
+    backend: backend as RunFlags["backend"],
+    checkpointMinutes: optional("checkpoint-every", "non-neg") ?? 10,
+    stopAfterEpoch: optional("stop-after-epoch", "pos-int"),
+    stopAfterStep: optional("stop-after-step", "pos-int"),
+    help: Boolean(v.help),
+  };
+  return { settings: s, flags, explicit };
+}

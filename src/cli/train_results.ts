@@ -1,0 +1,274 @@
+/**
+ * The end of a train CLI run: compress the pruned model, check it computes what the full one
+ * does, write the weights, ONNX files and reports, and print the summary.
+ * @module
+ */
+import { join } from "node:path";
+import { fromHost, getDefaultBackend, type Tensor, tidy } from "../tensor.ts";
+import { noGrad } from "../ops/registry.ts";
+import type { Module } from "../nn/module.ts";
+import type { OtoCompressed } from "../oto.ts";
+import type { DHSPGStats } from "../optim/dhspg.ts";
+import { saveWeights } from "../io/weights.ts";
+import { writeTextAtomic } from "../io/atomic.ts";
+import { exportOnnx } from "../onnx/export.ts";
+import {
+  type EpochRecord,
+  epochTable,
+  type ModelSummary,
+  reportCurves,
+  reportMarkdown,
+  type TrainReport,
+} from "./report.ts";
+import { type MeterReading, metricField, metricFields } from "./task.ts";
+import type { RunContext } from "./train_loop.ts";
+import type { PrunedSetup } from "./train_setup.ts";
+
+/** Verification tolerance: max |full - compressed| / max |full| on a test batch. */
+export const VERIFY_TOLERANCE = 1e-3;
+
+/** A trained run: its model, per-epoch history and training seconds. */
+export interface RunResult {
+  model: Module;
+  history: EpochRecord[];
+  seconds: number;
+}
+
+/** The output files of a run folder, by description. */
+export function runFiles(out: string, checkpoint: string): Record<string, string> {
+  return {
+    "full model weights (safetensors)": join(out, "full.safetensors"),
+    "compressed model weights (safetensors)": join(out, "compressed.safetensors"),
+    "full model (ONNX, opset 17)": join(out, "full.onnx"),
+    "compressed model (ONNX, opset 17)": join(out, "compressed.onnx"),
+    "report (JSON)": join(out, "report.json"),
+    "report (Markdown)": join(out, "report.md"),
+    "training curves (SVG)": join(out, "curves.svg"),
+    "checkpoint (weights + optimizer state + history)": checkpoint,
+  };
+}
+
+/** Max |a - b| and max |a| of two models' outputs on `x`. */
+export async function compareOutputs(
+  full: Module,
+  small: Module,
+  x: Tensor,
+): Promise<{ maxAbsDiff: number; scale: number }> {
+  full.eval();
+  small.eval();
+  const run = async (m: Module) => {
+    const y = noGrad(() => tidy(() => m.call(x)));
+    const v = await y.data();
+    y.dispose();
+    return v;
+  };
+  const a = await run(full), b = await run(small);
+  if (a.length !== b.length) {
+    throw new Error(
+      `verify: the compressed model returns ${b.length} values, the full ${a.length}`,
+    );
+  }
+  let d = 0, sc = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    d = Number.isNaN(e) ? Infinity : Math.max(d, e);
+    sc = Math.max(sc, Math.abs(a[i]));
+  }
+  return { maxAbsDiff: d, scale: sc };
+}
+
+/** The compressed model, checked against the full one on the first test batch. */
+export interface Verified {
+  compressed: OtoCompressed;
+  fullEval: MeterReading;
+  smallEval: MeterReading;
+  verify: TrainReport["verify"];
+}
+
+/** Compress the pruned run's model, evaluate both models and compare their outputs. */
+export async function compressAndVerify(ctx: RunContext, p: PrunedSetup): Promise<Verified> {
+  const compressed = await p.oto.compress();
+  const small = compressed.model;
+  const testLoader = ctx.data.testBatches();
+  const fullEval = await ctx.task.evaluate(p.model, testLoader);
+  const smallEval = await ctx.task.evaluate(small, testLoader);
+  const vb = ctx.data.verifyBatch();
+  const vx = fromHost(vb.x, vb.shape, "f32", getDefaultBackend());
+  const cmp = await compareOutputs(p.model, small, vx);
+  vx.dispose();
+  const relDiff = cmp.maxAbsDiff / Math.max(cmp.scale, 1e-12);
+  return {
+    compressed,
+    fullEval,
+    smallEval,
+    verify: {
+      images: vb.shape[0],
+      maxAbsDiff: cmp.maxAbsDiff,
+      relDiff,
+      tolerance: VERIFY_TOLERANCE,
+      passed: relDiff <= VERIFY_TOLERANCE,
+    },
+  };
+}
+
+/** Everything {@link writeResults} reports. */
+export interface Outcome {
+  pruned: PrunedSetup;
+  run: { history: EpochRecord[]; seconds: number };
+  finalStats: DHSPGStats;
+  verified: Verified;
+  baseline: RunResult | null;
+  scratch: RunResult | null;
+  /** Checkpoint files of the extra runs. */
+  extraCheckpoints: { baseline: string; scratch: string };
+  backend: string;
+  /** performance.now() at the start of the process. */
+  t0: number;
+}
+
+/** Write the weights, ONNX files and reports; print the tables and the summary line. */
+export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainReport> {
+  const { s, flags, task, data } = ctx;
+  const { oto, model, input, startStep } = o.pruned;
+  const { compressed, fullEval, smallEval, verify } = o.verified;
+  const small = compressed.model;
+  const cr = compressed.report;
+  const files = runFiles(flags.out, ctx.checkpoint);
+  const meta = { model: s.model, dataset: data.name, settings: JSON.stringify(s) };
+  await saveWeights(model, files["full model weights (safetensors)"], meta);
+  await saveWeights(small, files["compressed model weights (safetensors)"], meta);
+  const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input);
+  const smallOnnx = await exportOnnx(small, files["compressed model (ONNX, opset 17)"], input);
+  const testLoader = data.testBatches();
+  const summarize = async (
+    label: "baseline" | "scratch",
+    x: RunResult,
+    cost: { params: number; macs: number; flops: number },
+  ): Promise<ModelSummary> => {
+    const file = join(flags.out, `${label}.safetensors`);
+    files[`${label} weights (safetensors)`] = file;
+    files[`${label} checkpoint`] = o.extraCheckpoints[label];
+    await saveWeights(x.model, file, meta);
+    const e = await task.evaluate(x.model, testLoader);
+    const { params, macs, flops } = cost;
+    return { params, macs, flops, testLoss: e.loss, ...metricFields("test", task.metrics, e) };
+  };
+  const baseline = o.baseline ? await summarize("baseline", o.baseline, oto.cost) : undefined;
+  const scratch = o.scratch
+    ? await summarize("scratch", o.scratch, {
+      params: cr.paramsAfter,
+      macs: cr.macsAfter,
+      flops: cr.flopsAfter,
+    })
+    : undefined;
+  const zigs = oto.partition.zigs.map((z) => ({
+    id: z.id,
+    size: z.size,
+    kept: cr.zigs.find((k) => k.id === z.id)?.kept ?? z.size,
+    prunable: z.prunable,
+    ...(z.reason ? { reason: z.reason } : {}),
+    layers: z.layers,
+  }));
+  const st = o.finalStats;
+  const report: TrainReport = {
+    title: `oto: ${s.model} on ${data.name}`,
+    settings: { ...s, startPruningStep: startStep },
+    backend: o.backend,
+    dataset: {
+      name: data.name,
+      train: data.trainCount,
+      test: data.testCount,
+      shape: input.slice(1),
+      classes: data.classes,
+    },
+    history: o.run.history,
+    ...(o.baseline ? { baselineHistory: o.baseline.history } : {}),
+    ...(o.scratch ? { scratchHistory: o.scratch.history } : {}),
+    full: {
+      params: cr.paramsBefore,
+      macs: cr.macsBefore,
+      flops: cr.flopsBefore,
+      testLoss: fullEval.loss,
+      ...metricFields("test", task.metrics, fullEval),
+      onnxBytes: fullOnnx.bytes,
+    },
+    compressed: {
+      params: cr.paramsAfter,
+      macs: cr.macsAfter,
+      flops: cr.flopsAfter,
+      testLoss: smallEval.loss,
+      ...metricFields("test", task.metrics, smallEval),
+      onnxBytes: smallOnnx.bytes,
+    },
+    ...(baseline ? { baseline } : {}),
+    ...(scratch ? { scratch } : {}),
+    zigs,
+    groups: {
+      total: st.totalGroups,
+      zero: st.zeroGroups,
+      sparsity: st.groupSparsity,
+      target: s.targetSparsity,
+      reached: st.reachedTarget,
+    },
+    verify,
+    timings: {
+      totalSeconds: (performance.now() - o.t0) / 1000,
+      trainSeconds: o.run.seconds,
+      ...(o.baseline ? { baselineSeconds: o.baseline.seconds } : {}),
+      ...(o.scratch ? { scratchSeconds: o.scratch.seconds } : {}),
+    },
+    files,
+    notes: [
+      ...cr.notes,
+      ...(st.reachedTarget ? [] : [
+        `the target group sparsity ${s.targetSparsity} was not reached ` +
+        `(${st.groupSparsity.toFixed(3)}); train longer, start pruning earlier or raise --lambda`,
+      ]),
+    ],
+  };
+  await writeTextAtomic(files["report (JSON)"], JSON.stringify(report, null, 2) + "\n");
+  await writeTextAtomic(files["report (Markdown)"], reportMarkdown(report, task.metrics));
+  await writeTextAtomic(files["training curves (SVG)"], reportCurves(report, task.metrics));
+  printSummary(ctx, report);
+  return report;
+}
+
+/** The tables, the size change, the kept channels and the one-line summary. */
+function printSummary(ctx: RunContext, report: TrainReport): void {
+  const { s, task, data, io, flags } = ctx;
+  const m = task.metrics;
+  io.log("");
+  io.log(epochTable(report.history, true, m));
+  if (report.baselineHistory) {
+    io.log("\nbaseline (no pruning):");
+    io.log(epochTable(report.baselineHistory, false, m));
+  }
+  if (report.scratchHistory) {
+    io.log("\nscratch (the compressed architecture trained from fresh weights):");
+    io.log(epochTable(report.scratchHistory, false, m));
+  }
+  io.log("");
+  const pctChange = (a: number, b: number) => `${(100 * (1 - b / a)).toFixed(1)}%`;
+  const f = report.full, c = report.compressed;
+  io.log(
+    `params ${f.params.toLocaleString("en-US")} -> ${c.params.toLocaleString("en-US")} ` +
+      `(-${pctChange(f.params, c.params)}), MACs ${f.macs.toLocaleString("en-US")} -> ` +
+      `${c.macs.toLocaleString("en-US")} (-${pctChange(f.macs, c.macs)})`,
+  );
+  const pz = report.zigs.filter((z) => z.prunable);
+  io.log(
+    `kept channels: ${pz.slice(0, 12).map((z) => `#${z.id} ${z.kept}/${z.size}`).join(", ")}` +
+      (pz.length > 12 ? `, ... (${pz.length - 12} more in report.md)` : ""),
+  );
+  const head = m[0], key = metricField("test", head.key);
+  const val = (x: ModelSummary) => head.format(x[key] ?? NaN, 2);
+  const v = report.verify;
+  console.log(
+    `oto ${s.model} on ${data.name}: test ${head.name} full ${val(f)}, compressed ${val(c)}` +
+      (report.baseline ? `, baseline ${val(report.baseline)}` : "") +
+      (report.scratch ? `, scratch ${val(report.scratch)}` : "") +
+      `; params ${f.params} -> ${c.params}; verify max diff ` +
+      `${v.maxAbsDiff.toExponential(2)} (rel ${v.relDiff.toExponential(2)}); ` +
+      `${report.timings.totalSeconds.toFixed(1)} s; wrote ${flags.out}`,
+  );
+}
