@@ -5,9 +5,17 @@
  */
 import { type Tensor, tidy } from "../tensor.ts";
 import { backward } from "../autograd.ts";
-import type { Optimizer } from "../optim/optimizer.ts";
 import type { Module } from "./module.ts";
 import { crossEntropyLoss } from "./losses.ts";
+
+/**
+ * What a step needs of an optimizer (every oto optimizer has both). Structural, so that nn/ does
+ * not import optim/ (which imports io/, which imports nn/).
+ */
+export interface StepOptimizer {
+  step(): void;
+  zeroGrad(): void;
+}
 
 /** A batch of inputs and targets (labels, target images, label maps). */
 export interface TrainBatch {
@@ -52,7 +60,7 @@ export interface TrainStepOptions {
  */
 export function trainStep(
   model: Module,
-  optimizer: Optimizer<{ lr: number }>,
+  optimizer: StepOptimizer,
   batch: TrainBatch,
   opts: TrainStepOptions = {},
 ): void {
