@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import {
+  type AliasOp,
   apply,
+  type KernelOp,
   type OpPatch,
   type OpSpec,
   withPatchedOp,
@@ -57,6 +59,88 @@ Deno.test("every registered op has every facet", () => {
   }
   assert.deepEqual(problems, []);
   assert.ok(o.allOps().size >= 50, `${o.allOps().size} ops registered`);
+});
+
+Deno.test("the spec type requires every facet (deno check fails on a missing one)", () => {
+  // Type-level checks: each literal below lacks one facet, and `deno check` (deno task check
+  // runs it on tests/) fails if the type stops requiring it, because the directive goes unused.
+  const full: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape: (ins) => [ins[0]],
+    cpu: () => {},
+    gpu: () => {},
+    grad: { none: "test" },
+    channels: { kind: "block", reason: "test" },
+    cost: () => ({ macs: 0, flops: 0 }),
+    onnx: { none: "test" },
+  };
+  const { shape, cpu, gpu, grad, channels, cost, onnx } = full;
+  // @ts-expect-error: no shape rule
+  const noShape: KernelOp<Record<string, never>> = {
+    name: "t",
+    cpu,
+    gpu,
+    grad,
+    channels,
+    cost,
+    onnx,
+  };
+  // @ts-expect-error: no cpu facet
+  const noCpu: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape,
+    gpu,
+    grad,
+    channels,
+    cost,
+    onnx,
+  };
+  // @ts-expect-error: no gpu facet
+  const noGpu: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape,
+    cpu,
+    grad,
+    channels,
+    cost,
+    onnx,
+  };
+  // @ts-expect-error: no gradient (or { none })
+  const noGrad: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape,
+    cpu,
+    gpu,
+    channels,
+    cost,
+    onnx,
+  };
+  // @ts-expect-error: no channel rule
+  const noRule: KernelOp<Record<string, never>> = { name: "t", shape, cpu, gpu, grad, cost, onnx };
+  // @ts-expect-error: no cost
+  const noCost: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape,
+    cpu,
+    gpu,
+    grad,
+    channels,
+    onnx,
+  };
+  // @ts-expect-error: no ONNX facet (or { none })
+  const noOnnx: KernelOp<Record<string, never>> = {
+    name: "t",
+    shape,
+    cpu,
+    gpu,
+    grad,
+    channels,
+    cost,
+  };
+  // @ts-expect-error: an alias op has no kernels
+  const aliasWithKernel: AliasOp<Record<string, never>> = { ...full, alias: true };
+  const all = [noShape, noCpu, noGpu, noGrad, noRule, noCost, noOnnx, aliasWithKernel];
+  assert.equal(all.length, 8);
 });
 
 Deno.test("specs are frozen; withPatchedOp swaps a facet for one scope and restores it", async () => {

@@ -186,6 +186,10 @@ export interface KernelOp<A, T> extends OpFacets<A, T>, BackendFacets<A> {
 /** An op whose output 0 shares input 0's storage (reshape): no kernel runs on any backend. */
 export interface AliasOp<A, T> extends OpFacets<A, T> {
   readonly alias: true;
+  /** Never called, so never written. */
+  readonly cpu?: never;
+  /** Never called, so never written. */
+  readonly gpu?: never;
 }
 
 /** One op, all facets side by side. `A` is its attribute record, `T` the tensor type. */
