@@ -51,7 +51,7 @@
  * ```
  */
 import type { Tensor } from "../tensor.ts";
-import type { NamedArray } from "../io/safetensors.ts";
+import type { NamedArray } from "../io/named_array.ts";
 import { Optimizer } from "./optimizer.ts";
 import type { OptimizerState } from "./state.ts";
 import type { Partition } from "../zig/types.ts";

@@ -7,7 +7,7 @@ import { noGrad } from "../ops/registry.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { zeroGrad as clearGrads } from "../autograd.ts";
 import { zeros } from "../ops/creation.ts";
-import type { NamedArray } from "../io/safetensors.ts";
+import type { NamedArray } from "../io/named_array.ts";
 import type { OptimizerState } from "./state.ts";
 
 /** A parameter group: its tensors and the hyper-parameters that apply to them. */

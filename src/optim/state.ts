@@ -3,7 +3,7 @@
  * so training continues exactly where it stopped.
  * @module
  */
-import type { NamedArray } from "../io/safetensors.ts";
+import type { NamedArray } from "../io/named_array.ts";
 
 /** Scalars and arrays of an optimizer's state. */
 export interface OptimizerState {
