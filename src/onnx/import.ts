@@ -69,7 +69,11 @@ function roles(m: OnnxModel, nodes: OnnxNode[]): Map<string, Set<Role>> {
   return out;
 }
 
-/** Module path of a node: its weight's path, else the exporter's scope ("/layer1/layer1.0/conv1/Conv"). */
+/**
+ * Module path of a node: its weight's path, else the exporter's scope. PyTorch names scopes
+ * like "/stage3/stage3.1/branch2/branch2.2/Relu", where a child of a container repeats the
+ * container's name: that joins to "stage3.1.branch2.2".
+ */
 function nodePath(n: OnnxNode, params: ReadonlySet<string>): string {
   const w = n.inputs.find((v) => params.has(v) && v.includes("."));
   if (w) return w.slice(0, w.lastIndexOf("."));
@@ -77,8 +81,13 @@ function nodePath(n: OnnxNode, params: ReadonlySet<string>): string {
   const segs = n.name.split("/").filter((s) => s);
   segs.pop();
   let path = "";
-  for (const s of segs) path = path && !s.startsWith(`${path}.`) ? `${path}.${s}` : s;
-  return path || n.name;
+  for (const s of segs) {
+    const dot = s.lastIndexOf(".");
+    const head = dot > 0 ? s.slice(0, dot) : "";
+    if (head && (path === head || path.endsWith(`.${head}`))) path += s.slice(dot);
+    else path = path ? `${path}.${s}` : s;
+  }
+  return path;
 }
 
 function describeNode(n: OnnxNode, opset: number): string {
@@ -135,6 +144,16 @@ function referenceShape(m: OnnxModel, file: string, given?: readonly number[]): 
  *
  * An operator oto cannot run fails here, naming the node, its op type and opset and listing the
  * supported operators; an attribute value it cannot run names the attribute.
+ *
+ * @example
+ * ```ts
+ * import { importOnnx, init, randn } from "../../mod.ts";
+ * await init();
+ * // torch.onnx.export(model.eval(), x, "model.onnx", training=torch.onnx.TrainingMode.PRESERVE)
+ * const model = await importOnnx("model.onnx", { inputShape: [3, 64, 64] });
+ * const y = model.call(randn([8, 3, 64, 64], { seed: 0 })); // any batch size
+ * console.log(model.inputShape, model.namedParameters().length, y.shape);
+ * ```
  */
 export async function importOnnx(
   source: string | Uint8Array,

@@ -191,12 +191,12 @@ export const MATH_OPS: Record<string, OpImport> = {
   GreaterOrEqual: compare((a, b) => a >= b, ops.ge),
   Not: hostOnly((x) => (x ? 0 : 1), "bool"),
   And: {
-    run: (ctx, ins) => [
+    run: (_ctx, ins) => [
       mapBroadcast("And", [host(ins[0], "A"), host(ins[1], "B")], "bool", (a, b) => a && b ? 1 : 0),
     ],
   },
   Or: {
-    run: (ctx, ins) => [
+    run: (_ctx, ins) => [
       mapBroadcast("Or", [host(ins[0], "A"), host(ins[1], "B")], "bool", (a, b) => a || b ? 1 : 0),
     ],
   },
@@ -224,6 +224,17 @@ export const MATH_OPS: Record<string, OpImport> = {
   Relu: unary(null, ops.relu),
   Sigmoid: unary(null, ops.sigmoid),
   Tanh: unary(null, ops.tanh),
+  HardSigmoid: {
+    run: (ctx, ins) => [
+      ops.hardSigmoid(
+        ctx.tensor(need(ins, 0, "X")),
+        attrFloat(ctx.node, "alpha", 0.2),
+        attrFloat(ctx.node, "beta", 0.5),
+      ),
+    ],
+  },
+  HardSwish: unary(null, ops.hardSwish),
+  Mish: unary(null, ops.mish),
   LeakyRelu: {
     run: (
       ctx,
@@ -237,9 +248,9 @@ export const MATH_OPS: Record<string, OpImport> = {
       if (isHost(x)) {
         return [mapBroadcast("Clip", [x], x.kind, (v) => Math.min(Math.max(v, lo), hi))];
       }
-      if (lo === 0 && hi === Infinity) return [ops.relu(x)];
       if (lo === -Infinity && hi === Infinity) return [x];
-      throw new NodeError(`Clip(${lo}, ${hi}) needs the clamp op (not yet available)`);
+      if (lo === 0 && hi === Infinity) return [ops.relu(x)];
+      return [ops.clamp(x, lo, hi)];
     },
   },
   ReduceSum: reduce("sum"),

@@ -205,14 +205,13 @@ function batchNorm(ctx: RunContext, ins: readonly (Val | undefined)[]): (Val | u
   return ctx.opset >= 14 ? [y, rm, rv] : [y];
 }
 
-function matmulOf(ctx: RunContext, a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+function matmulOf(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
   // ONNX (NumPy) promotes 1-D operands to matrices and drops the added axis again.
   const a2 = a.rank === 1 ? ops.reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? ops.reshape(b, [b.shape[0], 1]) : b;
   let y = ops.matmul(a2, b2, transA, transB);
   if (a.rank === 1) y = ops.reshape(y, [...y.shape.slice(0, -2), y.shape[y.rank - 1]]);
   if (b.rank === 1) y = ops.reshape(y, y.shape.slice(0, -1));
-  void ctx;
   return y;
 }
 
@@ -232,7 +231,7 @@ function linearOrMatmul(
     const y = linear(x, wt, direct ? bias : null, { weightInOut: inOut });
     return bias && !direct ? ops.add(y, bias) : y;
   }
-  const y = matmulOf(ctx, x, wt, false, !inOut);
+  const y = matmulOf(x, wt, false, !inOut);
   return bias ? ops.add(y, bias) : y;
 }
 
@@ -399,6 +398,9 @@ export const NN_OPS: Record<string, OpImport> = {
   AveragePool: pool("avg"),
   GlobalAveragePool: {
     run: (_ctx, ins) => [ops.adaptiveAvgPool2d(rank4(need(ins, 0, "X"), "X"), 1)],
+  },
+  GlobalMaxPool: {
+    run: (_ctx, ins) => [ops.globalMaxPool2d(rank4(need(ins, 0, "X"), "X"))],
   },
   PRelu: {
     roles: () => [undefined, "weight"],

@@ -170,14 +170,13 @@ export const SHAPE_OPS: Record<string, OpImport> = {
     },
   },
   Tile: {
-    run(ctx, ins) {
+    run(_ctx, ins) {
       const x = host(ins[0], "input");
       const reps = ints(ins[1], "repeats");
       let v = x;
       reps.forEach((k, a) => {
         if (k !== 1) v = concatHost(new Array(k).fill(v), a);
       });
-      void ctx;
       return [v];
     },
   },

@@ -64,7 +64,7 @@ function attr(n: OnnxNode, name: string): OnnxAttribute | undefined {
   return n.attrs.get(name);
 }
 
-function wrongType(n: OnnxNode, name: string, want: string, a: OnnxAttribute): NodeError {
+function wrongType(name: string, want: string, a: OnnxAttribute): NodeError {
   return new NodeError(`attribute ${name} should be ${want}, got ${a.type}`);
 }
 
@@ -72,7 +72,7 @@ function wrongType(n: OnnxNode, name: string, want: string, a: OnnxAttribute): N
 export function attrInt(n: OnnxNode, name: string, def: number): number {
   const a = attr(n, name);
   if (!a) return def;
-  if (a.type !== "int") throw wrongType(n, name, "an int", a);
+  if (a.type !== "int") throw wrongType(name, "an int", a);
   return a.value;
 }
 
@@ -81,7 +81,7 @@ export function attrFloat(n: OnnxNode, name: string, def: number): number {
   const a = attr(n, name);
   if (!a) return def;
   if (a.type === "int") return a.value;
-  if (a.type !== "float") throw wrongType(n, name, "a float", a);
+  if (a.type !== "float") throw wrongType(name, "a float", a);
   return a.value;
 }
 
@@ -89,7 +89,7 @@ export function attrFloat(n: OnnxNode, name: string, def: number): number {
 export function attrInts(n: OnnxNode, name: string, def: number[] | null): number[] | null {
   const a = attr(n, name);
   if (!a) return def;
-  if (a.type !== "ints") throw wrongType(n, name, "a list of ints", a);
+  if (a.type !== "ints") throw wrongType(name, "a list of ints", a);
   return a.value;
 }
 
@@ -97,7 +97,7 @@ export function attrInts(n: OnnxNode, name: string, def: number[] | null): numbe
 export function attrString(n: OnnxNode, name: string, def: string): string {
   const a = attr(n, name);
   if (!a) return def;
-  if (a.type !== "string") throw wrongType(n, name, "a string", a);
+  if (a.type !== "string") throw wrongType(name, "a string", a);
   return a.value;
 }
 
