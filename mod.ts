@@ -72,6 +72,7 @@ export {
   type OnnxExportInfo,
   type OnnxExportOptions,
 } from "./src/onnx/export.ts";
+export { importOnnx, type ImportOnnxOptions, OnnxModule } from "./src/onnx/import.ts";
 export { DataError, type ImageDataset } from "./src/data/dataset.ts";
 export { loadFashionMnist, loadIdxDataset, loadSample, readIdx } from "./src/data/idx.ts";
 export { loadCifar10, loadCifar100 } from "./src/data/cifar.ts";

@@ -93,6 +93,18 @@ Deno.test("linear op: values, leading batch dims, no bias, both backends, gradie
     ba,
   ]);
   assertClose(ra.data, linearRef(xa.data, wa.data, ba.data, 16, 64, 32), "linear aligned", 1e-4);
+  // [in, out] weights: the same kernels without the transpose flag.
+  for (const [m, k, n] of [[5, 7, 3], [16, 64, 32]]) {
+    const [xi, wi, bi] = [hostRand([m, k], 20), hostRand([k, n], 21), hostRand([n], 22)];
+    const [ri] = await compareBackends(
+      `linear [in, out] ${m}x${k}x${n}`,
+      (a, c, d) => o.linear(a, c, d, { weightInOut: true }),
+      [xi, wi, bi],
+    );
+    const wOutIn = new Float32Array(k * n);
+    for (let i = 0; i < k; i++) for (let j = 0; j < n; j++) wOutIn[j * k + i] = wi.data[i * n + j];
+    assertClose(ri.data, linearRef(xi.data, wOutIn, bi.data, m, k, n), "linear [in, out]", 1e-4);
+  }
   await gradCheck("linear", (a, c, d) => o.linear(a, c, d), [
     hostRand([2, 3, 4], 6),
     hostRand([5, 4], 7),
@@ -110,7 +122,17 @@ Deno.test("linear op: values, leading batch dims, no bias, both backends, gradie
 
 Deno.test("linear op: cost, channel rule and ONNX (Gemm for 2-D, MatMul for 3-D) match onnxruntime", async () => {
   const op = o.getOp("linear");
-  assert.deepEqual(op.channels, { kind: "stem", outAxis: 0, inAxis: 1 });
+  const rule = op.channels as {
+    kind: string;
+    outAxis: (a: unknown) => number;
+    inAxis: typeof rule.outAxis;
+  };
+  assert.equal(rule.kind, "stem");
+  assert.deepEqual([rule.outAxis({}), rule.inAxis({})], [0, 1], "[out, in] weights");
+  assert.deepEqual([rule.outAxis({ weightInOut: true }), rule.inAxis({ weightInOut: true })], [
+    1,
+    0,
+  ]);
   assert.deepEqual(op.inputNames, ["x", "weight", "bias"]);
   const info = {
     ins: [{ shape: [4, 8], dtype: "f32" }, { shape: [3, 8], dtype: "f32" }],
@@ -131,6 +153,31 @@ Deno.test("linear op: cost, channel rule and ONNX (Gemm for 2-D, MatMul for 3-D)
     );
     assert.deepEqual(names, ["linear"]);
   }
+  // [in, out] weights (ONNX MatMul/Gemm layout): y = x·w + b, written without a transpose.
+  const w = hostRand([6, 3], 11);
+  const wt = new Float32Array(18);
+  for (let i = 0; i < 6; i++) for (let j = 0; j < 3; j++) wt[j * 6 + i] = w.data[i * 3 + j];
+  for (const x of [hostRand([4, 6], 12), hostRand([2, 4, 6], 13)]) {
+    const [xa, wa, wb, b] = [
+      cpu(x),
+      cpu(w),
+      cpu({ data: wt, shape: [3, 6] }),
+      cpu(hostRand([3], 14)),
+    ];
+    const inOut = o.linear(xa, wa, b, { weightInOut: true });
+    assert.deepEqual([...inOut.shape], [...x.shape.slice(0, -1), 3]);
+    assertClose(await inOut.data(), await o.linear(xa, wb, b).data(), "weightInOut", 1e-6, 1e-6);
+    await checkOnnx(
+      "linear ONNX [in, out]",
+      (...xs) => o.linear(xs[0], xs[1], xs[2], { weightInOut: true }),
+      [xa, wa, b],
+    );
+  }
+  await gradCheck("linear [in, out]", (a, c, d) => o.linear(a, c, d, { weightInOut: true }), [
+    hostRand([3, 4], 15),
+    hostRand([4, 2], 16),
+    hostRand([2], 17),
+  ]);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
- * `deno task partition --model NAME [--json] [--verify] [--dot FILE] [--seed N]`
+ * `deno task partition --model NAME | --onnx FILE [--input-shape C,H,W] [--json] [--verify]
+ * [--dot FILE] [--seed N]`
  *
- * Traces a zoo model (shape-only), prints its ZIG partition (parameters, MACs, every channel
+ * Traces a zoo model or an imported ONNX file (shape-only), prints its ZIG partition (parameters, MACs, every channel
  * space with its size, layers and whether or why not it can be pruned). `--json` prints one JSON
  * object instead. `--verify` zeroes a seeded random half of every prunable ZIG (never all of
  * it), compresses, runs the full and compact models on a seeded random input (eval mode) and
@@ -19,14 +20,19 @@ import { formatPartition, partitionJson } from "../zig/report.ts";
 import { graphCost } from "../compress/flops.ts";
 import { compress, formatCompression, zeroRandomGroups } from "../compress/compress.ts";
 import { zoo } from "../zoo/index.ts";
+import { importOnnx } from "../onnx/import.ts";
+import type { Module } from "../nn/module.ts";
 
-const USAGE = "usage: deno task partition --model NAME [--json] [--verify] [--dot FILE] [--seed N]";
+const USAGE = "usage: deno task partition (--model NAME | --onnx FILE [--input-shape C,H,W]) " +
+  "[--json] [--verify] [--dot FILE] [--seed N]";
 
 class UsageError extends Error {}
 
 /** Parse the command line; throws a UsageError with one clear line on bad flags. */
 export function parseCli(args: string[]): {
   model: string;
+  onnx?: string;
+  inputShape?: number[];
   json: boolean;
   verify: boolean;
   dot?: string;
@@ -41,6 +47,8 @@ export function parseCli(args: string[]): {
       allowPositionals: false,
       options: {
         model: { type: "string", short: "m" },
+        onnx: { type: "string" },
+        "input-shape": { type: "string" },
         json: { type: "boolean", default: false },
         verify: { type: "boolean", default: false },
         dot: { type: "string" },
@@ -52,11 +60,33 @@ export function parseCli(args: string[]): {
     throw new UsageError(`${(e as Error).message.split("\n")[0]} (${USAGE})`);
   }
   if (v.help) return { model: "", json: false, verify: false, seed: 0, help: true };
-  if (!v.model) throw new UsageError(`missing --model NAME (${USAGE})`);
+  if (v.model && v.onnx) throw new UsageError("give --model or --onnx, not both");
+  if (!v.model && !v.onnx) throw new UsageError(`missing --model NAME or --onnx FILE (${USAGE})`);
+  if (v.onnx === "") throw new UsageError("--onnx needs a file name");
+  let inputShape: number[] | undefined;
+  if (v["input-shape"] !== undefined) {
+    if (!v.onnx) throw new UsageError("--input-shape applies to --onnx models only");
+    inputShape = v["input-shape"].split(",").map((d) => Number(d.trim()));
+    if (!inputShape.length || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new UsageError(
+        `--input-shape must be positive integers like 3,64,64, got "${v["input-shape"]}"`,
+      );
+    }
+  }
   const seed = Number(v.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${v.seed}"`);
   if (v.dot !== undefined && !v.dot) throw new UsageError("--dot needs a file name");
-  return { model: v.model, json: v.json!, verify: v.verify!, dot: v.dot, seed, help: false };
+  const name = v.onnx ? v.onnx.replace(/^.*[\\/]/, "") : v.model!;
+  return {
+    model: name,
+    onnx: v.onnx,
+    inputShape,
+    json: v.json!,
+    verify: v.verify!,
+    dot: v.dot,
+    seed,
+    help: false,
+  };
 }
 
 async function main(args: string[]): Promise<number> {
@@ -75,17 +105,28 @@ async function main(args: string[]): Promise<number> {
     console.log(`models: ${Object.keys(zoo).join(", ")}`);
     return 0;
   }
-  const entry = zoo[o.model];
-  if (!entry) {
-    console.error(
-      `partition: unknown model "${o.model}"; available: ${Object.keys(zoo).join(", ")}`,
-    );
-    return 1;
-  }
   // Shape-only tracing needs no GPU; verification runs both models on the best backend.
   if (o.verify) await init({ quiet: o.json });
-  const model = entry.build({ seed: o.seed });
-  const input = entry.inputShape;
+  let model: Module, input: number[];
+  if (o.onnx) {
+    try {
+      const m = await importOnnx(o.onnx, { inputShape: o.inputShape });
+      (model = m), (input = m.inputShape);
+    } catch (e) {
+      console.error(`partition: ${(e as Error).message}`);
+      return 1;
+    }
+  } else {
+    const entry = zoo[o.model];
+    if (!entry) {
+      console.error(
+        `partition: unknown model "${o.model}"; available: ${Object.keys(zoo).join(", ")}`,
+      );
+      return 1;
+    }
+    model = entry.build({ seed: o.seed });
+    input = entry.inputShape;
+  }
   const graph = trace(model, input);
   const an = analyze(graph);
   const part = an.partition;

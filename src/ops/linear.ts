@@ -1,5 +1,7 @@
 /**
- * Fully connected layer as one op: `y = x·wᵀ + b` with `w` stored `[out, in]` (PyTorch layout).
+ * Fully connected layer as one op: `y = x·wᵀ + b` with `w` stored `[out, in]` (PyTorch layout),
+ * or `y = x·w + b` with `w` stored `[in, out]` (`weightInOut`: the layout of ONNX MatMul
+ * weights, so an imported model keeps its tensors as the file has them).
  * Any leading dims of `x` are batch dims. On WebGPU it runs the matmul op's kernels
  * (`encodeMatmul`) with the transpose folded into their flag, then the broadcasting add kernel for the bias, so no
  * transposed copy of the weight is ever made.
@@ -20,56 +22,64 @@ import { encodeMatmul, matmul } from "./matmul.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
 
-/** `linear` has no attributes: the bias is present when a third input is given. */
-export type LinearAttrs = Record<string, never>;
+/** Attributes of `linear`; the bias is present when a third input is given. */
+export interface LinearAttrs {
+  /** The weight is stored `[in, out]` instead of `[out, in]` (default false). */
+  weightInOut?: boolean;
+}
 
-function dims(x: readonly number[], w: readonly number[]) {
+function dims(x: readonly number[], w: readonly number[], a: LinearAttrs) {
   const inF = x[x.length - 1];
-  return { rows: numel(x.slice(0, -1)), inF, outF: w[0] };
+  return { rows: numel(x.slice(0, -1)), inF, outF: a.weightInOut ? w[1] : w[0] };
 }
 
 const linearOp = defineOp<LinearAttrs>({
   name: "linear",
   inputNames: ["x", "weight", "bias"],
-  shape(ins) {
+  shape(ins, a) {
     const [x, w, b] = ins;
+    const [o, i] = a.weightInOut ? [1, 0] : [0, 1];
     if (x.shape.length < 1) throw shapeError("linear", "input must have at least 1 dimension");
     if (ins.some((t) => t.dtype !== "f32")) {
       throw shapeError("linear", "expects f32 input, weight and bias", ...ins.map((t) => t.shape));
     }
     if (w.shape.length !== 2) {
-      throw shapeError("linear", "weight must be [out_features, in_features]", x.shape, w.shape);
+      const layout = a.weightInOut ? "[in_features, out_features]" : "[out_features, in_features]";
+      throw shapeError("linear", `weight must be ${layout}`, x.shape, w.shape);
     }
     const inF = x.shape[x.shape.length - 1];
-    if (w.shape[1] !== inF) {
+    if (w.shape[i] !== inF) {
       throw shapeError(
         "linear",
-        `input has ${inF} features, weight expects ${w.shape[1]}; check in_features`,
+        `input has ${inF} features, weight expects ${w.shape[i]}; check in_features`,
         x.shape,
         w.shape,
       );
     }
-    if (b && (b.shape.length !== 1 || b.shape[0] !== w.shape[0])) {
-      throw shapeError("linear", `bias must be [${w.shape[0]}]`, w.shape, b.shape);
+    if (b && (b.shape.length !== 1 || b.shape[0] !== w.shape[o])) {
+      throw shapeError("linear", `bias must be [${w.shape[o]}]`, w.shape, b.shape);
     }
-    return [{ shape: [...x.shape.slice(0, -1), w.shape[0]], dtype: "f32" }];
+    return [{ shape: [...x.shape.slice(0, -1), w.shape[o]], dtype: "f32" }];
   },
-  cpu([x, w, b], [y], _a, info) {
-    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape);
+  cpu([x, w, b], [y], a, info) {
+    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape, a);
+    // Weight entry (o, k) sits at o*inF + k ([out, in]) or k*outF + o ([in, out]).
+    const [so, sk] = a.weightInOut ? [1, outF] : [inF, 1];
     for (let r = 0; r < rows; r++) {
       const xo = r * inF;
       for (let o = 0; o < outF; o++) {
-        const wo = o * inF;
+        const wo = o * so;
         let s = b ? b[o] : 0;
-        for (let k = 0; k < inF; k++) s += x[xo + k] * w[wo + k];
+        for (let k = 0; k < inF; k++) s += x[xo + k] * w[wo + k * sk];
         y[r * outF + o] = s;
       }
     }
   },
-  gpu([x, w, b], [y], _a, info) {
-    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape);
-    // The matmul op's kernels (same pipelines as matmul(x, w, false, true)).
-    const d = { m: rows, n: outF, k: inF, batch: 1, sa: 0, sb: 0, transA: false, transB: true };
+  gpu([x, w, b], [y], a, info) {
+    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape, a);
+    // The matmul op's kernels (same pipelines as matmul(x, w, false, !weightInOut)).
+    const transB = !a.weightInOut;
+    const d = { m: rows, n: outF, k: inF, batch: 1, sa: 0, sb: 0, transA: false, transB };
     if (!b) {
       encodeMatmul(x, w, y, d);
       return;
@@ -93,30 +103,43 @@ const linearOp = defineOp<LinearAttrs>({
     dispatch(add, [tmp, b, y], g, ub);
     releaseBuffer(tmp);
   },
-  grad: ({ ins }, [g]) => {
+  grad: ({ ins, attrs }, [g]) => {
     const [x, w, b] = ins;
-    const { rows, inF, outF } = dims(x.shape, w.shape);
+    const { rows, inF, outF } = dims(x.shape, w.shape, attrs);
     const g2 = reshape(g, [rows, outF]);
     const x2 = reshape(x, [rows, inF]);
-    const dx = x.requiresGrad ? reshape(matmul(g2, w), x.shape) : null;
-    const dw = w.requiresGrad ? matmul(g2, x2, true, false) : null;
+    const inOut = !!attrs.weightInOut;
+    const dx = x.requiresGrad ? reshape(matmul(g2, w, false, inOut), x.shape) : null;
+    const dw = !w.requiresGrad
+      ? null
+      : inOut
+      ? matmul(x2, g2, true, false)
+      : matmul(g2, x2, true, false);
     const db = b?.requiresGrad ? sum(g2, 0) : null;
     return b ? [dx, dw, db] : [dx, dw];
   },
-  channels: { kind: "stem", outAxis: 0, inAxis: 1 },
-  cost: (info) => {
-    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape);
+  channels: {
+    kind: "stem",
+    outAxis: (a) => (a.weightInOut ? 1 : 0),
+    inAxis: (a) => (a.weightInOut ? 0 : 1),
+  },
+  cost: (info, a) => {
+    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape, a);
     const macs = rows * inF * outF;
     return { macs, flops: 2 * macs + (info.ins[2] ? rows * outF : 0) };
   },
   onnx: (e, io) => {
     const [x, w, b] = io.inputs;
+    const inOut = !!io.attrs.weightInOut;
     if (io.info.ins[0].shape.length === 2) {
-      e.node("Gemm", b ? [x, w, b] : [x, w], io.outputs, { transB: 1 });
+      e.node("Gemm", b ? [x, w, b] : [x, w], io.outputs, inOut ? {} : { transB: 1 });
       return;
     }
-    const wt = e.fresh("weight_t");
-    e.node("Transpose", [w], [wt], { perm: [1, 0] });
+    let wt = w;
+    if (!inOut) {
+      wt = e.fresh("weight_t");
+      e.node("Transpose", [w], [wt], { perm: [1, 0] });
+    }
     if (!b) {
       e.node("MatMul", [x, wt], io.outputs);
       return;
@@ -128,7 +151,8 @@ const linearOp = defineOp<LinearAttrs>({
 });
 
 /**
- * Fully connected layer: `y = x·wᵀ + b`, `w` is `[out, in]`, `x` is `[..., in]`.
+ * Fully connected layer: `y = x·wᵀ + b`, `w` is `[out, in]`, `x` is `[..., in]`; with
+ * `weightInOut`, `y = x·w + b` for `w` stored `[in, out]`.
  *
  * @example
  * ```ts
@@ -137,6 +161,11 @@ const linearOp = defineOp<LinearAttrs>({
  * const y = linear(randn([8, 4], { seed: 1 }), randn([3, 4], { seed: 2 }), zeros([3])); // [8, 3]
  * ```
  */
-export function linear(x: Tensor, w: Tensor, b: Tensor | null = null): Tensor {
-  return apply1(linearOp, b ? [x, w, b] : [x, w], {});
+export function linear(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null = null,
+  opts: LinearAttrs = {},
+): Tensor {
+  return apply1(linearOp, b ? [x, w, b] : [x, w], opts.weightInOut ? { weightInOut: true } : {});
 }

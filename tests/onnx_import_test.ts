@@ -1,0 +1,220 @@
+/**
+ * ONNX import against an independent runtime: torchvision exports (tests/fixtures/onnx, made by
+ * tools/onnx_fixtures.py from Debian's PyTorch with random weights and randomized BatchNorm
+ * statistics) are imported, run on the cpu backend and compared with onnxruntime-node at batch
+ * 1 and 3; their prunable group counts are pinned; a seeded half of every prunable ZIG is zeroed,
+ * the model compressed, and the compact model compared with the full one and, exported to ONNX,
+ * with onnxruntime.
+ */
+import assert from "node:assert/strict";
+import * as ort from "onnxruntime-node";
+import * as o from "../mod.ts";
+import { importOnnx, type OnnxModule } from "../src/onnx/import.ts";
+
+const DIR = new URL("./fixtures/onnx/", import.meta.url).pathname;
+const TOL = 1e-4;
+/**
+ * Issue 14 (bug 2): a compressed graph keeps the traced batch size in `slice` attributes, so
+ * models with channel slices (ShuffleNet's chunk) are compared at the traced batch only until
+ * the compaction fix lands.
+ */
+const SLICE_BATCH_BUG = new Set(["shufflenet-v2"]);
+
+interface Fixture {
+  input: number[];
+  opset: number;
+  mode: "preserve" | "training" | "eval";
+  dynamicBatch: boolean;
+}
+const MANIFEST: Record<string, Fixture> =
+  JSON.parse(await Deno.readTextFile(`${DIR}manifest.json`)).fixtures;
+
+/**
+ * Prunable groups of each fixture (the widths are tools/onnx_fixtures.py's). Derivations:
+ *
+ * resnet18 (torchvision ResNet, BasicBlocks [2, 2, 2, 2], stem 64, stage widths 4/8/8/16):
+ *   stem conv1+bn1 (read by layer1.0.conv1 and layer1.0's projection)  64
+ *   each block's conv1 output (bn1, relu, read by conv2): 4+4+8+8+8+8+16+16  72
+ *   each stage's residual stream (block 0's bn2 + projection bn, block 1's bn2, the adds;
+ *   the last one read through avgpool/flatten by fc): 4+8+8+16  36
+ *   total 64 + 72 + 36 = 172 (input and fc output are fixed).
+ * resnet18-folded / resnet18-train / resnet-fmnist (blocks [1, 1, 1, 1], widths 8/8/16/16):
+ *   64 + 48 + 48 = 160.
+ * resnet-bottleneck (Bottlenecks [1, 1, 1, 1], planes 4/8/8/8, expansion 4): stem 64; per
+ *   block conv1 and conv2 outputs 2·(4+8+8+8) = 56; streams 16+32+32+32 = 112: 232.
+ * mobilenet-v2 (width 0.5, settings t/c/n/s 1/16/1/1, 6/24/2/2, 6/32/2/2, 6/48/1/1, last conv
+ *   64; channels rounded to multiples of 8: 16, 8, 16, 16, 24):
+ *   stem conv 16 (with the first block's depthwise conv, which keeps its space)  16
+ *   first block's projection 16->8 (read by the next expansion)  8
+ *   expansion hidden widths (pw, dw, read by the projection): 48 + 96 + 96 + 96 + 96  432
+ *   residual streams 16 (blocks 2, 3) and 16 (blocks 4, 5)  32
+ *   last block's projection 24 (read by the last conv)  24
+ *   last conv 64 (ReLU6, pool, flatten, classifier)  64
+ *   total 16 + 8 + 432 + 32 + 24 + 64 = 576.
+ * squeezenet (SqueezeNet 1.1 layout, Fire(16,4,8,8) x2, Fire(16/24,8,12,12) x2, final conv 10
+ *   into the output): stem 16; squeeze 4+4+8+8 = 24; each Fire's concat (expand1x1 | expand3x3)
+ *   is read by the next squeeze or the final conv: 16+16+24+24 = 80; total 120.
+ */
+const GROUPS: Record<string, number> = {
+  "resnet18": 172,
+  "resnet18-folded": 160,
+  "resnet18-train": 160,
+  "resnet-fmnist": 160,
+  "resnet-bottleneck": 232,
+  "mobilenet-v2": 576,
+  "squeezenet": 120,
+  "mobilenet-v3-small": 272,
+  "mobilenet-v3-small-op17": 272,
+  "efficientnet-b0": 122,
+  "regnet-y": 110,
+  "densenet": 128,
+  "shufflenet-v2": 184,
+  "mnasnet": 1280,
+  "googlenet": 202,
+  "convnext": 0,
+  "convnext-op17": 0,
+};
+
+async function ortRun(path: string, x: o.Tensor): Promise<Float32Array> {
+  const s = await ort.InferenceSession.create(path);
+  const feeds = {
+    [s.inputNames[0]]: new ort.Tensor("float32", (await x.data()) as Float32Array, [...x.shape]),
+  };
+  return (await s.run(feeds))[s.outputNames[0]].data as Float32Array;
+}
+
+/** onnxruntime's output; a file with a fixed batch runs one sample at a time. */
+async function reference(path: string, x: o.Tensor, fixedBatch: number | null) {
+  if (fixedBatch === null || x.shape[0] === fixedBatch) return ortRun(path, x);
+  const parts: number[] = [];
+  for (let i = 0; i < x.shape[0]; i++) {
+    const xi = o.slice(x, [i], [i + 1]);
+    parts.push(...await ortRun(path, xi));
+    xi.dispose();
+  }
+  return Float32Array.from(parts);
+}
+
+/** max |a - b| relative to max |b|. */
+function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length, "output lengths");
+  let d = 0, s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]) || (a[i] === b[i] ? 0 : Infinity));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return d / Math.max(s, 1e-12);
+}
+
+async function output(model: o.Module, x: o.Tensor): Promise<Float32Array> {
+  const y = o.tidy(() => model.call(x));
+  const d = (await y.data()) as Float32Array;
+  y.dispose();
+  return d;
+}
+
+for (const [name, fx] of Object.entries(MANIFEST)) {
+  Deno.test(`importOnnx ${name}: outputs equal onnxruntime, pinned groups, compression keeps them`, async () => {
+    o.setDefaultBackend("cpu");
+    const path = `${DIR}${name}.onnx`;
+    const model = await importOnnx(path);
+    assert.deepEqual(model.inputShape, [1, ...fx.input]);
+    const fixed = fx.dynamicBatch ? null : 1;
+    // A file with BatchNormalization training_mode=1 runs in training mode in onnxruntime:
+    // compare oto's train mode with it, and eval mode with the same weights in inference form.
+    const evalPath = fx.mode === "training" ? `${DIR}${name}.eval.onnx` : path;
+    const xs = [1, 3].map((b, i) => o.randn([b, ...fx.input], { seed: 10 + i }));
+    try {
+      for (const x of xs) {
+        model.eval();
+        const d = relDiff(await output(model, x), await reference(evalPath, x, fixed));
+        assert.ok(d <= TOL, `${name} batch ${x.shape[0]}: rel diff ${d.toExponential(2)}`);
+      }
+      if (fx.mode === "training") {
+        const x = xs[1];
+        model.train();
+        const got = await output(model, x);
+        model.eval();
+        const d = relDiff(got, await reference(path, x, fixed));
+        assert.ok(d <= TOL, `${name} train mode: rel diff ${d.toExponential(2)}`);
+      }
+
+      const oto = await o.OTO.create(model, model.inputShape);
+      assert.equal(oto.zigs.counts.prunableGroups, GROUPS[name], `${name}: prunable groups`);
+
+      // Zero a seeded half of every prunable ZIG; the compact model computes the same.
+      await o.zeroRandomGroups(model.stateDict(), oto.partition, { seed: 3, fraction: 0.5 });
+      const { model: small, report } = await oto.compress();
+      if (GROUPS[name] > 0) assert.ok(report.paramsAfter < report.paramsBefore, `${name}: smaller`);
+      const dir = await Deno.makeTempDir({ prefix: "oto_import_" });
+      try {
+        for (const x of xs) {
+          if (x.shape[0] !== 1 && SLICE_BATCH_BUG.has(name)) continue;
+          model.eval();
+          const full = await output(model, x);
+          const compact = await output(small, x);
+          const d = relDiff(compact, full);
+          assert.ok(d <= TOL, `${name} compressed, batch ${x.shape[0]}: ${d.toExponential(2)}`);
+          const file = `${dir}/compressed.onnx`;
+          await o.exportOnnx(small, file, x.shape);
+          const e = relDiff(await ortRun(file, x), compact);
+          assert.ok(
+            e <= TOL,
+            `${name} compressed ONNX, batch ${x.shape[0]}: ${e.toExponential(2)}`,
+          );
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+        small.dispose();
+      }
+    } finally {
+      for (const x of xs) x.dispose();
+      model.dispose();
+    }
+  });
+}
+
+Deno.test("importOnnx: parameter names and roles follow the file and the graph", async () => {
+  o.setDefaultBackend("cpu");
+  const model: OnnxModule = await importOnnx(`${DIR}resnet18.onnx`);
+  const params = new Map(model.namedParameters());
+  const buffers = new Map(model.namedBuffers());
+  // Conv weights and BN scale/shift are trained; running statistics are buffers.
+  for (
+    const n of [
+      "conv1.weight",
+      "bn1.weight",
+      "bn1.bias",
+      "layer1.0.conv1.weight",
+      "fc.weight",
+      "fc.bias",
+    ]
+  ) {
+    assert.ok(params.has(n), `${n} is a parameter`);
+  }
+  for (const n of ["bn1.running_mean", "bn1.running_var", "layer4.1.bn2.running_var"]) {
+    assert.ok(buffers.has(n), `${n} is a buffer`);
+    assert.ok(!params.has(n), `${n} is not trained`);
+  }
+  assert.deepEqual([...params.get("conv1.weight")!.shape], [64, 3, 7, 7]);
+  assert.equal(model.inputName, "input");
+  assert.equal(model.outputName, "logits");
+  model.dispose();
+
+  // ShuffleNet's shape arithmetic (Shape/Gather/Div/Concat into Reshape and Slice) stays on the
+  // host: only parameters and buffers are registered, and the traced graph has no int ops.
+  const shuffle = await importOnnx(`${DIR}shufflenet-v2.onnx`);
+  for (const [n, t] of shuffle.stateDict()) {
+    assert.ok(/weight|bias|running/.test(n), `${n} [${t.shape}] is a parameter or buffer`);
+  }
+  const g = o.trace(shuffle, [2, 3, 32, 32]);
+  assert.ok(g.nodes.every((n) => g.tensors[n.outputs[0]].dtype === "f32"), "only float ops");
+  assert.deepEqual(g.tensors[g.outputs[0]].shape, [2, 10], "the batch follows the input");
+  shuffle.dispose();
+
+  // A model whose BatchNorm was folded into its convs: conv biases, no buffers.
+  const folded = await importOnnx(`${DIR}resnet18-folded.onnx`);
+  assert.equal(folded.namedBuffers().length, 0);
+  assert.ok(folded.namedParameters().some(([n]) => n.startsWith("onnx::Conv")));
+  folded.dispose();
+});
