@@ -182,29 +182,3 @@ export async function gradCheck(
 }
 
 export { toBackend };
-
-/** The ops the core engine files register (listed by a fresh process that imports just those). */
-export async function coreOps(): Promise<string[]> {
-  const files = [
-    "elementwise",
-    "reduce",
-    "movement",
-    "matmul",
-    "creation",
-    "slice",
-    "concat",
-    "gather",
-    "pad",
-    "softmax",
-  ];
-  const dir = new URL("../src/ops/", import.meta.url).href;
-  const code = [
-    `import { allOps } from "${dir}registry.ts";`,
-    ...files.map((f) => `import "${dir}${f}.ts";`),
-    `console.log(JSON.stringify([...allOps().keys()]));`,
-  ].join("\n");
-  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", code], stderr: "inherit" })
-    .output();
-  if (out.code !== 0) throw new Error("listing the core ops failed");
-  return JSON.parse(new TextDecoder().decode(out.stdout));
-}

@@ -5,7 +5,8 @@
  */
 import { type OpSpec, setTracer } from "../ops/registry.ts";
 import type { Tensor } from "../tensor.ts";
-import { OnnxBuilder } from "./writer.ts";
+import { OnnxBuilder, type OnnxDtype } from "./writer.ts";
+import type { DType } from "../ops/spec.ts";
 
 /** One recorded op application. */
 export interface RecordedOp {
@@ -26,7 +27,7 @@ export function recordOps<T>(fn: () => T): { result: T; ops: RecordedOp[] } {
   }
 }
 
-const dt = (d: string) => (d === "f32" ? "f32" : "i32") as "f32" | "i32";
+const dt = (d: DType): OnnxDtype => d;
 
 /**
  * Write recorded ops as ONNX. `inputs` become graph inputs, `outputs` graph outputs; every other

@@ -10,7 +10,10 @@ const { onnx } = onnxProto;
 /** The opset the writer targets. */
 export const OPSET = 17;
 
-const ELEM = { f32: 1, i32: 6, i64: 7 } as const;
+const ELEM = { f32: 1, i32: 6, i64: 7, u32: 12 } as const;
+
+/** Element types of tensors the writer declares. */
+export type OnnxDtype = keyof typeof ELEM;
 
 type Attr = InstanceType<typeof onnx.AttributeProto>;
 
@@ -28,17 +31,21 @@ function attribute(name: string, v: OnnxAttr): Attr {
   return A.create({ name, type: A.AttributeType.FLOATS, floats: v.floats });
 }
 
-function rawBytes(values: ArrayLike<number>, dtype: "f32" | "i32" | "i64"): Uint8Array {
+function rawBytes(values: ArrayLike<number>, dtype: OnnxDtype): Uint8Array {
   if (dtype === "i64") {
     const a = new BigInt64Array(values.length);
     for (let i = 0; i < values.length; i++) a[i] = BigInt(Math.trunc(values[i]));
     return new Uint8Array(a.buffer);
   }
-  const a = dtype === "f32" ? Float32Array.from(values) : Int32Array.from(values);
+  const a = dtype === "f32"
+    ? Float32Array.from(values)
+    : dtype === "u32"
+    ? Uint32Array.from(values)
+    : Int32Array.from(values);
   return new Uint8Array(a.buffer);
 }
 
-function valueInfo(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64") {
+function valueInfo(name: string, shape: readonly number[], dtype: OnnxDtype) {
   return onnx.ValueInfoProto.create({
     name,
     type: {
@@ -73,7 +80,7 @@ export class OnnxBuilder implements OnnxEmitter {
     return name;
   }
 
-  constant(values: number[], shape: number[], dtype: "f32" | "i64" | "i32" = "f32"): string {
+  constant(values: number[], shape: number[], dtype: OnnxDtype = "f32"): string {
     const name = this.fresh("const");
     this.initializer(name, values, shape, dtype);
     return name;
@@ -84,7 +91,7 @@ export class OnnxBuilder implements OnnxEmitter {
     name: string,
     values: ArrayLike<number>,
     shape: readonly number[],
-    dtype: "f32" | "i32" | "i64" = "f32",
+    dtype: OnnxDtype = "f32",
   ): void {
     this.names.add(name);
     this.inits.push(onnx.TensorProto.create({
@@ -96,13 +103,13 @@ export class OnnxBuilder implements OnnxEmitter {
   }
 
   /** Declare a graph input. */
-  input(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64" = "f32"): void {
+  input(name: string, shape: readonly number[], dtype: OnnxDtype = "f32"): void {
     this.names.add(name);
     this.inputs.push(valueInfo(name, shape, dtype));
   }
 
   /** Declare a graph output. */
-  output(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64" = "f32"): void {
+  output(name: string, shape: readonly number[], dtype: OnnxDtype = "f32"): void {
     this.outputs.push(valueInfo(name, shape, dtype));
   }
 

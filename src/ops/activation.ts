@@ -8,6 +8,7 @@ import { apply1, type OpSpec } from "./registry.ts";
 import type { Tensor } from "../tensor.ts";
 import { defineUnary, mul, type UnaryAttrs, type UnaryRow } from "./elementwise.ts";
 import type { ChannelRule } from "./spec.ts";
+import { kink, rand } from "./samples.ts";
 
 /** Largest finite f32: stands in for an infinite clamp bound in the kernels' uniforms. */
 const F32_MAX = 3.4028234663852886e38;
@@ -15,12 +16,22 @@ const finite = (v: number) => Math.max(-F32_MAX, Math.min(F32_MAX, v));
 
 const ops: Record<string, OpSpec<UnaryAttrs>> = {};
 const u = (name: string, x: Tensor, alpha = 0, beta = 0) => apply1(ops[name], [x], { alpha, beta });
-const gradRow = (name: string, wgsl: string, cpu: UnaryRow["cpu"]): UnaryRow => ({
+const none: UnaryAttrs = { alpha: 0, beta: 0 };
+const relu6Attrs: UnaryAttrs = { alpha: 0, beta: 6 };
+const gradRow = (
+  name: string,
+  wgsl: string,
+  cpu: UnaryRow["cpu"],
+  attrs = none,
+  domain?: [number, number],
+): UnaryRow => ({
   wgsl,
   cpu,
   grad: { none: "activation derivatives are first-order only" },
   zeroInvariant: false,
   onnx: { none: `${name} is a training-only op (an activation derivative)` },
+  attrs,
+  domain,
 });
 
 /** softplus(x) = log(1 + e^x) without overflow, and tanh of it for x >= 0 arguments. */
@@ -54,17 +65,31 @@ const ROWS: Record<string, UnaryRow> = {
     grad: (x, _y, g, a) => mul(g, u("clampGrad", x, a.alpha, a.beta)),
     zeroInvariant: true,
     channels: clampChannels,
+    domain: [-1, 1.5],
+    attrs: { alpha: -0.5, beta: 0.75 },
     onnx: (e, io) => {
       const { alpha, beta } = io.attrs;
       const lo = alpha > -F32_MAX ? e.constant([alpha], []) : "";
       const hi = beta < F32_MAX ? e.constant([beta], []) : "";
       e.node("Clip", [io.inputs[0], lo, hi], io.outputs);
     },
+    samples: [
+      kink(
+        "clamp' = 0 at the lower bound: the derivative outside",
+        [0, -1, 2, 0],
+        "down",
+        relu6Attrs,
+      ),
+      kink("clamp' = 0 at the upper bound: the derivative outside", [6, 3, 6], "up", relu6Attrs),
+      { name: "ReLU6, zero-invariant", ins: [rand([2, 3, 2, 2], -3, 8)], attrs: relu6Attrs },
+      { name: "no lower bound", ins: [rand([9], -3, 3)], attrs: { alpha: -F32_MAX, beta: 1 } },
+    ],
   },
   clampGrad: gradRow(
     "clampGrad",
     "return select(0.0, 1.0, x > p.alpha && x < p.beta);",
     (x, lo, hi) => (x > lo && x < hi ? 1 : 0),
+    { alpha: -0.5, beta: 0.75 },
   ),
   // x · relu6(x + 3) / 6 (Howard et al. 2019)
   hardSwish: {
@@ -73,12 +98,19 @@ const ROWS: Record<string, UnaryRow> = {
     grad: (x, _y, g) => mul(g, u("hardSwishGrad", x)),
     zeroInvariant: true,
     onnx: (e, io) => e.node("HardSwish", io.inputs, io.outputs),
+    domain: [-4, 4],
+    samples: [
+      kink("hardSwish'(-3) = -1/2: the derivative from above", [-3, -4, 1], "up", none),
+      kink("hardSwish'(3) = 3/2: the derivative from below", [3, 4, -1], "down", none),
+    ],
   },
   // PyTorch's hardswish backward: 0 below -3, (2x + 3)/6 up to 3 inclusive, 1 above.
   hardSwishGrad: gradRow(
     "hardSwishGrad",
     "return select(select((2.0 * x + 3.0) / 6.0, 1.0, x > 3.0), 0.0, x < -3.0);",
     (x) => (x < -3 ? 0 : x > 3 ? 1 : (2 * x + 3) / 6),
+    none,
+    [-4, 4],
   ),
   // clamp(alpha·x + beta, 0, 1): ONNX HardSigmoid; PyTorch's is alpha 1/6, beta 1/2.
   hardSigmoid: {
@@ -86,11 +118,23 @@ const ROWS: Record<string, UnaryRow> = {
     cpu: (x, a, b) => Math.min(Math.max(a * x + b, 0), 1),
     grad: (x, _y, g, a) => mul(g, u("hardSigmoidGrad", x, a.alpha, a.beta)),
     zeroInvariant: false,
+    domain: [-4, 4],
+    attrs: { alpha: 1 / 6, beta: 0.5 },
     onnx: (e, io) =>
       e.node("HardSigmoid", io.inputs, io.outputs, {
         alpha: { float: io.attrs.alpha },
         beta: { float: io.attrs.beta },
       }),
+    samples: [
+      kink("hardSigmoid' = 0 where it reaches 0: the derivative outside", [-3, 0, -4], "down", {
+        alpha: 1 / 6,
+        beta: 0.5,
+      }),
+      kink("hardSigmoid' = 0 where it reaches 1: the derivative outside", [3, 0, 4], "up", {
+        alpha: 1 / 6,
+        beta: 0.5,
+      }),
+    ],
   },
   hardSigmoidGrad: gradRow(
     "hardSigmoidGrad",
@@ -99,6 +143,8 @@ const ROWS: Record<string, UnaryRow> = {
       const v = a * x + b;
       return v > 0 && v < 1 ? a : 0;
     },
+    { alpha: 1 / 6, beta: 0.5 },
+    [-4, 4],
   ),
   // x · tanh(softplus(x)) (Misra 2019); tanh of a non-negative argument through exp(-2s).
   mish: {

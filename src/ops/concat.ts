@@ -7,6 +7,7 @@ import type { Tensor, TensorInfo } from "../tensor.ts";
 import { apply, apply1, defineOp, shapeError } from "./registry.ts";
 import { normAxis, stridesOf } from "./util.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
+import { ints, rand } from "./samples.ts";
 
 // ---------------------------------------------------------------------------------------------
 
@@ -80,6 +81,20 @@ const concatOp = defineOp<ConcatAttrs>({
   },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Concat", io.inputs, io.outputs, { axis: io.attrs.axis }),
+  samples: [
+    {
+      name: "channels of NCHW, three operands",
+      ins: [rand([2, 2, 3, 2]), rand([2, 1, 3, 2]), rand([2, 3, 3, 2])],
+      attrs: { axis: 1 },
+    },
+    { name: "first axis", ins: [rand([1, 3]), rand([2, 3])], attrs: { axis: 0 } },
+    {
+      name: "last axis, an empty operand",
+      ins: [rand([2, 2]), rand([2, 0]), rand([2, 3])],
+      attrs: { axis: 1 },
+    },
+    { name: "i32", ins: [ints([1, 2], [1, 2]), ints([-3, 4, 5, 6], [2, 2])], attrs: { axis: 0 } },
+  ],
 });
 
 /**
@@ -160,6 +175,19 @@ const splitOp = defineOp<SplitAttrs>({
     const sizes = e.constant([...io.attrs.sizes], [io.attrs.sizes.length], "i64");
     e.node("Split", [io.inputs[0], sizes], io.outputs, { axis: io.attrs.axis });
   },
+  samples: [
+    { name: "channels into 1, 3, 1", ins: [rand([2, 5, 2])], attrs: { axis: 1, sizes: [1, 3, 1] } },
+    {
+      name: "spatial axis, an empty part",
+      ins: [rand([2, 3, 5])],
+      attrs: { axis: 2, sizes: [2, 0, 3] },
+    },
+    {
+      name: "i32, first axis",
+      ins: [ints([1, 2, 3, 4, 5, 6], [3, 2])],
+      attrs: { axis: 0, sizes: [2, 1] },
+    },
+  ],
 });
 
 /**

@@ -42,6 +42,13 @@ import {
 } from "./conv_geometry.ts";
 import { directCpu, transposedCpu, wgradCpu } from "./conv_cpu.ts";
 import { conv2dGpu, transposedGpu, wgradGpu } from "./conv_gpu.ts";
+import {
+  conv2dBackwardInputSamples,
+  conv2dBackwardWeightSamples,
+  conv2dSamples,
+  convTranspose2dBackwardInputSamples,
+  convTranspose2dSamples,
+} from "./conv_samples.ts";
 
 export type {
   Conv2dAttrs,
@@ -131,6 +138,7 @@ const conv2dOp = defineOp<Conv2dAttrs>({
   onnx: (e, io) => {
     e.node("Conv", io.inputs, io.outputs, onnxConvAttrs(io.attrs, io.info.ins[1].shape.slice(2)));
   },
+  samples: conv2dSamples,
 });
 
 const convTranspose2dOp = defineOp<ConvTranspose2dAttrs>({
@@ -205,11 +213,30 @@ const convTranspose2dOp = defineOp<ConvTranspose2dAttrs>({
     return { macs, flops: 2 * macs + biasOps };
   },
   onnx: (e, io) => {
-    e.node("ConvTranspose", io.inputs, io.outputs, {
-      ...onnxConvAttrs(io.attrs, io.info.ins[1].shape.slice(2)),
-      output_padding: [...io.attrs.outputPadding],
-    });
+    const a = io.attrs, attrs = onnxConvAttrs(a, io.info.ins[1].shape.slice(2));
+    if (a.outputPadding.every((p, i) => p < a.stride[i])) {
+      return e.node("ConvTranspose", io.inputs, io.outputs, {
+        ...attrs,
+        output_padding: [...a.outputPadding],
+      });
+    }
+    // onnxruntime (1.20) scatters wrongly when output_padding >= stride: crop less at the end
+    // instead (the same rows), zero-pad past the full transposed output, then add the bias.
+    const p = a.padding, tail = [0, 1].map((i) => Math.max(0, p[i] - a.outputPadding[i]));
+    const extra = [0, 1].map((i) => Math.max(0, a.outputPadding[i] - p[i]));
+    const [x, w, b] = io.inputs;
+    const t = e.fresh("conv_t"), padded = b ? e.fresh("conv_t_padded") : io.outputs[0];
+    e.node("ConvTranspose", [x, w], [t], { ...attrs, pads: [p[0], p[1], tail[0], tail[1]] });
+    const pads = e.constant([0, 0, 0, 0, 0, 0, extra[0], extra[1]], [8], "i64");
+    e.node("Pad", [t, pads], [padded], { mode: "constant" });
+    if (b) {
+      const c = io.info.outs[0].shape[1];
+      const rb = e.fresh("bias_c11");
+      e.node("Reshape", [b, e.constant([c, 1, 1], [3], "i64")], [rb]);
+      e.node("Add", [padded, rb], io.outputs);
+    }
   },
+  samples: convTranspose2dSamples,
 });
 
 const conv2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
@@ -258,6 +285,7 @@ const conv2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
     return { macs, flops: 2 * macs };
   },
   onnx: trainingOnly("conv2dBackwardInput", "conv2d"),
+  samples: conv2dBackwardInputSamples,
 });
 
 const conv2dBackwardWeightOp = defineOp<ConvBackwardAttrs>({
@@ -302,6 +330,7 @@ const conv2dBackwardWeightOp = defineOp<ConvBackwardAttrs>({
     return { macs, flops: 2 * macs };
   },
   onnx: trainingOnly("conv2dBackwardWeight", "conv2d and convTranspose2d"),
+  samples: conv2dBackwardWeightSamples,
 });
 
 /**
@@ -349,6 +378,7 @@ const convTranspose2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
     return { macs, flops: 2 * macs };
   },
   onnx: trainingOnly("convTranspose2dBackwardInput", "convTranspose2d"),
+  samples: convTranspose2dBackwardInputSamples,
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,15 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { rngFor } from "../random.ts";
 import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
+import { rand } from "./samples.ts";
+
+// The exported graph is the inference graph, where dropout is the identity (p = 0).
+const dropSample = (name: string, shape: number[], p: number, seed: number) => ({
+  name,
+  ins: [rand(shape)],
+  attrs: { p, seed },
+  onnx: { attrs: { p: 0, seed } },
+});
 
 /** Attributes of the dropout op (training mode only; eval never records it). */
 export interface DropoutAttrs {
@@ -62,8 +71,17 @@ const dropoutOp: OpSpec<DropoutAttrs> = defineOp<DropoutAttrs>({
   grad: ({ attrs }, [g]) => [apply1(dropoutOp, [g], attrs)],
   channels: { kind: "passthrough" },
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
-  // Inference export: ONNX Dropout without training_mode is the identity.
-  onnx: (e, io) => e.node("Dropout", [io.inputs[0], e.constant([io.attrs.p], [])], [io.outputs[0]]),
+  // Inference export: ONNX Dropout without training_mode is the identity (Identity itself for
+  // p = 1, a ratio onnxruntime rejects).
+  onnx: (e, io) =>
+    io.attrs.p < 1
+      ? e.node("Dropout", [io.inputs[0], e.constant([io.attrs.p], [])], [io.outputs[0]])
+      : e.node("Identity", [io.inputs[0]], [io.outputs[0]]),
+  samples: [
+    dropSample("p 0.3, NCHW", [2, 3, 4, 5], 0.3, 7),
+    dropSample("p 0.5, odd size, 2 workgroups", [3, 97], 0.5, 123456789),
+    dropSample("p 1 drops everything", [2, 3], 1, 1),
+  ],
 });
 
 /** Options of {@link dropout}. */

@@ -16,7 +16,9 @@ import {
   packShape,
   sameShape,
 } from "./util.ts";
-import type { ChannelRule, NoFacet, OnnxRule } from "./spec.ts";
+import type { ChannelRule, NoFacet, OnnxRule, OpSample } from "./spec.ts";
+import { ints, kink, rand, values } from "./samples.ts";
+import { binarySamples, tieData, unarySamples } from "./elementwise_samples.ts";
 
 const wgslType = (d: DType) => d;
 
@@ -43,6 +45,11 @@ export interface UnaryRow {
   /** Channel rule when it depends on the attributes (clamp); overrides `zeroInvariant`. */
   channels?: ChannelRule<UnaryAttrs>;
   onnx: OnnxRule<UnaryAttrs> | NoFacet;
+  /** Range of the samples' inputs (default [-2, 2]) and their attributes (default 0, 0). */
+  domain?: [number, number];
+  attrs?: UnaryAttrs;
+  /** Samples beyond the shared ones: kinks with their tie rule, other attributes. */
+  samples?: OpSample<UnaryAttrs>[];
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -56,6 +63,7 @@ function erf(x: number): number {
 }
 const sigm = (x: number) => 1 / (1 + Math.exp(-x));
 
+const no: UnaryAttrs = { alpha: 0, beta: 0 };
 const simple = (type: string): OnnxRule<UnaryAttrs> => (e, io) =>
   e.node(type, io.inputs, io.outputs);
 
@@ -73,6 +81,7 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (x, _y, g) => mul(g, sign(x)),
     zeroInvariant: true,
     onnx: simple("Abs"),
+    samples: [kink("abs'(0) = sign(0) = 0: the mean of both sides", [-1, 0, 0.5, 0], "both", no)],
   },
   sign: {
     wgsl: "return sign(x);",
@@ -94,6 +103,7 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (x, _y, g) => div(g, x),
     zeroInvariant: false,
     onnx: simple("Log"),
+    domain: [0.25, 3],
   },
   sqrt: {
     wgsl: "return sqrt(x);",
@@ -101,6 +111,7 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (_x, y, g) => div(g, affine(y, 2, 0)),
     zeroInvariant: true,
     onnx: simple("Sqrt"),
+    domain: [0.25, 3],
   },
   square: {
     wgsl: "return x * x;",
@@ -115,6 +126,7 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (_x, y, g) => neg(mul(g, square(y))),
     zeroInvariant: false,
     onnx: simple("Reciprocal"),
+    domain: [0.25, 3],
   },
   relu: {
     wgsl: "return max(x, 0.0);",
@@ -122,6 +134,9 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (x, _y, g) => mul(g, step(x)),
     zeroInvariant: true,
     onnx: simple("Relu"),
+    samples: [
+      kink("relu'(0) = 0: the derivative from below, as PyTorch", [-1, 0, 0.5, 0], "down", no),
+    ],
   },
   step: {
     wgsl: "return select(0.0, 1.0, x > 0.0);",
@@ -142,6 +157,13 @@ const UNARY: Record<string, UnaryRow> = {
     zeroInvariant: true,
     onnx: (e, io) =>
       e.node("LeakyRelu", io.inputs, io.outputs, { alpha: { float: io.attrs.alpha } }),
+    attrs: { alpha: 0.1, beta: 0 },
+    samples: [
+      kink("leakyRelu'(0) = slope: the derivative from below", [1, 0, -0.5], "down", {
+        alpha: 0.1,
+        beta: 0,
+      }),
+    ],
   },
   sigmoid: {
     wgsl: "return 1.0 / (1.0 + exp(-x));",
@@ -206,6 +228,7 @@ const UNARY: Record<string, UnaryRow> = {
     cpu: (x, a, b) => a * x + b,
     grad: (_x, _y, g, a) => affine(g, a.alpha, 0),
     zeroInvariant: false,
+    attrs: { alpha: -1.5, beta: 0.3 },
     onnx: (e, io) => {
       const t = e.fresh("scaled");
       e.node("Mul", [io.inputs[0], e.constant([io.attrs.alpha], [])], [t]);
@@ -256,6 +279,7 @@ export function defineUnary(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
     channels,
     cost: (info) => ({ macs: 0, flops: numel(info.outs[0].shape) }),
     onnx: row.onnx,
+    samples: unarySamples(row.domain, row.attrs, row.samples),
   });
 }
 
@@ -318,6 +342,10 @@ interface BinaryRow {
   /** Joint: operands share a channel space. Zero-invariant when both are zero. */
   channels: ChannelRule;
   onnx: OnnxRule;
+  /** Samples: range of the second operand (default [-2, 2]); i32 operands too (default yes). */
+  rangeB?: [number, number];
+  noInts?: boolean;
+  samples?: OpSample<Record<string, never>>[];
 }
 
 const bin = (type: string): OnnxRule => (e, io) => e.node(type, io.inputs, io.outputs);
@@ -361,6 +389,8 @@ const BINARY: Record<string, BinaryRow> = {
     grad: (_a, b, y, g) => [div(g, b), neg(div(mul(g, y), b))],
     channels: { kind: "block", reason: "division by a zero channel is not zero" },
     onnx: bin("Div"),
+    rangeB: [0.5, 2],
+    noInts: true,
   },
   maximum: {
     wgsl: "return max(a, b);",
@@ -371,6 +401,12 @@ const BINARY: Record<string, BinaryRow> = {
     },
     channels: joint,
     onnx: bin("Max"),
+    samples: [{
+      name: "equal operands",
+      ins: tieData,
+      attrs: {},
+      ties: { rule: "a tie goes to the first operand (a >= b)", breaks: [["up", "none"]] },
+    }],
   },
   minimum: {
     wgsl: "return min(a, b);",
@@ -381,6 +417,12 @@ const BINARY: Record<string, BinaryRow> = {
     },
     channels: joint,
     onnx: bin("Min"),
+    samples: [{
+      name: "equal operands",
+      ins: tieData,
+      attrs: {},
+      ties: { rule: "a tie goes to the first operand (a <= b)", breaks: [["down", "none"]] },
+    }],
   },
   eq: {
     wgsl: "return select(0.0, 1.0, a == b);",
@@ -389,6 +431,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Equal"),
+    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
   },
   lt: {
     wgsl: "return select(0.0, 1.0, a < b);",
@@ -397,6 +440,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Less"),
+    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
   },
   le: {
     wgsl: "return select(0.0, 1.0, a <= b);",
@@ -405,6 +449,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Greater", true),
+    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
   },
   gt: {
     wgsl: "return select(0.0, 1.0, a > b);",
@@ -413,6 +458,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Greater"),
+    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
   },
   ge: {
     wgsl: "return select(0.0, 1.0, a >= b);",
@@ -421,6 +467,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Less", true),
+    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
   },
 };
 
@@ -489,6 +536,7 @@ function binaryOp(name: string, row: BinaryRow): OpSpec<Record<string, never>> {
     channels: row.channels as ChannelRule<Record<string, never>>,
     cost: (info) => ({ macs: 0, flops: numel(info.outs[0].shape) }),
     onnx: row.onnx as OnnxRule<Record<string, never>>,
+    samples: binarySamples(row.rangeB, !row.noInts, row.samples),
   });
 }
 
@@ -555,10 +603,15 @@ const fillOp = defineOp<FillAttrs>({
   onnx: (e, io) => {
     // A constant: written as an initializer (ConstantOfShape needs a TENSOR attribute).
     const n = numel(io.attrs.shape);
-    const dtype = io.attrs.dtype === "f32" ? "f32" : "i32";
-    const c = e.constant(new Array(n).fill(io.attrs.value), [...io.attrs.shape], dtype);
+    const c = e.constant(new Array(n).fill(io.attrs.value), [...io.attrs.shape], io.attrs.dtype);
     e.node("Identity", [c], io.outputs);
   },
+  samples: [
+    { name: "f32, odd size", ins: [], attrs: { shape: [3, 5], value: -2.5, dtype: "f32" } },
+    { name: "i32", ins: [], attrs: { shape: [7], value: -3, dtype: "i32" } },
+    { name: "u32, 2 workgroups", ins: [], attrs: { shape: [2, 300], value: 7, dtype: "u32" } },
+    { name: "empty", ins: [], attrs: { shape: [0, 4], value: 1, dtype: "f32" } },
+  ],
 });
 
 /** A tensor of `shape` filled with `value`. */
@@ -588,8 +641,9 @@ const castOp = defineOp<CastAttrs>({
   gpu([x], [y], a, info) {
     const n = numel(a.dtype ? info.outs[0].shape : []);
     const from = info.ins[0].dtype;
-    const expr = a.dtype === "u32" && from === "f32"
-      ? "return u32(max(x, 0.0));"
+    // Negative values become 0 in u32 (as the cpu reference), never their wrapped bits.
+    const expr = a.dtype === "u32" && from !== "u32"
+      ? `return u32(max(x, ${from === "f32" ? "0.0" : "0"}));`
       : `return ${a.dtype}(x);`;
     const { items, defs } = elementMap("unary", from, a.dtype, n);
     const g = grid1d(items);
@@ -599,10 +653,36 @@ const castOp = defineOp<CastAttrs>({
   grad: ({ ins }, [g]) => [ins[0].dtype === "f32" ? g : null],
   channels: { kind: "passthrough" },
   cost: () => ({ macs: 0, flops: 0 }),
-  onnx: (e, io) =>
-    e.node("Cast", io.inputs, io.outputs, {
-      to: io.attrs.dtype === "f32" ? 1 : io.attrs.dtype === "i32" ? 6 : 12,
-    }),
+  onnx: (e, io) => {
+    const to = io.attrs.dtype === "f32" ? 1 : io.attrs.dtype === "i32" ? 6 : 12;
+    if (to !== 12 || io.info.ins[0].dtype === "u32") {
+      return e.node("Cast", io.inputs, io.outputs, { to });
+    }
+    // ONNX wraps negative values cast to uint32; oto clamps them to 0 first.
+    const pos = e.fresh("nonneg");
+    e.node("Relu", io.inputs, [pos]);
+    e.node("Cast", [pos], io.outputs, { to });
+  },
+  samples: [
+    { name: "f32 to f32, NCHW", ins: [rand([2, 3, 2, 3], -3, 3)], attrs: { dtype: "f32" } },
+    {
+      name: "f32 to i32 truncates toward zero",
+      ins: [values([-2.7, -0.5, 0, 0.5, 1.99, 3, -3.5], [7])],
+      attrs: { dtype: "i32" },
+    },
+    {
+      name: "f32 to u32 clamps negatives to 0",
+      ins: [values([-2.7, -0.5, 0, 0.5, 1.99, 3, 4.5, 1e3], [2, 4])],
+      attrs: { dtype: "u32" },
+    },
+    { name: "i32 to f32", ins: [ints([-4, 0, 3, 2, -1], [5])], attrs: { dtype: "f32" } },
+    {
+      name: "i32 to u32 clamps negatives",
+      ins: [ints([-4, 0, 3, -1], [4])],
+      attrs: { dtype: "u32" },
+    },
+    { name: "u32 to f32", ins: [ints([0, 3, 9], [3], "u32")], attrs: { dtype: "f32" } },
+  ],
 });
 
 /** Convert to another dtype (f32 → int truncates toward zero). */

@@ -12,6 +12,7 @@ import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { normAxis } from "./util.ts";
 import type { ChannelRule } from "./spec.ts";
+import { ints, rand } from "./samples.ts";
 
 /** Attributes of gather: the (normalised) axis of `x` that the indices pick from. */
 export interface GatherAttrs {
@@ -104,6 +105,20 @@ const gatherOp = defineOp<GatherAttrs>({
   channels: axisRule,
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Gather", io.inputs, io.outputs, { axis: io.attrs.axis }),
+  samples: [
+    {
+      name: "2-D indices, negative index",
+      ins: [rand([2, 4]), ints([3, -1, 0, 2], [2, 2])],
+      attrs: { axis: 1 },
+    },
+    { name: "repeated rows", ins: [rand([5, 3]), ints([4, 0, 4])], attrs: { axis: 0 } },
+    { name: "spatial axis of NCHW", ins: [rand([2, 3, 4, 2]), ints([3, 0])], attrs: { axis: 2 } },
+    {
+      name: "i32 table, no indices",
+      ins: [ints([1, 2, 3, 4], [2, 2]), ints([], [0])],
+      attrs: { axis: 0 },
+    },
+  ],
 });
 
 const gatherGradOp = defineOp<GatherGradAttrs>({
@@ -145,6 +160,18 @@ const gatherGradOp = defineOp<GatherGradAttrs>({
     none:
       "gatherGrad is a training-only op (the backward kernel of gather); export the forward graph",
   },
+  samples: [
+    {
+      name: "repeated indices add up",
+      ins: [rand([4, 2]), ints([2, 0, 2, 1])],
+      attrs: { axis: 0, dim: 3 },
+    },
+    {
+      name: "2-D indices, negative index, inner axis",
+      ins: [rand([2, 2, 2, 3]), ints([3, -1, 0, 3], [2, 2])],
+      attrs: { axis: 1, dim: 4 },
+    },
+  ],
 });
 
 /**
@@ -220,6 +247,10 @@ const oneHotOp = defineOp<OneHotAttrs>({
     const values = e.constant([0, 1], [2], "f32");
     e.node("OneHot", [io.inputs[0], depth, values], io.outputs, { axis: -1 });
   },
+  samples: [
+    { name: "labels", ins: [ints([3, 0, 4])], attrs: { classes: 5 } },
+    { name: "2-D labels, one class", ins: [ints([0, 0, 0, 0], [2, 2])], attrs: { classes: 1 } },
+  ],
 });
 
 /**

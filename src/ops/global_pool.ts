@@ -10,6 +10,7 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { div, eq, mul } from "./elementwise.ts";
 import { expand } from "./movement.ts";
 import { sum } from "./reduce.ts";
+import { rand, values } from "./samples.ts";
 
 type NoAttrs = Record<string, never>;
 
@@ -59,6 +60,19 @@ const globalMaxPoolOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
   channels: { kind: "passthrough" },
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
   onnx: (e, io) => e.node("GlobalMaxPool", io.inputs, io.outputs),
+  samples: [
+    { name: "small plane (a thread per plane)", ins: [rand([2, 3, 5, 5])], attrs: {} },
+    { name: "large plane (a workgroup per plane)", ins: [rand([1, 2, 9, 11])], attrs: {} },
+    {
+      name: "2-way ties in every plane",
+      ins: [values([1, -2, 1, 0.5, -1, 0.25, 0.25, -3], [1, 2, 2, 2])],
+      attrs: {},
+      ties: {
+        rule: "tied maxima of a plane share the gradient evenly",
+        breaks: [["earlierHigher"], ["earlierLower"]],
+      },
+    },
+  ],
 });
 
 /**

@@ -21,6 +21,7 @@ import { broadcastStrides, elementMap, packShape, stridesOf } from "./util.ts";
 import { encodeMatmul, matmul } from "./matmul.ts";
 import { reshape } from "./movement.ts";
 import { sum } from "./reduce.ts";
+import { rand } from "./samples.ts";
 
 /** Attributes of `linear`; the bias is present when a third input is given. */
 export interface LinearAttrs {
@@ -148,6 +149,18 @@ const linearOp = defineOp<LinearAttrs>({
     e.node("MatMul", [x, wt], [mm]);
     e.node("Add", [mm, b], io.outputs);
   },
+  samples: [
+    { name: "[N, in] with bias (Gemm)", ins: [rand([4, 3]), rand([5, 3]), rand([5])], attrs: {} },
+    { name: "rank 3 input, no bias", ins: [rand([2, 3, 4]), rand([5, 4])], attrs: {} },
+    { name: "rank 3 input with bias", ins: [rand([2, 2, 3]), rand([4, 3]), rand([4])], attrs: {} },
+    { name: "partial 32x32 tiles, bias", ins: [rand([33, 7]), rand([9, 7]), rand([9])], attrs: {} },
+    {
+      name: "vec4 kernel, partial tiles",
+      ins: [rand([17, 8]), rand([132, 8]), rand([132])],
+      attrs: {},
+    },
+    { name: "a single vector", ins: [rand([3]), rand([2, 3])], attrs: {} },
+  ],
 });
 
 /**

@@ -10,6 +10,11 @@ import { dispatch, type Kernel, specialize, Uniforms } from "../backend/webgpu.t
 import { numel, type Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { broadcastShapes } from "./util.ts";
+import { rand } from "./samples.ts";
+import type { OpSample } from "./spec.ts";
+
+const mm = (name: string, a: number[], b: number[], transA = false, transB = false) =>
+  ({ name, ins: [rand(a), rand(b)], attrs: { transA, transB } }) satisfies OpSample<MatmulAttrs>;
 
 /** Attributes: transpose the last two axes of A and/or B before multiplying. */
 export interface MatmulAttrs {
@@ -106,6 +111,15 @@ const matmulOp = defineOp<MatmulAttrs>({
     });
     e.node("MatMul", ins, io.outputs);
   },
+  samples: [
+    mm("odd sizes (scalar kernel)", [5, 7], [7, 3]),
+    mm("vec4 kernel, partial 16-row and 128-column tiles", [17, 8], [8, 132]),
+    mm("scalar kernel, partial 32x32 tiles", [33, 5], [5, 35]),
+    mm("transposed A (aligned)", [8, 12], [8, 4], true, false),
+    mm("transposed B, batch broadcast", [2, 3, 5], [4, 5], false, true),
+    mm("both transposed, batched", [2, 6, 3], [2, 5, 6], true, true),
+    mm("empty rows", [0, 4], [4, 3]),
+  ],
 });
 
 /**

@@ -7,6 +7,7 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor } from "../tensor.ts";
 import { apply1, defineAliasOp, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
+import { ints, rand } from "./samples.ts";
 
 /** Gather `dst[i] = src[at]` (a strided view read) or scatter `dst[at] = src[i]` (written). */
 export type StridedDirection = "gather" | "scatter";
@@ -79,9 +80,17 @@ const reshapeOp = defineAliasOp<ReshapeAttrs>({
   channels: { kind: "flatten" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
-    const s = e.constant(io.info.outs[0].shape.map(Number), [io.info.outs[0].shape.length], "i64");
-    e.node("Reshape", [io.inputs[0], s], io.outputs);
+    const shape = io.info.outs[0].shape;
+    const s = e.constant(shape.map(Number), [shape.length], "i64");
+    // ONNX reads a 0 in the target as "keep that input dim" unless allowzero is set.
+    e.node("Reshape", [io.inputs[0], s], io.outputs, shape.includes(0) ? { allowzero: 1 } : {});
   },
+  samples: [
+    { name: "flatten NCHW", ins: [rand([2, 3, 2, 2])], attrs: { shape: [2, -1] } },
+    { name: "split the channel axis", ins: [rand([2, 6, 3])], attrs: { shape: [2, 3, 2, 3] } },
+    { name: "i32, to rank 1", ins: [ints([1, -2, 3, 4, 5, 6], [2, 3])], attrs: { shape: [6] } },
+    { name: "empty", ins: [rand([0, 4])], attrs: { shape: [2, 0, 2] } },
+  ],
 });
 
 /** View with a new shape (one entry may be -1). Shares storage; no copy. */
@@ -128,6 +137,20 @@ const expandOp = defineOp<ExpandAttrs>({
     const s = e.constant(io.attrs.shape.map(Number), [io.attrs.shape.length], "i64");
     e.node("Expand", [io.inputs[0], s], io.outputs);
   },
+  samples: [
+    {
+      name: "broadcast H and W of NCHW",
+      ins: [rand([2, 3, 1, 1])],
+      attrs: { shape: [2, 3, 4, 5] },
+    },
+    { name: "new leading axes", ins: [rand([3])], attrs: { shape: [2, 2, 3] } },
+    {
+      name: "middle axis, i32",
+      ins: [ints([1, -2, 7, 4], [2, 1, 2])],
+      attrs: { shape: [2, 3, 2] },
+    },
+    { name: "to an empty axis", ins: [rand([3, 1])], attrs: { shape: [3, 0] } },
+  ],
 });
 
 /** Broadcast x to `shape` (materialised copy). */
@@ -166,6 +189,16 @@ const permuteOp = defineOp<PermuteAttrs>({
   channels: { kind: "block", reason: "permute moves the channel axis" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Transpose", io.inputs, io.outputs, { perm: [...io.attrs.perm] }),
+  samples: [
+    { name: "rank 3 rotation", ins: [rand([2, 3, 5])], attrs: { perm: [2, 0, 1] } },
+    { name: "NCHW to NHWC", ins: [rand([2, 3, 4, 5])], attrs: { perm: [0, 2, 3, 1] } },
+    {
+      name: "rank 6, i32",
+      ins: [ints([...Array(48).keys()], [2, 1, 3, 2, 2, 2])],
+      attrs: { perm: [5, 3, 0, 4, 2, 1] },
+    },
+    { name: "empty", ins: [rand([0, 3])], attrs: { perm: [1, 0] } },
+  ],
 });
 
 /** Reorder axes: out.shape[i] = x.shape[perm[i]]. */

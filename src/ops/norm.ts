@@ -15,6 +15,7 @@ import type { OnnxEmitter } from "./spec.ts";
 import { type Core, makePlan, type NormBackwardAttrs } from "./norm_plan.ts";
 import { applyCpu, backwardCpu, batchNormTrainCpu, forwardCpu } from "./norm_cpu.ts";
 import { backwardGpu, batchNormEvalGpu, batchNormTrainGpu, forwardGpu } from "./norm_gpu.ts";
+import * as S from "./norm_samples.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Backward (one op for every normalisation; first-order only).
@@ -38,6 +39,7 @@ const normBackwardOp = defineOp<NormBackwardAttrs>({
     none:
       "normBackward is a training-only op (the backward kernel of the norms); export the forward graph",
   },
+  samples: S.normBackwardSamples,
 });
 
 /** Gradients of x, gamma, beta (inputs 0..2) of a normalisation, nulls where not needed. */
@@ -165,6 +167,7 @@ const batchNormOp = defineOp<BatchNormAttrs>({
       epsilon: { float: io.attrs.eps },
       momentum: { float: 1 - io.attrs.momentum },
     }),
+  samples: S.batchNormSamples,
 });
 
 /** Options of {@link batchNorm}. */
@@ -232,6 +235,7 @@ const instanceNormOp = defineOp<EpsAttrs>({
   cost: normCost,
   onnx: (e, io) =>
     e.node("InstanceNormalization", io.inputs, io.outputs, { epsilon: { float: io.attrs.eps } }),
+  samples: S.instanceNormSamples,
 });
 
 /** Instance normalisation: each (sample, channel) over its spatial positions, no running stats. */
@@ -300,6 +304,7 @@ const groupNormOp = defineOp<GroupNormAttrs>({
     e.node("Mul", [back, channelParam(e, io.inputs[1], s.length, s[1])], [scaled]);
     e.node("Add", [scaled, channelParam(e, io.inputs[2], s.length, s[1])], io.outputs);
   },
+  samples: S.groupNormSamples,
 });
 
 /** Group normalisation: channels split into `groups`, each (sample, group) normalised. */
@@ -358,6 +363,7 @@ const layerNormOp = defineOp<LayerNormAttrs>({
       axis: -io.attrs.normalizedShape.length,
       epsilon: { float: io.attrs.eps },
     }),
+  samples: S.layerNormSamples,
 });
 
 /** Layer normalisation over the trailing `normalizedShape` dims (gamma/beta of that shape). */
@@ -443,6 +449,7 @@ const layerNorm2dOp = defineOp<LayerNorm2dAttrs>({
     e.node("Mul", [xn, channelParam(e, io.inputs[1], s.length, s[1])], [sc]);
     e.node("Add", [sc, channelParam(e, io.inputs[2], s.length, s[1])], io.outputs);
   },
+  samples: S.layerNorm2dSamples,
 });
 
 /** Options of {@link layerNorm2d}. */

@@ -6,6 +6,7 @@ import type { Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { embedCpu, embedGpu } from "./embed.ts";
 import { sliceByAttrs } from "./slice.ts";
+import { ints, rand } from "./samples.ts";
 
 // ---------------------------------------------------------------------------------------------
 
@@ -67,6 +68,29 @@ const padOp = defineOp<PadAttrs>({
     const v = e.constant([value], [], dt);
     e.node("Pad", [io.inputs[0], pads, v], io.outputs, { mode: "constant" });
   },
+  samples: [
+    {
+      name: "nonzero value",
+      ins: [rand([2, 3])],
+      attrs: { before: [1, 2], after: [0, 1], value: 0.5 },
+    },
+    {
+      name: "spatial zero padding of NCHW, wider than the input",
+      ins: [rand([2, 3, 2, 3])],
+      attrs: { before: [0, 0, 3, 1], after: [0, 0, 1, 4], value: 0 },
+    },
+    {
+      name: "channel axis",
+      ins: [rand([1, 2, 3])],
+      attrs: { before: [0, 1, 0], after: [0, 2, 0], value: 0 },
+    },
+    { name: "i32", ins: [ints([1, -2, 3], [3])], attrs: { before: [2], after: [1], value: -7 } },
+    {
+      name: "empty input",
+      ins: [rand([0, 2])],
+      attrs: { before: [1, 0], after: [0, 1], value: 1 },
+    },
+  ],
 });
 
 /**

@@ -24,7 +24,8 @@ import {
 } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
-import type { OnnxEmitter } from "./spec.ts";
+import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
+import { fixed, rand, values } from "./samples.ts";
 
 type Pair = [number, number];
 
@@ -260,6 +261,79 @@ function poolGpu(x: GPUBuffer, y: GPUBuffer, g: Geo, info: OpInfo): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Samples: window geometries that reach every kernel path (tiling windows, overlapping windows,
+// padding, dilation, ceil mode's partial windows).
+
+const win = (
+  k: number[],
+  s: number[],
+  p = [0, 0],
+  d = [1, 1],
+  ceilMode = false,
+  countIncludePad = true,
+): Pool2dAttrs => ({
+  kernel: [k[0], k[1]],
+  stride: [s[0], s[1]],
+  padding: [p[0], p[1]],
+  dilation: [d[0], d[1]],
+  ceilMode,
+  countIncludePad,
+});
+
+const MAX_WINDOWS: [string, number[], Pool2dAttrs][] = [
+  ["2x2 windows tiling the input", [2, 3, 4, 6], win([2, 2], [2, 2])],
+  ["3x3 stride 2 padding 1 (overlapping)", [1, 2, 7, 6], win([3, 3], [2, 2], [1, 1])],
+  [
+    "dilation 2, ceil mode (partial last window)",
+    [1, 2, 7, 8],
+    win([3, 2], [2, 3], [1, 0], [2, 2], true),
+  ],
+];
+const AVG_WINDOWS: [string, number[], Pool2dAttrs][] = [
+  ["2x2 windows tiling the input", [2, 3, 4, 6], win([2, 2], [2, 2])],
+  ["3x3 stride 2 padding 1, padding counted", [1, 2, 7, 6], win([3, 3], [2, 2], [1, 1])],
+  [
+    "padding not counted, ceil mode",
+    [1, 2, 6, 7],
+    win([3, 3], [2, 2], [1, 1], [1, 1], true, false),
+  ],
+  ["padding counted, ceil mode", [1, 2, 5, 8], win([2, 3], [2, 2], [1, 1], [1, 1], true)],
+];
+
+/** Equal values inside windows (distinct values are >= 0.25 apart). */
+function tiedPlane(h: number, w: number): number[] {
+  return Array.from({ length: h * w }, (_, i) => [0.5, -1, 0.5, 2, -0.25, 2, 1, 1][i % 8]);
+}
+const tied = (x: number[]) => values(tiedPlane(x[0] * x[1] * x[2], x[3]), x);
+
+/** dx of a pooling of x (fixed: max pooling is piecewise linear in it) from a random dy. */
+function backwardSample(
+  name: string,
+  x: SampleInput,
+  mode: number,
+  pool?: Pool2dAttrs,
+): OpSample<PoolBackwardAttrs> {
+  const out = pool
+    ? poolShape("pool2dBackward", { shape: x.shape, dtype: "f32" }, pool)[0].shape
+    : [x.shape[0], x.shape[1], 3, 2];
+  return { name, ins: [fixed(x), rand(out)], attrs: { mode, pool } };
+}
+
+const FIRST_WINS: TieRule = {
+  rule: "tied maxima of a window: the first tap wins, as PyTorch",
+  breaks: [["earlierHigher"]],
+};
+const maxPoolSamples: OpSample<Pool2dAttrs>[] = [
+  ...MAX_WINDOWS.map(([name, x, attrs]) => ({ name, ins: [rand(x)], attrs })),
+  ...[MAX_WINDOWS[0], MAX_WINDOWS[1]].map(([name, x, attrs]) => ({
+    name: `ties: ${name}`,
+    ins: [tied(x)],
+    attrs,
+    ties: FIRST_WINS,
+  })),
+];
+
+// ---------------------------------------------------------------------------------------------
 // Backward ops (first-order only).
 
 interface PoolBackwardAttrs {
@@ -317,6 +391,18 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     none:
       "pool2dBackward is a training-only op (the backward kernel of pooling); export the forward graph",
   },
+  samples: [
+    ...MAX_WINDOWS.map(([name, x, pool]) =>
+      backwardSample(`max, ${name}`, rand(x), MODE.max, pool)
+    ),
+    ...AVG_WINDOWS.map(([name, x, pool]) =>
+      backwardSample(`avg, ${name}`, rand(x), MODE.avg, pool)
+    ),
+    backwardSample("adaptive, uneven bins 3x2 of 7x5", rand([1, 2, 7, 5]), MODE.adaptive),
+    ...[MAX_WINDOWS[0], MAX_WINDOWS[1]].map(([name, x, pool]) =>
+      backwardSample(`max, tied window values, ${name}`, tied(x), MODE.max, pool)
+    ),
+  ],
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -390,6 +476,7 @@ const maxPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   channels: { kind: "passthrough" },
   cost: windowCost,
   onnx: poolOnnx("MaxPool"),
+  samples: maxPoolSamples,
 });
 
 const avgPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
@@ -409,6 +496,7 @@ const avgPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   channels: { kind: "passthrough" },
   cost: windowCost,
   onnx: poolOnnx("AveragePool"),
+  samples: AVG_WINDOWS.map(([name, x, attrs]) => ({ name, ins: [rand(x)], attrs })),
 });
 
 const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>({
@@ -475,6 +563,20 @@ const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>
     }
     e.node("Concat", rows, io.outputs, { axis: 2 });
   },
+  samples: [
+    {
+      name: "global, small plane (a thread per plane)",
+      ins: [rand([2, 3, 5, 5])],
+      attrs: { size: [1, 1] },
+    },
+    {
+      name: "global, large plane (a workgroup per plane)",
+      ins: [rand([1, 2, 9, 11])],
+      attrs: { size: [1, 1] },
+    },
+    { name: "even bins", ins: [rand([1, 2, 6, 4])], attrs: { size: [3, 2] } },
+    { name: "uneven bins", ins: [rand([2, 2, 7, 5])], attrs: { size: [3, 2] } },
+  ],
 });
 
 function poolAttrs(op: string, o: MaxPool2dOptions & AvgPool2dOptions): Pool2dAttrs {

@@ -9,6 +9,7 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { add, affine, mul, step } from "./elementwise.ts";
 import { reshape } from "./movement.ts";
 import { sumTo } from "./reduce.ts";
+import { rand, values } from "./samples.ts";
 
 type NoAttrs = Record<string, never>;
 
@@ -79,6 +80,17 @@ const preluOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
     e.node("Reshape", [io.inputs[1], e.constant(shape, [shape.length], "i64")], [s]);
     e.node("PRelu", [io.inputs[0], s], io.outputs);
   },
+  samples: [
+    { name: "per-channel slopes, NCHW", ins: [rand([2, 3, 3, 4]), rand([3], 0, 0.5)], attrs: {} },
+    { name: "one shared slope", ins: [rand([2, 3, 5]), rand([1], 0, 0.5)], attrs: {} },
+    { name: "[N, C] input", ins: [rand([4, 3]), rand([3], 0, 0.5)], attrs: {} },
+    {
+      name: "kink at 0",
+      ins: [values([0, -1, 0.5, 0, 2, 0], [1, 2, 3]), values([0.25, 0.1])],
+      attrs: {},
+      ties: { rule: "d/dx at 0 is the slope: the derivative from below", breaks: [["down"]] },
+    },
+  ],
 });
 
 /**

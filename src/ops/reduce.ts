@@ -14,6 +14,39 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { normAxis, packShape, stridesOf } from "./util.ts";
 import { div, eq, mul, scale } from "./elementwise.ts";
 import { expand, reshape } from "./movement.ts";
+import { rand, values } from "./samples.ts";
+import type { OpSample } from "./spec.ts";
+
+/** 2-way ties in every reduced row of a [2, 4] input (with axes [1]). */
+const TIED = values([1, -2, 1, 0.5, -1, 0.25, 0.25, -3], [2, 4]);
+
+function reduceSamples(kind: Kind): OpSample<ReduceAttrs>[] {
+  const s = (name: string, shape: number[], axes: number[], keepDims: boolean) => ({
+    name,
+    ins: [rand(shape, -2, 2)],
+    attrs: { axes, keepDims },
+  });
+  const samples: OpSample<ReduceAttrs>[] = [
+    s("trailing axis (contiguous), odd size", [3, 5, 7], [2], false),
+    s("non-contiguous axes, keepDims", [3, 4, 5], [0, 2], true),
+    s("every axis", [2, 3, 4], [0, 1, 2], false),
+    s("spatial axes of NCHW (per channel)", [2, 3, 4, 5], [2, 3], true),
+    s("long rows, few outputs (chunked)", [2, 2500], [1], false),
+  ];
+  if (kind === "sum") samples.push(s("empty reduced axis", [3, 0], [1], false));
+  if (kind === "max" || kind === "min") {
+    samples.push({
+      name: "2-way ties in every row",
+      ins: [TIED],
+      attrs: { axes: [1], keepDims: false },
+      ties: {
+        rule: `tied ${kind}ima share the gradient evenly`,
+        breaks: [["earlierHigher"], ["earlierLower"]],
+      },
+    });
+  }
+  return samples;
+}
 
 /** Attributes of reductions. */
 export interface ReduceAttrs {
@@ -160,6 +193,7 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
         e.node(type, [io.inputs[0], axes], io.outputs, { keepdims });
       } else e.node(type, io.inputs, io.outputs, { axes: [...io.attrs.axes], keepdims });
     },
+    samples: reduceSamples(kind),
   });
 }
 
@@ -242,6 +276,16 @@ const argmaxOp = defineOp<ArgmaxAttrs>({
     e.node("ArgMax", io.inputs, [t], { axis: io.attrs.axis, keepdims: 0 });
     e.node("Cast", [t], io.outputs, { to: 6 });
   },
+  samples: [
+    { name: "last axis, odd size", ins: [rand([3, 7])], attrs: { axis: 1 } },
+    { name: "first axis, inner > 1", ins: [rand([4, 3, 2])], attrs: { axis: 0 } },
+    {
+      name: "ties",
+      ins: [TIED],
+      attrs: { axis: 1 },
+      ties: { rule: "the first index of tied maxima", breaks: [["earlierHigher"]] },
+    },
+  ],
 });
 
 /** Index of the maximum along `axis` (i32). */

@@ -9,6 +9,31 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
+import { fixed, rand } from "./samples.ts";
+import type { OpSample } from "./spec.ts";
+
+const up = (mode: "nearest" | "bilinear", scale: number[], alignCorners = false) =>
+  ({ scale: [scale[0], scale[1]], mode, alignCorners }) as UpsampleAttrs;
+const UPSAMPLES: [string, number[], UpsampleAttrs][] = [
+  ["nearest x2", [2, 3, 3, 4], up("nearest", [2, 2])],
+  ["nearest, scales 1.5 and 2.5", [1, 2, 4, 3], up("nearest", [1.5, 2.5])],
+  ["bilinear x2", [2, 2, 3, 4], up("bilinear", [2, 2])],
+  ["bilinear x2, align corners", [1, 2, 3, 3], up("bilinear", [2, 2], true)],
+  ["bilinear, scales 1.75 and 0.5 (downsampling)", [1, 2, 4, 6], up("bilinear", [1.75, 0.5])],
+];
+const outOf = (
+  x: number[],
+  a: UpsampleAttrs,
+) => [x[0], x[1], Math.floor(x[2] * a.scale[0]), Math.floor(x[3] * a.scale[1])];
+const upsampleSamples: OpSample<UpsampleAttrs>[] = UPSAMPLES.map(([name, x, attrs]) => ({
+  name,
+  ins: [rand(x)],
+  attrs,
+}));
+const shuffles = (inverse: boolean): OpSample<ShuffleAttrs>[] => [
+  { name: "factor 2", ins: [rand(inverse ? [2, 3, 4, 6] : [2, 12, 2, 3])], attrs: { factor: 2 } },
+  { name: "factor 3", ins: [rand(inverse ? [1, 2, 3, 6] : [1, 18, 2, 1])], attrs: { factor: 3 } },
+];
 
 const f32 = Math.fround;
 
@@ -98,6 +123,11 @@ const upsampleBackwardOp = defineOp<UpsampleAttrs>({
     none:
       "upsampleBackward is a training-only op (the backward kernel of upsample); export the forward graph",
   },
+  samples: UPSAMPLES.map(([name, x, attrs]) => ({
+    name,
+    ins: [rand(outOf(x, attrs)), fixed(rand(x))],
+    attrs,
+  })),
 });
 
 const upsampleOp: OpSpec<UpsampleAttrs> = defineOp<UpsampleAttrs>({
@@ -157,6 +187,7 @@ const upsampleOp: OpSpec<UpsampleAttrs> = defineOp<UpsampleAttrs>({
     const scales = e.constant([1, 1, a.scale[0], a.scale[1]], [4]);
     e.node("Resize", [io.inputs[0], "", scales], io.outputs, attrs);
   },
+  samples: upsampleSamples,
 });
 
 /**
@@ -261,6 +292,7 @@ const pixelUnshuffleOp: OpSpec<ShuffleAttrs> = defineOp<ShuffleAttrs>({
     e.node("Transpose", [a], [t], { perm: [0, 1, 3, 5, 2, 4] });
     e.node("Reshape", [t, e.constant([n, c * r * r, h / r, w / r], [4], "i64")], io.outputs);
   },
+  samples: shuffles(true),
 });
 
 const pixelShuffleOp: OpSpec<ShuffleAttrs> = defineOp<ShuffleAttrs>({
@@ -280,6 +312,7 @@ const pixelShuffleOp: OpSpec<ShuffleAttrs> = defineOp<ShuffleAttrs>({
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) =>
     e.node("DepthToSpace", io.inputs, io.outputs, { blocksize: io.attrs.factor, mode: "CRD" }),
+  samples: shuffles(false),
 });
 
 /** [N, C·r², H, W] -> [N, C, H·r, W·r] (PyTorch `pixel_shuffle`). */

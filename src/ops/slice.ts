@@ -8,6 +8,15 @@ import { apply1, defineOp, shapeError } from "./registry.ts";
 import { stridesOf } from "./util.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
 import { embedCpu, embedGpu } from "./embed.ts";
+import { ints, rand } from "./samples.ts";
+
+/** Slices of the samples: [input shape, starts, steps, output shape]. */
+const SLICES: [string, number[], number[], number[], number[]][] = [
+  ["negative steps and offsets", [4, 5, 6], [3, 4, 1], [-1, -2, 2], [4, 3, 3]],
+  ["spatial crop of NCHW (channels kept)", [2, 3, 5, 4], [0, 0, 1, 3], [1, 1, 2, -1], [2, 3, 2, 3]],
+  ["a subset of the channels", [2, 5, 3], [0, 1, 0], [1, 3, 1], [2, 2, 3]],
+  ["empty", [3, 4], [1, 0], [1, 1], [0, 4]],
+];
 
 /** Normalised slice: first index and step per axis (every axis) and the output shape. */
 export interface SliceAttrs {
@@ -104,6 +113,18 @@ const sliceOp = defineOp<SliceAttrs>({
       e.constant(p, [r], "i64"),
     ], io.outputs);
   },
+  samples: [
+    ...SLICES.map(([name, x, starts, steps, shape]) => ({
+      name,
+      ins: [rand(x)],
+      attrs: { starts, steps, shape },
+    })),
+    {
+      name: "i32",
+      ins: [ints([5, -3, 8, 1, 0, 2], [2, 3])],
+      attrs: { starts: [1, 2], steps: [-1, -2], shape: [2, 2] },
+    },
+  ],
 });
 
 const sliceGradOp = defineOp<SliceGradAttrs>({
@@ -135,6 +156,11 @@ const sliceGradOp = defineOp<SliceGradAttrs>({
     none:
       "sliceGrad is a training-only op (the backward kernel of slice); export the forward graph",
   },
+  samples: SLICES.map(([name, inShape, starts, steps, shape]) => ({
+    name,
+    ins: [rand(shape)],
+    attrs: { inShape, starts, steps },
+  })),
 });
 
 /** Slice with normalised attributes (used by gradients; `slice` is the public form). */

@@ -20,6 +20,27 @@ import { apply1, defineOp, getOp, type KernelOp, type OpSpec, shapeError } from 
 import { normAxis } from "./util.ts";
 import { exp, mul, sub } from "./elementwise.ts";
 import { sum } from "./reduce.ts";
+import { ints, rand } from "./samples.ts";
+import type { OpSample } from "./spec.ts";
+
+const SOFTMAX_SAMPLES: OpSample<SoftmaxAttrs>[] = [
+  { name: "last axis", ins: [rand([3, 7], -3, 3)], attrs: { axis: 1 } },
+  { name: "middle axis (inner > 1)", ins: [rand([2, 5, 3], -3, 3)], attrs: { axis: 1 } },
+  { name: "long rows (more than a workgroup)", ins: [rand([2, 300], -3, 3)], attrs: { axis: 1 } },
+  { name: "empty", ins: [rand([0, 4])], attrs: { axis: 1 } },
+];
+const ceSamples = (grad: boolean): OpSample<CrossEntropyAttrs>[] =>
+  (["mean", "sum", "none"] as const).flatMap((reduction) =>
+    [0, 0.1].map((labelSmoothing) => ({
+      name: `${reduction}, label smoothing ${labelSmoothing}`,
+      ins: [
+        rand([4, 5], -3, 3),
+        ints([4, 0, 2, 2]),
+        ...(grad ? [rand(reduction === "none" ? [4] : [])] : []),
+      ],
+      attrs: { reduction, labelSmoothing },
+    }))
+  );
 
 /** Attributes of softmax / logSoftmax: the (normalised) axis. */
 export interface SoftmaxAttrs {
@@ -88,6 +109,7 @@ function softmaxOp(name: "softmax" | "logSoftmax"): OpSpec<SoftmaxAttrs> {
     cost: (info) => ({ macs: 0, flops: 5 * numel(info.ins[0].shape) }),
     onnx: (e, io) =>
       e.node(log ? "LogSoftmax" : "Softmax", io.inputs, io.outputs, { axis: io.attrs.axis }),
+    samples: SOFTMAX_SAMPLES,
   });
 }
 
@@ -223,6 +245,7 @@ const ceOp = defineOp<CrossEntropyAttrs>({
     e.node("Mul", [nll, e.constant([1 - eps], [])], [hard]);
     e.node("Add", [hard, smooth], io.outputs);
   },
+  samples: ceSamples(false),
 });
 
 const ceGradOp = defineOp<CrossEntropyAttrs>({
@@ -263,6 +286,7 @@ const ceGradOp = defineOp<CrossEntropyAttrs>({
     none:
       "crossEntropyGrad is a training-only op (the backward kernel of crossEntropy); export the forward graph",
   },
+  samples: ceSamples(true),
 });
 
 /**

@@ -134,7 +134,7 @@ export interface OnnxEmitter {
   /** Add a node; returns nothing. Attribute numbers are written as INT unless `{float}`. */
   node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, OnnxAttr>): void;
   /** Add a constant initializer and return its name. */
-  constant(values: number[], shape: number[], dtype?: "f32" | "i64" | "i32"): string;
+  constant(values: number[], shape: number[], dtype?: "f32" | "i64" | "i32" | "u32"): string;
   /** A fresh tensor name for intermediate values. */
   fresh(hint: string): string;
 }
@@ -144,6 +144,71 @@ export type OnnxRule<A = unknown> = (
   e: OnnxEmitter,
   io: { inputs: string[]; outputs: string[]; attrs: A; info: OpInfo },
 ) => void;
+
+// ---------------------------------------------------------------------------------------------
+// Samples (read by the conformance harness, tests/conformance_test.ts)
+
+/** One input of a sample: a shape and either explicit values or seeded random ones. */
+export interface SampleInput {
+  readonly shape: readonly number[];
+  /** Element type (default f32). */
+  readonly dtype?: DType;
+  /** Explicit values in row-major order; without them, seeded uniform values in `range`. */
+  readonly data?: readonly number[];
+  /** Range of the random values (default [-1, 1]): keep logs, roots and divisors positive. */
+  readonly range?: readonly [number, number];
+  /**
+   * Not differentiated by the gradient check (indices, running statistics, a divisor kept away
+   * from 0). Integer inputs never are.
+   */
+  readonly constant?: boolean;
+}
+
+/**
+ * How every element of one input moves to break a tie the way a {@link TieRule} resolves it:
+ * `up`/`down` by a small step, `earlierHigher`/`earlierLower` by a ramp over the flat index
+ * (earlier elements end up larger / smaller: the first of tied maxima / minima wins), `none`
+ * stays.
+ */
+export type TieBreak = "up" | "down" | "earlierHigher" | "earlierLower" | "none";
+
+/**
+ * What an op computes where its derivative (or an index it returns) is not unique: at a kink
+ * (relu at 0, a clamp bound) or between tied values (max, max pooling, argmax). The rule holds
+ * when the op at the tied sample gives the output and the gradient it gives just next to the
+ * tie, on the side the rule picks: the mean, over `breaks`, of the op at inputs moved per
+ * {@link TieBreak} (one entry per input; two entries that favour each side of a 2-way tie say
+ * "split evenly").
+ */
+export interface TieRule {
+  /** The rule in words ("relu'(0) = 0: the derivative from below, as PyTorch"). */
+  readonly rule: string;
+  /** Each entry moves every input (missing inputs: `none`); the rule is their mean. */
+  readonly breaks: readonly (readonly TieBreak[])[];
+}
+
+/**
+ * One small application of an op that the conformance harness runs on every backend, checks
+ * the gradient of, exports to ONNX and checks the channel rule on. Samples cover the edge cases
+ * of the op's kernels: strides, dilation, padding, odd sizes, partial tiles, broadcasting,
+ * empty dims, integer dtypes.
+ */
+export interface OpSample<A> {
+  /** What the sample covers ("stride 2, dilation 2, padding larger than the kernel"). */
+  readonly name: string;
+  readonly ins: readonly SampleInput[];
+  readonly attrs: A;
+  /** The sample sits on a tie or kink: the rule its gradient and output follow there. */
+  readonly ties?: TieRule;
+  /**
+   * The ONNX export writes the inference form of the op: the attributes whose cpu result the
+   * exported graph must reproduce (train-mode batch norm: eval mode; dropout: p = 0), or
+   * `{ none: reason }` when this sample cannot be exported.
+   */
+  readonly onnx?: { attrs: A } | NoFacet;
+  /** Tolerance factor for backends and ONNX vs the cpu reference (long f32 sums). */
+  readonly tol?: number;
+}
 
 // ---------------------------------------------------------------------------------------------
 // The spec
@@ -176,6 +241,11 @@ export interface OpFacets<A, T> {
   readonly cost: CostFn<A>;
   /** How the op is written to an ONNX graph, or `{ none: reason }` (backward kernels). */
   readonly onnx: OnnxRule<A> | NoFacet;
+  /**
+   * Small applications for the conformance harness (edge shapes and attributes), or
+   * `{ none: reason }` for an op that cannot run on its own.
+   */
+  readonly samples: readonly OpSample<A>[] | NoFacet;
 }
 
 /** An op that computes its outputs with a kernel on every backend. */

@@ -7,6 +7,7 @@ import adamSrc from "../../kernels/optim/adam.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply, defineOp, shapeError } from "../ops/registry.ts";
+import { rand } from "../ops/samples.ts";
 import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}. */
@@ -70,6 +71,25 @@ const adamOp = defineOp<AdamAttrs>({
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 12 * numel(info.ins[0].shape) }),
   onnx: { none: "adamUpdate is a training-only op (an in-place optimizer update)" },
+  samples: [false, true].map((decoupled) => ({
+    name: decoupled ? "AdamW, step 3, odd size" : "Adam with L2 decay, step 1, 2 workgroups",
+    ins: [
+      rand(decoupled ? [5, 7] : [2, 300]),
+      rand([decoupled ? 35 : 600]),
+      rand(decoupled ? [5, 7] : [2, 300], -0.1, 0.1),
+      rand([decoupled ? 35 : 600], 0, 0.01),
+    ],
+    attrs: {
+      lr: 1e-2,
+      weightDecay: decoupled ? 0.1 : 0.01,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      stepSize: 1e-2 / (1 - 0.9 ** (decoupled ? 3 : 1)),
+      invSqrtBc2: 1 / Math.sqrt(1 - 0.999 ** (decoupled ? 3 : 1)),
+      decoupled,
+    },
+  })),
 });
 
 type AdamHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };

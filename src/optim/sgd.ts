@@ -7,6 +7,16 @@ import sgdMomentumSrc from "../../kernels/optim/sgd_momentum.wgsl" with { type: 
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply, defineOp, shapeError } from "../ops/registry.ts";
+import { rand } from "../ops/samples.ts";
+
+const sgd = (lr: number, weightDecay: number, momentum = 0, nesterov = false, first = false) => ({
+  lr,
+  weightDecay,
+  momentum,
+  dampening: 0.1,
+  nesterov,
+  first,
+});
 import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link SGD}. */
@@ -61,6 +71,10 @@ const sgdOp = defineOp<SgdAttrs>({
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 3 * numel(info.ins[0].shape) }),
   onnx: { none: "sgdUpdate is a training-only op (an in-place optimizer update)" },
+  samples: [
+    { name: "odd size, weight decay", ins: [rand([3, 5]), rand([15])], attrs: sgd(0.1, 0.01) },
+    { name: "2 workgroups", ins: [rand([600]), rand([600])], attrs: sgd(0.05, 0) },
+  ],
 });
 
 const sgdMomentumOp = defineOp<SgdAttrs>({
@@ -87,6 +101,23 @@ const sgdMomentumOp = defineOp<SgdAttrs>({
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 6 * numel(info.ins[0].shape) }),
   onnx: { none: "sgdMomentumUpdate is a training-only op (an in-place optimizer update)" },
+  samples: [
+    {
+      name: "first step sets the buffer",
+      ins: [rand([7]), rand([7]), rand([7])],
+      attrs: sgd(0.1, 0.01, 0.9, false, true),
+    },
+    {
+      name: "momentum with dampening",
+      ins: [rand([3, 5]), rand([15]), rand([15])],
+      attrs: sgd(0.1, 0.01, 0.9),
+    },
+    {
+      name: "Nesterov, 2 workgroups",
+      ins: [rand([300]), rand([300]), rand([300])],
+      attrs: sgd(0.05, 0, 0.8, true),
+    },
+  ],
 });
 
 /**

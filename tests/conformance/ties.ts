@@ -1,0 +1,71 @@
+/**
+ * Tie rules: at a sample that sits on a kink or a tie, the op's output and gradient are the ones
+ * it has just next to the tie on the side its rule picks (the mean over the rule's breaks: two
+ * breaks that favour either side of a 2-way tie make an even split). The reference side is the
+ * cpu facet in f64 at the moved inputs, differentiated there with steps far smaller than the
+ * move.
+ */
+import type { HostArray, TieBreak } from "../../src/ops/spec.ts";
+import { mismatch, scaleOf } from "./compare.ts";
+import { type SampleContext, where } from "./context.ts";
+import { widen } from "./data.ts";
+import { diffAt, lossFn } from "./grad.ts";
+import { cpu64 } from "./run.ts";
+
+/** How far a break moves an element (values of tie samples are >= 0.1 apart). */
+const MOVE = 1e-3;
+
+function moved(x: HostArray, how: TieBreak): HostArray {
+  const y = widen(x) as unknown as Float64Array;
+  if (!(x instanceof Float32Array) || how === "none") return y as unknown as HostArray;
+  const n = y.length;
+  for (let j = 0; j < n; j++) {
+    const ramp = MOVE * (n - j) / n; // earlier elements move further
+    y[j] += how === "up" ? MOVE : how === "down" ? -MOVE : how === "earlierHigher" ? ramp : -ramp;
+  }
+  return y as unknown as HostArray;
+}
+
+/** Check the op against its tie rule at a tie sample (outputs and cpu gradients). */
+export function checkTies(c: SampleContext): string[] {
+  const rule = c.sample.ties;
+  if (!rule) return [];
+  const problems: string[] = [];
+  const what = (f: string) => where(c, `tie rule "${rule.rule}": ${f}`);
+  if (rule.breaks.length === 0) return [what("no breaks given")];
+  const loss = lossFn(c);
+  const nBreaks = rule.breaks.length;
+  const refGrads = c.wrt.map((i) => new Float64Array(c.inputs[i].host.length));
+  for (const brk of rule.breaks) {
+    const hosts = c.inputs.map((x, i) => moved(x.host, brk[i] ?? "none"));
+    // Outputs are continuous at a tie (or an index that the side decides): they must agree.
+    const outs = cpu64(c.op, c.info, hosts.map(widen), c.sample.attrs);
+    outs.forEach((o, k) => {
+      const got = c.cpu.outs[k].data;
+      const exact = c.info.outs[k].dtype !== "f32";
+      const t = exact
+        ? { atol: 0, rtol: 0 }
+        : { atol: 10 * MOVE * Math.max(1, scaleOf(o)), rtol: 0 };
+      const m = mismatch(got, o, t);
+      if (m) problems.push(`${what(`output ${k} vs the broken tie [${brk}]`)}: ${m}`);
+    });
+    // Steps far below the ramp's spacing keep the differences on one side of every tie.
+    c.wrt.forEach((i, k) => {
+      const n = hosts[i].length;
+      const eps = MOVE / (100 * Math.max(n, 1));
+      for (let j = 0; j < n; j++) refGrads[k][j] += diffAt(loss, hosts, i, j, eps) / nBreaks;
+    });
+  }
+  c.wrt.forEach((i, k) => {
+    const g = c.cpu.grads?.[k];
+    const ref = refGrads[k];
+    if (!g) {
+      if (scaleOf(ref) > 0) problems.push(`${what(`d/d(input ${i})`)}: no gradient`);
+      return;
+    }
+    // The moved point is MOVE away: smooth parts of the gradient differ by O(MOVE).
+    const m = mismatch(g, ref, { atol: 20 * MOVE * Math.max(1, scaleOf(ref)), rtol: 0 });
+    if (m) problems.push(`${what(`d/d(input ${i})`)}: ${m}`);
+  });
+  return problems;
+}

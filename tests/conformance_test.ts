@@ -1,0 +1,165 @@
+/**
+ * The op-conformance harness: one test walks the registry (`allOps()`) and, for every op and
+ * every sample it declares (its `samples` facet), checks
+ * - each backend in tests/conformance/backends.ts against the cpu oracle (outputs, mutated
+ *   inputs, gradients; a kernel op must launch a kernel);
+ * - the gradient against central differences of the cpu facet in f64 (tests/conformance/grad.ts),
+ *   or, at a tie or kink, against the op's declared tie rule (ties.ts);
+ * - the ONNX facet executed in onnxruntime against the cpu reference (onnx.ts);
+ * - the declared channel rule against the cpu reference (channels.ts).
+ * A new op needs samples (the registry test and the type require them); every facet it declares
+ * must be exercised by at least one of them. Failures name op, sample, backend, facet, element
+ * and values.
+ */
+import assert from "node:assert/strict";
+import { allOps, type OpSpec } from "../mod.ts";
+import type { OpSample } from "../src/ops/spec.ts";
+import { type BackendRow, BACKENDS } from "./conformance/backends.ts";
+import { checkChannels } from "./conformance/channels.ts";
+import { mismatch, scaleOf } from "./conformance/compare.ts";
+import { type SampleContext, where } from "./conformance/context.ts";
+import { sampleInputs, widen } from "./conformance/data.ts";
+import { checkGrad } from "./conformance/grad.ts";
+import { checkOnnx, onnxAttrs } from "./conformance/onnx.ts";
+import { cpu64, infoOf, runOn, type RunResult } from "./conformance/run.ts";
+import { checkTies } from "./conformance/ties.ts";
+
+/** Another backend vs the cpu oracle: outputs, mutated inputs and gradients. */
+async function checkBackend(c: SampleContext, row: BackendRow): Promise<string[]> {
+  const problems: string[] = [];
+  let res: RunResult;
+  try {
+    res = await runOn(c.op, c.inputs, c.sample.attrs, row.name, {
+      wrt: c.wrt,
+      counter: row.dispatches,
+    });
+  } catch (e) {
+    return [`${where(c, "run", row.name)}: ${(e as Error).message}`];
+  }
+  const f = c.sample.tol ?? 1;
+  const tol = (ref: ArrayLike<number>, rel = 1e-4) => ({
+    atol: 0.1 * rel * f * Math.max(1, scaleOf(ref)),
+    rtol: rel * f,
+  });
+  const cmp = (facet: string, got: ArrayLike<number>, ref: ArrayLike<number>, rel?: number) => {
+    const m = mismatch(got, ref, tol(ref, rel));
+    if (m) problems.push(`${where(c, facet, row.name)}: ${m}`);
+  };
+  c.cpu.outs.forEach((ref, k) => {
+    const got = res.outs[k];
+    if (got.shape.join() !== ref.shape.join() || got.dtype !== ref.dtype) {
+      problems.push(
+        `${where(c, `output ${k}`, row.name)}: ${got.dtype} [${got.shape}], expected ` +
+          `${ref.dtype} [${ref.shape}]`,
+      );
+    } else cmp(`output ${k}`, got.data, ref.data);
+  });
+  for (const [i, ref] of c.cpu.mutated) {
+    cmp(`input ${i} after the update`, res.mutated.get(i)!.data, ref.data);
+  }
+  c.wrt.forEach((i, k) => {
+    const ref = c.cpu.grads?.[k], got = res.grads?.[k];
+    if (!ref && !got) return;
+    if (!ref || !got) {
+      return void problems.push(
+        `${where(c, `gradient of input ${i}`, row.name)}: present on one backend only`,
+      );
+    }
+    cmp(`gradient of input ${i}`, got, ref, 1e-3);
+  });
+  const launches = !c.op.alias && c.info.outs.some((o) => o.shape.every((d) => d > 0)) ||
+    (c.op.mutates ?? []).some((i) => c.inputs[i].host.length > 0);
+  if (res.counted === 0 && launches) {
+    problems.push(`${where(c, "kernel", row.name)}: the op launched no kernel`);
+  }
+  return problems;
+}
+
+/** The f64 cpu facet agrees with the cpu backend (so differences in f64 are of the same op). */
+function checkF64(c: SampleContext): string[] {
+  const outs = cpu64(
+    c.op,
+    c.info,
+    c.inputs.map((x) => widen(x.host.slice() as typeof x.host)),
+    c.sample.attrs,
+  );
+  const problems: string[] = [];
+  outs.forEach((o, k) => {
+    const m = mismatch(c.cpu.outs[k].data, o, { atol: 1e-5 * Math.max(1, scaleOf(o)), rtol: 1e-4 });
+    if (m) problems.push(`${where(c, `output ${k} of the cpu facet in f64 vs f32`)}: ${m}`);
+  });
+  return problems;
+}
+
+/** Every check of one op; returns the problems found. */
+async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Promise<string[]> {
+  const samples = op.samples;
+  if (!Array.isArray(samples)) {
+    const reason = (samples as { none?: string })?.none;
+    return reason ? [] : [`${op.name}: samples must be a list or { none: reason }`];
+  }
+  if (samples.length === 0) return [`${op.name}: declares no samples`];
+  const problems: string[] = [];
+  let gradChecked = false, onnxChecked = false, channelsChecked = false;
+  for (const sample of samples as readonly OpSample<unknown>[]) {
+    const inputs = sampleInputs(op.name, sample);
+    let info;
+    try {
+      info = infoOf(op, inputs, sample.attrs);
+    } catch (e) {
+      problems.push(
+        `${op.name} / "${sample.name}": the shape rule rejects it: ${(e as Error).message}`,
+      );
+      continue;
+    }
+    const differentiable = typeof op.grad === "function" && !op.mutates?.length;
+    const wrt = differentiable ? inputs.flatMap((x, i) => (x.constant ? [] : [i])) : [];
+    const cpu = await runOn(op, inputs, sample.attrs, "cpu", { wrt });
+    const c: SampleContext = { op, sample, inputs, info, wrt, cpu };
+    problems.push(...checkF64(c));
+    if (sample.ties) problems.push(...checkTies(c));
+    else if (wrt.length) {
+      problems.push(...checkGrad(c));
+      gradChecked = true;
+    }
+    for (const row of backends) problems.push(...await checkBackend(c, row));
+    if (!("none" in onnxAttrs(c))) {
+      problems.push(...await checkOnnx(c));
+      onnxChecked = true;
+    }
+    const ch = checkChannels(c);
+    problems.push(...ch.problems);
+    channelsChecked ||= ch.checked;
+  }
+  if (typeof op.grad === "function" && !op.mutates?.length && !gradChecked) {
+    problems.push(`${op.name}: no sample checks its gradient (add one with an f32 input)`);
+  }
+  if (typeof op.onnx === "function" && !onnxChecked) {
+    problems.push(`${op.name}: no sample checks its ONNX facet`);
+  }
+  if (op.channels.kind !== "block" && !channelsChecked) {
+    problems.push(
+      `${op.name}: no sample checks its ${op.channels.kind} channel rule (add one with a channel ` +
+        `axis where the rule is not a block)`,
+    );
+  }
+  return problems;
+}
+
+Deno.test("every op conforms on every sample: backends, gradients, ties, ONNX, channel rules", async (t) => {
+  const backends: BackendRow[] = [];
+  for (const row of BACKENDS) {
+    if (await row.available()) backends.push(row);
+    else {
+      await t.step({ name: `${row.name} backend (not available here)`, ignore: true, fn() {} });
+    }
+  }
+  const only = Deno.env.get("OTO_CONFORM_OPS")?.split(",");
+  for (const [name, op] of allOps()) {
+    if (only && !only.includes(name)) continue;
+    await t.step(name, async () => {
+      const problems = await conform(op, backends);
+      if (problems.length) assert.fail(`${problems.length} problem(s):\n${problems.join("\n")}`);
+    });
+  }
+});
