@@ -160,6 +160,16 @@ const linearOp = defineOp<LinearAttrs>({
       attrs: {},
     },
     { name: "a single vector", ins: [rand([3]), rand([2, 3])], attrs: {} },
+    {
+      name: "weight [in, out], bias (Gemm)",
+      ins: [rand([3, 4]), rand([4, 6]), rand([6])],
+      attrs: { weightInOut: true },
+    },
+    {
+      name: "weight [in, out], rank 3, vec4 kernel",
+      ins: [rand([2, 5, 8]), rand([8, 12])],
+      attrs: { weightInOut: true },
+    },
   ],
 });
 
