@@ -169,7 +169,7 @@ save("palette.png", small.convert("P", palette=Image.ADAPTIVE, colors=16), forma
 g16 = (np.asarray(small.convert("L")).astype(np.uint16) * 257
        + rng.integers(0, 257, (16, 20))).astype(np.uint16)
 save("gray16.png", Image.fromarray(g16), format="PNG")
-# 4:4:4 and 4:2:0 (chroma upsampling differs between decoders).
+# 4:4:4 and 4:2:0 chroma.
 save("baseline.jpg", small, format="JPEG", quality=95, subsampling=0)
 save("progressive.jpg", small, format="JPEG", quality=95, progressive=True, subsampling=0)
 save("subsampled.jpg", small, format="JPEG", quality=95, subsampling=2)

@@ -8,10 +8,11 @@
  *   kept. `fast-png` was slower (4.9); `@cwasm/lodepng` (WASM, 19.3) reduces 16-bit images to 8
  *   bits and its only error is "Failed to decode png image".
  * - JPEG: libjpeg-turbo compiled to WASM (`@cwasm/jpeg-turbo`, 52.0; the library PIL uses,
- *   within 2 levels of PIL's pixels without chroma subsampling) for grey and YCbCr JPEGs,
- *   baseline or progressive; `jpeg-js` (pure JS, 9.3) for Adobe CMYK/YCCK, which the WASM build cannot
- *   convert, and to name the problem when libjpeg-turbo rejects a file (its errors say only
- *   "Failed to decode JPEG data").
+ *   with the same pixels as PIL and torchvision) for grey and YCbCr JPEGs, baseline or
+ *   progressive; `jpeg-js` (pure JS, 9.3; its chroma upsampling differs from libjpeg's by up to
+ *   7 levels at colour edges) for Adobe CMYK/YCCK, which the WASM build cannot convert, and to
+ *   name the problem when libjpeg-turbo rejects a file (it says only "Failed to decode JPEG
+ *   data").
  *
  * The format is recognised by its magic bytes, not by the file name. What cannot be read
  * (12-bit, lossless or arithmetic-coded JPEG, a truncated or corrupt file) is a
@@ -129,28 +130,40 @@ function decodeJpeg(bytes: Uint8Array): DecodedImage {
   if (![1, 3, 4].includes(frame.components)) {
     throw new Error(`JPEG with ${frame.components} components is not supported`);
   }
-  const img = jpegjs.decode(bytes, { useTArray: true, formatAsRGBA: false });
-  const n = img.width * img.height;
-  if (img.data.length !== n * 3) {
-    throw new Error(`decoder returned ${img.data.length} samples for ${img.width}x${img.height}`);
+  const base = { bitDepth: 8 as const, format: "jpeg" as const };
+  if (frame.components === 4) {
+    const img = jpegjs.decode(bytes, { useTArray: true, formatAsRGBA: false });
+    if (img.data.length !== img.width * img.height * 3) {
+      throw new Error(`jpeg-js returned ${img.data.length} samples for ${img.width}x${img.height}`);
+    }
+    return {
+      ...base,
+      width: img.width,
+      height: img.height,
+      channels: 3,
+      data: img.data,
+      note: "CMYK JPEG converted to RGB (no colour profile)",
+    };
   }
-  const base = {
-    width: img.width,
-    height: img.height,
-    bitDepth: 8 as const,
-    format: "jpeg" as const,
-  };
-  if (frame.components === 1) {
-    const data = new Uint8Array(n);
-    for (let p = 0; p < n; p++) data[p] = img.data[p * 3];
-    return { ...base, channels: 1, data };
+  let rgba: { width: number; height: number; data: Uint8ClampedArray };
+  try {
+    rgba = jpegTurbo.decode(bytes);
+  } catch (e) {
+    // libjpeg-turbo says only "Failed to decode JPEG data" (or fails in its error handler);
+    // jpeg-js usually names the problem. A file either rejects is not used.
+    jpegjs.decode(bytes, { useTArray: true, formatAsRGBA: false });
+    throw new Error(`corrupt or truncated data (libjpeg-turbo: ${(e as Error).message})`);
   }
-  return {
-    ...base,
-    channels: 3,
-    data: img.data,
-    note: frame.components === 4 ? "CMYK JPEG converted to RGB (no colour profile)" : undefined,
-  };
+  const { width, height } = rgba;
+  const n = width * height, c = frame.components === 1 ? 1 : 3;
+  if (rgba.data.length !== n * 4) {
+    throw new Error(`libjpeg-turbo returned ${rgba.data.length} samples for ${width}x${height}`);
+  }
+  const data = new Uint8Array(n * c);
+  for (let p = 0; p < n; p++) {
+    for (let k = 0; k < c; k++) data[p * c + k] = rgba.data[p * 4 + k];
+  }
+  return { ...base, width, height, channels: c as 1 | 3, data };
 }
 
 /**
