@@ -76,8 +76,11 @@ async function isDir(p: string): Promise<boolean> {
   }
 }
 
-/** Image files under `dir`, recursively, sorted; other files go to `ignored`. */
-async function walk(dir: string, ignored: string[]): Promise<string[]> {
+/**
+ * Image files (by extension) under `dir`, recursively, in sorted order; hidden files are skipped
+ * and other files are added to `ignored`.
+ */
+export async function imageFiles(dir: string, ignored: string[]): Promise<string[]> {
   const files: string[] = [];
   const names: { name: string; dir: boolean }[] = [];
   for await (const e of Deno.readDir(dir)) {
@@ -89,7 +92,7 @@ async function walk(dir: string, ignored: string[]): Promise<string[]> {
   names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const { name, dir: sub } of names) {
     const p = join(dir, name);
-    if (sub) files.push(...(await walk(p, ignored)));
+    if (sub) files.push(...(await imageFiles(p, ignored)));
     else if (IMAGE_EXTENSIONS.includes(extname(name).toLowerCase())) files.push(p);
     else ignored.push(p);
   }
@@ -236,7 +239,7 @@ export async function loadImageFolder(
   const ignored: string[] = [];
   const entries: Entry[] = [];
   for (const [label, cls] of classNames.entries()) {
-    for (const file of await walk(join(classRoot, cls), ignored)) {
+    for (const file of await imageFiles(join(classRoot, cls), ignored)) {
       entries.push({ file, label, split: byFolders ? "train" : undefined });
     }
   }
@@ -250,7 +253,7 @@ export async function loadImageFolder(
           `class "${cls}" has no folder in ${join(root, "train")}`,
         );
       }
-      for (const file of await walk(join(testRoot, cls), ignored)) {
+      for (const file of await imageFiles(join(testRoot, cls), ignored)) {
         entries.push({ file, label, split: "test" });
       }
     }

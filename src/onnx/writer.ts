@@ -38,12 +38,14 @@ function rawBytes(values: ArrayLike<number>, dtype: "f32" | "i32" | "i64"): Uint
   return new Uint8Array(a.buffer);
 }
 
-function valueInfo(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64") {
+/** A dimension of a declared input/output: a size, or a symbolic name (a dynamic axis). */
+export type OnnxDim = number | string;
+
+function valueInfo(name: string, shape: readonly OnnxDim[], dtype: "f32" | "i32" | "i64") {
+  const dim = shape.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d }));
   return onnx.ValueInfoProto.create({
     name,
-    type: {
-      tensorType: { elemType: ELEM[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } },
-    },
+    type: { tensorType: { elemType: ELEM[dtype], shape: { dim } } },
   });
 }
 
@@ -96,13 +98,13 @@ export class OnnxBuilder implements OnnxEmitter {
   }
 
   /** Declare a graph input. */
-  input(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64" = "f32"): void {
+  input(name: string, shape: readonly OnnxDim[], dtype: "f32" | "i32" | "i64" = "f32"): void {
     this.names.add(name);
     this.inputs.push(valueInfo(name, shape, dtype));
   }
 
   /** Declare a graph output. */
-  output(name: string, shape: readonly number[], dtype: "f32" | "i32" | "i64" = "f32"): void {
+  output(name: string, shape: readonly OnnxDim[], dtype: "f32" | "i32" | "i64" = "f32"): void {
     this.outputs.push(valueInfo(name, shape, dtype));
   }
 
