@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import * as o from "../mod.ts";
-import { zoo } from "../src/zoo/index.ts";
+import { type ModelOptions, zoo } from "../src/zoo/index.ts";
 import { assertClose } from "./helpers.ts";
 
 const HW = { 2: "height", 3: "width" };
@@ -56,6 +56,10 @@ Deno.test("exportOnnx dynamicAxes: CARN x2 and x3, full and compressed, at two o
       });
       await compareAt(`carn x${scale}`, model, path, [[1, 3, 8, 8], [1, 3, 11, 7], [1, 3, 5, 13]]);
     }
+    const res = zoo["carn"].build({ seed: 1, width: 4, globalResidual: true } as ModelOptions);
+    res.eval();
+    await o.exportOnnx(res, `${dir}/res.onnx`, [1, 3, 8, 8], { dynamicAxes: HW });
+    await compareAt("carn with global residual", res, `${dir}/res.onnx`, [[1, 3, 9, 14]]);
     const model = zoo["carn"].build({ seed: 2, width: 8 });
     const oto = await o.OTO.create(model, [1, 3, 8, 8]);
     await o.zeroRandomGroups(model.stateDict(), oto.partition, { seed: 3, fraction: 0.5 });

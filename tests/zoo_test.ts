@@ -12,7 +12,7 @@ import {
   type Tensor,
 } from "../src/tensor.ts";
 import { type OpSpec, setTracer } from "../src/ops/registry.ts";
-import { uniform, zeros } from "../src/ops/index.ts";
+import { uniform, upsample, zeros } from "../src/ops/index.ts";
 import type { Module } from "../src/nn/module.ts";
 import { type ModelOptions, zoo } from "../src/zoo/index.ts";
 
@@ -74,6 +74,17 @@ Deno.test("zoo carn x3 / x4: parameters counted by hand, output shapes", () => {
     assert.equal(m.numParameters(), params, `carn x${scale}`);
     assert.deepEqual(traceMeta(m, [1, 3, 10, 12]).out, [1, 3, 10 * scale, 12 * scale]);
   }
+  // The global residual adds no parameters; with a zero exit conv the output is exactly the
+  // bilinearly upscaled input (the input mean shift cancels through the zero conv).
+  const res = buildOn("cpu", "carn", { width: 4, scale: 3, globalResidual: true } as ModelOptions);
+  assert.equal(
+    res.numParameters(),
+    buildOn("meta", "carn", { width: 4, scale: 3 }).numParameters(),
+  );
+  for (const [name, p] of res.namedParameters()) if (name.startsWith("exit.")) p.hostData().fill(0);
+  const x = uniform([1, 3, 5, 4], { backend: "cpu", seed: 4 });
+  const up = upsample(x, { scaleFactor: 3, mode: "bilinear" });
+  assert.deepEqual(Array.from(res.call(x).hostData()), Array.from(up.hostData()));
   const small = buildOn("meta", "carn-small", { scale: 4 });
   assert.deepEqual(traceMeta(small, [1, 3, 8, 8]).out, [1, 3, 32, 32]);
   assert.throws(

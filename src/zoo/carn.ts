@@ -18,7 +18,7 @@
  */
 import { Conv2d, PixelShuffle, ReLU, Sequential } from "../nn/index.ts";
 import { Module } from "../nn/module.ts";
-import { add, concat, relu, sub, tensor } from "../ops/index.ts";
+import { add, concat, relu, sub, tensor, upsample } from "../ops/index.ts";
 import type { Tensor } from "../tensor.ts";
 import { type ModelOptions, seeded } from "./common.ts";
 
@@ -98,7 +98,14 @@ export class CascadingBlock extends Cascade {
 }
 
 /** Options of {@link CARN}: `scale` 2 (default), 3 or 4; `width` the feature channels (64). */
-export type CarnOptions = ModelOptions;
+export interface CarnOptions extends ModelOptions {
+  /**
+   * Add the bilinearly upscaled input to the output (a global residual, as VDSR and most later
+   * networks do; CARN itself has none): the network then learns only the detail, which trains
+   * in far fewer steps. The exit's mean shift is left out, the input's stays. Default false.
+   */
+  globalResidual?: boolean;
+}
 
 /** CARN: sub_mean, entry, b1..b3, c1..c3, upsample, exit, add_mean. */
 export class CARN extends Cascade {
@@ -106,9 +113,11 @@ export class CARN extends Cascade {
   readonly entry: Conv2d;
   readonly upsample: Sequential;
   readonly exit: Conv2d;
-  readonly addMean: MeanShift;
+  /** Adds the mean back at the exit (absent with `globalResidual`). */
+  readonly addMean?: MeanShift;
   /** Upscaling factor. */
   readonly scale: number;
+  readonly globalResidual: boolean;
 
   constructor(opts: CarnOptions = {}) {
     super();
@@ -127,12 +136,15 @@ export class CARN extends Cascade {
     }
     this.upsample = this.module("upsample", new Sequential(...up));
     this.exit = this.module("exit", new Conv2d(c, inC, 3, { padding: 1 }));
-    this.addMean = this.module("add_mean", new MeanShift(mean, false));
+    this.globalResidual = opts.globalResidual ?? false;
+    if (!this.globalResidual) this.addMean = this.module("add_mean", new MeanShift(mean, false));
   }
 
   forward(x: Tensor): Tensor {
     const h = this.cascade(this.entry.call(this.subMean.call(x)));
-    return this.addMean.call(this.exit.call(this.upsample.call(h)));
+    const y = this.exit.call(this.upsample.call(h));
+    if (this.addMean) return this.addMean.call(y);
+    return add(upsample(x, { scaleFactor: this.scale, mode: "bilinear" }), y);
   }
 }
 
