@@ -207,7 +207,9 @@ function nodeSignature(graph: Graph, index: number): string {
   const constants = n.inputs.map((t) =>
     graph.tensors[t].kind === "constant" ? graph.tensors[t].shape : null
   );
-  op.onnx?.(emitter, {
+  // An op without a mapping fails later, in graphToOnnx, with its reason.
+  if (typeof op.onnx !== "function") return JSON.stringify([n.op, "no mapping"]);
+  op.onnx(emitter, {
     inputs: n.inputs.map((_, i) => `in${i}`),
     outputs: n.outputs.map((_, i) => `out${i}`),
     attrs: n.attrs as never,
