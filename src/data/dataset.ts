@@ -152,7 +152,8 @@ export function channelStats(
     const count = Math.max(1, ds.n * plane);
     const m = s / count;
     mean.push(m);
-    std.push(Math.sqrt(Math.max(0, s2 / count - m * m)));
+    // A constant channel gets a tiny std rather than 0 (normalising must not divide by 0).
+    std.push(Math.sqrt(Math.max(1e-12, s2 / count - m * m)));
   }
   return { mean, std };
 }

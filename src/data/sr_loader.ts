@@ -212,3 +212,47 @@ export class SrPatchLoader implements AsyncIterable<Batch> {
 export function srImageArrays(img: SrImage): { lr: Float32Array; hr: Float32Array } {
   return { lr: bytesToUnit(img.lr), hr: bytesToUnit(img.hr) };
 }
+
+/**
+ * Whole images of an {@link SrDataset}, one per batch (their sizes differ): `x` [1, C, h, w]
+ * and `y` [1, C, H, W], in dataset order. For evaluation.
+ */
+export class SrImageLoader implements AsyncIterable<Batch> {
+  constructor(readonly dataset: SrDataset, private readonly backend?: BackendName) {}
+
+  /** Images (= batches) per pass. */
+  get length(): number {
+    return this.dataset.images.length;
+  }
+
+  /** Images per pass. */
+  get size(): number {
+    return this.dataset.images.length;
+  }
+
+  /** The images from `from` on (`epoch` is ignored: evaluation has no randomness). */
+  async *epochBatches(_epoch = 0, from = 0): AsyncGenerator<Batch> {
+    let prev: Batch | null = null;
+    try {
+      for (let i = from; i < this.length; i++) {
+        const img = this.dataset.images[i];
+        const { lr, hr } = srImageArrays(img);
+        const c = img.channels, s = img.scale;
+        const be = this.backend ?? getDefaultBackend();
+        if (prev) releaseBatch(prev);
+        prev = {
+          x: fromHost(lr, [1, c, img.height / s, img.width / s], "f32", be),
+          y: fromHost(hr, [1, c, img.height, img.width], "f32", be),
+        };
+        yield prev;
+        await Promise.resolve();
+      }
+    } finally {
+      if (prev) releaseBatch(prev);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epochBatches();
+  }
+}

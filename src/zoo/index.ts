@@ -107,8 +107,9 @@ export const zoo: Record<string, ZooEntry> = {
   "carn-small": {
     build: carnSmall,
     inputShape: [1, 3, 32, 32],
-    description: "CARN at width 16 (x2; scale 3 and 4 by option): 61,331 parameters at x2, " +
-      "sized to train in minutes on a CPU",
+    description: "CARN at width 16 with a global residual (bilinearly upscaled input added to " +
+      "the output); x2 (scale 3 and 4 by option): 61,331 parameters, sized to train in minutes " +
+      "on a CPU",
     task: "super-resolution",
   },
   "stacked-unets": {
