@@ -73,7 +73,38 @@ export {
   type OnnxExportOptions,
 } from "./src/onnx/export.ts";
 export { importOnnx, type ImportOnnxOptions, OnnxModule } from "./src/onnx/import.ts";
-export { DataError, type ImageDataset } from "./src/data/dataset.ts";
+export { channelStats, DataError, type ImageDataset } from "./src/data/dataset.ts";
+export { type DecodedImage, decodeImage, type FloatImage, toFloatImage } from "./src/data/image.ts";
+export {
+  resizeBytes,
+  resizeCenterCrop,
+  type ResizeOptions,
+  resizePlanes,
+} from "./src/data/resample.ts";
+export {
+  type BadImage,
+  type ImageFolderData,
+  type ImageFolderOptions,
+  loadImageCsv,
+  loadImageFolder,
+} from "./src/data/folder.ts";
+export {
+  isDiv2k,
+  loadDiv2k,
+  loadSrFolder,
+  loadSrSample,
+  type SrData,
+  type SrDataset,
+  type SrImage,
+  type SrLoadOptions,
+} from "./src/data/sr.ts";
+export { SrPatchLoader, type SrPatchOptions } from "./src/data/sr_loader.ts";
+export {
+  makeShapesSegmentation,
+  type SegmentationDataset,
+  SegmentationLoader,
+  type SegmentationLoaderOptions,
+} from "./src/data/segmentation.ts";
 export { loadFashionMnist, loadIdxDataset, loadSample, readIdx } from "./src/data/idx.ts";
 export { loadCifar10, loadCifar100 } from "./src/data/cifar.ts";
 export { makeSynthetic, type SyntheticOptions } from "./src/data/synthetic.ts";

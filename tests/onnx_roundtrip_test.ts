@@ -21,6 +21,7 @@ const SCALED: Record<string, [Record<string, number>, number[]]> = {
   "densenet121": [{ growth: 2, numClasses: 5 }, [1, 3, 16, 16]],
   "convnext-tiny": [{ width: 4, numClasses: 6 }, [1, 3, 32, 32]],
   "carn": [{ width: 4 }, [1, 3, 6, 6]],
+  "carn-small": [{ width: 4 }, [1, 3, 6, 6]],
   "stacked-unets": [{ width: 2 }, [1, 3, 16, 16]],
   "small-cnn": [{ width: 4 }, [1, 1, 28, 28]],
   "vgg-small": [{ width: 4 }, [1, 1, 28, 28]],

@@ -12,7 +12,7 @@ import {
   type Tensor,
 } from "../src/tensor.ts";
 import { type OpSpec, setTracer } from "../src/ops/registry.ts";
-import { uniform, zeros } from "../src/ops/index.ts";
+import { uniform, upsample, zeros } from "../src/ops/index.ts";
 import type { Module } from "../src/nn/module.ts";
 import { type ModelOptions, zoo } from "../src/zoo/index.ts";
 
@@ -59,7 +59,39 @@ const FULL: [string, number, number[]][] = [
   // of 2·36,928 + fusion convs 8,256 + 12,352 + 16,448) + global fusion 37,056 + upsampler
   // 3x3 64->256 147,712 + exit 1,731 = 964,163 (the mean shifts are constants).
   ["carn", 964_163, [1, 3, 64, 64]],
+  // The same at width 16: entry 3·16·9 + 16 = 448; cascading block 3·2·(16·16·9 + 16) = 13,920
+  // + fusion 528 + 784 + 1,040 = 16,272, three of them 48,816; global fusion 2,352; upsampler
+  // 16·64·9 + 64 = 9,280; exit 16·3·9 + 3 = 435: 61,331.
+  ["carn-small", 61_331, [1, 3, 64, 64]],
 ];
+
+Deno.test("zoo carn x3 / x4: parameters counted by hand, output shapes", () => {
+  // Without its upsampler CARN has 964,163 - 147,712 = 816,451 parameters. x3: one 3x3 conv
+  // 64->576 (64·576·9 + 576 = 332,352); x4: two 64->256 convs (2·147,712 = 295,424). With the
+  // x2 upsampler these make the paper's multi-scale 1,592K (816,451 + 775,488 = 1,591,939).
+  for (const [scale, params] of [[3, 1_148_803], [4, 1_111_875]]) {
+    const m = buildOn("meta", "carn", { scale });
+    assert.equal(m.numParameters(), params, `carn x${scale}`);
+    assert.deepEqual(traceMeta(m, [1, 3, 10, 12]).out, [1, 3, 10 * scale, 12 * scale]);
+  }
+  // The global residual adds no parameters; with a zero exit conv the output is exactly the
+  // bilinearly upscaled input (the input mean shift cancels through the zero conv).
+  const res = buildOn("cpu", "carn", { width: 4, scale: 3, globalResidual: true } as ModelOptions);
+  assert.equal(
+    res.numParameters(),
+    buildOn("meta", "carn", { width: 4, scale: 3 }).numParameters(),
+  );
+  for (const [name, p] of res.namedParameters()) if (name.startsWith("exit.")) p.hostData().fill(0);
+  const x = uniform([1, 3, 5, 4], { backend: "cpu", seed: 4 });
+  const up = upsample(x, { scaleFactor: 3, mode: "bilinear" });
+  assert.deepEqual(Array.from(res.call(x).hostData()), Array.from(up.hostData()));
+  const small = buildOn("meta", "carn-small", { scale: 4 });
+  assert.deepEqual(traceMeta(small, [1, 3, 8, 8]).out, [1, 3, 32, 32]);
+  assert.throws(
+    () => buildOn("meta", "carn", { scale: 5 }),
+    /CARN: scale must be 2, 3 or 4, got 5/,
+  );
+});
 
 for (const [name, params, out] of FULL) {
   Deno.test(`zoo ${name}: ${params.toLocaleString("en")} parameters, output [${out}]`, () => {
@@ -175,7 +207,7 @@ Deno.test("zoo: every entry is covered and its input shape is batch 1", () => {
     const m = buildOn("meta", name);
     assert.equal(traceMeta(m, e.inputShape).out[0], 1, name);
   }
-  assert.equal(Object.keys(zoo).length, 17);
+  assert.equal(Object.keys(zoo).length, 18);
 });
 
 Deno.test("zoo: construction is seeded (same seed, same weights; other seed, other weights)", () => {

@@ -129,3 +129,31 @@ export function subsetDataset(
   }
   return { ...ds, name: name ?? `${ds.name}[subset]`, images, labels, n: indices.length };
 }
+
+/**
+ * Per-channel mean and standard deviation (population) of every pixel of a data set: the
+ * normalisation to compute once on the training split and store with the run.
+ */
+export function channelStats(
+  ds: Pick<ImageDataset, "images" | "n" | "channels" | "height" | "width">,
+): { mean: number[]; std: number[] } {
+  const plane = ds.height * ds.width, size = ds.channels * plane;
+  const mean: number[] = [], std: number[] = [];
+  for (let c = 0; c < ds.channels; c++) {
+    let s = 0, s2 = 0;
+    for (let i = 0; i < ds.n; i++) {
+      const o = i * size + c * plane;
+      for (let k = 0; k < plane; k++) {
+        const v = ds.images[o + k];
+        s += v;
+        s2 += v * v;
+      }
+    }
+    const count = Math.max(1, ds.n * plane);
+    const m = s / count;
+    mean.push(m);
+    // A constant channel gets a tiny std rather than 0 (normalising must not divide by 0).
+    std.push(Math.sqrt(Math.max(1e-12, s2 / count - m * m)));
+  }
+  return { mean, std };
+}

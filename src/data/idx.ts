@@ -98,7 +98,7 @@ async function exists(p: PathLike): Promise<"file" | "dir" | null> {
 }
 
 /** Read all bytes of a local file or URL, wrapping failures in a {@link DataError}. */
-async function readBytes(p: PathLike, context?: string): Promise<Uint8Array> {
+export async function readBytes(p: PathLike, context?: string): Promise<Uint8Array> {
   const shown = displayPath(p);
   try {
     if (typeof p !== "string" && p.protocol !== "file:") {

@@ -58,8 +58,8 @@ export interface LoaderOptions {
   epoch?: number;
 }
 
-/** Mix a seed and an epoch into one 32-bit seed. */
-function mix(seed: number, epoch: number, salt: number): number {
+/** Mix a seed, an epoch and a salt into one 32-bit seed (for per-epoch, per-batch draws). */
+export function mixSeed(seed: number, epoch: number, salt: number): number {
   let h = (seed ^ Math.imul(epoch + 1, 0x9e3779b1) ^ salt) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
@@ -168,7 +168,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   order(epoch: number): Int32Array {
     const n = this.dataset.n;
     if (!this.shuffle) return Int32Array.from({ length: n }, (_, i) => i);
-    return new Rng(mix(this.seed, epoch, 0x51ed)).permutation(n);
+    return new Rng(mixSeed(this.seed, epoch, 0x51ed)).permutation(n);
   }
 
   /**
@@ -186,7 +186,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const n = Math.min(this.batchSize, this.dataset.n - start);
     const indices = order.slice(start, start + n);
     // Augmentation draws depend on (seed, epoch, batch) only, not on earlier batches.
-    const rng = new Rng(mix(this.seed, epoch, 0xa5a5 + b * 0x10001));
+    const rng = new Rng(mixSeed(this.seed, epoch, 0xa5a5 + b * 0x10001));
     const { channels: C, height: H, width: W } = this.dataset;
     const plane = H * W, size = C * plane;
     const x = new Float32Array(n * size);
@@ -247,7 +247,7 @@ export class DataLoader implements AsyncIterable<Batch> {
       for (let b = from; b < this.length; b++) {
         const hb = this.hostBatch(e, b, order);
         const be = this.backend ?? getDefaultBackend();
-        if (prev) release(prev);
+        if (prev) releaseBatch(prev);
         prev = {
           x: fromHost(hb.x, [hb.n, C, H, W], "f32", be),
           y: fromHost(hb.y, [hb.n], "i32", be),
@@ -257,7 +257,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         await Promise.resolve();
       }
     } finally {
-      if (prev) release(prev);
+      if (prev) releaseBatch(prev);
     }
   }
 
@@ -266,7 +266,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 }
 
-function release(b: Batch): void {
+/** Dispose a batch's tensors unless they were kept. */
+export function releaseBatch(b: Batch): void {
   if (!b.x.kept) b.x.dispose();
   if (!b.y.kept) b.y.dispose();
 }

@@ -19,3 +19,6 @@ export * as F from "./functional.ts";
 export { linear } from "../ops/linear.ts";
 export * from "./metrics.ts";
 export * from "./train_step.ts";
+export * from "./image_metrics.ts";
+export * from "./segmentation_metrics.ts";
+export * from "./sr_eval.ts";

@@ -3,7 +3,7 @@
  * squared error and L1. `reduction` is "mean" (default), "sum" or "none" (per element).
  */
 import type { Tensor } from "../tensor.ts";
-import { abs, crossEntropy, mean, square, sub, sum } from "../ops/index.ts";
+import { abs, crossEntropy, mean, permute, reshape, square, sub, sum } from "../ops/index.ts";
 import { shapeError } from "../ops/registry.ts";
 
 /** How per-element losses are combined. */
@@ -18,7 +18,9 @@ export interface CrossEntropyLossOptions {
 
 /**
  * Softmax cross entropy of `logits` [N, K] against integer `labels` [N] (i32), as
- * `F.cross_entropy`: mean over the batch by default.
+ * `F.cross_entropy`: mean over the batch by default. Dense prediction: `logits` [N, K, d1, ...]
+ * (e.g. per-pixel class scores [N, K, H, W]) against `labels` [N, d1, ...], mean over every
+ * position; `"none"` then gives [N, d1, ...].
  *
  * @example
  * ```ts
@@ -37,7 +39,25 @@ export function crossEntropyLoss(
 ): Tensor {
   const s = opts.labelSmoothing ?? 0;
   if (!(s >= 0 && s <= 1)) throw new Error(`crossEntropyLoss: labelSmoothing ${s} not in [0, 1]`);
-  return crossEntropy(logits, labels, { labelSmoothing: s, reduction: opts.reduction ?? "mean" });
+  const reduction = opts.reduction ?? "mean";
+  if (logits.rank <= 2) return crossEntropy(logits, labels, { labelSmoothing: s, reduction });
+  const [n, k, ...rest] = logits.shape;
+  if (
+    labels.rank !== logits.rank - 1 || labels.shape[0] !== n ||
+    rest.some((d, i) => d !== labels.shape[i + 1])
+  ) {
+    throw shapeError(
+      "crossEntropyLoss",
+      "per-position labels must be [N, d1, ...] for logits [N, K, d1, ...]",
+      logits.shape,
+      labels.shape,
+    );
+  }
+  // Classes last, positions as rows: the [M, K] form of the fused op.
+  const m = labels.size;
+  const rows = reshape(permute(logits, [0, ...rest.map((_, i) => i + 2), 1]), [m, k]);
+  const out = crossEntropy(rows, reshape(labels, [m]), { labelSmoothing: s, reduction });
+  return reduction === "none" ? reshape(out, labels.shape) : out;
 }
 
 function reduce(op: string, x: Tensor, reduction: LossReduction = "mean"): Tensor {

@@ -3,7 +3,8 @@
  * shape (eval mode), then write every node with its op's `onnx` facet. Parameters and buffers
  * become initializers named by their state-dict path ("features.0.weight"), so the file can be
  * inspected and diffed against `model.stateDict()`; constants captured in forward become
- * initializers too. Opset 17, fixed input shape (the sample's, batch included).
+ * initializers too. Opset 17. The input shape is the sample's, batch included, unless
+ * `dynamicAxes` names axes to leave symbolic (checked: see {@link OnnxExportOptions}).
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@ import type { Tensor } from "../tensor.ts";
 import type { Graph } from "../graph/graph.ts";
 import { trace } from "../graph/trace.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { OnnxBuilder, OPSET } from "./writer.ts";
+import { OnnxBuilder, type OnnxDim, OPSET } from "./writer.ts";
 import type { OnnxEmitter } from "./rules.ts";
 
 /** Options of {@link exportOnnx} and {@link graphToOnnx}. */
@@ -33,6 +34,20 @@ export interface OnnxExportOptions {
   outputName?: string;
   /** Name stored in the ONNX graph (default "oto"). */
   graphName?: string;
+  /**
+   * Input axes written as symbolic (dynamic) dimensions, e.g. `{ 2: "height", 3: "width" }` for
+   * a fully convolutional model (`{ 0: "batch" }` for the batch). The model is traced a second
+   * time with these axes doubled: output axes that follow them become symbolic too
+   * (`"height*2"` for a x2 upscaler), and an op whose ONNX form depends on their size (a
+   * reshape to fixed sizes, a flatten into a linear layer) is an error naming the op and layer.
+   */
+  dynamicAxes?: Readonly<Record<number, string>>;
+}
+
+/** Declared input and output shapes, with symbolic names for dynamic axes. */
+export interface OnnxDeclaredShapes {
+  inputs: OnnxDim[][];
+  outputs: OnnxDim[][];
 }
 
 /** What {@link exportOnnx} wrote. */
@@ -64,6 +79,7 @@ export async function graphToOnnx(
   graph: Graph,
   params: ReadonlyMap<string, Tensor>,
   opts: OnnxExportOptions = {},
+  declared?: OnnxDeclaredShapes,
 ): Promise<{ bytes: Uint8Array; nodes: number; initializers: number }> {
   const b = new OnnxBuilder();
   const names = new Map<number, string>();
@@ -72,7 +88,7 @@ export async function graphToOnnx(
     const name = multi(opts.inputName ?? "input", i, graph.inputs.length);
     const gt = graph.tensors[t];
     names.set(t, name);
-    b.input(name, gt.shape, onnxDtype(gt.dtype, `input ${name}`));
+    b.input(name, declared?.inputs[i] ?? gt.shape, onnxDtype(gt.dtype, `input ${name}`));
   });
   const outName = new Map<number, string>();
   graph.outputs.forEach((t, i) => {
@@ -157,7 +173,8 @@ export async function graphToOnnx(
   }
   for (const [t, name] of outName) {
     const gt = graph.tensors[t];
-    b.output(name, gt.shape, onnxDtype(gt.dtype, `output ${name}`));
+    const i = graph.outputs.indexOf(t);
+    b.output(name, declared?.outputs[i] ?? gt.shape, onnxDtype(gt.dtype, `output ${name}`));
   }
   return { bytes: b.encode(opts.graphName ?? "oto"), nodes, initializers };
 }
@@ -172,8 +189,127 @@ export async function onnxBytes(
   sampleInput: readonly number[] | Tensor,
   opts: OnnxExportOptions = {},
 ): Promise<Uint8Array> {
+  const { graph, declared } = traceForExport(model, sampleInput, opts);
+  return (await graphToOnnx(graph, model.stateDict(), opts, declared)).bytes;
+}
+
+/** What an op's ONNX rule writes, with tensor names by position: equal when the file would be. */
+function nodeSignature(graph: Graph, index: number): string {
+  const n = graph.nodes[index];
+  const op = getOp(n.op);
+  const calls: unknown[] = [];
+  let k = 0;
+  const emitter: OnnxEmitter = {
+    node: (...a) => void calls.push(["node", ...a]),
+    constant: (values, shape, dtype) => (calls.push(["const", values, shape, dtype]), `c${k++}`),
+    fresh: (h) => `${h}#${k++}`,
+  };
+  const constants = n.inputs.map((t) =>
+    graph.tensors[t].kind === "constant" ? graph.tensors[t].shape : null
+  );
+  // An op without a mapping fails later, in graphToOnnx, with its reason.
+  if (typeof op.onnx !== "function") return JSON.stringify([n.op, "no mapping"]);
+  op.onnx(emitter, {
+    inputs: n.inputs.map((_, i) => `in${i}`),
+    outputs: n.outputs.map((_, i) => `out${i}`),
+    attrs: n.attrs as never,
+    info: {
+      ins: n.inputs.map((t) => graph.tensors[t]),
+      outs: n.outputs.map((t) => graph.tensors[t]),
+    },
+  });
+  return JSON.stringify([n.op, constants, calls]);
+}
+
+/** The symbolic name of an output axis of sizes d1 / d2 in the two traces. */
+function outputDimName(
+  d1: number,
+  d2: number,
+  in1: readonly number[],
+  in2: readonly number[],
+  axes: Readonly<Record<number, string>>,
+  axis: number,
+  fallback: string,
+): string {
+  // The input axis at the same position first (height follows height in a conv net).
+  const order = Object.entries(axes).sort(([a], [b]) =>
+    Number(b === String(axis)) - Number(a === String(axis))
+  );
+  for (const [a, name] of order) {
+    const [i1, i2] = [in1[Number(a)], in2[Number(a)]];
+    if (d1 * i2 !== d2 * i1) continue;
+    if (d1 === i1) return name;
+    return d1 > i1 && d1 % i1 === 0
+      ? `${name}*${d1 / i1}`
+      : i1 % d1 === 0
+      ? `${name}/${i1 / d1}`
+      : fallback;
+  }
+  return fallback;
+}
+
+/**
+ * Trace `model` for export; with `dynamicAxes`, trace again with those axes doubled and check
+ * that no op's ONNX form depends on them.
+ */
+function traceForExport(
+  model: Module,
+  sampleInput: readonly number[] | Tensor,
+  opts: OnnxExportOptions,
+): { graph: Graph; declared?: OnnxDeclaredShapes } {
   const graph = trace(model, sampleInput);
-  return (await graphToOnnx(graph, model.stateDict(), opts)).bytes;
+  const axes = opts.dynamicAxes;
+  if (!axes || Object.keys(axes).length === 0) return { graph };
+  const shape = [...("shape" in sampleInput ? sampleInput.shape : sampleInput)];
+  for (const [a, name] of Object.entries(axes)) {
+    const i = Number(a);
+    if (!Number.isInteger(i) || i < 0 || i >= shape.length || typeof name !== "string" || !name) {
+      throw new Error(
+        `exportOnnx: dynamic axis ${a} ("${name}") must be an axis of the input [${shape}] with a name`,
+      );
+    }
+  }
+  const doubled = shape.map((d, i) => (i in axes ? 2 * d : d));
+  let other: Graph;
+  try {
+    other = trace(model, doubled);
+  } catch (e) {
+    throw new Error(
+      `exportOnnx: the model does not run on [${doubled}] (dynamic axes ${Object.keys(axes)} ` +
+        `doubled), so those axes cannot be dynamic: ${(e as Error).message}`,
+    );
+  }
+  if (other.nodes.length !== graph.nodes.length) {
+    throw new Error(
+      `exportOnnx: the model runs ${graph.nodes.length} ops on [${shape}] but ` +
+        `${other.nodes.length} on [${doubled}]; its graph depends on the input size`,
+    );
+  }
+  for (let i = 0; i < graph.nodes.length; i++) {
+    if (nodeSignature(graph, i) !== nodeSignature(other, i)) {
+      const n = graph.nodes[i];
+      throw new Error(
+        `exportOnnx: op ${n.op} (layer ${n.path || "<root>"}) is written differently for input ` +
+          `[${shape}] and [${doubled}]: it depends on the size of the dynamic axes ` +
+          `${Object.values(axes).join(", ")}; export with a fixed input shape`,
+      );
+    }
+  }
+  const outName = (
+    i: number,
+  ) => (graph.outputs.length === 1
+    ? opts.outputName ?? "output"
+    : `${opts.outputName ?? "output"}${i}`);
+  const declared: OnnxDeclaredShapes = {
+    inputs: graph.inputs.map(() => shape.map((d, i) => axes[i] ?? d)),
+    outputs: graph.outputs.map((t, o) => {
+      const s1 = graph.tensors[t].shape, s2 = other.tensors[other.outputs[o]].shape;
+      return s1.map((d, i) =>
+        d === s2[i] ? d : outputDimName(d, s2[i], shape, doubled, axes, i, `${outName(o)}_dim${i}`)
+      );
+    }),
+  };
+  return { graph, declared };
 }
 
 /**
@@ -198,8 +334,8 @@ export async function exportOnnx(
   sampleInput: readonly number[] | Tensor,
   opts: OnnxExportOptions = {},
 ): Promise<OnnxExportInfo> {
-  const graph = trace(model, sampleInput);
-  const r = await graphToOnnx(graph, model.stateDict(), opts);
+  const { graph, declared } = traceForExport(model, sampleInput, opts);
+  const r = await graphToOnnx(graph, model.stateDict(), opts, declared);
   await writeFileAtomic(path, r.bytes);
   return {
     path,

@@ -45,12 +45,14 @@ function rawBytes(values: ArrayLike<number>, dtype: OnnxDtype): Uint8Array {
   return new Uint8Array(a.buffer);
 }
 
-function valueInfo(name: string, shape: readonly number[], dtype: OnnxDtype) {
+/** A dimension of a declared input/output: a size, or a symbolic name (a dynamic axis). */
+export type OnnxDim = number | string;
+
+function valueInfo(name: string, shape: readonly OnnxDim[], dtype: OnnxDtype) {
+  const dim = shape.map((d) => (typeof d === "string" ? { dimParam: d } : { dimValue: d }));
   return onnx.ValueInfoProto.create({
     name,
-    type: {
-      tensorType: { elemType: ELEM[dtype], shape: { dim: shape.map((d) => ({ dimValue: d })) } },
-    },
+    type: { tensorType: { elemType: ELEM[dtype], shape: { dim } } },
   });
 }
 
@@ -103,13 +105,13 @@ export class OnnxBuilder implements OnnxEmitter {
   }
 
   /** Declare a graph input. */
-  input(name: string, shape: readonly number[], dtype: OnnxDtype = "f32"): void {
+  input(name: string, shape: readonly OnnxDim[], dtype: OnnxDtype = "f32"): void {
     this.names.add(name);
     this.inputs.push(valueInfo(name, shape, dtype));
   }
 
   /** Declare a graph output. */
-  output(name: string, shape: readonly number[], dtype: OnnxDtype = "f32"): void {
+  output(name: string, shape: readonly OnnxDim[], dtype: OnnxDtype = "f32"): void {
     this.outputs.push(valueInfo(name, shape, dtype));
   }
 

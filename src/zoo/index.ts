@@ -16,7 +16,7 @@ import { vgg16, vgg16bn } from "./vgg.ts";
 import { resnet18, resnet50 } from "./resnet.ts";
 import { densenet121 } from "./densenet.ts";
 import { convnextTiny } from "./convnext.ts";
-import { carn } from "./carn.ts";
+import { carn, carnSmall } from "./carn.ts";
 import { stackedUnets } from "./unet.ts";
 import { resnetSmall, smallCnn, vggSmall } from "./small.ts";
 import {
@@ -38,6 +38,9 @@ export * from "./unet.ts";
 export * from "./small.ts";
 export * from "./cases.ts";
 
+/** What a model's output is: class logits, an upscaled image, or per-pixel class logits. */
+export type ZooTask = "classification" | "super-resolution" | "segmentation";
+
 /** One zoo model. */
 export interface ZooEntry {
   /** Build the model (seeded; see {@link ModelOptions}). */
@@ -46,6 +49,8 @@ export interface ZooEntry {
   inputShape: number[];
   /** What it is and where it comes from. */
   description: string;
+  /** The task its output is for. */
+  task: ZooTask;
 }
 
 /** Every zoo model by name. */
@@ -55,94 +60,120 @@ export const zoo: Record<string, ZooEntry> = {
     inputShape: [1, 3, 32, 32],
     description: "CIFAR-10 VGG16: 13 3x3 convs with bias + ReLU, 5 max-pools, " +
       "classifier 512-512-512-10; 15,245,130 parameters",
+    task: "classification",
   },
   "vgg16-bn": {
     build: vgg16bn,
     inputShape: [1, 3, 32, 32],
     description: "CIFAR-10 VGG16 with BatchNorm after every conv; 15,253,578 parameters",
+    task: "classification",
   },
   "resnet18": {
     build: resnet18,
     inputShape: [1, 3, 32, 32],
     description: "CIFAR-10 ResNet18 (3x3 stem, no max-pool, BasicBlocks [2,2,2,2]); " +
       "11,173,962 parameters",
+    task: "classification",
   },
   "resnet50": {
     build: resnet50,
     inputShape: [1, 3, 224, 224],
     description: "torchvision ImageNet ResNet50 (7x7/2 stem, max-pool, Bottlenecks [3,4,6,3], " +
       "stride on the 3x3); 25,557,032 parameters",
+    task: "classification",
   },
   "densenet121": {
     build: densenet121,
     inputShape: [1, 3, 32, 32],
     description: "CIFAR-100 DenseNet121 (kuangliu): growth 32, blocks [6,12,24,16], " +
       "bottleneck 4, compression 0.5, 3x3 stem; 7,048,548 parameters",
+    task: "classification",
   },
   "convnext-tiny": {
     build: convnextTiny,
     inputShape: [1, 3, 224, 224],
     description: "ConvNeXt-T (depths [3,3,9,3], dims [96,192,384,768]) without layer scale, " +
       "1x1 convs for the pointwise layers; 28,582,504 parameters",
+    task: "classification",
   },
   "carn": {
     build: carn,
     inputShape: [1, 3, 32, 32],
-    description: "CARN x2 super-resolution (Ahn et al. 2018): 3 cascading blocks of 3 " +
-      "residual blocks with 1x1 fusion convs; 964,163 parameters; output [1,3,64,64]",
+    description: "CARN super-resolution (Ahn et al. 2018), x2 (scale 3 and 4 by option): 3 " +
+      "cascading blocks of 3 residual blocks with 1x1 fusion convs; 964,163 parameters at x2; " +
+      "output [1,3,64,64]",
+    task: "super-resolution",
+  },
+  "carn-small": {
+    build: carnSmall,
+    inputShape: [1, 3, 32, 32],
+    description: "CARN at width 16 with a global residual (bilinearly upscaled input added to " +
+      "the output); x2 (scale 3 and 4 by option): 61,331 parameters, sized to train in minutes " +
+      "on a CPU",
+    task: "super-resolution",
   },
   "stacked-unets": {
     build: stackedUnets,
     inputShape: [1, 3, 64, 64],
     description: "Two 3-level U-Nets in sequence (base width 16: 16/32/64 channels, " +
       "ConvTranspose2d upsampling, skip concats), 3 -> 3 -> 2 channels",
+    task: "segmentation",
   },
   "small-cnn": {
     build: smallCnn,
     inputShape: [1, 1, 28, 28],
     description: "Fashion-MNIST: 2x (3x3 conv, BN, ReLU, max-pool) 1->16->32, " +
       "Linear 32*7*7->10; 1,031,744 MACs",
+    task: "classification",
   },
   "vgg-small": {
     build: vggSmall,
     inputShape: [1, 1, 28, 28],
     description: "Fashion-MNIST VGG-style: convs [16,16,M,32,32,M] with BN, " +
       "Linear 1568->64->10; 4,729,728 MACs",
+    task: "classification",
   },
   "resnet-small": {
     build: resnetSmall,
     inputShape: [1, 1, 28, 28],
     description: "Fashion-MNIST ResNet-style: stem + pool, BasicBlocks 16, 32/2, 64/2 " +
       "with projection shortcuts; 2,636,672 MACs",
+    task: "classification",
   },
   "case-concat-bn": {
     build: caseConcatBn,
     inputShape: [1, 3, 8, 8],
     description: "OTOv2 DemoNet concat case: summed BatchNorms, concat into BatchNorm",
+    task: "classification",
   },
   "case-weight-sharing": {
     build: caseWeightSharing,
     inputShape: [1, 3, 8, 8],
     description: "one conv applied twice",
+    task: "classification",
   },
   "case-grouped-conv": {
     build: caseGroupedConv,
     inputShape: [1, 3, 8, 8],
     description: "groups=2 conv, then a depthwise + pointwise pair",
+    task: "classification",
   },
   "case-conv-transpose": {
     build: caseConvTranspose,
     inputShape: [1, 3, 8, 8],
     description: "strided conv then ConvTranspose2d (output padding) and 2x2/2 ConvTranspose2d",
+    task: "classification",
   },
   "case-instance-norm": {
     build: caseInstanceNorm,
     inputShape: [1, 3, 8, 8],
     description: "conv-InstanceNorm-LeakyReLU, conv-InstanceNorm-PReLU, conv",
+    task: "classification",
   },
   "case-flatten-linear": {
     build: caseFlattenLinear,
     inputShape: [1, 3, 8, 8],
     description: "strided conv to [8,4,4], Flatten, Linear 128->16->10",
+    task: "classification",
   },
 };
