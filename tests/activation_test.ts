@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, gradCheck, hostRand, test } from "./helpers.ts";
 import { checkOnnx } from "./onnx_check.ts";
 
 const X = [-4, -3, -2.5, -1, -0.25, 0, 0.5, 1.5, 3, 4.5, 6, 7];
@@ -72,7 +72,7 @@ const TORCH: [string, (x: o.Tensor) => o.Tensor, number[], number[]][] = [
 ];
 
 for (const [name, f, y, dy] of TORCH) {
-  Deno.test(`${name}: values and gradient equal PyTorch's; webgpu equals cpu`, async () => {
+  test(`${name}: values and gradient equal PyTorch's; webgpu equals cpu`, async () => {
     const x = o.fromHost(Float32Array.from(X), [X.length], "f32", "cpu");
     x.requiresGrad = true;
     const out = f(x);
@@ -87,7 +87,7 @@ for (const [name, f, y, dy] of TORCH) {
   });
 }
 
-Deno.test("mish stays finite for large |x|; clamp takes infinite bounds", async () => {
+test("mish stays finite for large |x|; clamp takes infinite bounds", async () => {
   const big = { data: [-200, -90, 90, 200], shape: [4] };
   const [r] = await compareBackends("mish big", o.mish, [big]);
   assertClose(r.data, [-0, -0, 90, 200], "mish tails", 1e-6, 1e-6);
@@ -96,7 +96,7 @@ Deno.test("mish stays finite for large |x|; clamp takes infinite bounds", async 
   assert.throws(() => o.clamp(o.zeros([2]), 2, 1), /need min <= max/);
 });
 
-Deno.test("globalMaxPool2d: plane maxima, ties share the gradient, webgpu equals cpu", async () => {
+test("globalMaxPool2d: plane maxima, ties share the gradient, webgpu equals cpu", async () => {
   const x = o.fromHost(Float32Array.from([1, 5, 5, 2, -3, -1, -2, -7]), [1, 2, 2, 2], "f32", "cpu");
   x.requiresGrad = true;
   const y = o.globalMaxPool2d(x);
@@ -112,7 +112,7 @@ Deno.test("globalMaxPool2d: plane maxima, ties share the gradient, webgpu equals
   assert.throws(() => new o.AdaptiveMaxPool2d(2), /only output size 1/);
 });
 
-Deno.test("ONNX: Clip, HardSwish, HardSigmoid, Mish (opset 17 form), GlobalMaxPool in onnxruntime", async () => {
+test("ONNX: Clip, HardSwish, HardSigmoid, Mish (opset 17 form), GlobalMaxPool in onnxruntime", async () => {
   const cpu = (h: { data: ArrayLike<number>; shape: readonly number[] }) =>
     o.fromHost(Float32Array.from(h.data), h.shape, "f32", "cpu");
   const x = cpu(hostRand([2, 3, 4, 5], 5, -8, 8));
@@ -133,7 +133,7 @@ Deno.test("ONNX: Clip, HardSwish, HardSigmoid, Mish (opset 17 form), GlobalMaxPo
   await checkOnnx("globalMaxPool2d", o.globalMaxPool2d, [x]);
 });
 
-Deno.test("layers ReLU6, Hardtanh, Hardswish, Hardsigmoid, Mish, AdaptiveMaxPool2d(1)", () => {
+test("layers ReLU6, Hardtanh, Hardswish, Hardsigmoid, Mish, AdaptiveMaxPool2d(1)", () => {
   const x = o.fromHost(Float32Array.from([-4, -0.5, 0.5, 8]), [1, 1, 2, 2], "f32", "cpu");
   const v = (m: o.Module) => Array.from((m.call(x) as o.Tensor).hostData());
   assert.deepEqual(v(new o.ReLU6()), [0, 0, 0.5, 6]);

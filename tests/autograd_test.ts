@@ -4,17 +4,16 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, hasWebgpu } from "./helpers.ts";
+import { assertClose, forBackends, test } from "./helpers.ts";
 
-const backends = async () => (await hasWebgpu()) ? ["cpu", "webgpu"] as const : ["cpu"] as const;
 const leaf = (data: number[], be: o.BackendName, shape = [data.length]) => {
   const t = o.fromHost(Float32Array.from(data), shape, "f32", be).keep();
   t.requiresGrad = true;
   return t;
 };
 
-Deno.test("gradients accumulate over two backward calls", async () => {
-  for (const be of await backends()) {
+test("gradients accumulate over two backward calls", async () => {
+  await forBackends(async (be) => {
     const x = leaf([1, -2, 3], be);
     o.tidy(() => o.backward(o.sum(o.mul(x, o.fill([3], 3, be)))));
     assert.deepEqual(await x.grad!.array(), [3, 3, 3], be);
@@ -22,11 +21,11 @@ Deno.test("gradients accumulate over two backward calls", async () => {
     assert.deepEqual(await x.grad!.array(), [5, -1, 9], `${be}: 3 + 2x`);
     o.zeroGrad([x]);
     x.dispose();
-  }
+  });
 });
 
-Deno.test("a tensor used twice gets both contributions (x*x, x+x)", async () => {
-  for (const be of await backends()) {
+test("a tensor used twice gets both contributions (x*x, x+x)", async () => {
+  await forBackends(async (be) => {
     const x = leaf([1.5, -2, 0.25], be);
     o.backward(o.sum(o.mul(x, x)));
     assertClose(await x.grad!.array(), [3, -4, 0.5], `${be}: d(x*x) = 2x`);
@@ -37,10 +36,10 @@ Deno.test("a tensor used twice gets both contributions (x*x, x+x)", async () => 
     assertClose(await x.grad!.array(), [2, 0, 2], `${be}: diamond`);
     o.zeroGrad([x]);
     x.dispose();
-  }
+  });
 });
 
-Deno.test("noGrad records nothing; zeroGrad clears and frees", async () => {
+test("noGrad records nothing; zeroGrad clears and frees", async () => {
   const x = leaf([1, 2], "cpu");
   const y = o.noGrad(() => o.mul(x, x));
   assert.equal(y.requiresGrad, false);
@@ -62,7 +61,7 @@ Deno.test("noGrad records nothing; zeroGrad clears and frees", async () => {
   x.dispose();
 });
 
-Deno.test("backward of a non-scalar needs a seed; a seed works", async () => {
+test("backward of a non-scalar needs a seed; a seed works", async () => {
   const x = leaf([1, 2, 3], "cpu");
   const y = o.scale(x, 2);
   assert.throws(
@@ -75,7 +74,7 @@ Deno.test("backward of a non-scalar needs a seed; a seed works", async () => {
   x.dispose();
 });
 
-Deno.test("gradients reach only leaves that require grad; integer inputs get none", async () => {
+test("gradients reach only leaves that require grad; integer inputs get none", async () => {
   const w = leaf([1, 2, 3], "cpu");
   const c = o.fromHost(Float32Array.from([4, 5, 6]), [3], "f32", "cpu");
   const idx = o.tensor([2, 2], [2], { dtype: "i32", backend: "cpu" });

@@ -3,12 +3,12 @@ import * as o from "../mod.ts";
 import type { Conv2dOptions, ConvTranspose2dOptions } from "../mod.ts";
 import { withPath } from "../src/ops/registry.ts";
 import type { OnnxAttr, OnnxEmitter, OnnxRule } from "../src/onnx/rules.ts";
-import { assertClose, compareBackends, gradCheck, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, gradCheck, hostRand, test } from "./helpers.ts";
 
 const cpu = (data: number[], shape: number[]) =>
   o.fromHost(Float32Array.from(data), shape, "f32", "cpu");
 
-Deno.test("conv2d: hand-computed 2x2 kernel with bias, stride and padding", async () => {
+test("conv2d: hand-computed 2x2 kernel with bias, stride and padding", async () => {
   // x = 1..9 in a 3x3 image, w = identity diagonal: y[i,j] = x[i,j] + x[i+1,j+1] + 0.5.
   const x = { data: [1, 2, 3, 4, 5, 6, 7, 8, 9], shape: [1, 1, 3, 3] };
   const w = { data: [1, 0, 0, 1], shape: [1, 1, 2, 2] };
@@ -27,7 +27,7 @@ Deno.test("conv2d: hand-computed 2x2 kernel with bias, stride and padding", asyn
   assert.deepEqual(z.data, [1, 3, 7, 9 + 5]);
 });
 
-Deno.test("convTranspose2d: hand-computed stride-2 upsampling", async () => {
+test("convTranspose2d: hand-computed stride-2 upsampling", async () => {
   // Each input pixel paints a 2x2 block of ones scaled by its value.
   const x = { data: [1, 2, 3, 4], shape: [1, 1, 2, 2] };
   const w = { data: [1, 1, 1, 1], shape: [1, 1, 2, 2] };
@@ -127,7 +127,7 @@ const CONV_CASES: Case[] = [
 ];
 
 for (const c of CONV_CASES) {
-  Deno.test(`conv2d ${c.name}: webgpu matches cpu, gradients match finite differences`, async () => {
+  test(`conv2d ${c.name}: webgpu matches cpu, gradients match finite differences`, async () => {
     const ins = [hostRand(c.x, 1), hostRand(c.w, 2)];
     if (c.bias) ins.push(hostRand([c.w[0]], 3));
     const f = (...t: o.Tensor[]) => o.conv2d(t[0], t[1], t[2] ?? null, c.opts);
@@ -189,7 +189,7 @@ const CONVT_CASES: TCase[] = [
 ];
 
 for (const c of CONVT_CASES) {
-  Deno.test(`convTranspose2d ${c.name}: shape, webgpu matches cpu, gradients`, async () => {
+  test(`convTranspose2d ${c.name}: shape, webgpu matches cpu, gradients`, async () => {
     const ins = [hostRand(c.x, 4), hostRand(c.w, 5)];
     if (c.bias) ins.push(hostRand([c.w[1] * (c.opts.groups ?? 1)], 6));
     const f = (...t: o.Tensor[]) => o.convTranspose2d(t[0], t[1], t[2] ?? null, c.opts);
@@ -199,7 +199,7 @@ for (const c of CONVT_CASES) {
   });
 }
 
-Deno.test("conv2d is the adjoint of convTranspose2d (<conv(x), y> = <x, convT(y)>)", async () => {
+test("conv2d is the adjoint of convTranspose2d (<conv(x), y> = <x, convT(y)>)", async () => {
   const opts = { stride: 2, padding: 1, dilation: 1, groups: 2 };
   const x = cpu(Array.from(hostRand([1, 4, 7, 7], 7).data), [1, 4, 7, 7]);
   const w = cpu(Array.from(hostRand([6, 2, 3, 3], 8).data), [6, 2, 3, 3]);
@@ -209,7 +209,7 @@ Deno.test("conv2d is the adjoint of convTranspose2d (<conv(x), y> = <x, convT(y)
   assertClose([lhs], [rhs], "adjoint identity", 1e-4, 1e-4);
 });
 
-Deno.test("backward ops on larger shapes (chunked weight gradient, many channels)", async () => {
+test("backward ops on larger shapes (chunked weight gradient, many channels)", async () => {
   // N*Ho rows > one chunk, channel counts not multiples of 4.
   const x = hostRand([4, 6, 20, 7], 10);
   const dy = hostRand([4, 10, 20, 7], 11);
@@ -276,7 +276,7 @@ Deno.test("backward ops on larger shapes (chunked weight gradient, many channels
   );
 });
 
-Deno.test("conv2d: errors name the op, the shapes and the layer", () => {
+test("conv2d: errors name the op, the shapes and the layer", () => {
   const x = cpu(new Array(75).fill(0), [1, 3, 5, 5]);
   assert.throws(
     () => o.conv2d(x, cpu(new Array(72).fill(0), [2, 4, 3, 3]), null),
@@ -330,7 +330,7 @@ Deno.test("conv2d: errors name the op, the shapes and the layer", () => {
   );
 });
 
-Deno.test("conv ops: cost, channel rules and ONNX attributes", () => {
+test("conv ops: cost, channel rules and ONNX attributes", () => {
   const conv = o.getOp("conv2d");
   const info = {
     ins: [

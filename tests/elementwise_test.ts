@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, gradCheck, hostRand, test } from "./helpers.ts";
 
 const UNARY = [
   "neg",
@@ -17,7 +17,7 @@ const UNARY = [
 ] as const;
 
 for (const name of UNARY) {
-  Deno.test(`${name}: webgpu matches cpu on odd sizes, gradient matches finite differences`, async () => {
+  test(`${name}: webgpu matches cpu on odd sizes, gradient matches finite differences`, async () => {
     const f = o[name] as (x: o.Tensor) => o.Tensor;
     await compareBackends(name, f, [hostRand([3, 5, 37], 1, -3, 3)]);
     await compareBackends(name, f, [hostRand([70001], 2, -3, 3)]); // > 256 * 255, several groups
@@ -25,14 +25,14 @@ for (const name of UNARY) {
   });
 }
 
-Deno.test("log, sqrt, reciprocal on positive inputs", async () => {
+test("log, sqrt, reciprocal on positive inputs", async () => {
   for (const f of [o.log, o.sqrt, o.reciprocal]) {
     await compareBackends(f.name, f, [hostRand([4, 9], 4, 0.5, 3)]);
     await gradCheck(f.name, f, [hostRand([3, 3], 5, 0.5, 3)]);
   }
 });
 
-Deno.test("leakyRelu and affine use their scalars", async () => {
+test("leakyRelu and affine use their scalars", async () => {
   const [r] = await compareBackends("leakyRelu", (x) => o.leakyRelu(x, 0.2), [
     { data: [-2, -0.5, 0, 3], shape: [4] },
   ]);
@@ -47,7 +47,7 @@ Deno.test("leakyRelu and affine use their scalars", async () => {
 
 const BINARY = ["add", "sub", "mul", "div", "maximum", "minimum"] as const;
 for (const name of BINARY) {
-  Deno.test(`${name}: broadcasting on both backends and gradients`, async () => {
+  test(`${name}: broadcasting on both backends and gradients`, async () => {
     const f = o[name] as (a: o.Tensor, b: o.Tensor) => o.Tensor;
     const pos = name === "div";
     const b = (s: number[], seed: number) => hostRand(s, seed, pos ? 0.5 : -2, 2);
@@ -64,7 +64,7 @@ for (const name of BINARY) {
   });
 }
 
-Deno.test("add: hand-computed broadcast", async () => {
+test("add: hand-computed broadcast", async () => {
   const [r] = await compareBackends("add", o.add, [
     { data: [1, 2, 3], shape: [3, 1] },
     { data: [10, 20], shape: [1, 2] },
@@ -73,7 +73,7 @@ Deno.test("add: hand-computed broadcast", async () => {
   assert.deepEqual(r.data, [11, 21, 12, 22, 13, 23]);
 });
 
-Deno.test("comparisons give 0/1 and integer arithmetic works", async () => {
+test("comparisons give 0/1 and integer arithmetic works", async () => {
   const [r] = await compareBackends("lt", o.lt, [
     { data: [1, 5, 3], shape: [3] },
     { data: [2, 2, 3], shape: [3] },
@@ -91,7 +91,7 @@ Deno.test("comparisons give 0/1 and integer arithmetic works", async () => {
   assert.deepEqual(s.data, [8, 2, 10]);
 });
 
-Deno.test("bad shapes throw errors naming the op and both shapes", () => {
+test("bad shapes throw errors naming the op and both shapes", () => {
   const a = o.zeros([2, 3], { backend: "cpu" }), b = o.zeros([4], { backend: "cpu" });
   assert.throws(
     () => o.add(a, b),
@@ -104,7 +104,7 @@ Deno.test("bad shapes throw errors naming the op and both shapes", () => {
   assert.throws(() => o.reshape(a, [4, 2]), /reshape: cannot reshape 6 elements/);
 });
 
-Deno.test("fill and cast", async () => {
+test("fill and cast", async () => {
   const [f] = await compareBackends("fill", () => o.full([2, 3], 2.5), []);
   assert.deepEqual(f.data, [2.5, 2.5, 2.5, 2.5, 2.5, 2.5]);
   const [c] = await compareBackends("cast", (x) => o.cast(x, "i32"), [{

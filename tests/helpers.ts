@@ -1,6 +1,12 @@
 /**
  * Test helpers shared by every op test: run the same function on the cpu oracle and on
  * WebGPU and compare, and check gradients against central finite differences (on cpu, in f32).
+ *
+ * Without a WebGPU adapter every webgpu check is reported by Deno as *ignored*, never as
+ * passed: whole GPU tests are declared with {@link gpuTest} (`ignore` when there is no
+ * adapter), and the webgpu half of a mixed test runs as a test step through
+ * {@link onWebgpu} (so it needs the test to be declared with {@link test}). `.ci/run` fails
+ * outright without an adapter unless OTO_ALLOW_NO_GPU=1.
  */
 import assert from "node:assert/strict";
 import {
@@ -9,20 +15,106 @@ import {
   fromHost,
   init,
   noGrad,
+  setDefaultBackend,
   type Tensor,
   tidy,
   toBackend,
 } from "../mod.ts";
+import { initGpu } from "../src/backend/device.ts";
 
-let webgpu: boolean | null = null;
+/**
+ * Whether a WebGPU adapter is available, probed once when the helpers load (so tests can be
+ * declared ignored). The probe acquires the device but leaves the default backend alone.
+ */
+export const GPU: boolean = await initGpu().then(() => true, () => false);
+if (!GPU) console.warn("tests: no WebGPU adapter; webgpu checks are reported as ignored");
 
-/** Whether a WebGPU adapter is available (tests of the webgpu backend are skipped otherwise). */
-export async function hasWebgpu(): Promise<boolean> {
-  if (webgpu === null) {
-    webgpu = (await init({ quiet: true })).backend === "webgpu";
-    if (!webgpu) console.warn("tests: no WebGPU adapter; GPU comparisons are skipped");
+/** The backends a check runs on: cpu, and webgpu when an adapter exists. */
+export const BACKENDS: readonly BackendName[] = GPU ? ["cpu", "webgpu"] : ["cpu"];
+
+/**
+ * Make `be` the default backend for the calling test (tests never rely on an earlier test's
+ * choice). "webgpu" needs an adapter: call it from a {@link gpuTest} or {@link onWebgpu}.
+ */
+export function useBackend(be: BackendName): void {
+  if (be === "webgpu" && !GPU) throw new Error("useBackend: no WebGPU adapter");
+  setDefaultBackend(be);
+}
+
+/** Set, for the calling test, the default a user gets from `init()` (webgpu when available). */
+export async function useDefaultBackend(): Promise<BackendName> {
+  return (await init({ quiet: true })).backend;
+}
+
+/** The running test's context; "gpu" inside a gpuTest (webgpu checks then run inline). */
+let current: Deno.TestContext | "gpu" | null = null;
+
+/**
+ * `Deno.test` for tests with webgpu checks inside ({@link compareBackends}, {@link gradCheck},
+ * {@link onWebgpu}): those checks become test steps, ignored without an adapter.
+ */
+export function test(name: string, fn: (t: Deno.TestContext) => void | Promise<void>): void {
+  Deno.test(name, async (t) => {
+    current = t;
+    try {
+      await fn(t);
+    } finally {
+      current = null;
+    }
+  });
+}
+
+/** A test that only makes sense on WebGPU: ignored (not passed) without an adapter. */
+export function gpuTest(name: string, fn: (t: Deno.TestContext) => void | Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: !GPU,
+    fn: async (t) => {
+      current = "gpu";
+      try {
+        await fn(t);
+      } finally {
+        current = null;
+      }
+    },
+  });
+}
+
+/**
+ * Run the webgpu part of a test as a step named `what`: ignored without an adapter, and a
+ * failure fails the test. Must be called (and awaited) inside a {@link test}.
+ */
+export async function onWebgpu(what: string, fn: () => Promise<void> | void): Promise<void> {
+  const t = current;
+  if (t === "gpu") return await fn();
+  if (!t) {
+    throw new Error(
+      `${what}: webgpu checks must run inside test() or gpuTest() from tests/helpers.ts, so ` +
+        `that a missing adapter is reported as ignored`,
+    );
   }
-  return webgpu;
+  const ok = await t.step({
+    name: `${what} [webgpu]`,
+    ignore: !GPU,
+    fn: async (step) => {
+      current = step; // checks nested in fn become sub-steps
+      try {
+        await fn();
+      } finally {
+        current = t;
+      }
+    },
+  });
+  if (!ok && GPU) throw new Error(`${what} [webgpu] failed (the step's error is above)`);
+}
+
+/** Run `fn` on every backend: cpu inline, webgpu as an {@link onWebgpu} step. */
+export async function forBackends(
+  fn: (be: BackendName) => Promise<void> | void,
+  what = "the same checks",
+): Promise<void> {
+  await fn("cpu");
+  await onWebgpu(what, () => fn("webgpu"));
 }
 
 /** Assert two arrays are elementwise close: |a-b| <= atol + rtol*|b|. */
@@ -106,13 +198,13 @@ export async function compareBackends(
     return res;
   };
   const cpu = await run("cpu");
-  if (await hasWebgpu()) {
+  await onWebgpu(`${what}: webgpu matches cpu`, async () => {
     const gpu = await run("webgpu");
     cpu.forEach((c, i) => {
       assert.deepEqual(gpu[i].shape, c.shape, `${what}: output ${i} shape`);
       assertClose(gpu[i].data, c.data, `${what} (webgpu vs cpu, output ${i})`, tol.atol, tol.rtol);
     });
-  }
+  });
   return cpu;
 }
 
@@ -173,12 +265,12 @@ export async function gradCheck(
       opts.rtol ?? 2e-2,
     );
   }
-  if (await hasWebgpu()) {
+  await onWebgpu(`${what}: webgpu gradients match cpu`, async () => {
     const gpuGrads = await analytic("webgpu");
     gpuGrads.forEach((g, k) =>
       assertClose(g, cpuGrads[k], `${what}: webgpu grad of input ${wrt[k]} vs cpu`, 1e-4, 1e-3)
     );
-  }
+  });
 }
 
 export { toBackend };

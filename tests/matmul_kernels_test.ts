@@ -14,7 +14,7 @@ import {
   type MatmulKernelPolicy,
   setMatmulKernel,
 } from "../src/ops/matmul.ts";
-import { compareBackends, hasWebgpu, type HostInput, hostRand } from "./helpers.ts";
+import { compareBackends, gpuTest, type HostInput, hostRand, test } from "./helpers.ts";
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
@@ -45,7 +45,7 @@ async function withPolicy(p: MatmulKernelPolicy, fn: () => Promise<void>): Promi
 }
 
 for (const policy of POLICIES) {
-  Deno.test(`matmul kernels (${policy}): odd sizes and every transpose match cpu`, async () => {
+  test(`matmul kernels (${policy}): odd sizes and every transpose match cpu`, async () => {
     await withPolicy(policy, async () => {
       let seed = 1;
       for (const [m, n, k] of SHAPES) {
@@ -65,7 +65,7 @@ for (const policy of POLICIES) {
     });
   });
 
-  Deno.test(`matmul kernels (${policy}): batches, broadcasting, k = 0`, async () => {
+  test(`matmul kernels (${policy}): batches, broadcasting, k = 0`, async () => {
     await withPolicy(policy, async () => {
       const cases: [number[], number[], boolean, boolean][] = [
         [[2, 3, 8, 12], [12, 16], false, false], // B broadcast over a 2-d batch (vec4)
@@ -94,7 +94,7 @@ for (const policy of POLICIES) {
   });
 }
 
-Deno.test("matmul kernels: more than 65535 batches split the grid", async () => {
+test("matmul kernels: more than 65535 batches split the grid", async () => {
   // 65537 tiny products: grid z would exceed the 65535 limit, so two dispatches run.
   const batch = 65537;
   const a: HostInput = hostRand([batch, 1, 4], 7);
@@ -111,8 +111,7 @@ Deno.test("matmul kernels: more than 65535 batches split the grid", async () => 
   }
 });
 
-Deno.test("matmul kernels: gradients through every transpose on the forced kernels", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("matmul kernels: gradients through every transpose on the forced kernels", async () => {
   // The backward pass runs the transposed products; compare webgpu grads with cpu grads.
   for (const policy of ["register", "shared"] as const) {
     await withPolicy(policy, async () => {
@@ -142,7 +141,7 @@ Deno.test("matmul kernels: gradients through every transpose on the forced kerne
   }
 });
 
-Deno.test("matmul kernels: the policy picks register tiling on software adapters", () => {
+test("matmul kernels: the policy picks register tiling on software adapters", () => {
   const pick = (
     p: MatmulKernelPolicy,
     software: boolean,
@@ -180,8 +179,7 @@ Deno.test("matmul kernels: the policy picks register tiling on software adapters
   );
 });
 
-Deno.test("matmul kernels: encodeMatmul records into caller-owned buffers", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("matmul kernels: encodeMatmul records into caller-owned buffers", async () => {
   // What fused ops (linear) use: C = A·Bᵀ straight into an existing buffer.
   const [a, b] = operands(6, 8, 12, false, true, 60);
   const x = o.fromHost(Float32Array.from(a.data), a.shape, "f32", "webgpu");

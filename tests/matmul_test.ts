@@ -4,7 +4,14 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, type HostInput, hostRand } from "./helpers.ts";
+import {
+  assertClose,
+  compareBackends,
+  gradCheck,
+  type HostInput,
+  hostRand,
+  test,
+} from "./helpers.ts";
 
 /** Reference product in float64: A [b?, m, k] (or [k, m] with transA) etc., batch broadcast. */
 function reference(a: HostInput, b: HostInput, ta: boolean, tb: boolean): number[] {
@@ -31,7 +38,7 @@ function reference(a: HostInput, b: HostInput, ta: boolean, tb: boolean): number
   return out;
 }
 
-Deno.test("matmul: hand-computed 2x3 @ 3x2", async () => {
+test("matmul: hand-computed 2x3 @ 3x2", async () => {
   const [r] = await compareBackends("matmul small", (a, b) => o.matmul(a, b), [
     { data: [1, 2, 3, 4, 5, 6], shape: [2, 3] },
     { data: [7, 8, 9, 10, 11, 12], shape: [3, 2] },
@@ -40,7 +47,7 @@ Deno.test("matmul: hand-computed 2x3 @ 3x2", async () => {
   assert.deepEqual(r.data, [58, 64, 139, 154]);
 });
 
-Deno.test("matmul: odd sizes and every transpose combination match a float64 reference", async () => {
+test("matmul: odd sizes and every transpose combination match a float64 reference", async () => {
   const [m, k, n] = [33, 17, 65];
   for (const ta of [false, true]) {
     for (const tb of [false, true]) {
@@ -66,7 +73,7 @@ Deno.test("matmul: odd sizes and every transpose combination match a float64 ref
   ]);
 });
 
-Deno.test("matmul: batches and batch broadcasting", async () => {
+test("matmul: batches and batch broadcasting", async () => {
   const cases: [number[], number[], boolean, boolean, number[]][] = [
     [[3, 5, 4], [3, 4, 6], false, false, [3, 5, 6]],
     [[2, 3, 5, 4], [2, 3, 4, 6], false, false, [2, 3, 5, 6]],
@@ -85,7 +92,7 @@ Deno.test("matmul: batches and batch broadcasting", async () => {
   }
 });
 
-Deno.test("matmul gradients: transposes and batch broadcast", async () => {
+test("matmul gradients: transposes and batch broadcast", async () => {
   for (const ta of [false, true]) {
     for (const tb of [false, true]) {
       await gradCheck(`matmul ta=${ta} tb=${tb}`, (x, y) => o.matmul(x, y, ta, tb), [
@@ -108,7 +115,7 @@ Deno.test("matmul gradients: transposes and batch broadcast", async () => {
   ]);
 });
 
-Deno.test("matmul errors name the op and both shapes", () => {
+test("matmul errors name the op and both shapes", () => {
   const z = (s: number[]) => o.zeros(s, { backend: "cpu" });
   assert.throws(
     () => o.matmul(z([2, 3]), z([4, 5])),

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { hasWebgpu } from "./helpers.ts";
+import { gpuTest } from "./helpers.ts";
 
 const N = 64, D = 8, H = 16, C = 4;
 
@@ -46,34 +46,35 @@ function step(params: o.Tensor[], x: o.Tensor, y: o.Tensor, lr: number) {
   });
 }
 
-Deno.test("50 MLP training steps on webgpu: live GPU memory is flat and the loss decreases", async () => {
-  if (!(await hasWebgpu())) return;
-  const { x, y } = await data("webgpu");
-  let params = initParams("webgpu");
-  const losses: number[] = [];
-  let at5 = -1;
-  for (let s = 1; s <= 50; s++) {
-    const { next, loss } = step(params, x, y, 0.5);
-    params = next;
-    losses.push(await loss.item());
-    loss.dispose();
-    if (s === 5) at5 = o.gpuMemory().liveBytes;
-  }
-  const at50 = o.gpuMemory().liveBytes;
-  assert.equal(at50, at5, `live bytes after step 50 (${at50}) differ from step 5 (${at5})`);
-  assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
-  assert.ok(
-    losses[49] < 0.6 * losses[0],
-    `loss should fall: first ${losses[0]}, last ${losses[49]}`,
-  );
-  // Everything this test made is released: only pooled buffers remain.
-  const before = o.gpuMemory().liveBytes;
-  for (const t of [...params, x, y]) t.dispose();
-  assert.ok(o.gpuMemory().liveBytes < before);
-});
+gpuTest(
+  "50 MLP training steps on webgpu: live GPU memory is flat and the loss decreases",
+  async () => {
+    const { x, y } = await data("webgpu");
+    let params = initParams("webgpu");
+    const losses: number[] = [];
+    let at5 = -1;
+    for (let s = 1; s <= 50; s++) {
+      const { next, loss } = step(params, x, y, 0.5);
+      params = next;
+      losses.push(await loss.item());
+      loss.dispose();
+      if (s === 5) at5 = o.gpuMemory().liveBytes;
+    }
+    const at50 = o.gpuMemory().liveBytes;
+    assert.equal(at50, at5, `live bytes after step 50 (${at50}) differ from step 5 (${at5})`);
+    assert.ok(losses.every(Number.isFinite), `finite losses: ${losses}`);
+    assert.ok(
+      losses[49] < 0.6 * losses[0],
+      `loss should fall: first ${losses[0]}, last ${losses[49]}`,
+    );
+    // Everything this test made is released: only pooled buffers remain.
+    const before = o.gpuMemory().liveBytes;
+    for (const t of [...params, x, y]) t.dispose();
+    assert.ok(o.gpuMemory().liveBytes < before);
+  },
+);
 
-Deno.test("training on cpu gives the same losses as on webgpu", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("training on cpu gives the same losses as on webgpu", async () => {
   const run = async (be: o.BackendName) => {
     const { x, y } = await data(be);
     let params = initParams(be);
@@ -91,8 +92,7 @@ Deno.test("training on cpu gives the same losses as on webgpu", async () => {
   c.forEach((v, i) => assert.ok(Math.abs(v - g[i]) < 1e-4, `step ${i}: cpu ${v}, webgpu ${g[i]}`));
 });
 
-Deno.test("tidy frees every intermediate of a forward/backward pass", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("tidy frees every intermediate of a forward/backward pass", () => {
   const w = o.randn([32, 32], { seed: 5, backend: "webgpu" }).keep();
   w.requiresGrad = true;
   const before = o.gpuMemory().liveBytes;

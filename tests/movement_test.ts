@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, hasWebgpu, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, gradCheck, hostRand, onWebgpu, test } from "./helpers.ts";
 
 const arange = (n: number) => ({ data: Array.from({ length: n }, (_, i) => i), shape: [n] });
 const ints = (data: number[], shape = [data.length]) => ({ data, shape, dtype: "i32" as const });
 const cpu = (data: number[], shape: number[]) =>
   o.fromHost(Float32Array.from(data), shape, "f32", "cpu");
 
-Deno.test("reshape, expand, permute, transpose: both backends and gradients", async () => {
+test("reshape, expand, permute, transpose: both backends and gradients", async () => {
   const x = hostRand([2, 3, 5], 1);
   await compareBackends("reshape", (a) => o.reshape(a, [5, -1]), [x]);
   await compareBackends("expand", (a) => o.expand(a, [4, 2, 3, 5]), [hostRand([2, 1, 5], 2)]);
@@ -30,7 +30,7 @@ Deno.test("reshape, expand, permute, transpose: both backends and gradients", as
   await gradCheck("transpose", (a) => o.transpose(a, 0, 2), [x]);
 });
 
-Deno.test("slice follows NumPy: negative indices, clamping, steps, reversal, empty", async () => {
+test("slice follows NumPy: negative indices, clamping, steps, reversal, empty", async () => {
   const cases: [number[], number[], number[] | undefined, number[]][] = [
     [[-3], [Infinity], undefined, [7, 8, 9]], // x[-3:]
     [[2], [-2], undefined, [2, 3, 4, 5, 6, 7]], // x[2:-2]
@@ -53,7 +53,7 @@ Deno.test("slice follows NumPy: negative indices, clamping, steps, reversal, emp
   }
 });
 
-Deno.test("slice of several axes, odd and large sizes, on both backends", async () => {
+test("slice of several axes, odd and large sizes, on both backends", async () => {
   const x = hostRand([4, 5, 6], 5);
   const [r] = await compareBackends(
     "slice 3d",
@@ -76,14 +76,14 @@ Deno.test("slice of several axes, odd and large sizes, on both backends", async 
   await compareBackends("slice i32", (a) => o.slice(a, [1], [4]), [ints([5, 6, 7, 8, 9])]);
 });
 
-Deno.test("slice gradients (steps, negative steps) match finite differences", async () => {
+test("slice gradients (steps, negative steps) match finite differences", async () => {
   await gradCheck("slice", (a) => o.slice(a, [1, -1], [3, 0], [1, -2]), [hostRand([4, 6], 7)]);
   await gradCheck("slice step", (a) => o.slice(a, [0, 1, 1], [3, 4, 5], [2, 1, 3]), [
     hostRand([3, 4, 5], 8),
   ]);
 });
 
-Deno.test("concat and split along every axis, values, big sizes", async () => {
+test("concat and split along every axis, values, big sizes", async () => {
   const a = hostRand([2, 3, 4], 9), b = hostRand([2, 1, 4], 10), c = hostRand([2, 5, 4], 11);
   const [r] = await compareBackends("concat axis 1", (x, y, z) => o.concat([x, y, z], 1), [
     a,
@@ -127,7 +127,7 @@ Deno.test("concat and split along every axis, values, big sizes", async () => {
   await compareBackends("split big", (t) => o.split(t, [35000, 35001]), [hostRand([70001], 19)]);
 });
 
-Deno.test("concat and split gradients match finite differences", async () => {
+test("concat and split gradients match finite differences", async () => {
   await gradCheck("concat", (x, y) => o.concat([x, y, x], 1), [
     hostRand([2, 3], 20),
     hostRand([2, 2], 21),
@@ -144,7 +144,7 @@ Deno.test("concat and split gradients match finite differences", async () => {
   await gradCheck("split count", (x) => o.split(x, 2, 0)[1], [hostRand([4, 3], 25)]);
 });
 
-Deno.test("pad: constant value, both backends, gradient", async () => {
+test("pad: constant value, both backends, gradient", async () => {
   const [r] = await compareBackends("pad", (a) => o.pad(a, [[1, 0], [0, 2]], 7), [{
     data: [1, 2, 3, 4],
     shape: [2, 2],
@@ -164,7 +164,7 @@ Deno.test("pad: constant value, both backends, gradient", async () => {
   await gradCheck("pad", (a) => o.pad(a, [[1, 2], [0, 1]], 0.5), [hostRand([2, 3], 29)]);
 });
 
-Deno.test("gather and indexSelect: repeated, negative and 2-D indices; gradients add up", async () => {
+test("gather and indexSelect: repeated, negative and 2-D indices; gradients add up", async () => {
   const x = hostRand([4, 3], 30);
   const [g] = await compareBackends("indexSelect", (a, i) => o.indexSelect(a, 0, i), [
     x,
@@ -200,21 +200,22 @@ Deno.test("gather and indexSelect: repeated, negative and 2-D indices; gradients
   assert.deepEqual(await w.grad!.array(), [1, 0, 3]);
 });
 
-Deno.test("gather: out-of-range indices throw on cpu and are clamped on the GPU", async () => {
+test("gather: out-of-range indices throw on cpu and are clamped on the GPU", async () => {
   const x = o.fromHost(Float32Array.from([10, 20, 30]), [3], "f32", "cpu");
   const bad = o.tensor([0, 5], [2], { dtype: "i32", backend: "cpu" });
   assert.throws(
     () => o.gather(x, 0, bad),
     /gather: index 5 \(position 1\) is out of range for axis 0 of size 3/,
   );
-  if (!(await hasWebgpu())) return;
-  const gx = await o.toBackend(x, "webgpu"), gb = await o.toBackend(bad, "webgpu");
-  assert.deepEqual(await o.gather(gx, 0, gb).array(), [10, 30]);
-  const neg = o.tensor([-9], [1], { dtype: "i32", backend: "webgpu" });
-  assert.deepEqual(await o.gather(gx, 0, neg).array(), [10]);
+  await onWebgpu("clamped indices", async () => {
+    const gx = await o.toBackend(x, "webgpu"), gb = await o.toBackend(bad, "webgpu");
+    assert.deepEqual(await o.gather(gx, 0, gb).array(), [10, 30]);
+    const neg = o.tensor([-9], [1], { dtype: "i32", backend: "webgpu" });
+    assert.deepEqual(await o.gather(gx, 0, neg).array(), [10]);
+  });
 });
 
-Deno.test("oneHot: values, both backends, bad labels", async () => {
+test("oneHot: values, both backends, bad labels", async () => {
   const [r] = await compareBackends("oneHot", (y) => o.oneHot(y, 4), [ints([2, 0, 3], [3, 1])]);
   assert.deepEqual(r.shape, [3, 1, 4]);
   assert.deepEqual(r.data, [0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
@@ -227,13 +228,13 @@ Deno.test("oneHot: values, both backends, bad labels", async () => {
     /oneHot: label 4 \(position 1\) is out of range for 4 classes/,
   );
   assert.throws(() => o.oneHot(cpu([1], [1]), 4), /oneHot: labels must be i32, got f32/);
-  if (await hasWebgpu()) {
+  await onWebgpu("out-of-range label", async () => {
     const gy = await o.toBackend(y, "webgpu");
     assert.deepEqual(await o.oneHot(gy, 4).array(), [0, 1, 0, 0, 0, 0, 0, 0]);
-  }
+  });
 });
 
-Deno.test("movement errors name the op and the shapes", () => {
+test("movement errors name the op and the shapes", () => {
   const a = cpu([1, 2, 3, 4, 5, 6], [2, 3]), b = cpu([1, 2, 3, 4], [2, 2]);
   const c = cpu([1, 2, 3, 4], [4, 1]);
   assert.throws(

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import { F } from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, hasWebgpu, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, forBackends, gradCheck, hostRand, test } from "./helpers.ts";
 import { checkOnnx } from "./onnx_check.ts";
 
 const cpu = (h: { data: ArrayLike<number>; shape: readonly number[] }) =>
@@ -19,10 +19,6 @@ function onBackend<T>(backend: o.BackendName, seed: number, make: () => T): T {
   }
 }
 
-async function backends(): Promise<o.BackendName[]> {
-  return (await hasWebgpu()) ? ["cpu", "webgpu"] : ["cpu"];
-}
-
 /**
  * Run `layer` (built per backend with the same seed) on the same input on cpu and webgpu,
  * compare the outputs, and check them against `reference` (cpu tensors of the cpu layer).
@@ -35,7 +31,7 @@ async function checkLayer<M extends o.Module>(
   tol = 1e-5,
 ): Promise<number[]> {
   const outs: number[][] = [];
-  for (const be of await backends()) {
+  await forBackends(async (be) => {
     const m = onBackend(be, 5, make);
     const x = o.fromHost(Float32Array.from(input.data), input.shape, "f32", be);
     const y = o.tidy(() => m.call(x));
@@ -46,7 +42,7 @@ async function checkLayer<M extends o.Module>(
     y.dispose();
     x.dispose();
     m.dispose();
-  }
+  });
   if (outs.length === 2) assertClose(outs[1], outs[0], `${what}: webgpu vs cpu`, tol, 1e-4);
   return outs[0];
 }
@@ -76,7 +72,7 @@ function linearRef(
   return y;
 }
 
-Deno.test("linear op: values, leading batch dims, no bias, both backends, gradients", async () => {
+test("linear op: values, leading batch dims, no bias, both backends, gradients", async () => {
   const x = hostRand([5, 7], 1), w = hostRand([3, 7], 2), b = hostRand([3], 3);
   const [r] = await compareBackends("linear", (a, c, d) => o.linear(a, c, d), [x, w, b]);
   assert.deepEqual(r.shape, [5, 3]);
@@ -120,7 +116,7 @@ Deno.test("linear op: values, leading batch dims, no bias, both backends, gradie
   );
 });
 
-Deno.test("linear op: cost, channel rule and ONNX (Gemm for 2-D, MatMul for 3-D) match onnxruntime", async () => {
+test("linear op: cost, channel rule and ONNX (Gemm for 2-D, MatMul for 3-D) match onnxruntime", async () => {
   const op = o.getOp("linear");
   const rule = op.channels as {
     kind: string;
@@ -183,7 +179,7 @@ Deno.test("linear op: cost, channel rule and ONNX (Gemm for 2-D, MatMul for 3-D)
 // ---------------------------------------------------------------------------------------------
 // Parameter shapes, counts, names, init
 
-Deno.test("layers: parameter shapes and counts match PyTorch", () => {
+test("layers: parameter shapes and counts match PyTorch", () => {
   const shapes = (m: o.Module) =>
     Object.fromEntries([...m.stateDict()].map(([k, t]) => [k, [...t.shape]]));
   const c = new o.Conv2d(3, 64, 3);
@@ -228,7 +224,7 @@ Deno.test("layers: parameter shapes and counts match PyTorch", () => {
   assert.throws(() => new o.GroupNorm(3, 8), /divisible by numGroups/);
 });
 
-Deno.test("init: kaiming_uniform(a=√5) bounds and moments, norms ones/zeros, seeded", async () => {
+test("init: kaiming_uniform(a=√5) bounds and moments, norms ones/zeros, seeded", async () => {
   o.manualSeed(11);
   const conv = new o.Conv2d(16, 32, 3);
   const w = await conv.weight.array(), b = await conv.bias!.array();
@@ -252,14 +248,15 @@ Deno.test("init: kaiming_uniform(a=√5) bounds and moments, norms ones/zeros, s
   assert.deepEqual(await bn.runningVar.array(), [1, 1, 1]);
   assert.deepEqual(await new o.PReLU(2).weight.array(), [0.25, 0.25]);
   // Same seed, same weights on every backend.
-  const vals = [];
-  for (const be of await backends()) {
+  const vals: number[][] = [];
+  await forBackends(async (be) => {
     const l = onBackend(be, 3, () => new o.Linear(6, 4));
     assert.equal(l.weight.backend, be);
     vals.push([...await l.weight.array(), ...await l.bias!.array()]);
-  }
-  if (vals.length === 2) assert.deepEqual(vals[1], vals[0]);
+    assert.deepEqual(vals[vals.length - 1], vals[0], `${be} vs cpu`);
+  });
   o.manualSeed(3);
+  o.setDefaultBackend("cpu");
   assert.deepEqual(await new o.Linear(6, 4).weight.array(), vals[0].slice(0, 24));
 });
 
@@ -280,7 +277,7 @@ class Small extends o.Module {
   }
 }
 
-Deno.test("state dict names follow PyTorch; Sequential numbering and fromEntries", () => {
+test("state dict names follow PyTorch; Sequential numbering and fromEntries", () => {
   const m = new Small();
   assert.deepEqual([...m.stateDict().keys()], [
     "features.conv.weight",
@@ -310,8 +307,8 @@ Deno.test("state dict names follow PyTorch; Sequential numbering and fromEntries
   m.dispose();
 });
 
-Deno.test("train/eval switching reaches every child: BatchNorm statistics, Dropout", async () => {
-  for (const be of await backends()) {
+test("train/eval switching reaches every child: BatchNorm statistics, Dropout", async () => {
+  await forBackends(async (be) => {
     const m = onBackend(be, 1, () => new Small());
     const x = o.fromHost(
       Float32Array.from(hostRand([4, 1, 6, 6], 2).data),
@@ -337,7 +334,7 @@ Deno.test("train/eval switching reaches every child: BatchNorm statistics, Dropo
     m.train();
     assert.ok(m.namedModules().every(([, c]) => c.training));
     m.dispose();
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -384,7 +381,7 @@ function convRef(
   return y;
 }
 
-Deno.test("Conv2d and ConvTranspose2d forward match a direct convolution", async () => {
+test("Conv2d and ConvTranspose2d forward match a direct convolution", async () => {
   const x = hostRand([2, 4, 7, 6], 1);
   await checkLayer(
     "Conv2d",
@@ -430,7 +427,7 @@ Deno.test("Conv2d and ConvTranspose2d forward match a direct convolution", async
   );
 });
 
-Deno.test("Linear forward matches x·wᵀ + b", async () => {
+test("Linear forward matches x·wᵀ + b", async () => {
   await checkLayer(
     "Linear",
     () => new o.Linear(6, 4),
@@ -454,7 +451,7 @@ function normRef(v: Float32Array, size: number, eps: number): Float32Array {
   return out;
 }
 
-Deno.test("BatchNorm2d: batch statistics, running averages (unbiased var), eval, [N, C] input", async () => {
+test("BatchNorm2d: batch statistics, running averages (unbiased var), eval, [N, C] input", async () => {
   const N = 3, C = 2, HW = 4;
   const x = hostRand([N, C, 2, 2], 1, -2, 3);
   // Per channel: gather, normalise, scatter.
@@ -477,7 +474,7 @@ Deno.test("BatchNorm2d: batch statistics, running averages (unbiased var), eval,
     return { out, stats };
   };
   const ref = perChannel(x.data);
-  for (const be of await backends()) {
+  await forBackends(async (be) => {
     const bn = onBackend(be, 0, () => new o.BatchNorm2d(C, { momentum: 0.3 }));
     const xt = o.fromHost(Float32Array.from(x.data), x.shape, "f32", be);
     assertClose(await o.tidy(() => bn.call(xt)).array(), ref.out, `${be}: train output`, 1e-4);
@@ -503,7 +500,7 @@ Deno.test("BatchNorm2d: batch statistics, running averages (unbiased var), eval,
     const x2 = o.fromHost(Float32Array.from(hostRand([5, C], 3).data), [5, C], "f32", be);
     assert.deepEqual(o.tidy(() => bn.call(x2)).shape, [5, C]);
     bn.dispose();
-  }
+  });
   // num_batches_tracked counts training batches.
   const bnt = new o.BatchNorm2d(C, { numBatchesTracked: true });
   const xt = o.fromHost(Float32Array.from(x.data), x.shape, "f32", o.getDefaultBackend());
@@ -512,7 +509,7 @@ Deno.test("BatchNorm2d: batch statistics, running averages (unbiased var), eval,
   assert.deepEqual(await bnt.getBuffer("num_batches_tracked")!.array(), [2]);
 });
 
-Deno.test("InstanceNorm2d, LayerNorm, LayerNorm2d, GroupNorm forward match written-out statistics", async () => {
+test("InstanceNorm2d, LayerNorm, LayerNorm2d, GroupNorm forward match written-out statistics", async () => {
   const x = hostRand([2, 4, 3, 3], 2, -2, 2);
   const X = Float32Array.from(x.data);
   await checkLayer(
@@ -554,7 +551,7 @@ Deno.test("InstanceNorm2d, LayerNorm, LayerNorm2d, GroupNorm forward match writt
   await checkLayer("LayerNorm2d", () => new o.LayerNorm2d(4), x, () => ln2, 1e-4);
 });
 
-Deno.test("activation layers match their ops; PReLU uses per-channel slopes", async () => {
+test("activation layers match their ops; PReLU uses per-channel slopes", async () => {
   const x = hostRand([2, 3, 2, 2], 3, -2, 2);
   const X = Float32Array.from(x.data);
   const cases: [string, () => o.Module, (v: number, i: number) => number][] = [
@@ -582,7 +579,7 @@ Deno.test("activation layers match their ops; PReLU uses per-channel slopes", as
   );
 });
 
-Deno.test("pooling, Flatten, Identity, Dropout layers", async () => {
+test("pooling, Flatten, Identity, Dropout layers", async () => {
   const x = hostRand([1, 2, 4, 4], 4, -1, 1);
   const X = Float32Array.from(x.data);
   const pool = (f: (vals: number[]) => number) => {
@@ -644,7 +641,7 @@ Deno.test("pooling, Flatten, Identity, Dropout layers", async () => {
   assert.equal(d.call(ones), ones);
 });
 
-Deno.test("Upsample (nearest, bilinear) and PixelShuffle layers", async () => {
+test("Upsample (nearest, bilinear) and PixelShuffle layers", async () => {
   const x = hostRand([1, 4, 2, 3], 5);
   const X = Float32Array.from(x.data);
   const near = new Float32Array(4 * 4 * 6);
@@ -674,7 +671,7 @@ Deno.test("Upsample (nearest, bilinear) and PixelShuffle layers", async () => {
   await checkLayer("PixelShuffle", () => new o.PixelShuffle(2), x, () => ps);
 });
 
-Deno.test("Sequential runs its children in order; F namespace and losses", async () => {
+test("Sequential runs its children in order; F namespace and losses", async () => {
   const x = hostRand([2, 6], 6);
   await checkLayer(
     "Sequential",
@@ -713,8 +710,8 @@ Deno.test("Sequential runs its children in order; F namespace and losses", async
   await gradCheck("mseLoss", (p, q) => o.mseLoss(p, q), [hostRand([3, 2], 1), hostRand([3, 2], 2)]);
 });
 
-Deno.test("ClassificationMeter and evaluate: mean loss and accuracy over batches, one readback", async () => {
-  for (const backend of (await hasWebgpu()) ? ["cpu", "webgpu"] as const : ["cpu"] as const) {
+test("ClassificationMeter and evaluate: mean loss and accuracy over batches, one readback", async () => {
+  await forBackends(async (backend) => {
     // Two batches of logits over 3 classes; 4 of 5 arg-maxes match the labels.
     const batches = [
       { logits: [[2, 0, 0], [0, 1, 3], [0, 5, 1]], labels: [0, 2, 0] },
@@ -775,5 +772,5 @@ Deno.test("ClassificationMeter and evaluate: mean loss and accuracy over batches
       /ClassificationMeter: logits \[3,3\] and labels \[2\]/,
     );
     for (const { x, y } of data) (x.dispose(), y.dispose());
-  }
+  });
 });

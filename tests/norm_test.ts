@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, type HostInput, hostRand } from "./helpers.ts";
+import {
+  assertClose,
+  compareBackends,
+  gradCheck,
+  type HostInput,
+  hostRand,
+  test,
+} from "./helpers.ts";
 
 type T = o.Tensor;
 
@@ -43,7 +50,7 @@ function naive(
 
 const spatial = (ix: number[]) => ix.slice(2).reduce((a, v) => a * 1000 + v, 0);
 
-Deno.test("batchNorm: hand-computed [2,2,1,1], running stats over two steps, eval mode", async () => {
+test("batchNorm: hand-computed [2,2,1,1], running stats over two steps, eval mode", async () => {
   const x1: HostInput = { data: [1, 2, 3, 6], shape: [2, 2, 1, 1] }; // ch0 {1,3}, ch1 {2,6}
   const x2: HostInput = { data: [0, 4, 2, 0], shape: [2, 2, 1, 1] }; // ch0 {0,2}, ch1 {4,0}
   const gamma: HostInput = { data: [2, 1], shape: [2] },
@@ -75,7 +82,7 @@ Deno.test("batchNorm: hand-computed [2,2,1,1], running stats over two steps, eva
   assertClose(ye.data, ev, "eval mode uses the running statistics");
 });
 
-Deno.test("batchNorm matches a naive reference on [N,C] and [N,C,H,W], with and without affine", async () => {
+test("batchNorm matches a naive reference on [N,C] and [N,C,H,W], with and without affine", async () => {
   for (const shape of [[5, 3], [3, 2, 4, 5], [8, 3, 16, 16]]) {
     const c = shape[1];
     const x = hostRand(shape, 1, -2, 3), g = hostRand([c], 2), b = hostRand([c], 3);
@@ -122,7 +129,7 @@ Deno.test("batchNorm matches a naive reference on [N,C] and [N,C,H,W], with and 
   }
 });
 
-Deno.test("instanceNorm, groupNorm, layerNorm, layerNorm2d match naive references", async () => {
+test("instanceNorm, groupNorm, layerNorm, layerNorm2d match naive references", async () => {
   const x = hostRand([2, 6, 3, 4], 7, -1, 2), g = hostRand([6], 8), b = hostRand([6], 9);
   const [i1] = await compareBackends(
     "instanceNorm",
@@ -216,7 +223,7 @@ Deno.test("instanceNorm, groupNorm, layerNorm, layerNorm2d match naive reference
   });
 });
 
-Deno.test("norm gradients match finite differences (x, gamma, beta)", async () => {
+test("norm gradients match finite differences (x, gamma, beta)", async () => {
   const x = hostRand([3, 2, 2, 2], 20, -1, 2),
     g = hostRand([2], 21, 0.5, 1.5),
     b = hostRand([2], 22);
@@ -263,7 +270,7 @@ Deno.test("norm gradients match finite differences (x, gamma, beta)", async () =
   ]);
 });
 
-Deno.test("layerNorm2d with normCount on the kept channels equals the unpruned norm", async () => {
+test("layerNorm2d with normCount on the kept channels equals the unpruned norm", async () => {
   const shape = [2, 4, 3, 3], removed = [1, 3], kept = [0, 2];
   const x = hostRand(shape, 40, -1, 2);
   const data = Float32Array.from(x.data);
@@ -298,7 +305,7 @@ Deno.test("layerNorm2d with normCount on the kept channels equals the unpruned n
   );
 });
 
-Deno.test("norm errors name the op and the shapes", () => {
+test("norm errors name the op and the shapes", () => {
   const cpu = { backend: "cpu" as const };
   const x = o.zeros([2, 2, 1, 1], cpu), c2 = o.ones([2], cpu), c3 = o.ones([3], cpu);
   assert.throws(
@@ -335,7 +342,7 @@ Deno.test("norm errors name the op and the shapes", () => {
   );
 });
 
-Deno.test("norm facets: channel rules, mutates, ONNX", () => {
+test("norm facets: channel rules, mutates, ONNX", () => {
   const bn = o.getOp("batchNorm");
   assert.deepEqual(bn.mutates, [3, 4]);
   assert.deepEqual(bn.channels, { kind: "accessory", perChannelInputs: [1, 2, 3, 4] });
@@ -405,7 +412,7 @@ function offZero(shape: number[], seed: number): HostInput {
   return { data: Array.from(r.data, (v) => Math.sign(v || 1) * (0.2 + Math.abs(v))), shape };
 }
 
-Deno.test("prelu: per-channel and shared slopes, gradients", async () => {
+test("prelu: per-channel and shared slopes, gradients", async () => {
   const [r] = await compareBackends("prelu hand", o.prelu, [
     { data: [-1, 2, -3, 4], shape: [1, 2, 2] },
     { data: [0.1, 0.5], shape: [2] },
@@ -427,7 +434,7 @@ Deno.test("prelu: per-channel and shared slopes, gradients", async () => {
   );
 });
 
-Deno.test("dropout: seeded mask identical on both backends, scaled, reproducible", async () => {
+test("dropout: seeded mask identical on both backends, scaled, reproducible", async () => {
   const n = 20000;
   const ones: HostInput = { data: new Float32Array(n).fill(1), shape: [n] };
   const drop = (seed: number, p = 0.3) => (t: T) => o.dropout(t, { p, training: true, seed });
@@ -470,7 +477,7 @@ function grads(fn: (x: T, g: T, b: T) => T) {
   };
 }
 
-Deno.test("many small groups (one thread per group) and large groups: forward and gradients on both backends", async () => {
+test("many small groups (one thread per group) and large groups: forward and gradients on both backends", async () => {
   const cases: [string, number[], number[], (x: T, g: T, b: T) => T][] = [
     ["layerNorm2d", [2, 8, 20, 20], [8], (x, g, b) => o.layerNorm2d(x, g, b, { normCount: 10 })],
     ["instanceNorm", [4, 160, 3, 3], [160], (x, g, b) => o.instanceNorm(x, g, b)],

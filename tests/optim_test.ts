@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, hasWebgpu } from "./helpers.ts";
+import { assertClose, forBackends, test } from "./helpers.ts";
 import { setTracer } from "../src/ops/registry.ts";
 
 const P0 = [0.5, -1.25, 2, 0.03, -0.7];
@@ -78,17 +78,13 @@ function adamRef(
   return out;
 }
 
-async function backends(): Promise<o.BackendName[]> {
-  return (await hasWebgpu()) ? ["cpu", "webgpu"] : ["cpu"];
-}
-
 function check(got: number[][], want: number[][], what: string) {
   assert.equal(got.length, want.length);
   got.forEach((g, s) => assertClose(g, want[s], `${what} step ${s + 1}`, 1e-6, 1e-5));
 }
 
-Deno.test("SGD: plain, momentum + dampening + weight decay, Nesterov follow PyTorch for 3 steps", async () => {
-  for (const be of await backends()) {
+test("SGD: plain, momentum + dampening + weight decay, Nesterov follow PyTorch for 3 steps", async () => {
+  await forBackends(async (be) => {
     check(
       await run(be, (ps) => new o.SGD(ps, { lr: 0.1 })),
       sgdRef({ lr: 0.1 }),
@@ -112,11 +108,11 @@ Deno.test("SGD: plain, momentum + dampening + weight decay, Nesterov follow PyTo
       sgdRef({ lr: 0.1, wd: 0.2 }),
       `${be} sgd weight decay`,
     );
-  }
+  });
 });
 
-Deno.test("Adam (L2 decay) and AdamW (decoupled decay) follow PyTorch for 3 steps", async () => {
-  for (const be of await backends()) {
+test("Adam (L2 decay) and AdamW (decoupled decay) follow PyTorch for 3 steps", async () => {
+  await forBackends(async (be) => {
     check(
       await run(be, (ps) => new o.Adam(ps, { lr: 0.01 })),
       adamRef({ lr: 0.01, decoupled: false }),
@@ -135,10 +131,10 @@ Deno.test("Adam (L2 decay) and AdamW (decoupled decay) follow PyTorch for 3 step
       adamRef({ lr: 0.01, wd: 0.1, decoupled: true }),
       `${be} adamw`,
     );
-  }
+  });
 });
 
-Deno.test("optimizer: param groups, lr setter, skipped params without grad, clear errors", async () => {
+test("optimizer: param groups, lr setter, skipped params without grad, clear errors", async () => {
   const a = o.tensor([1, 2], [2], { backend: "cpu" }).keep();
   const b = o.tensor([3], [1], { backend: "cpu" }).keep();
   a.requiresGrad = b.requiresGrad = true;
@@ -163,8 +159,13 @@ Deno.test("optimizer: param groups, lr setter, skipped params without grad, clea
   b.dispose();
 });
 
-Deno.test("optimizer step runs exactly one in-place update op per parameter", async () => {
-  const be: o.BackendName = (await hasWebgpu()) ? "webgpu" : "cpu";
+test("optimizer step runs exactly one in-place update op per parameter", async () => {
+  await forBackends(async (be) => {
+    await oneUpdatePerParam(be);
+  });
+});
+
+async function oneUpdatePerParam(be: o.BackendName): Promise<void> {
   const ps = [o.tensor([1, 2, 3], [3], { backend: be }), o.tensor([4], [1], { backend: be })]
     .map((p) => {
       p.keep().requiresGrad = true;
@@ -194,10 +195,11 @@ Deno.test("optimizer step runs exactly one in-place update op per parameter", as
     assert.ok(o.getOp(name).mutates?.includes(0), `${name} declares that it mutates the param`);
     opt.dispose();
   }
+  for (const p of ps) await p.data(); // the recorded updates ran
   ps.forEach((p) => (p.grad?.dispose(), p.dispose()));
-});
+}
 
-Deno.test("schedules: StepLR, CosineAnnealing, LinearWarmup then cosine (per step)", () => {
+test("schedules: StepLR, CosineAnnealing, LinearWarmup then cosine (per step)", () => {
   const p = o.tensor([1], [1], { backend: "cpu" }).keep();
   p.requiresGrad = true;
   const lrs = (opt: o.Optimizer<{ lr: number }>, s: o.LRScheduler, n: number) => {
@@ -239,13 +241,13 @@ Deno.test("schedules: StepLR, CosineAnnealing, LinearWarmup then cosine (per ste
   p.dispose();
 });
 
-Deno.test("optimizer stateDict/loadStateDict: a restored optimizer continues bit-exactly", async () => {
+test("optimizer stateDict/loadStateDict: a restored optimizer continues bit-exactly", async () => {
   const makers: [string, (ps: o.Tensor[]) => o.Optimizer<{ lr: number }>][] = [
     ["SGD", (ps) => new o.SGD(ps, { lr: 0.1, momentum: 0.9, weightDecay: 1e-2 })],
     ["Adam", (ps) => new o.Adam(ps, { lr: 0.05 })],
     ["AdamW", (ps) => new o.AdamW(ps, { lr: 0.05 })],
   ];
-  for (const backend of await backends()) {
+  await forBackends(async (backend) => {
     for (const [name, make] of makers) {
       const param = (vals: ArrayLike<number>) => {
         const p = o.tensor(Float32Array.from(vals), [5], { backend }).keep();
@@ -287,5 +289,5 @@ Deno.test("optimizer stateDict/loadStateDict: a restored optimizer continues bit
       );
       for (const x of [optA, optB, other, two]) x.dispose();
     }
-  }
+  });
 });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as o from "../mod.ts";
 import { zoo } from "../src/zoo/index.ts";
 import { makeSynthetic } from "../src/data/synthetic.ts";
-import { assertClose, hasWebgpu } from "./helpers.ts";
+import { assertClose, useDefaultBackend } from "./helpers.ts";
 
 Deno.test("OTO.create traces and partitions; zigs reports the prunable channel spaces", async () => {
   const model = zoo["small-cnn"].build({ seed: 0, width: 4 });
@@ -78,7 +78,7 @@ Deno.test("oto.compress removes zero groups: same outputs, fewer params/MACs; ON
 });
 
 Deno.test("oto.dhspg trains and prunes; the compressed model matches the trained one", async () => {
-  await hasWebgpu(); // the default backend: webgpu when available, else cpu
+  await useDefaultBackend(); // webgpu when available, else cpu
   const model = zoo["small-cnn"].build({ seed: 2, width: 4 });
   const oto = await o.OTO.create(model, [1, 1, 28, 28]);
   const opt = oto.dhspg({

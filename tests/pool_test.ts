@@ -3,10 +3,11 @@ import * as o from "../mod.ts";
 import {
   assertClose,
   compareBackends,
+  forBackends,
   gradCheck,
-  hasWebgpu,
   type HostInput,
   hostRand,
+  test,
 } from "./helpers.ts";
 
 /** Distinct values (spacing 0.1, shuffled) so max pooling has no near-ties under FD steps. */
@@ -65,7 +66,7 @@ function naivePool(
   return out;
 }
 
-Deno.test("maxPool2d / avgPool2d: hand-computed 4x4, kernel 2", async () => {
+test("maxPool2d / avgPool2d: hand-computed 4x4, kernel 2", async () => {
   const x = range(16, [1, 1, 4, 4]);
   const [m] = await compareBackends("maxPool2d 4x4", (t) => o.maxPool2d(t, { kernel: 2 }), [x]);
   assert.deepEqual(m.shape, [1, 1, 2, 2]);
@@ -74,7 +75,7 @@ Deno.test("maxPool2d / avgPool2d: hand-computed 4x4, kernel 2", async () => {
   assert.deepEqual(a.data, [3.5, 5.5, 11.5, 13.5]);
 });
 
-Deno.test("avgPool2d: padding with and without countIncludePad", async () => {
+test("avgPool2d: padding with and without countIncludePad", async () => {
   const x: HostInput = { data: Array(9).fill(1), shape: [1, 1, 3, 3] };
   const opts = { kernel: 3, stride: 1, padding: 1 };
   const [inc] = await compareBackends("avg cip", (t) => o.avgPool2d(t, opts), [x]);
@@ -87,7 +88,7 @@ Deno.test("avgPool2d: padding with and without countIncludePad", async () => {
   assertClose(exc.data, Array(9).fill(1), "exclude pad");
 });
 
-Deno.test("ceilMode keeps the partial last window (5x5, kernel 2, stride 2)", async () => {
+test("ceilMode keeps the partial last window (5x5, kernel 2, stride 2)", async () => {
   const x = range(25, [1, 1, 5, 5]); // values 1..25
   const [m] = await compareBackends(
     "max ceil",
@@ -123,7 +124,7 @@ const CASES: { name: string; opts: o.MaxPool2dOptions; shape: number[] }[] = [
 ];
 
 for (const c of CASES) {
-  Deno.test(`maxPool2d ${c.name}: naive reference, backends, gradient`, async () => {
+  test(`maxPool2d ${c.name}: naive reference, backends, gradient`, async () => {
     const x = distinct(c.shape, 3);
     const [r] = await compareBackends(`maxPool2d ${c.name}`, (t) => o.maxPool2d(t, c.opts), [x]);
     const pair = (v: number | readonly number[] | undefined, dflt: number[]) =>
@@ -154,10 +155,9 @@ for (const c of CASES) {
   });
 }
 
-Deno.test("maxPool2d gradient goes to the first maximum on ties", async () => {
+test("maxPool2d gradient goes to the first maximum on ties", async () => {
   const x: HostInput = { data: [1, 5, 5, 0, 2, 5, 3, 5, 1], shape: [1, 1, 3, 3] };
-  for (const be of ["cpu", "webgpu"] as const) {
-    if (be === "webgpu" && !(await hasWebgpu())) continue;
+  await forBackends(async (be) => {
     const t = o.fromHost(Float32Array.from(x.data), x.shape, "f32", be).keep();
     t.requiresGrad = true;
     o.tidy(() => o.backward(o.sum(o.maxPool2d(t, { kernel: 2, stride: 1 }))));
@@ -174,10 +174,10 @@ Deno.test("maxPool2d gradient goes to the first maximum on ties", async () => {
     assert.deepEqual(await u.grad!.array(), [1, 0, 0, 1, 0, 0, 0, 0], `tiled ties on ${be}`);
     u.grad!.dispose();
     u.dispose();
-  }
+  });
 });
 
-Deno.test("adaptiveAvgPool2d: PyTorch bins, global fast path, gradient", async () => {
+test("adaptiveAvgPool2d: PyTorch bins, global fast path, gradient", async () => {
   // 1x5 -> 3 bins: [0,2) [1,4) [3,5) (overlapping, PyTorch rule).
   const [r] = await compareBackends(
     "adaptive 1x5->1x3",
@@ -212,7 +212,7 @@ Deno.test("adaptiveAvgPool2d: PyTorch bins, global fast path, gradient", async (
   ]);
 });
 
-Deno.test("pool errors name the op and the shapes", () => {
+test("pool errors name the op and the shapes", () => {
   const x = o.zeros([1, 2, 4, 4], { backend: "cpu" });
   assert.throws(
     () => o.maxPool2d(o.zeros([2, 4, 4], { backend: "cpu" }), { kernel: 2 }),
@@ -233,7 +233,7 @@ Deno.test("pool errors name the op and the shapes", () => {
   );
 });
 
-Deno.test("pool facets: passthrough channels, ONNX nodes, cost", () => {
+test("pool facets: passthrough channels, ONNX nodes, cost", () => {
   for (const name of ["maxPool2d", "avgPool2d", "adaptiveAvgPool2d"]) {
     assert.equal(o.getOp(name).channels?.kind, "passthrough", name);
   }

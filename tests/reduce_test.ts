@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, hostRand } from "./helpers.ts";
+import { assertClose, compareBackends, gradCheck, hostRand, test } from "./helpers.ts";
 
 const KINDS = ["sum", "mean", "max", "min"] as const;
 type Red = (x: o.Tensor, axes?: number | number[], keep?: boolean) => o.Tensor;
@@ -39,7 +39,7 @@ function reference(
 }
 
 for (const kind of KINDS) {
-  Deno.test(`${kind}: single, non-adjacent, all axes, keepDims, both backends`, async () => {
+  test(`${kind}: single, non-adjacent, all axes, keepDims, both backends`, async () => {
     const f = o[kind] as Red;
     const x = hostRand([3, 4, 5, 2], 1);
     const cases: [number[] | undefined, boolean, number[]][] = [
@@ -61,7 +61,7 @@ for (const kind of KINDS) {
     }
   });
 
-  Deno.test(`${kind}: two-pass path (few outputs, many reduced elements) and odd sizes`, async () => {
+  test(`${kind}: two-pass path (few outputs, many reduced elements) and odd sizes`, async () => {
     const f = o[kind] as Red;
     const big = hostRand([3, 5000], 2);
     const [r] = await compareBackends(`${kind} [3,5000] axis 1`, (t) => f(t, 1), [big], {
@@ -95,7 +95,7 @@ for (const kind of KINDS) {
   });
 }
 
-Deno.test("reductions: hand-checked values", async () => {
+test("reductions: hand-checked values", async () => {
   const x = { data: [1, 2, 3, 4, 5, 6], shape: [2, 3] };
   const [s] = await compareBackends("sum axis 0", (t) => o.sum(t, 0), [x]);
   assert.deepEqual(s.data, [5, 7, 9]);
@@ -108,7 +108,7 @@ Deno.test("reductions: hand-checked values", async () => {
   assert.deepEqual(mn.data, [1, 4]);
 });
 
-Deno.test("argmax: first index wins ties, any axis, both backends", async () => {
+test("argmax: first index wins ties, any axis, both backends", async () => {
   const [r] = await compareBackends("argmax ties", (t) => o.argmax(t, 1), [{
     data: [1, 3, 3, 2, 5, 5, 5, 5, -1, -2, -1, -3],
     shape: [3, 4],
@@ -128,7 +128,7 @@ Deno.test("argmax: first index wins ties, any axis, both backends", async () => 
   );
 });
 
-Deno.test("reduction gradients match finite differences", async () => {
+test("reduction gradients match finite differences", async () => {
   const x = hostRand([3, 4, 2], 8);
   await gradCheck("sum axes", (t) => o.sum(t, [0, 2]), [x]);
   await gradCheck("sum keepDims", (t) => o.sum(t, 1, true), [x]);
@@ -138,7 +138,7 @@ Deno.test("reduction gradients match finite differences", async () => {
   await gradCheck("min all", (t) => o.min(t), [x]);
 });
 
-Deno.test("max/min gradients split evenly between tied extremes", async () => {
+test("max/min gradients split evenly between tied extremes", async () => {
   const cases = [
     [o.max, [1, 3, 3, 2], [0, 0.5, 0.5, 0]],
     [o.min, [0, 1, 2, 0, 0], [1 / 3, 0, 0, 1 / 3, 1 / 3]],
@@ -157,7 +157,7 @@ Deno.test("max/min gradients split evenly between tied extremes", async () => {
   }
 });
 
-Deno.test("reduction errors name the op", () => {
+test("reduction errors name the op", () => {
   const x = o.zeros([2, 3], { backend: "cpu" });
   assert.throws(() => o.sum(x, 2), /sum: axis 2 is out of range for a tensor of rank 2/);
   assert.throws(() => o.mean(x, [1, -1]), /mean: repeated axis in \[1,-1\]/);

@@ -17,7 +17,7 @@ import { bakeUniforms, dispatchCount, flushCount, specialize } from "../src/back
 import { profileKernels } from "../src/backend/profile.ts";
 import { resolveRule } from "../src/zig/rules.ts";
 import { opsToOnnx, recordOps } from "../src/onnx/record.ts";
-import { hasWebgpu, hostRand } from "./helpers.ts";
+import { gpuTest, hostRand } from "./helpers.ts";
 import { checkOnnx } from "./onnx_check.ts";
 
 const RULE_KINDS = [
@@ -273,8 +273,7 @@ Deno.test("every WGSL kernel file is imported by the source, and every import ex
   assert.ok(kernels.length >= 20, `${kernels.length} kernels found`);
 });
 
-Deno.test("a chain of 100 elementwise ops and one readback cause exactly one submit", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("a chain of 100 elementwise ops and one readback cause exactly one submit", async () => {
   const x = o.randn([1000], { seed: 4, backend: "webgpu" }).keep();
   await x.data(); // settle the upload and any earlier work
   const before = flushCount(), d0 = dispatchCount();
@@ -301,8 +300,7 @@ Deno.test("bakeUniforms turns the named uniform fields into literals, nothing el
   assert.throws(() => bakeUniforms(k, { w: 0.5 }), /field w = 0.5 is not whole/);
 });
 
-Deno.test("profileKernels times each kernel of a conv and its gradients", async () => {
-  if (!(await hasWebgpu())) return;
+gpuTest("profileKernels times each kernel of a conv and its gradients", async () => {
   const x = o.randn([2, 4, 6, 6], { seed: 1, backend: "webgpu" }).keep();
   const w = o.randn([8, 4, 3, 3], { seed: 2, backend: "webgpu" }).keep();
   x.requiresGrad = w.requiresGrad = true;

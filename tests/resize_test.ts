@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
-import { assertClose, compareBackends, gradCheck, type HostInput, hostRand } from "./helpers.ts";
+import {
+  assertClose,
+  compareBackends,
+  gradCheck,
+  type HostInput,
+  hostRand,
+  test,
+} from "./helpers.ts";
 
 type T = o.Tensor;
 
@@ -42,7 +49,7 @@ function naiveUpsample(
   return y;
 }
 
-Deno.test("upsample: hand-computed nearest and bilinear", async () => {
+test("upsample: hand-computed nearest and bilinear", async () => {
   const [n] = await compareBackends(
     "nearest x2",
     (t: T) => o.upsample(t, { scaleFactor: 2 }),
@@ -89,7 +96,7 @@ const CASES: { name: string; opts: o.UpsampleOptions; shape: number[] }[] = [
 ];
 
 for (const c of CASES) {
-  Deno.test(`upsample ${c.name}: naive reference, backends, gradient`, async () => {
+  test(`upsample ${c.name}: naive reference, backends, gradient`, async () => {
     const x = hostRand(c.shape, 5);
     const [r] = await compareBackends(c.name, (t: T) => o.upsample(t, c.opts), [x]);
     const s = c.opts.scaleFactor;
@@ -108,7 +115,7 @@ for (const c of CASES) {
   });
 }
 
-Deno.test("upsample backward gathers every output pixel (larger plane)", async () => {
+test("upsample backward gathers every output pixel (larger plane)", async () => {
   // Sum of the input gradient = sum of the output gradient for nearest (each output reads one
   // input) and for bilinear (weights sum to 1); checked against the cpu scatter on webgpu.
   for (const mode of ["nearest", "bilinear"] as const) {
@@ -129,7 +136,7 @@ Deno.test("upsample backward gathers every output pixel (larger plane)", async (
   }
 });
 
-Deno.test("pixelShuffle / pixelUnshuffle: hand-computed, inverse, gradients", async () => {
+test("pixelShuffle / pixelUnshuffle: hand-computed, inverse, gradients", async () => {
   const [r] = await compareBackends("pixelShuffle", (t: T) => o.pixelShuffle(t, 2), [
     { data: [1, 2, 3, 4, 5, 6, 7, 8], shape: [1, 8, 1, 1] },
   ]);
@@ -154,7 +161,7 @@ Deno.test("pixelShuffle / pixelUnshuffle: hand-computed, inverse, gradients", as
   assert.equal(rule.factor({ factor: 3 }), 3);
 });
 
-Deno.test("resize errors name the op and the shapes; facets", () => {
+test("resize errors name the op and the shapes; facets", () => {
   const x = o.zeros([1, 3, 2, 2], { backend: "cpu" });
   assert.throws(
     () => o.pixelShuffle(x, 2),

@@ -8,7 +8,7 @@ import * as o from "../mod.ts";
 import { makeShapesSegmentation, SegmentationLoader } from "../src/data/segmentation.ts";
 import { evaluateSegmentation, SegmentationMeter } from "../src/nn/segmentation_metrics.ts";
 import { zoo } from "../src/zoo/index.ts";
-import { assertClose, hasWebgpu } from "./helpers.ts";
+import { assertClose, useDefaultBackend } from "./helpers.ts";
 
 /** Host softmax cross entropy of logits [N, K, P] (P positions) against labels [N, P]. */
 function hostCe(
@@ -157,7 +157,7 @@ Deno.test("shapes segmentation: seeded, classes present, flips move image and ma
 
 /** Train stacked U-Nets on 16x16 shapes for `steps` batches of 8; test loss and IoU before and after. */
 async function trainShapes(steps: number, width: number) {
-  await hasWebgpu();
+  await useDefaultBackend();
   const train = makeShapesSegmentation({ n: 8 * steps, size: 16, seed: 1 });
   const test = makeShapesSegmentation({ n: 64, size: 16, seed: 2 });
   const model = zoo["stacked-unets"].build({ seed: 0, width, outChannels: 3 } as never);

@@ -8,10 +8,10 @@ import { loadSrSample } from "../src/data/sr.ts";
 import { SrPatchLoader } from "../src/data/sr_loader.ts";
 import { evaluateSuperResolution } from "../src/nn/sr_eval.ts";
 import { zoo } from "../src/zoo/index.ts";
-import { hasWebgpu } from "./helpers.ts";
+import { useDefaultBackend } from "./helpers.ts";
 
 Deno.test("super-resolution: CARN trains with L1 on patch pairs; test PSNR rises", async () => {
-  await hasWebgpu();
+  await useDefaultBackend();
   const { train, test } = await loadSrSample({ scale: 2 });
   const model = zoo["carn"].build({ seed: 0, width: 4 });
   const opt = new o.Adam(model.parameters(), { lr: 0.002 });

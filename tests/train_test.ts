@@ -8,10 +8,10 @@ import * as o from "../mod.ts";
 import { loadSample } from "../src/data/idx.ts";
 import { subsetDataset } from "../src/data/dataset.ts";
 import { evaluate, FASHION_MEAN, FASHION_STD, SmallCnn } from "../examples/train_mnist.ts";
-import { hasWebgpu } from "./helpers.ts";
+import { useDefaultBackend } from "./helpers.ts";
 
 Deno.test("training: small CNN on the Fashion-MNIST sample learns within one epoch", async () => {
-  await hasWebgpu();
+  await useDefaultBackend();
   const [train, test] = await Promise.all([loadSample("train"), loadSample("test")]);
   const norm = { mean: [FASHION_MEAN], std: [FASHION_STD] };
   o.manualSeed(0);

@@ -7,7 +7,7 @@ import {
   SafetensorsMismatchError,
   saveSafetensors,
 } from "../src/io/safetensors.ts";
-import { hasWebgpu } from "./helpers.ts";
+import { useDefaultBackend } from "./helpers.ts";
 
 class Net extends Module {
   fc1: Linear;
@@ -32,7 +32,7 @@ async function values(m: Module): Promise<Record<string, number[]>> {
 Deno.test("saveWeights/loadWeights: a model round-trips through safetensors, in place", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await hasWebgpu();
+    await useDefaultBackend();
     o.manualSeed(1);
     const a = new Net();
     o.manualSeed(2);
