@@ -14,11 +14,7 @@ import { loadSample } from "../src/data/idx.ts";
 import { trace } from "../src/graph/trace.ts";
 import { partition } from "../src/zig/partition.ts";
 import { smallCnn } from "../src/zoo/index.ts";
-import { assertClose, hasWebgpu, hostRand } from "./helpers.ts";
-
-async function backends(): Promise<o.BackendName[]> {
-  return (await hasWebgpu()) ? ["webgpu", "cpu"] : ["cpu"];
-}
+import { assertClose, forBackends, hostRand, test, useDefaultBackend } from "./helpers.ts";
 
 const sl = (
   param: string,
@@ -161,17 +157,19 @@ const PLAIN = [
   { name: "sgd (no momentum)", opts: { variant: "sgd", weightDecay: 1e-2 } },
   { name: "adam (wd 1e-3)", opts: { variant: "adam", weightDecay: 1e-3 } },
   { name: "adamw (default wd 1e-2)", opts: { variant: "adamw" } },
+  { name: "adam (table defaults)", opts: { variant: "adam" } },
 ] as const;
 
 for (const c of PLAIN) {
-  Deno.test(`DHSPG before pruning equals plain ${c.name}, step for step`, async () => {
-    for (const be of await backends()) {
+  test(`DHSPG before pruning equals plain ${c.name}, step for step`, async () => {
+    await forBackends(async (be) => {
       const init = initialValues(1);
       const ps = makeParams(init, be);
-      const opt = new o.DHSPG(ps, PARTITION, { ...c.opts, lr: 0.05, startPruningStep: 1e9 });
+      const opts: o.DHSPGOptions = { ...c.opts, lr: 0.05, startPruningStep: 1e9 };
+      const opt = new o.DHSPG(ps, PARTITION, opts);
       const ref = new Map([...init].map(([n, v]) => [n, Float64Array.from(v)]));
       const state = new Map<string, Record<string, unknown>>();
-      const wd = opt.weightDecay, b1 = opt.firstMomentum;
+      const { wd, b1, b2, damp } = refOpts(opts);
       // The schedules of src/optim/schedules.ts drive DHSPG's lr like SGD's.
       const sched = new o.StepLR(opt, { stepSize: 3, gamma: 0.4 });
       for (let step = 1; step <= 6; step++) {
@@ -181,7 +179,7 @@ for (const c of PLAIN) {
         const grads = new Map<string, Float64Array | null>();
         // SGD skips a parameter without a gradient (Adam too, but its bias correction uses
         // DHSPG's global step count, documented in DHSPG.step).
-        const skip = (n: string) => opt.variant === "sgd" && step === 2 && n === "fc.bias";
+        const skip = (n: string) => c.opts.variant === "sgd" && step === 2 && n === "fc.bias";
         for (const n of Object.keys(SHAPES)) {
           grads.set(n, skip(n) ? null : gradAt(n, cur.get(n)!, step));
         }
@@ -193,15 +191,15 @@ for (const c of PLAIN) {
           const g = gradAt(n, ref.get(n)!, step);
           const st = state.get(n) ?? {};
           state.set(n, st);
-          if (opt.variant === "sgd") {
-            sgdStep(ref.get(n)!, g, st, { lr, momentum: b1, dampening: opt.dampening, wd });
+          if (c.opts.variant === "sgd") {
+            sgdStep(ref.get(n)!, g, st, { lr, momentum: b1, dampening: damp, wd });
           } else {
             adamStep(ref.get(n)!, g, st, {
               lr,
               b1,
-              b2: opt.secondMomentum,
+              b2,
               wd,
-              decoupled: opt.variant === "adamw",
+              decoupled: c.opts.variant === "adamw",
             });
           }
         }
@@ -218,7 +216,7 @@ for (const c of PLAIN) {
       assert.equal(s.step, 6);
       opt.dispose();
       disposeAll(ps);
-    }
+    });
   });
 }
 
@@ -264,8 +262,8 @@ function lsLoss(A: Float64Array, y: Float64Array, m: number, n: number, x: Array
   return 0.5 * s / m;
 }
 
-Deno.test("DHSPG zeroes exactly the irrelevant groups of a group-sparse least-squares problem", async () => {
-  for (const be of await backends()) await leastSquares(be);
+test("DHSPG zeroes exactly the irrelevant groups of a group-sparse least-squares problem", async () => {
+  await forBackends(leastSquares);
 });
 
 async function leastSquares(be: o.BackendName) {
@@ -327,8 +325,8 @@ async function leastSquares(be: o.BackendName) {
 // ---------------------------------------------------------------------------------------------
 // (c) a small CNN on the embedded Fashion-MNIST sample, partitioned by the ZIG partitioner.
 
-Deno.test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero groups stay zero", async () => {
-  await hasWebgpu();
+test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero groups stay zero", async () => {
+  await useDefaultBackend();
   const train = await loadSample("train");
   const model = smallCnn({ width: 4, seed: 1 });
   const part = partition(trace(model, [1, 1, 28, 28]));
@@ -384,7 +382,7 @@ Deno.test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero 
   model.dispose();
 });
 
-Deno.test("DHSPG rejects partitions that do not match the parameters, naming the problem", () => {
+test("DHSPG rejects partitions that do not match the parameters, naming the problem", () => {
   const ps = makeParams(initialValues(1), "cpu");
   const without = new Map([...ps].filter(([n]) => n !== "ct.bias"));
   assert.throws(() => new o.DHSPG(without, PARTITION), /ZIG 1 .*needs parameter "ct.bias"/);
@@ -487,17 +485,28 @@ const BRANCH = [
     },
     cover: ["adaptive", "plain", "projected", "fixed"],
   },
+  {
+    name: "sgd, OTOv2 table defaults (lambda 1e-3, amplify 2, hat 10)",
+    opts: { variant: "sgd", epsilon: 0.3, targetGroupSparsity: 0.6, tolerance: 0.2 },
+    cover: ["adaptive", "ceiling", "plain", "projected", "fixed"],
+  },
+  {
+    name: "adam, OTOv2 table defaults (lambda 1e-2, amplify 20, hat 1e3)",
+    opts: { variant: "adam", epsilon: 0.3, targetGroupSparsity: 0.6, tolerance: 0.2 },
+    cover: ["adaptive", "amplified", "ceiling", "midpoint", "plain", "projected", "fixed"],
+  },
 ] as const;
 
 for (const c of BRANCH) {
-  Deno.test(`DHSPG step matches the row-form reference on random data: ${c.name}`, async () => {
-    for (const be of await backends()) {
+  test(`DHSPG step matches the row-form reference on random data: ${c.name}`, async () => {
+    await forBackends(async (be) => {
       const init = initialValues(5);
       // Group 2 of ZIG 0 starts at exactly zero (conv row, bias and its BatchNorm entries).
       init.get("c1.weight")!.fill(0, 2 * 18, 3 * 18);
       for (const n of ["c1.bias", "bn.weight", "bn.bias"]) init.get(n)![2] = 0;
       const ps = makeParams(init, be);
-      const opt = new o.DHSPG(ps, PARTITION, { ...c.opts, lr: 0.3, startPruningStep: 0 });
+      const opts: o.DHSPGOptions = { ...c.opts, lr: 0.3, startPruningStep: 0 };
+      const opt = new o.DHSPG(ps, PARTITION, opts);
       const ref = new RefDHSPG(
         new Map(
           [...init].filter(([n]) => n !== "bn.runningMean").map((
@@ -505,7 +514,7 @@ for (const c of BRANCH) {
           ) => [n, { data: v, shape: SHAPES[n] }]),
         ),
         PARTITION,
-        refOpts(opt),
+        refOpts(opts),
       );
       const seen = new Set<string>();
       for (let step = 1; step <= 3; step++) {
@@ -546,34 +555,105 @@ for (const c of BRANCH) {
       assert.equal(s.zeroGroups, zeros.filter((v) => v).length);
       opt.dispose();
       disposeAll(ps);
-    }
+    });
   });
 }
 
-function refOpts(opt: o.DHSPG): RefOpts {
+/**
+ * OTOv2's DHSPG defaults, copied literally from the OTOv2 algorithm brief
+ * (shared/design/otov2-algorithm.md, §4.2 "Hyper-parameters and defaults": the `OTO.dhspg(...)`
+ * argument defaults and the per-variant table). The references below take every unset
+ * hyper-parameter from here, never from the optimizer under test.
+ */
+const OTOV2_API_DEFAULTS = {
+  lr: 0.1,
+  targetGroupSparsity: 0.5,
+  tolerance: 0.05,
+  epsilon: 0.0,
+  startPruningStep: 0,
+  warmUpSteps: 0,
+  groupDivisible: 1,
+  fixedZeroGroups: true,
+  weightDecayType: "l2_norm",
+  upperGroupSparsity: 1.0,
+} as const;
+const OTOV2_VARIANT_TABLE = {
+  // variant: first_momentum, second_momentum, dampening, weight_decay, lmbda, lmbda_amplify,
+  // hat_lmbda_coeff
+  sgd: { b1: 0.0, b2: 0.0, damp: 0.0, wd: 0.0, lambda: 1e-3, amp: 2, hat: 10 },
+  adam: { b1: 0.9, b2: 0.999, damp: 0.0, wd: 0.0, lambda: 1e-2, amp: 20, hat: 1e3 },
+  adamw: { b1: 0.9, b2: 0.999, damp: 0.0, wd: 1e-2, lambda: 1e-2, amp: 20, hat: 1e3 },
+} as const;
+
+/** The reference's hyper-parameters for `opts` as passed to DHSPG: unset ones from OTOv2's table. */
+function refOpts(opts: o.DHSPGOptions): RefOpts {
+  const d = OTOV2_API_DEFAULTS;
+  const variant = opts.variant ?? "sgd";
+  const t = OTOV2_VARIANT_TABLE[variant];
+  const start = opts.startPruningStep ?? d.startPruningStep;
   return {
-    variant: opt.variant,
-    lr: opt.lr,
-    wd: opt.weightDecay,
-    b1: opt.firstMomentum,
-    b2: opt.secondMomentum,
-    damp: opt.dampening,
-    lambda: opt.lambda,
-    amp: opt.lambdaAmplify,
-    hat: opt.hatLambdaCoeff,
-    eps: opt.epsilon,
-    target: opt.targetGroupSparsity,
-    tol: opt.tolerance,
-    partitionStep: opt.partitionStep,
-    halfSpaceStep: opt.halfSpaceStep,
-    warm: opt.warmUpSteps,
-    q: opt.groupDivisible,
-    fixedZero: opt.fixedZeroGroups,
-    l1: opt.weightDecayType === "l1_norm",
-    upper: opt.upperGroupSparsity,
-    perZig: opt.partitionScope === "zig",
+    variant,
+    lr: opts.lr ?? d.lr,
+    wd: opts.weightDecay ?? t.wd,
+    b1: opts.firstMomentum ?? t.b1,
+    b2: opts.secondMomentum ?? t.b2,
+    damp: opts.dampening ?? t.damp,
+    lambda: opts.lambda ?? t.lambda,
+    amp: opts.lambdaAmplify ?? t.amp,
+    hat: opts.hatLambdaCoeff ?? t.hat,
+    eps: opts.epsilon ?? d.epsilon,
+    target: opts.targetGroupSparsity ?? d.targetGroupSparsity,
+    tol: opts.tolerance ?? d.tolerance,
+    // If either is unset, OTOv2 sets both to start_pruning_steps; the port defaults each one
+    // on its own (module comment of src/optim/dhspg.ts), which agrees when both are unset.
+    partitionStep: opts.partitionStep ?? start,
+    halfSpaceStep: opts.halfSpaceStep ?? start,
+    warm: opts.warmUpSteps ?? d.warmUpSteps,
+    q: opts.groupDivisible ?? d.groupDivisible,
+    fixedZero: opts.fixedZeroGroups ?? d.fixedZeroGroups,
+    l1: (opts.weightDecayType ?? d.weightDecayType) === "l1_norm",
+    upper: opts.upperGroupSparsity ?? d.upperGroupSparsity,
+    perZig: opts.partitionScope === "zig",
   };
 }
+
+test("DHSPG defaults are OTOv2's per-variant table and API defaults (brief §4.2)", () => {
+  const ps = makeParams(initialValues(1), "cpu");
+  for (const variant of ["sgd", "adam", "adamw"] as const) {
+    const opt = new o.DHSPG(ps, PARTITION, { variant });
+    const t = OTOV2_VARIANT_TABLE[variant], d = OTOV2_API_DEFAULTS;
+    const got = {
+      b1: opt.firstMomentum,
+      b2: opt.secondMomentum,
+      damp: opt.dampening,
+      wd: opt.weightDecay,
+      lambda: opt.lambda,
+      amp: opt.lambdaAmplify,
+      hat: opt.hatLambdaCoeff,
+    };
+    assert.deepEqual(got, { ...t }, `${variant}: per-variant defaults`);
+    assert.deepEqual(
+      {
+        lr: opt.lr,
+        targetGroupSparsity: opt.targetGroupSparsity,
+        tolerance: opt.tolerance,
+        epsilon: opt.epsilon,
+        startPruningStep: opt.startPruningStep,
+        warmUpSteps: opt.warmUpSteps,
+        groupDivisible: opt.groupDivisible,
+        fixedZeroGroups: opt.fixedZeroGroups,
+        weightDecayType: opt.weightDecayType,
+        upperGroupSparsity: opt.upperGroupSparsity,
+      },
+      { ...d },
+      `${variant}: API defaults`,
+    );
+    assert.equal(opt.partitionStep, d.startPruningStep);
+    assert.equal(opt.halfSpaceStep, d.startPruningStep);
+    opt.dispose();
+  }
+  disposeAll(ps);
+});
 
 // ---------------------------------------------------------------------------------------------
 // Host references (§4, row form, float64).
@@ -672,6 +752,11 @@ const NO_BRANCHES = {
   warm: 0,
   adaptive: 0,
   clipped: 0,
+  // Which side of clip(amplify * lo, lambda, lambda * hat) decided a lambda: the floor, the
+  // amplified lower bound, or the hat ceiling (so each table value is exercised).
+  floor: 0,
+  amplified: 0,
+  ceiling: 0,
   midpoint: 0,
   plain: 0,
   projected: 0,
@@ -832,6 +917,9 @@ class RefDHSPG {
             const lo = -xg / n, hi = -dot(gr, gr) * n / xg;
             lam = Math.min(Math.max(o.amp * lo, o.lambda), o.lambda * o.hat);
             this.branches.adaptive++;
+            if (o.amp * lo <= o.lambda) this.branches.floor++;
+            else if (o.amp * lo >= o.lambda * o.hat) this.branches.ceiling++;
+            else this.branches.amplified++;
             if (lam >= hi) (lam = (lo + hi) / 2, this.branches.midpoint++);
             else this.branches.clipped++;
           } else this.branches.plain++;
