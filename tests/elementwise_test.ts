@@ -113,3 +113,20 @@ test("fill and cast", async () => {
   }]);
   assert.deepEqual(c.data, [1, -2, 3]);
 });
+
+test("cast saturates out-of-range floats and maps NaN to 0, on every backend", async () => {
+  // Backends disagree when left alone (Mesa's GL path: i32(3e9) = -2^31, u32(-1.5) = 2^32 - 1).
+  const data = [3e9, -3e9, NaN, -1.5, 2.9, -2.9, 1e10, 4294967296];
+  const [i] = await compareBackends("f32 -> i32", (x) => o.cast(x, "i32"), [{ data, shape: [8] }]);
+  const hi = 2147483520; // the largest f32 below 2^31
+  assert.deepEqual(i.data, [hi, -2147483648, 0, -1, 2, -2, hi, hi]);
+  const [u] = await compareBackends("f32 -> u32", (x) => o.cast(x, "u32"), [{ data, shape: [8] }]);
+  const uhi = 4294967040; // the largest f32 below 2^32
+  assert.deepEqual(u.data, [3e9, 0, 0, 0, 2, 0, uhi, uhi]);
+  const ints = { data: [-5, 0, 2147483647], shape: [3], dtype: "i32" as const };
+  const [iu] = await compareBackends("i32 -> u32", (x) => o.cast(x, "u32"), [ints]);
+  assert.deepEqual(iu.data, [0, 0, 2147483647]);
+  const uints = { data: [4294967295, 7], shape: [2], dtype: "u32" as const };
+  const [ui] = await compareBackends("u32 -> i32", (x) => o.cast(x, "i32"), [uints]);
+  assert.deepEqual(ui.data, [-1, 7]);
+});
