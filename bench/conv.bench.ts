@@ -8,6 +8,8 @@
  * iteration waits for the GPU to finish (`sync()` here, `onSubmittedWorkDone` for TF.js).
  * FLOPs: one multiply-add = 2 FLOPs; forward = 2·N·Cout·Ho·Wo·Cin/groups·kh·kw, forward+backward
  * = 3x that (forward, input gradient, weight gradient), the convention of bench/peers/tfjs.ts.
+ * Both engines get the same x, w and dy, and their outputs (y; dx and dw) are checked to agree
+ * before anything is timed.
  *
  * Environment: CONV_BENCH_ROUNDS (timed rounds per shape, default 7),
  * CONV_BENCH_SHAPES=bar (only the [8,16,32,32]x[32,16,3,3] shape of the performance bar).
@@ -15,6 +17,7 @@
  */
 import { backward, conv2d, init, randn, sync, type Tensor, tidy } from "../mod.ts";
 import { initTfjsWebgpu, tfConv2dFwd, tfConv2dFwdBwd, type TfPeer } from "./peers/tfjs.ts";
+import { checkSame } from "./util.ts";
 
 interface Shape {
   x: [number, number, number, number];
@@ -60,7 +63,21 @@ function ours(s: Shape) {
     for (const t of [x, w]) (t.grad?.dispose(), t.grad = null);
   };
   const dispose = () => [x, w, dy].forEach((t: Tensor) => t.dispose());
-  return { flops, fwd, fwdBwd, dispose };
+  /** Host copies of the inputs, for the peer. */
+  const data = async () => ({ x: await x.data(), w: await w.data(), dy: await dy.data() });
+  /** y, then [dx, dw], read back (for the check against the peer). */
+  const results = async () => {
+    const y = conv2d(x, w, null, opts);
+    const fwdOut = [await y.data()];
+    y.dispose();
+    x.requiresGrad = true;
+    w.requiresGrad = true;
+    tidy(() => backward(conv2d(x, w, null, opts), dy));
+    const bwdOut = [await x.grad!.data(), await w.grad!.data()];
+    for (const t of [x, w]) (t.grad?.dispose(), t.grad = null);
+    return { fwd: fwdOut, fwdBwd: bwdOut };
+  };
+  return { flops, fwd, fwdBwd, dispose, data, results };
 }
 
 async function seconds(f: () => Promise<void>): Promise<number> {
@@ -87,12 +104,18 @@ function line(label: string, flops: number, t: number[]): string {
 for (const s of SHAPES) {
   const name = `conv2d x[${s.x}] w[${s.w}] s${s.stride} p${s.padding}`;
   const me = ours(s);
+  const data = await me.data();
   const tf: { fwd: TfPeer; fwdBwd: TfPeer } | null = peer.ok
     ? {
-      fwd: tfConv2dFwd(s.x, s.w, s.stride, s.padding),
-      fwdBwd: tfConv2dFwdBwd(s.x, s.w, s.stride, s.padding),
+      fwd: tfConv2dFwd(s.x, s.w, s.stride, s.padding, data),
+      fwdBwd: tfConv2dFwdBwd(s.x, s.w, s.stride, s.padding, data),
     }
     : null;
+  if (tf) {
+    const mine = await me.results();
+    console.log(checkSame(`${name} fwd`, mine.fwd, await tf.fwd.outputs()));
+    console.log(checkSame(`${name} fwd+bwd (dx, dw)`, mine.fwdBwd, await tf.fwdBwd.outputs()));
+  }
   for (const mode of ["fwd", "fwd+bwd"] as const) {
     const mine = mode === "fwd" ? me.fwd : me.fwdBwd;
     const theirs = tf && (mode === "fwd" ? tf.fwd : tf.fwdBwd);
@@ -124,7 +147,13 @@ for (const s of SHAPES) {
 
 // deno bench's own table for the performance-bar shape.
 const bar = ours(BAR);
-const barPeer = peer.ok ? tfConv2dFwdBwd(BAR.x, BAR.w, BAR.stride, BAR.padding) : null;
+const barPeer = peer.ok
+  ? tfConv2dFwdBwd(BAR.x, BAR.w, BAR.stride, BAR.padding, await bar.data())
+  : null;
+if (barPeer) {
+  const mine = await bar.results();
+  console.log(checkSame("bar shape fwd+bwd (dx, dw)", mine.fwdBwd, await barPeer.outputs()));
+}
 Deno.bench({
   name: "oto conv2d fwd+bwd [8,16,32,32]x[32,16,3,3]",
   group: "conv2d fwd+bwd",

@@ -7,7 +7,8 @@
  * median and best run, the adapter and the kernel used; then `Deno.bench` runs both cases of
  * each size in one group, so its summary prints the ratio. `deno run -A bench/matmul.bench.ts`
  * prints only the alternating comparison. Every timed call waits for the GPU to finish (ours:
- * `sync()`; the peer: its `run()`, which awaits onSubmittedWorkDone).
+ * `sync()`; the peer: its `run()`, which awaits onSubmittedWorkDone). Before timing, both get
+ * the same inputs and their products are checked to agree (`checkSame`).
  *
  * Environment: OTO_BENCH_ROUNDS (timed rounds per size; default 9, or 5 for n >= 1024),
  * OTO_MATMUL_KERNEL (force auto | register | scalar | shared).
@@ -15,7 +16,15 @@
 import { matmul, randn, sync } from "../mod.ts";
 import { matmulKernelFor } from "../src/ops/matmul.ts";
 import { initTfjsWebgpu, tfMatmul } from "./peers/tfjs.ts";
-import { alternate, type Contender, engineAdapter, envInt, stats, summary } from "./util.ts";
+import {
+  alternate,
+  checkSame,
+  type Contender,
+  engineAdapter,
+  envInt,
+  stats,
+  summary,
+} from "./util.ts";
 
 const SIZES = [256, 512, 1024];
 
@@ -29,9 +38,9 @@ if (!webgpu) console.log("oto has no WebGPU adapter here: its matmul cases are s
 for (const n of SIZES) {
   const flops = 2 * n ** 3;
   const contenders: Contender[] = [];
+  const a = randn([n, n], { seed: 1 });
+  const b = randn([n, n], { seed: 2 });
   if (webgpu) {
-    const a = randn([n, n], { seed: 1 });
-    const b = randn([n, n], { seed: 2 });
     contenders.push({
       name: "oto",
       run: async () => {
@@ -42,8 +51,13 @@ for (const n of SIZES) {
     });
   }
   if (tf.ok) {
-    const peer = tfMatmul(n);
+    const peer = tfMatmul(n, { a: await a.data(), b: await b.data() });
     contenders.push({ name: "tfjs", run: () => peer.run() });
+    if (webgpu) {
+      const c = matmul(a, b);
+      console.log(checkSame(`matmul ${n}`, [await c.data()], await peer.outputs()));
+      c.dispose();
+    }
   }
   if (contenders.length === 0) continue;
 

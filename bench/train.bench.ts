@@ -6,6 +6,8 @@
  * 1→16 + bias + ReLU + maxpool 2, conv 3x3 16→32 + bias + ReLU + maxpool 2, linear 1568→10,
  * softmax cross entropy (batch mean), plain SGD lr 0.01, on fixed random data; every step
  * reads the scalar loss back (the peer's contract), which also waits for the weight updates.
+ * The peer starts from our initial weights and data, and the losses of the first two steps
+ * (the second one after an SGD update) are checked to agree before anything is timed.
  * We also time the example's model (with BatchNorm, SGD momentum) and steps that read nothing
  * back (synced every 10 steps), which is how `examples/train_mnist.ts` trains.
  *
@@ -26,7 +28,8 @@ import {
   tidy,
 } from "../mod.ts";
 import { SmallCnn } from "../examples/train_mnist.ts";
-import { initTfjsWebgpu, type TfCnnPeer, tfSmallCnnStep } from "./peers/tfjs.ts";
+import { type CnnInit, initTfjsWebgpu, type TfCnnPeer, tfSmallCnnStep } from "./peers/tfjs.ts";
+import { checkSame } from "./util.ts";
 
 const BATCH = 64;
 const ROUNDS = Math.max(1, Number(Deno.env.get("TRAIN_BENCH_ROUNDS") ?? 5) || 5);
@@ -74,6 +77,11 @@ function ours(opts: { batchNorm: boolean; momentum: number }) {
       for (let i = 0; i < n; i++) step().dispose();
       await sync();
     },
+    /** The data and the current weights in the peer's {@link CnnInit} form. */
+    async init(): Promise<CnnInit> {
+      const [w1, b1, w2, b2, w3, b3] = await Promise.all(model.parameters().map((p) => p.data()));
+      return { x: await x.data(), labels: await y.data(), w1, b1, w2, b2, w3, b3 };
+    },
     dispose() {
       opt.dispose();
       model.dispose();
@@ -105,10 +113,17 @@ const fmt = (label: string, t: number[]) =>
 // Side-by-side summary (alternating rounds).
 
 const same = ours({ batchNorm: false, momentum: 0 });
-const peer: TfCnnPeer | null = peerInit.ok ? tfSmallCnnStep(BATCH) : null;
-await same.run(); // warm-up: shader compiles, first uploads
-await same.run();
-if (peer) (await peer.run(), await peer.run());
+const peer: TfCnnPeer | null = peerInit.ok
+  ? tfSmallCnnStep(BATCH, { init: await same.init() })
+  : null;
+// Warm-up (shader compiles, first uploads), and the check that both take the same steps.
+for (const step of [1, 2]) {
+  await same.run();
+  if (peer) {
+    const [theirs] = await peer.outputs();
+    console.log(checkSame(`train step ${step} loss`, [[same.lastLoss]], [theirs], 1e-4));
+  }
+}
 const tOurs: number[] = [], tPeer: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   tOurs.push(await seconds(() => same.run()));

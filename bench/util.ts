@@ -106,3 +106,42 @@ export function envInt(name: string, dflt: number): number {
   const n = Number(v);
   return v && Number.isInteger(n) && n > 0 ? n : dflt;
 }
+
+/**
+ * Before anything is timed: check that oto and the peer computed the same numbers (each pair
+ * of outputs of equal length, max |a - b| <= tol * max(1, max |b|)). Throws, so a bench never
+ * times two different computations; returns a line with the largest difference to print.
+ */
+export function checkSame(
+  what: string,
+  ours: readonly ArrayLike<number>[],
+  theirs: readonly ArrayLike<number>[],
+  tol = 1e-3,
+): string {
+  if (ours.length !== theirs.length) {
+    throw new Error(`${what}: oto gave ${ours.length} outputs, the peer ${theirs.length}`);
+  }
+  let worst = 0;
+  ours.forEach((a, k) => {
+    const b = theirs[k];
+    if (a.length !== b.length) {
+      throw new Error(
+        `${what}: output ${k} has ${a.length} values on oto, ${b.length} on the peer`,
+      );
+    }
+    let scale = 1, diff = 0, at = -1;
+    for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]));
+    for (let i = 0; i < a.length; i++) {
+      const d = Math.abs(a[i] - b[i]);
+      if (!(d <= diff)) (diff = d, at = i); // NaN counts as the worst
+    }
+    if (!(diff <= tol * scale)) {
+      throw new Error(
+        `${what}: oto and the peer disagree at output ${k} element ${at}: ${a[at]} vs ${b[at]} ` +
+          `(|diff| ${diff.toExponential(2)} > ${tol} x ${scale.toPrecision(3)})`,
+      );
+    }
+    worst = Math.max(worst, diff / scale);
+  });
+  return `${what}: oto and the peer agree (max |diff| ${worst.toExponential(1)} of the scale)`;
+}

@@ -58,6 +58,11 @@ export interface TfPeer {
   readonly flops: number;
   /** Executes one step and resolves once the GPU finished it. */
   run(): Promise<void>;
+  /**
+   * One step's results read back in oto's layouts (NCHW activations, OIHW weights), so a bench
+   * can check that both engines compute the same numbers before it times them.
+   */
+  outputs(): Promise<Float32Array[]>;
   /** Releases all tensors/variables owned by this peer. Idempotent. */
   dispose(): void;
 }
@@ -188,6 +193,35 @@ function randn(tf: Tf, shape: number[], seed: number, std = 1): Tensor {
   return tf.randomNormal(shape, 0, std, "float32", seed);
 }
 
+/** Permute a row-major host array of `shape` by `perm` (output axis i = input axis perm[i]). */
+export function permuteHost(
+  data: ArrayLike<number>,
+  shape: readonly number[],
+  perm: readonly number[],
+): Float32Array {
+  const out = new Float32Array(data.length);
+  const oshape = perm.map((p) => shape[p]);
+  const istr = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  const idx = new Array(shape.length).fill(0);
+  for (let o = 0; o < out.length; o++) {
+    let rem = o, at = 0;
+    for (let d = oshape.length - 1; d >= 0; d--) {
+      idx[d] = rem % oshape[d];
+      rem = (rem - idx[d]) / oshape[d];
+      at += idx[d] * istr[perm[d]];
+    }
+    out[o] = data[at];
+  }
+  return out;
+}
+
+const NCHW_TO_NHWC = [0, 2, 3, 1], NHWC_TO_NCHW = [0, 3, 1, 2];
+const OIHW_TO_HWIO = [2, 3, 1, 0], HWIO_TO_OIHW = [3, 2, 0, 1];
+
+async function read(t: Tensor): Promise<Float32Array> {
+  return Float32Array.from(await t.data() as Float32Array);
+}
+
 function convOut(size: number, k: number, stride: number, pad: number): number {
   return Math.floor((size + 2 * pad - k) / stride) + 1;
 }
@@ -196,11 +230,16 @@ function convOut(size: number, k: number, stride: number, pad: number): number {
  * One n x n x n float32 matmul per run() (inputs created once).
  * flops = 2 * n^3.
  */
-export function tfMatmul(n: number, opts: TfPeerOptions = {}): TfPeer {
+export function tfMatmul(
+  n: number,
+  opts: TfPeerOptions & { a?: ArrayLike<number>; b?: ArrayLike<number> } = {},
+): TfPeer {
   const tf = requireTf();
   const { sync = "queue", timeoutMs = DEFAULT_TIMEOUT_MS, seed = 42 } = opts;
-  const a = randn(tf, [n, n], seed);
-  const b = randn(tf, [n, n], seed + 1);
+  const given = (d: ArrayLike<number> | undefined, s: number) =>
+    d ? tf.tensor(Float32Array.from(d), [n, n]) : randn(tf, [n, n], s);
+  const a = given(opts.a, seed);
+  const b = given(opts.b, seed + 1);
   let disposed = false;
   return {
     name: `matmul ${n}x${n}x${n}`,
@@ -213,6 +252,14 @@ export function tfMatmul(n: number, opts: TfPeerOptions = {}): TfPeer {
         c.dispose();
       }
     },
+    async outputs() {
+      const c = tf.matMul(a, b);
+      try {
+        return [await read(c)];
+      } finally {
+        c.dispose();
+      }
+    },
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -220,6 +267,13 @@ export function tfMatmul(n: number, opts: TfPeerOptions = {}): TfPeer {
       b.dispose();
     },
   };
+}
+
+/** Host data of a conv peer in oto's layouts: x NCHW, w OIHW, dy NCHW (random when absent). */
+export interface ConvData {
+  x?: ArrayLike<number>;
+  w?: ArrayLike<number>;
+  dy?: ArrayLike<number>;
 }
 
 interface ConvSetup {
@@ -246,7 +300,7 @@ function convSetup(
   wShape: number[],
   stride: number,
   pad: number,
-  opts: TfPeerOptions,
+  opts: TfPeerOptions & ConvData,
 ): ConvSetup {
   const tf = requireTf();
   const { sync = "queue", timeoutMs = DEFAULT_TIMEOUT_MS, seed = 42 } = opts;
@@ -255,11 +309,17 @@ function convSetup(
   if (cin !== cin2) throw new Error(`conv: x has ${cin} channels but w expects ${cin2}`);
   const ho = convOut(h, kh, stride, pad);
   const wo = convOut(w, kw, stride, pad);
+  const given = (d: ArrayLike<number>, shape: number[], perm: number[]) =>
+    tf.tensor(permuteHost(d, shape, perm), perm.map((p) => shape[p]));
   return {
     tf,
-    x: randn(tf, [n, h, w, cin], seed),
-    w: randn(tf, [kh, kw, cin, cout], seed + 1, Math.sqrt(2 / (cin * kh * kw))),
-    dy: randn(tf, [n, ho, wo, cout], seed + 2),
+    x: opts.x ? given(opts.x, xShape, NCHW_TO_NHWC) : randn(tf, [n, h, w, cin], seed),
+    w: opts.w
+      ? given(opts.w, wShape, OIHW_TO_HWIO)
+      : randn(tf, [kh, kw, cin, cout], seed + 1, Math.sqrt(2 / (cin * kh * kw))),
+    dy: opts.dy
+      ? given(opts.dy, [n, cout, ho, wo], NCHW_TO_NHWC)
+      : randn(tf, [n, ho, wo, cout], seed + 2),
     stride,
     pad,
     name: `conv2d ${kind} x[${xShape}] w[${wShape}] s${stride} p${pad}`,
@@ -275,11 +335,31 @@ function conv(s: ConvSetup, x: Tensor, w: Tensor): Tensor {
   return s.tf.conv2d(x as TfNs.Tensor4D, w as TfNs.Tensor4D, s.stride, s.pad, "NHWC");
 }
 
-function convPeer(s: ConvSetup, flops: number, step: () => Tensor[]): TfPeer {
+/** Back to oto's layout: 4-D outputs of a step are NHWC activations or HWIO weights. */
+function toOtoLayout(t: Tensor, weight: boolean, data: Float32Array): Float32Array {
+  return permuteHost(data, t.shape, weight ? HWIO_TO_OIHW : NHWC_TO_NCHW);
+}
+
+function convPeer(
+  s: ConvSetup,
+  flops: number,
+  step: () => Tensor[],
+  isWeight: (i: number) => boolean,
+): TfPeer {
   let disposed = false;
   return {
     name: s.name,
     flops,
+    async outputs() {
+      const outs = step();
+      try {
+        const res: Float32Array[] = [];
+        for (const [i, t] of outs.entries()) res.push(toOtoLayout(t, isWeight(i), await read(t)));
+        return res;
+      } finally {
+        for (const t of outs) t.dispose();
+      }
+    },
     async run() {
       const outs = step();
       try {
@@ -306,27 +386,44 @@ export function tfConv2dFwd(
   wShape: number[] = [32, 16, 3, 3],
   stride = 1,
   pad = 1,
-  opts: TfPeerOptions = {},
+  opts: TfPeerOptions & ConvData = {},
 ): TfPeer {
   const s = convSetup("fwd", xShape, wShape, stride, pad, opts);
-  return convPeer(s, s.fwdFlops, () => [conv(s, s.x, s.w)]);
+  return convPeer(s, s.fwdFlops, () => [conv(s, s.x, s.w)], () => false);
 }
 
 /**
  * Conv2d forward + backward via `tf.grads` with a fixed upstream gradient `dy`: runs the forward
  * conv, then dX (conv2DBackpropInput) and dW (conv2DBackpropFilter). Each of the three is the
- * same MAC count, so flops = 3 * (2 * N * Cout * Hout * Wout * Cin * kh * kw).
+ * same MAC count, so flops = 3 * (2 * N * Cout * Hout * Wout * Cin * kh * kw). `outputs()` gives
+ * [dX (NCHW), dW (OIHW)].
  */
 export function tfConv2dFwdBwd(
   xShape: number[] = [8, 16, 32, 32],
   wShape: number[] = [32, 16, 3, 3],
   stride = 1,
   pad = 1,
-  opts: TfPeerOptions = {},
+  opts: TfPeerOptions & ConvData = {},
 ): TfPeer {
   const s = convSetup("fwd+bwd", xShape, wShape, stride, pad, opts);
   const g = s.tf.grads((x: Tensor, w: Tensor) => conv(s, x, w));
-  return convPeer(s, 3 * s.fwdFlops, () => g([s.x, s.w], s.dy));
+  return convPeer(s, 3 * s.fwdFlops, () => g([s.x, s.w], s.dy), (i) => i === 1);
+}
+
+/**
+ * Data and initial weights for {@link tfSmallCnnStep} in oto's layouts (x NCHW [B, 1, 28, 28],
+ * conv weights OIHW, the dense weight [10, 32*7*7] over the NCHW flatten), so its steps can be
+ * checked against oto's.
+ */
+export interface CnnInit {
+  x: ArrayLike<number>;
+  labels: ArrayLike<number>;
+  w1: ArrayLike<number>;
+  b1: ArrayLike<number>;
+  w2: ArrayLike<number>;
+  b2: ArrayLike<number>;
+  w3: ArrayLike<number>;
+  b3: ArrayLike<number>;
 }
 
 export interface TfCnnPeer extends TfPeer {
@@ -344,11 +441,19 @@ export interface TfCnnPeer extends TfPeer {
  * flops = 3 * forward MACs*2 of conv1 + conv2 + dense (bias/ReLU/pool/softmax/SGD ignored):
  * 3 * 2 * B * (16*28*28*1*9 + 32*14*14*16*9 + 1568*10).
  */
-export function tfSmallCnnStep(batch = 64, opts: TfPeerOptions = {}): TfCnnPeer {
+export function tfSmallCnnStep(
+  batch = 64,
+  opts: TfPeerOptions & { init?: CnnInit } = {},
+): TfCnnPeer {
   const tf = requireTf();
-  const { timeoutMs = DEFAULT_TIMEOUT_MS, seed = 42 } = opts;
-  const x = randn(tf, [batch, 28, 28, 1], seed) as TfNs.Tensor4D;
-  const labelIdx = tf.randomUniform([batch], 0, 10, "int32", seed + 1);
+  const { timeoutMs = DEFAULT_TIMEOUT_MS, seed = 42, init } = opts;
+  const x =
+    (init
+      ? tf.tensor(permuteHost(init.x, [batch, 1, 28, 28], NCHW_TO_NHWC), [batch, 28, 28, 1])
+      : randn(tf, [batch, 28, 28, 1], seed)) as TfNs.Tensor4D;
+  const labelIdx = init
+    ? tf.tensor(Int32Array.from(init.labels), [batch], "int32")
+    : tf.randomUniform([batch], 0, 10, "int32", seed + 1);
   const labels = tf.oneHot(labelIdx as TfNs.Tensor1D, 10);
   labelIdx.dispose();
   const he = (fanIn: number) => Math.sqrt(2 / fanIn);
@@ -359,12 +464,23 @@ export function tfSmallCnnStep(batch = 64, opts: TfPeerOptions = {}): TfCnnPeer 
     init.dispose();
     return v;
   };
-  const w1 = mkVar(randn(tf, [3, 3, 1, 16], seed + 2, he(9)));
-  const b1 = mkVar(tf.zeros([16]));
-  const w2 = mkVar(randn(tf, [3, 3, 16, 32], seed + 3, he(144)));
-  const b2 = mkVar(tf.zeros([32]));
-  const w3 = mkVar(randn(tf, [32 * 7 * 7, 10], seed + 4, Math.sqrt(1 / 1568)));
-  const b3 = mkVar(tf.zeros([10]));
+  const hwio = (w: ArrayLike<number>, shape: number[]) =>
+    tf.tensor(permuteHost(w, shape, OIHW_TO_HWIO), OIHW_TO_HWIO.map((p) => shape[p]));
+  const vec = (v: ArrayLike<number>) => tf.tensor(Float32Array.from(v));
+  const w1 = mkVar(init ? hwio(init.w1, [16, 1, 3, 3]) : randn(tf, [3, 3, 1, 16], seed + 2, he(9)));
+  const b1 = mkVar(init ? vec(init.b1) : tf.zeros([16]));
+  const w2 = mkVar(
+    init ? hwio(init.w2, [32, 16, 3, 3]) : randn(tf, [3, 3, 16, 32], seed + 3, he(144)),
+  );
+  const b2 = mkVar(init ? vec(init.b2) : tf.zeros([32]));
+  // oto's fc weight is [10, 1568] over the NCHW flatten (c, h, w); TF.js's dense kernel is
+  // [1568, 10] over the NHWC flatten (h, w, c).
+  const w3 = mkVar(
+    init
+      ? tf.tensor(permuteHost(init.w3, [10, 32, 7, 7], [2, 3, 1, 0]), [32 * 7 * 7, 10])
+      : randn(tf, [32 * 7 * 7, 10], seed + 4, Math.sqrt(1 / 1568)),
+  );
+  const b3 = mkVar(init ? vec(init.b3) : tf.zeros([10]));
   const vars = [w1, b1, w2, b2, w3, b3];
   const opt = tf.train.sgd(0.01);
   const lossFn = (): TfNs.Scalar => {
@@ -394,6 +510,11 @@ export function tfSmallCnnStep(batch = 64, opts: TfPeerOptions = {}): TfCnnPeer 
       } finally {
         loss.dispose();
       }
+    },
+    /** One training step (it updates the weights); its loss. */
+    async outputs() {
+      await this.run();
+      return [Float32Array.of(lastLoss)];
     },
     dispose() {
       if (disposed) return;
