@@ -18,18 +18,21 @@ function fmtTime(s: number): string {
 export class Progress {
   private done = 0;
   private skipped = 0;
-  private readonly start = performance.now();
+  private readonly start: number;
   // The first line waits like the others: a rate measured over one batch means nothing.
-  private lastDraw = this.start;
+  private lastDraw: number;
   private readonly tty: boolean;
 
+  /** `clock` gives milliseconds (tests pass a fake one: no test depends on the wall clock). */
   constructor(
     private readonly label: string,
     private readonly total: number,
     private readonly unit = "img",
     private readonly out: { writeSync(b: Uint8Array): number } = Deno.stderr,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.tty = Deno.stderr.isTerminal();
+    this.start = this.lastDraw = clock();
   }
 
   /**
@@ -44,7 +47,7 @@ export class Progress {
   /** Advance by `n` units; `extra` (e.g. "loss 0.41") is shown after the rate. */
   tick(n: number, extra = ""): void {
     this.done += n;
-    const now = performance.now();
+    const now = this.clock();
     const final = this.done >= this.total;
     // Redraw at most 10 times a second on a terminal, every 10 s in logs.
     if (!final && now - this.lastDraw < (this.tty ? 100 : 10_000)) return;
@@ -53,7 +56,7 @@ export class Progress {
   }
 
   /** The current line (without control characters). */
-  line(now = performance.now(), extra = ""): string {
+  line(now = this.clock(), extra = ""): string {
     const el = (now - this.start) / 1000;
     const rate = (this.done - this.skipped) / Math.max(el, 1e-9);
     const frac = Math.min(1, this.done / Math.max(this.total, 1));
