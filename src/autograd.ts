@@ -5,7 +5,9 @@
  */
 import { type GradNode, noGrad } from "./ops/registry.ts";
 import type { Tensor } from "./tensor.ts";
-import { add, copy, fill } from "./ops/elementwise.ts";
+import { add } from "./ops/elementwise.ts";
+import { copy } from "./ops/cast.ts";
+import { fill } from "./ops/fill.ts";
 import { sumTo } from "./ops/reduce.ts";
 
 /**

@@ -11,7 +11,7 @@
  */
 import type { Module } from "../nn/module.ts";
 import { defaultLayerInit } from "../nn/init.ts";
-import { fill } from "../ops/elementwise.ts";
+import { fill } from "../ops/fill.ts";
 import { Rng } from "../random.ts";
 import type { Tensor } from "../tensor.ts";
 import { GraphModule } from "./graph_module.ts";

@@ -10,7 +10,7 @@ import {
   type Tensor,
 } from "../tensor.ts";
 import { rngFor } from "../random.ts";
-import { fill } from "./elementwise.ts";
+import { fill } from "./fill.ts";
 
 /** Where and how to create a tensor. */
 export interface CreateOptions {

@@ -1,5 +1,7 @@
 /** Every op's user-facing function. Importing this registers all ops. */
 export * from "./elementwise.ts";
+export * from "./fill.ts";
+export * from "./cast.ts";
 export * from "./activation.ts";
 export * from "./reduce.ts";
 export * from "./movement.ts";

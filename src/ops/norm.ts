@@ -10,7 +10,7 @@
  */
 import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply, apply1, defineOp, type OpInfo, shapeError } from "./registry.ts";
-import { fill } from "./elementwise.ts";
+import { fill } from "./fill.ts";
 import type { OnnxEmitter } from "./spec.ts";
 import { type Core, makePlan, type NormBackwardAttrs } from "./norm_plan.ts";
 import { applyCpu, backwardCpu, batchNormTrainCpu, forwardCpu } from "./norm_cpu.ts";

@@ -73,7 +73,7 @@ export async function runOn(
   try {
     const outs = tidy(() => {
       const before = counter?.();
-      const ys = apply(op as OpSpec<unknown>, xs, attrs);
+      const ys = apply(op as OpSpec<unknown>, xs, attrs, backend); // creation ops have no input to follow
       if (counter) counted = counter() - before!;
       if (wrt && wrt.length) {
         const w = probeWeights(ys);
