@@ -263,7 +263,12 @@ Deno.test("train CLI: bad flags and data give one clear line and a non-zero exit
         1,
         /--resume: checkpoint .* not found/,
       ],
-      [["--model", "carn", "--dataset", "synthetic", "--quiet", "--out", dir], 1, /carn/],
+      // A model of another task is a flag error (exit 2), found before any data is loaded.
+      [
+        ["--model", "carn", "--dataset", "synthetic", "--quiet", "--out", dir],
+        2,
+        /--model carn is a super-resolution model; for --task classification choose one of/,
+      ],
     ];
     for (const [args, code, msg] of cases) {
       const r = await train(args);

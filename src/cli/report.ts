@@ -76,6 +76,8 @@ export interface TrainReport {
     shape: number[];
     /** Classes of a classifier; null for image-to-image tasks. */
     classes: number | null;
+    /** The data in one line (patches, splits, reference scores, skipped images). */
+    summary?: string;
   };
   history: EpochRecord[];
   baselineHistory?: EpochRecord[];
@@ -85,6 +87,8 @@ export interface TrainReport {
   compressed: ModelSummary;
   baseline?: ModelSummary;
   scratch?: ModelSummary;
+  /** A method the task compares with on the same test set (super-resolution: bicubic). */
+  reference?: { name: string; [metric: string]: number | string };
   zigs: ZigRecord[];
   groups: { total: number; zero: number; sparsity: number; target: number; reached: boolean };
   verify: {
@@ -175,8 +179,11 @@ export function reportMarkdown(
     `# ${r.title}`,
     "",
     `${s.epochs} epochs of DHSPG (${s.optimizer}) on ${r.dataset.name} ` +
-    `(${int(r.dataset.train)} training / ${int(r.dataset.test)} test images of ` +
-    `[${r.dataset.shape}]), backend ${r.backend}. Target group sparsity ${s.targetSparsity}; ` +
+    (r.dataset.summary
+      ? `(${r.dataset.summary}; model input [${r.dataset.shape}])`
+      : `(${int(r.dataset.train)} training / ${int(r.dataset.test)} test images of ` +
+        `[${r.dataset.shape}])`) +
+    `, backend ${r.backend}. Target group sparsity ${s.targetSparsity}; ` +
     `reached ${r.groups.sparsity.toFixed(3)} (${r.groups.zero} of ${r.groups.total} ` +
     `prunable channels are zero).`,
     "",
@@ -185,8 +192,13 @@ export function reportMarkdown(
     mdTable([
       ["", "full", "compressed", "change"],
       ["parameters", int(f.params), int(c.params), change(f.params, c.params)],
-      ["MACs per image", int(f.macs), int(c.macs), change(f.macs, c.macs)],
-      ["FLOPs per image", int(f.flops), int(c.flops), change(f.flops, c.flops)],
+      [`MACs per [${r.dataset.shape}] input`, int(f.macs), int(c.macs), change(f.macs, c.macs)],
+      [
+        `FLOPs per [${r.dataset.shape}] input`,
+        int(f.flops),
+        int(c.flops),
+        change(f.flops, c.flops),
+      ],
       ...metrics.map((m) => [`test ${m.name}`, test(m, f), test(m, c), ""]),
       ["test loss", f.testLoss.toFixed(4), c.testLoss.toFixed(4), ""],
       ...(f.onnxBytes && c.onnxBytes
@@ -216,6 +228,13 @@ export function reportMarkdown(
         `same schedule): ${quality(r.scratch)}`,
       "",
     );
+  }
+  const ref = r.reference;
+  if (ref) {
+    const vals = metrics
+      .filter((m) => typeof ref[metricField("test", m.key)] === "number")
+      .map((m) => `test ${m.name} ${m.format(ref[metricField("test", m.key)] as number, 2)}`);
+    lines.push(`Reference (${ref.name}, same test images): ${vals.join(", ")}.`, "");
   }
   const v = r.verify;
   lines.push(
@@ -305,6 +324,9 @@ export function reportCurves(
           { name: "oto", values: h.map((e) => e[key]) },
           ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e[key])) }] : []),
           ...(sc.length ? [{ name: "scratch", values: pad(sc.map((e) => e[key])) }] : []),
+          ...(typeof r.reference?.[key] === "number"
+            ? [{ name: r.reference.name, values: x.map(() => r.reference![key] as number) }]
+            : []),
         ],
       };
     }),

@@ -11,6 +11,8 @@ export type OptimizerName = typeof OPTIMIZERS[number];
 
 /** Everything that determines a run's result (stored in checkpoints and reports). */
 export interface Settings {
+  /** The task (`--task`): classification, super-resolution, segmentation. */
+  task: string;
   model: string;
   width: number | null;
   /** A data set of the task (`Task.datasets`). */
@@ -35,6 +37,16 @@ export interface Settings {
   baseline: boolean;
   /** Also train the compressed architecture from scratch (fresh weights, same schedule). */
   scratch: boolean;
+  /** Held-out fraction of a data set that names no split (folders); null: the loader's default. */
+  valSplit: number | null;
+  /** Leave out unreadable images (and list them) instead of stopping. */
+  skipBadImages: boolean;
+  /** Side images of a classification folder are resized and centre-cropped to. */
+  imageSize: number;
+  /** Super-resolution: upscaling factor. */
+  scale: number;
+  /** Super-resolution: side of the random LR training patches. */
+  patchSize: number;
 }
 
 /** Flags that do not change the result. */
@@ -56,6 +68,7 @@ export class UsageError extends Error {}
 
 /** Settings when no flag is given (lr and weight decay then follow the optimizer). */
 export const DEFAULTS: Readonly<Settings> = {
+  task: "classification",
   model: "small-cnn",
   width: null,
   dataset: "sample",
@@ -76,6 +89,11 @@ export const DEFAULTS: Readonly<Settings> = {
   seed: 0,
   baseline: false,
   scratch: false,
+  valSplit: null,
+  skipBadImages: false,
+  imageSize: 32,
+  scale: 2,
+  patchSize: 24,
 };
 
 /** The learning rate an optimizer gets when `--lr` is not given. */

@@ -98,6 +98,10 @@ export interface TaskData {
   testBatches(): BatchSource;
   /** The first test batch on the host, normalised: the full-vs-compressed check's input. */
   verifyBatch(): { x: Float32Array; shape: number[] };
+  /** A method to compare with, scored on the same test set (super-resolution: bicubic). */
+  reference?: { name: string; metrics: Record<string, number> };
+  /** Lines for the report's notes (images skipped as unreadable, ...). */
+  notes?: string[];
 }
 
 /** A training task: the record the CLI's loop is generic over. */
@@ -108,6 +112,13 @@ export interface Task {
   datasets: readonly string[];
   /** The metrics shown per epoch and in reports; the first is the headline. */
   metrics: readonly MetricSpec[];
+  /**
+   * Settings this task uses when the flag is not given (its default model and data set,
+   * epochs, batch size, optimizer, ...).
+   */
+  defaults?: Partial<Settings>;
+  /** Fully convolutional: ONNX files get dynamic height and width. */
+  dynamicSize?: boolean;
   /** Load (or generate) the train and test sets the settings name. */
   loadData(s: Settings): Promise<TaskData>;
   /**

@@ -20,7 +20,7 @@ import {
   UsageError,
 } from "./settings.ts";
 import { CIFAR10_DIR } from "./tasks/classification.ts";
-import { taskOf } from "./tasks/index.ts";
+import { taskOf, TASKS } from "./tasks/index.ts";
 
 /** One flag of `deno task train`. */
 export interface FlagSpec {
@@ -39,8 +39,6 @@ export interface FlagSpec {
   read?: (value: string, flag: string) => unknown;
 }
 
-/** Zoo models that return images, not class scores (listed apart in --help). */
-const NOT_CLASSIFIERS = ["carn", "stacked-unets"];
 const HELP_WIDTH = 96;
 const HELP_INDENT = 26;
 
@@ -96,18 +94,28 @@ function wrap(text: string, indent: number, width: number): string {
   return lines.join(`\n${" ".repeat(indent)}`);
 }
 
-const classifiers = Object.keys(zoo).filter((k) =>
-  !k.startsWith("case-") && !NOT_CLASSIFIERS.includes(k)
-);
-const task = taskOf();
+/** The zoo models of a task (test cases excluded). */
+const modelsOf = (task: string) =>
+  Object.keys(zoo).filter((k) => !k.startsWith("case-") && zoo[k].task === task);
 
 /** Every flag of `deno task train`, in --help order. */
 export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
+  task: {
+    type: "string",
+    arg: "NAME",
+    section: "Model and data",
+    help: "classification (default), super-resolution (L1 loss, PSNR / SSIM on Y) or " +
+      "segmentation (per-pixel cross entropy, pixel accuracy / IoU)",
+    setting: "task",
+    read: oneOf(Object.keys(TASKS)),
+  },
   model: {
     type: "string",
     arg: "NAME",
     section: "Model and data",
-    help: `zoo classifier (default ${DEFAULTS.model}), one of ${classifiers.join(", ")}`,
+    help: `zoo model of the task: classification ${modelsOf("classification").join(", ")} ` +
+      `(default ${DEFAULTS.model}); super-resolution ${modelsOf("super-resolution").join(", ")} ` +
+      `(default carn-small); segmentation ${modelsOf("segmentation").join(", ")}`,
     setting: "model",
     read: (m) => {
       if (!zoo[m]) {
@@ -130,10 +138,16 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "NAME",
     section: "Model and data",
-    help: "sample (default; embedded Fashion-MNIST sample), fashion-mnist, cifar10, synthetic " +
-      "(seeded generated 1x28x28 images, 10 classes, 2048 train or --limit, 512 test)",
+    help: "classification: sample (default; embedded Fashion-MNIST sample), fashion-mnist, " +
+      "cifar10, synthetic (seeded generated 1x28x28 images, 10 classes, 2048 train or --limit, " +
+      "512 test), folder (--data-dir DIR with DIR/<class>/*.png|jpg, split by DIR/train and " +
+      "DIR/test|val or by --val-split; or a CSV of path,label[,split]). super-resolution: " +
+      "sample (default; 8 + 3 embedded photographs), div2k (--data-dir with DIV2K_train_HR/, " +
+      "DIV2K_valid_HR/ and their LR_bicubic/X<scale>/ folders), folder (--data-dir of " +
+      "high-resolution PNG/JPEG images; LR made by bicubic downscaling). segmentation: shapes " +
+      "(default; seeded generated discs and squares, 32x32)",
     setting: "dataset",
-    read: oneOf(task.datasets),
+    read: nonEmpty("a data set name"),
   },
   "data-dir": {
     type: "string",
@@ -143,6 +157,52 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
       `${CIFAR10_DIR}, the binary version)`,
     setting: "dataDir",
     read: nonEmpty("a directory"),
+  },
+  "val-split": {
+    type: "string",
+    arg: "X",
+    section: "Model and data",
+    help: "folder data sets without a train/test split: hold out this fraction of each class " +
+      "(of the images, for super-resolution) for testing (default 0.2)",
+    setting: "valSplit",
+    read: (v, flag) => {
+      const x = num(flag, v, "unit");
+      if (!(x > 0)) throw new UsageError(`--${flag} must be in (0, 1), got "${v}"`);
+      return x;
+    },
+  },
+  "skip-bad-images": {
+    type: "boolean",
+    section: "Model and data",
+    help: "folder and DIV2K data: leave out images that cannot be read or decoded (listed in " +
+      "the report) instead of stopping at the first",
+    setting: "skipBadImages",
+  },
+  "image-size": {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: "classification folders: resize the shorter side to N and centre-crop NxN " +
+      `(default ${DEFAULTS.imageSize})`,
+    setting: "imageSize",
+    read: number("pos-int"),
+  },
+  scale: {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: `super-resolution: upscaling factor 2, 3 or 4 (default ${DEFAULTS.scale})`,
+    setting: "scale",
+    read: (v, flag) => Number(oneOf(["2", "3", "4"], "2, 3 or 4")(v, flag)),
+  },
+  "patch-size": {
+    type: "string",
+    arg: "N",
+    section: "Model and data",
+    help: "super-resolution: side of the random low-resolution training patches (default " +
+      `${DEFAULTS.patchSize}); the test images are whole`,
+    setting: "patchSize",
+    read: number("pos-int"),
   },
   limit: {
     type: "string",
@@ -381,6 +441,77 @@ export interface ParsedCli {
   explicit: Set<keyof Settings>;
 }
 
+/** Flags that apply only to some tasks or data sets. */
+const APPLIES: {
+  setting: keyof Settings;
+  flag: string;
+  when: (s: Settings) => boolean;
+  what: string;
+}[] = [
+  {
+    setting: "scale",
+    flag: "scale",
+    when: (s) => s.task === "super-resolution",
+    what: "--task super-resolution",
+  },
+  {
+    setting: "patchSize",
+    flag: "patch-size",
+    when: (s) => s.task === "super-resolution",
+    what: "--task super-resolution",
+  },
+  {
+    setting: "imageSize",
+    flag: "image-size",
+    when: (s) => s.task === "classification" && s.dataset === "folder",
+    what: "--dataset folder (classification)",
+  },
+  {
+    setting: "valSplit",
+    flag: "val-split",
+    when: (s) => s.dataset === "folder",
+    what: "--dataset folder",
+  },
+  {
+    setting: "skipBadImages",
+    flag: "skip-bad-images",
+    when: (s) => ["folder", "div2k"].includes(s.dataset),
+    what: "--dataset folder or div2k",
+  },
+];
+
+/**
+ * Fill in the task's defaults for the settings not given, and check the model, the data set and
+ * the task-specific flags belong to the task.
+ */
+function checkTask(s: Settings, explicit: Set<keyof Settings>): void {
+  const task = taskOf(s.task);
+  for (const [k, val] of Object.entries(task.defaults ?? {})) {
+    if (!explicit.has(k as keyof Settings)) (s as unknown as Record<string, unknown>)[k] = val;
+  }
+  if (!explicit.has("dataset")) s.dataset = task.datasets[0];
+  if (zoo[s.model].task !== task.name) {
+    throw new UsageError(
+      `--model ${s.model} is a ${zoo[s.model].task} model; for --task ${task.name} choose one of ` +
+        modelsOf(task.name).join(", "),
+    );
+  }
+  if (!task.datasets.includes(s.dataset)) {
+    throw new UsageError(
+      `unknown --dataset "${s.dataset}" for --task ${task.name}; choose one of ` +
+        task.datasets.join(", "),
+    );
+  }
+  if (["folder", "div2k"].includes(s.dataset) && s.dataDir === null) {
+    throw new UsageError(`--dataset ${s.dataset} needs --data-dir DIR`);
+  }
+  for (const a of APPLIES) {
+    if (explicit.has(a.setting) && !a.when(s)) {
+      throw new UsageError(`--${a.flag} applies only to ${a.what}`);
+    }
+  }
+}
+
 /** Parse the command line; bad flags throw a one-line {@link UsageError}. */
 export function parseCli(args: string[]): ParsedCli {
   let v: Record<string, string | boolean | undefined>;
@@ -409,6 +540,7 @@ export function parseCli(args: string[]): ParsedCli {
       : val;
     explicit.add(f.setting);
   }
+  checkTask(s, explicit);
   const opt = s.optimizer as OptimizerName;
   if (!explicit.has("lr")) s.lr = defaultLr(opt);
   if (!explicit.has("weightDecay")) s.weightDecay = defaultWeightDecay(opt);

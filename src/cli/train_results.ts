@@ -137,8 +137,15 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const meta = { model: s.model, dataset: data.name, settings: JSON.stringify(s) };
   await saveWeights(model, files["full model weights (safetensors)"], meta);
   await saveWeights(small, files["compressed model weights (safetensors)"], meta);
-  const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input);
-  const smallOnnx = await exportOnnx(small, files["compressed model (ONNX, opset 17)"], input);
+  // Fully convolutional tasks take any image size: height and width stay symbolic.
+  const onnxOpts = task.dynamicSize ? { dynamicAxes: { 2: "height", 3: "width" } } : {};
+  const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input, onnxOpts);
+  const smallOnnx = await exportOnnx(
+    small,
+    files["compressed model (ONNX, opset 17)"],
+    input,
+    onnxOpts,
+  );
   const testLoader = data.testBatches();
   const summarize = async (
     label: "baseline" | "scratch",
@@ -176,6 +183,7 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
     backend: o.backend,
     dataset: {
       name: data.name,
+      summary: data.summary,
       train: data.trainCount,
       test: data.testCount,
       shape: input.slice(1),
@@ -202,6 +210,16 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
     },
     ...(baseline ? { baseline } : {}),
     ...(scratch ? { scratch } : {}),
+    ...(data.reference
+      ? {
+        reference: {
+          name: data.reference.name,
+          ...Object.fromEntries(
+            Object.entries(data.reference.metrics).map(([k, v]) => [metricField("test", k), v]),
+          ),
+        },
+      }
+      : {}),
     zigs,
     groups: {
       total: st.totalGroups,
@@ -219,6 +237,7 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
     },
     files,
     notes: [
+      ...(data.notes ?? []),
       ...cr.notes,
       ...(st.reachedTarget ? [] : [
         `the target group sparsity ${s.targetSparsity} was not reached ` +
@@ -267,6 +286,9 @@ function printSummary(ctx: RunContext, report: TrainReport): void {
     `oto ${s.model} on ${data.name}: test ${head.name} full ${val(f)}, compressed ${val(c)}` +
       (report.baseline ? `, baseline ${val(report.baseline)}` : "") +
       (report.scratch ? `, scratch ${val(report.scratch)}` : "") +
+      (report.reference
+        ? `, ${report.reference.name} ${head.format(report.reference[key] as number, 2)}`
+        : "") +
       `; params ${f.params} -> ${c.params}; verify max diff ` +
       `${v.maxAbsDiff.toExponential(2)} (rel ${v.relDiff.toExponential(2)}); ` +
       `${report.timings.totalSeconds.toFixed(1)} s; wrote ${flags.out}`,

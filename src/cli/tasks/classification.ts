@@ -7,7 +7,8 @@ import type { Tensor } from "../../tensor.ts";
 import { crossEntropyLoss } from "../../nn/losses.ts";
 import { ClassificationMeter, evaluate, type MeterState } from "../../nn/metrics.ts";
 import { DataLoader } from "../../data/loader.ts";
-import { type ImageDataset, subsetDataset } from "../../data/dataset.ts";
+import { channelStats, type ImageDataset, subsetDataset } from "../../data/dataset.ts";
+import { loadImageCsv, loadImageFolder } from "../../data/folder.ts";
 import { FASHION_MNIST_DIR, loadFashionMnist, loadSample } from "../../data/idx.ts";
 import { loadCifar10 } from "../../data/cifar.ts";
 import { makeSynthetic } from "../../data/synthetic.ts";
@@ -20,31 +21,34 @@ export const CIFAR10_DIR = "/usr/share/datasets/cifar10";
 /** Images per evaluation batch. */
 const EVAL_BATCH = 250;
 
-/** Per-channel mean and standard deviation of a data set's pixels. */
-export function channelStats(ds: ImageDataset): { mean: number[]; std: number[] } {
-  const plane = ds.height * ds.width, C = ds.channels;
-  const mean: number[] = [], std: number[] = [];
-  for (let c = 0; c < C; c++) {
-    let s = 0, s2 = 0;
-    for (let i = 0; i < ds.n; i++) {
-      const off = (i * C + c) * plane;
-      for (let k = 0; k < plane; k++) {
-        const x = ds.images[off + k];
-        s += x;
-        s2 += x * x;
-      }
-    }
-    const n = Math.max(ds.n * plane, 1);
-    const m = s / n;
-    mean.push(m);
-    std.push(Math.sqrt(Math.max(s2 / n - m * m, 1e-12)));
-  }
-  return { mean, std };
-}
-
-async function loadPair(s: Settings): Promise<{ train: ImageDataset; test: ImageDataset }> {
+async function loadPair(
+  s: Settings,
+): Promise<{ train: ImageDataset; test: ImageDataset; notes?: string[] }> {
   const limit = s.limit ?? undefined;
   switch (s.dataset) {
+    case "folder": {
+      const dir = s.dataDir!;
+      const opts = {
+        size: s.imageSize,
+        seed: s.seed,
+        skipBadImages: s.skipBadImages,
+        ...(s.valSplit !== null ? { valSplit: s.valSplit } : {}),
+      };
+      const d = dir.toLowerCase().endsWith(".csv")
+        ? await loadImageCsv(dir, opts)
+        : await loadImageFolder(dir, opts);
+      let train = d.train;
+      if (limit !== undefined && limit < train.n) {
+        train = subsetDataset(train, Array.from({ length: limit }, (_, i) => i), train.name);
+      }
+      const notes = [
+        ...d.skipped.map((b) => `skipped ${b.file}: ${b.problem}`),
+        ...(d.ignored.length
+          ? [`${d.ignored.length} files without an image extension ignored`]
+          : []),
+      ];
+      return { train, test: d.test, notes };
+    }
     case "sample": {
       const [train, test] = await Promise.all([loadSample("train", { limit }), loadSample("test")]);
       return { train, test };
@@ -74,9 +78,16 @@ async function loadPair(s: Settings): Promise<{ train: ImageDataset; test: Image
   throw new Error(`classification: no data set "${s.dataset}"`);
 }
 
-/** Training augmentation per data set: random crops and flips for CIFAR, none otherwise. */
-function augmentOf(dataset: string): { cropPadding: number; hflip: boolean } {
-  return dataset === "cifar10" ? { cropPadding: 4, hflip: true } : { cropPadding: 0, hflip: false };
+/**
+ * Training augmentation per data set: random crops (padding 1/8 of the side) and flips for CIFAR
+ * and image folders, none otherwise.
+ */
+function augmentOf(s: Settings): { cropPadding: number; hflip: boolean } {
+  if (s.dataset === "cifar10") return { cropPadding: 4, hflip: true };
+  if (s.dataset === "folder") {
+    return { cropPadding: Math.max(1, Math.round(s.imageSize / 8)), hflip: true };
+  }
+  return { cropPadding: 0, hflip: false };
 }
 
 /** A classification data pair as {@link TaskData}: normalised by the training set's statistics. */
@@ -146,14 +157,21 @@ class AccuracyMeter implements TaskMeter {
 /** Classify images: cross entropy over class scores [N, classes], accuracy. */
 export const classification: Task = {
   name: "classification",
-  datasets: ["sample", "fashion-mnist", "cifar10", "synthetic"],
+  datasets: ["sample", "fashion-mnist", "cifar10", "synthetic", "folder"],
   metrics: [ACCURACY],
   async loadData(s) {
-    let { train, test } = await loadPair(s);
+    const pair = await loadPair(s);
+    let test = pair.test;
     if (s.testLimit !== null && s.testLimit < test.n) {
       test = subsetDataset(test, Array.from({ length: s.testLimit }, (_, i) => i));
     }
-    return classificationData(train, test, augmentOf(s.dataset));
+    const d = classificationData(pair.train, test, augmentOf(s));
+    if (pair.notes?.length) {
+      d.notes = pair.notes;
+      const skipped = pair.notes.filter((n) => n.startsWith("skipped ")).length;
+      if (skipped) d.summary += `; ${skipped} bad images skipped`;
+    }
+    return d;
   },
   checkModel(model, out, data) {
     if (out.length !== 2 || out[1] !== data.classes) {

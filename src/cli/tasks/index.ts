@@ -4,9 +4,15 @@
  */
 import type { Task } from "../task.ts";
 import { classification } from "./classification.ts";
+import { superResolution } from "./super_resolution.ts";
+import { segmentation } from "./segmentation.ts";
 
 /** Every task, by `--task` name; the first is the default. */
-export const TASKS: Readonly<Record<string, Task>> = { classification };
+export const TASKS: Readonly<Record<string, Task>> = {
+  classification,
+  "super-resolution": superResolution,
+  segmentation,
+};
 
 /** The task a run uses. */
 export function taskOf(name = "classification"): Task {
