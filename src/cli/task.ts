@@ -114,7 +114,8 @@ export interface Task {
   metrics: readonly MetricSpec[];
   /**
    * Settings this task uses when the flag is not given (its default model and data set,
-   * epochs, batch size, optimizer, ...).
+   * epochs, batch size, optimizer, ...). The learning rate and weight decay follow the
+   * optimizer unless given.
    */
   defaults?: Partial<Settings>;
   /** Fully convolutional: ONNX files get dynamic height and width. */

@@ -94,7 +94,6 @@ export const segmentation: Task = {
     epochs: 4,
     batchSize: 16,
     optimizer: "adam",
-    lr: 3e-3,
     startPruning: "1",
   },
   loadData(s): Promise<TaskData> {

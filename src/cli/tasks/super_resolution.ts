@@ -115,7 +115,6 @@ export const superResolution: Task = {
     epochs: 10,
     batchSize: 16,
     optimizer: "adam",
-    lr: 2e-3,
     startPruning: "2",
   },
   async loadData(s): Promise<TaskData> {
