@@ -166,7 +166,7 @@ Deno.test("train CLI: super-resolution on the embedded sample reports PSNR, SSIM
   }
 });
 
-Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy", async () => {
+Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy, with --baseline and --scratch", async () => {
   const out = await Deno.makeTempDir({ prefix: "oto_seg_" });
   try {
     const r = await train([
@@ -182,6 +182,8 @@ Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy"
       "16",
       "--start-pruning",
       "1steps",
+      "--baseline",
+      "--scratch",
       "--out",
       out,
       "--quiet",
@@ -189,6 +191,11 @@ Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy"
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
     assert.equal(rep.settings.model, "stacked-unets");
+    for (const extra of [rep.baseline, rep.scratch]) {
+      assert.ok(extra.testMeanIoU > 0 && extra.testMeanIoU <= 1, JSON.stringify(extra));
+    }
+    assert.equal(rep.baseline.params, rep.full.params);
+    assert.equal(rep.scratch.params, rep.compressed.params);
     assert.ok(rep.full.testMeanIoU > 0 && rep.full.testMeanIoU <= 1);
     assert.ok(rep.full.testPixelAccuracy > 0 && rep.full.testPixelAccuracy <= 1);
     assert.equal(rep.compressed.testMeanIoU, rep.full.testMeanIoU);
