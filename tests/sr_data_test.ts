@@ -55,7 +55,8 @@ Deno.test("SR data: DIV2K layout, with and without LR folders", async () => {
     assert.deepEqual(d.train.images[0].lr, planes(photo(13, 10, 9), 13, 10));
     assert.deepEqual(d.train.images[1].hr, planes(photo(26, 20, 1), 26, 20));
     // x3 has no LR folder: made by bicubic downscaling of the HR image cropped to 24x18.
-    const d3 = await loadDiv2k(root, { scale: 3, limit: 1 });
+    const d3 = await loadDiv2k(root, { scale: 3, limit: 1, testLimit: 1 });
+    assert.deepEqual([d3.train.images.length, d3.test.images.length], [1, 1]);
     assert.equal(d3.generatedLr, true);
     const img = d3.train.images[0];
     assert.deepEqual([img.height, img.width, img.hr.length, img.lr.length], [
@@ -225,7 +226,8 @@ Deno.test("SR eval: tiled upscaling equals whole-image upscaling; PSNR of a perf
     /maps \[1,3,13,10\] to \[1,3,26,20\], expected \[1,3,39,30\]/,
   );
   // A "model" that returns the HR image exactly: infinite PSNR, SSIM 1, L1 0; bicubic finite.
-  const d = await loadSrSample({ scale: 2, limit: 1 });
+  const d = await loadSrSample({ scale: 2, limit: 1, testLimit: 1 });
+  assert.deepEqual([d.train.images.length, d.test.images.length], [1, 1]);
   const img = d.test.images[0];
   class Oracle extends o.Module {
     forward(_x: o.Tensor) {

@@ -57,8 +57,10 @@ export interface SrLoadOptions {
   scale: number;
   /** 3 (RGB, default) or 1 (grey). */
   channels?: 1 | 3;
-  /** Use only the first `limit` images of each split (sorted by name). */
+  /** Use only the first `limit` training images (sorted by name). */
   limit?: number;
+  /** Use only the first `testLimit` held-out images (sorted by name). */
+  testLimit?: number;
   /** Leave out images that cannot be read or decoded, and list them (default false: throw). */
   skipBadImages?: boolean;
   /** Called after each image with the count done and the total. */
@@ -168,6 +170,10 @@ async function loadJobs(
   return { train: ds("train"), test: ds("test"), skipped };
 }
 
+/** The limit of a split. */
+const limitOf = (opts: SrLoadOptions, split: "train" | "test") =>
+  split === "train" ? opts.limit : opts.testLimit;
+
 function limited<T>(xs: T[], limit?: number): T[] {
   if (limit === undefined) return xs;
   if (!Number.isInteger(limit) || limit <= 0) {
@@ -217,7 +223,7 @@ export async function loadDiv2k(root: string, opts: SrLoadOptions): Promise<SrDa
     const lrDir = join(root, `DIV2K_${dir}_LR_bicubic`, `X${opts.scale}`);
     const hasLr = await exists(lrDir);
     generated ||= !hasLr;
-    for (const hr of limited(await imageFiles(hrDir, []), opts.limit)) {
+    for (const hr of limited(await imageFiles(hrDir, []), limitOf(opts, split))) {
       const stem = hr.slice(hrDir.length + 1).replace(/\.[^.]+$/, "");
       jobs.push({
         name: stem,
@@ -258,7 +264,7 @@ export async function loadSrFolder(
       );
     }
     for (const [split, sub] of [["train", "train"], ["test", testName]] as const) {
-      for (const f of limited(await imageFiles(join(dir, sub), []), opts.limit)) {
+      for (const f of limited(await imageFiles(join(dir, sub), []), limitOf(opts, split))) {
         jobs.push({ name: rel(f), hr: f, split });
       }
     }
@@ -275,7 +281,7 @@ export async function loadSrFolder(
     const k = Math.max(1, Math.round(frac * files.length));
     const test = new Set(order.slice(0, k));
     const pick = (split: "train" | "test") =>
-      limited(files.filter((_, i) => test.has(i) === (split === "test")), opts.limit);
+      limited(files.filter((_, i) => test.has(i) === (split === "test")), limitOf(opts, split));
     for (const split of ["train", "test"] as const) {
       for (const f of pick(split)) jobs.push({ name: rel(f), hr: f, split });
     }
@@ -309,7 +315,7 @@ export const SR_SAMPLE_FILES: Readonly<Record<"train" | "test", readonly string[
 export async function loadSrSample(opts: SrLoadOptions): Promise<SrData> {
   const jobs: Job[] = [];
   for (const split of ["train", "test"] as const) {
-    for (const f of limited([...SR_SAMPLE_FILES[split]], opts.limit)) {
+    for (const f of limited([...SR_SAMPLE_FILES[split]], limitOf(opts, split))) {
       jobs.push({ name: `${split}/${f}`, hr: new URL(`${split}/${f}`, SR_SAMPLE_DIR), split });
     }
   }

@@ -45,6 +45,7 @@ async function loadSr(s: Settings): Promise<SrData> {
     scale: s.scale,
     skipBadImages: s.skipBadImages,
     ...(s.limit !== null ? { limit: s.limit } : {}),
+    ...(s.testLimit !== null ? { testLimit: s.testLimit } : {}),
   };
   switch (s.dataset) {
     case "sample":
@@ -119,11 +120,7 @@ export const superResolution: Task = {
   },
   async loadData(s): Promise<TaskData> {
     const sr = await loadSr(s);
-    let test = sr.test;
-    if (s.testLimit !== null && s.testLimit < test.images.length) {
-      test = { ...test, images: test.images.slice(0, s.testLimit) };
-    }
-    const train = sr.train;
+    const { train, test } = sr;
     const p = s.patchSize;
     const c = train.channels;
     // The bicubic baseline: the score any SR model should beat.
