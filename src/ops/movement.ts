@@ -186,7 +186,7 @@ const permuteOp = defineOp<PermuteAttrs>({
     attrs.perm.forEach((p, i) => (inv[p] = i));
     return [permute(g, inv)];
   },
-  channels: { kind: "block", reason: "permute moves the channel axis" },
+  channels: { kind: "permute", perm: (a) => a.perm },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Transpose", io.inputs, io.outputs, { perm: [...io.attrs.perm] }),
   samples: [

@@ -54,18 +54,6 @@ function checkSlice(op: string, inShape: readonly number[], a: SliceAttrs): void
   }
 }
 
-/** Whether a slice keeps the whole channel axis (axis 1), so channels pass through. */
-function keepsChannels(
-  starts: readonly number[],
-  steps: readonly number[],
-  n: number,
-  full: number,
-): boolean {
-  return starts.length < 2 || (starts[1] === 0 && steps[1] === 1 && n === full);
-}
-
-const subsetRule = { kind: "block", reason: "slice takes a subset of the channels" } as const;
-
 const sliceOp = defineOp<SliceAttrs>({
   name: "slice",
   inputNames: ["x"],
@@ -86,13 +74,7 @@ const sliceOp = defineOp<SliceAttrs>({
   grad: ({ ins, attrs }, [g]) => [
     apply1(sliceGradOp, [g], { inShape: ins[0].shape, starts: attrs.starts, steps: attrs.steps }),
   ],
-  channels: {
-    kind: "byAttrs",
-    rule: (a, info) =>
-      keepsChannels(a.starts, a.steps, a.shape[1], info.ins[0].shape[1])
-        ? { kind: "passthrough" }
-        : subsetRule,
-  },
+  channels: { kind: "slice", starts: (a) => a.starts, steps: (a) => a.steps },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const { starts, steps, shape } = io.attrs;
@@ -144,13 +126,7 @@ const sliceGradOp = defineOp<SliceGradAttrs>({
   grad: ({ ins, attrs }, [gg]) => [
     sliceByAttrs(gg, { starts: attrs.starts, steps: attrs.steps, shape: ins[0].shape }),
   ],
-  channels: {
-    kind: "byAttrs",
-    rule: (a, info) =>
-      keepsChannels(a.starts, a.steps, info.ins[0].shape[1], a.inShape[1])
-        ? { kind: "passthrough" }
-        : subsetRule,
-  },
+  channels: { kind: "block", reason: "sliceGrad is a training-only op" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: {
     none:

@@ -105,7 +105,8 @@ function softmaxOp(name: "softmax" | "logSoftmax"): OpSpec<SoftmaxAttrs> {
         ? [sub(g, mul(exp(y), sum(g, attrs.axis, true)))]
         : [mul(y, sub(g, sum(mul(g, y), attrs.axis, true)))];
     },
-    channels: { kind: "block", reason: `${name} mixes the values along its axis` },
+    // Along another axis each channel is normalised on its own, but zeros become 1/n.
+    channels: { kind: "map", reason: `${name} of zeros is not zero`, mixes: (a) => [a.axis] },
     cost: (info) => ({ macs: 0, flops: 5 * numel(info.ins[0].shape) }),
     onnx: (e, io) =>
       e.node(log ? "LogSoftmax" : "Softmax", io.inputs, io.outputs, { axis: io.attrs.axis }),
