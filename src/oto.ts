@@ -192,7 +192,10 @@ export class OTO {
    * ```
    */
   dhspg(opts: DHSPGOptions = {}): DHSPG {
-    return new DHSPG(this.model.namedParameters(), this.partition, opts);
+    return new DHSPG(this.model.namedParameters(), this.partition, {
+      buffers: this.model.namedBuffers(),
+      ...opts,
+    });
   }
 
   /**

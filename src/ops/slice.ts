@@ -6,6 +6,7 @@
 import type { Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { stridesOf } from "./util.ts";
+import { sliceFollow } from "./follow.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
 import { embedCpu, embedGpu } from "./embed.ts";
 import { ints, rand } from "./samples.ts";
@@ -75,6 +76,7 @@ const sliceOp = defineOp<SliceAttrs>({
     apply1(sliceGradOp, [g], { inShape: ins[0].shape, starts: attrs.starts, steps: attrs.steps }),
   ],
   channels: { kind: "slice", starts: (a) => a.starts, steps: (a) => a.steps },
+  follow: (a, t, [x]) => sliceFollow(t.ins[0].shape, a, x.shape),
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const { starts, steps, shape } = io.attrs;

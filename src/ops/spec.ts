@@ -301,6 +301,12 @@ export interface OpFacets<A, T> {
    * `{ none: reason }` for an op that cannot run on its own.
    */
   readonly samples: readonly OpSample<A>[] | NoFacet;
+  /**
+   * Attributes for inputs whose shapes differ from the traced ones (`traced`: the shapes it was
+   * recorded with), for ops whose attributes hold shapes (reshape, expand, slice): a graph then
+   * runs at any batch size. Ops without it keep their attributes.
+   */
+  readonly follow?: (attrs: A, traced: OpInfo, ins: readonly TensorInfo[]) => A;
 }
 
 /** An op that computes its outputs with a kernel on every backend. */
