@@ -151,6 +151,8 @@ export function compactGraph(
     outputs: graph.outputs,
     params,
     constants: graph.constants,
+    outputKind: graph.outputKind,
+    outputNames: graph.outputNames,
   });
 }
 

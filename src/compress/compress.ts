@@ -8,9 +8,9 @@
 import { type HostArray, hostArray, numel, type Tensor } from "../tensor.ts";
 import { fromHost } from "../tensor.ts";
 import { upload } from "../backend/webgpu.ts";
-import { Module } from "../nn/module.ts";
+import { Module, type ModuleOutput } from "../nn/module.ts";
 import { Graph } from "../graph/graph.ts";
-import { trace } from "../graph/trace.ts";
+import { sampleShapes, trace } from "../graph/trace.ts";
 import { analyze } from "../zig/partition.ts";
 import {
   type ParamSlice,
@@ -28,8 +28,11 @@ import { GraphModule } from "./graph_module.ts";
 
 /** Options of {@link compress}. */
 export interface CompressOptions {
-  /** Input shape used to trace a Module (required when `source` is a Module). */
-  input?: readonly number[];
+  /**
+   * Input shape used to trace a Module (required when `source` is a Module); a list of shapes
+   * for a model with several inputs.
+   */
+  input?: readonly number[] | readonly (readonly number[])[];
   /**
    * Train-mode graph for the compact model: `true` (default for a Module) traces the Module in
    * train mode; a Graph is used as given; `false` gives an eval-only compact model.
@@ -59,9 +62,9 @@ export interface CompressReport {
 }
 
 /** What {@link compress} returns. */
-export interface CompressResult {
-  /** The compact model (eval mode). */
-  model: GraphModule;
+export interface CompressResult<O extends ModuleOutput = Tensor> {
+  /** The compact model (eval mode); it returns what the original model returned. */
+  model: GraphModule<O>;
   /** Its graph (eval mode). */
   graph: Graph;
   report: CompressReport;
@@ -86,12 +89,12 @@ export interface CompressResult {
  * small.call(randn([2, 1, 28, 28], { seed: 0 })); // [2, 10], with half the channels
  * ```
  */
-export async function compress(
-  source: Module | Graph,
+export async function compress<O extends ModuleOutput = Tensor>(
+  source: Module<O> | Graph,
   params?: ReadonlyMap<string, Tensor>,
   part?: Partition,
   opts: CompressOptions = {},
-): Promise<CompressResult> {
+): Promise<CompressResult<O>> {
   let graph: Graph;
   let trainGraph: Graph | undefined;
   const notes: string[] = [];
@@ -102,9 +105,10 @@ export async function compress(
     if (opts.trainGraph !== false) {
       if (opts.trainGraph instanceof Graph) trainGraph = opts.trainGraph;
       else {
-        const shape = [Math.max(2, opts.input[0]), ...opts.input.slice(1)];
+        // Batch statistics need two samples per channel.
+        const shapes = sampleShapes(opts.input).map((s) => [Math.max(2, s[0]), ...s.slice(1)]);
         try {
-          trainGraph = trace(source, shape, { training: true });
+          trainGraph = trace(source, shapes, { training: true });
         } catch (e) {
           notes.push(`no train-mode graph: ${(e as Error).message}`);
         }
@@ -169,7 +173,7 @@ export async function compress(
       notes.push(`no train-mode graph: ${(e as Error).message}`);
     }
   }
-  const model = new GraphModule(compact, state, { trainGraph: compactTrain });
+  const model = new GraphModule<O>(compact, state, { trainGraph: compactTrain });
   model.eval();
   const before = graphCost(graph), after = graphCost(compact);
   return {

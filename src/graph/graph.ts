@@ -4,7 +4,7 @@
  * are dense indices into `tensors`; nodes are in execution (topological) order. Adjacency
  * (producer of a tensor, consumers of a tensor) is built once, never by scanning edges.
  */
-import { type DType, numel, type Tensor } from "../tensor.ts";
+import { type DType, numel, Tensor } from "../tensor.ts";
 
 /** Where a tensor of the graph comes from. */
 export type TensorKind = "input" | "param" | "buffer" | "constant" | "activation";
@@ -70,6 +70,46 @@ export interface GraphData {
   params: GraphParam[];
   /** Values of constant tensors (created in forward without an op, e.g. with `tensor()`). */
   constants?: Map<number, Tensor>;
+  /**
+   * How the model returned its outputs: one tensor (default), an array, or a record whose keys
+   * are `outputNames` (in `outputs` order).
+   */
+  outputKind?: OutputKind;
+  outputNames?: string[];
+}
+
+/** How a model returns its outputs. */
+export type OutputKind = "tensor" | "array" | "record";
+
+/** A model output as a list of tensors, with its kind and names (record keys). */
+export function flattenOutput(
+  o: Tensor | readonly Tensor[] | { readonly [name: string]: Tensor },
+): { tensors: Tensor[]; kind: OutputKind; names: string[] } {
+  if (o instanceof Tensor) return { tensors: [o], kind: "tensor", names: [] };
+  if (Array.isArray(o) && o.length > 0 && o.every((t) => t instanceof Tensor)) {
+    return { tensors: [...o], kind: "array", names: o.map((_, i) => `output${i}`) };
+  }
+  if (o && typeof o === "object" && !Array.isArray(o)) {
+    const names = Object.keys(o);
+    const tensors = names.map((k) => (o as Record<string, Tensor>)[k]);
+    if (names.length && tensors.every((t) => t instanceof Tensor)) {
+      return { tensors, kind: "record", names };
+    }
+  }
+  throw new Error(
+    "a model's forward must return a Tensor, an array of Tensors or a record of Tensors",
+  );
+}
+
+/** The inverse of {@link flattenOutput}. */
+export function packOutput(
+  tensors: readonly Tensor[],
+  kind: OutputKind,
+  names: readonly string[],
+): Tensor | Tensor[] | Record<string, Tensor> {
+  if (kind === "tensor") return tensors[0];
+  if (kind === "array") return [...tensors];
+  return Object.fromEntries(names.map((k, i) => [k, tensors[i]]));
 }
 
 /** A traced graph with adjacency maps. */
@@ -80,6 +120,8 @@ export class Graph implements GraphData {
   readonly outputs: number[];
   readonly params: GraphParam[];
   readonly constants: Map<number, Tensor>;
+  readonly outputKind: OutputKind;
+  readonly outputNames: string[];
   private readonly users: number[][];
   private readonly byName = new Map<string, GraphParam>();
 
@@ -90,6 +132,8 @@ export class Graph implements GraphData {
     this.outputs = d.outputs;
     this.params = d.params;
     this.constants = d.constants ?? new Map();
+    this.outputKind = d.outputKind ?? "tensor";
+    this.outputNames = d.outputNames ?? [];
     this.users = d.tensors.map(() => []);
     for (const n of d.nodes) {
       for (const t of n.inputs) {

@@ -375,6 +375,11 @@ const layerNormOp = defineOp<LayerNormAttrs>({
   cpu: (ins, [y], a, info) => forwardCpu(ins, y, layerCore(a), a.eps, info),
   gpu: (ins, [y], a, info) => forwardGpu(ins, y, layerCore(a), a.eps, info),
   grad: ({ ins, attrs }, [g]) => normGrad(layerCore(attrs), attrs.eps, ins, g),
+  // The normalised shape is the input's trailing dims (fewer channels after compression).
+  follow: (a, _t, [x]) => ({
+    ...a,
+    normalizedShape: x.shape.slice(x.shape.length - a.normalizedShape.length),
+  }),
   // Over one trailing axis (channels-last LayerNorm, as ConvNeXt blocks): an accessory of the
   // channels on that axis, exact for pruned models through normCount (see layerNorm2d).
   channels: {

@@ -479,7 +479,12 @@ class Analyzer implements Walk {
         const al = l && alignLayout(l, s, out);
         if (al && divisor) return this.block(n, "divides by a tensor of channels");
         if (al) full.push(al);
-        else broadcastData = true;
+        else {
+          // Broadcast along a channel axis (a [N, 1, H, W] attention map): its one channel
+          // cannot shrink.
+          broadcastData = true;
+          this.fixLayout(l, this.blocker(n, "broadcasts it over the channels of another operand"));
+        }
         continue;
       }
       const v = this.views[t];
