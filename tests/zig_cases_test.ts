@@ -5,11 +5,16 @@
  * traced batch size 1, at batch 3 and in train mode.
  */
 import assert from "node:assert/strict";
+import * as o from "../mod.ts";
 import { init } from "../mod.ts";
 import { zoo } from "../src/zoo/index.ts";
 import type { Zig } from "../src/zig/types.ts";
 import { roundTrip } from "./zig_helpers.ts";
+import { hasWebgpu } from "./helpers.ts";
+import { getDefaultBackend, setDefaultBackend } from "../src/tensor.ts";
 
+// Whether a WebGPU adapter exists (hasWebgpu initialises it); the cases run on the cpu.
+const gpu = await hasWebgpu();
 await init({ quiet: true, backend: "cpu" });
 
 /** The ZIG that has `param` (axis 0 unless given) among its members. */
@@ -109,3 +114,58 @@ Deno.test("channels-last blocks: the stream keeps its LayerNorms' statistics cou
   }
   assert.ok(zigOf(r.part.zigs, "b1.pwconv1.weight").prunable);
 });
+
+for (const backend of ["cpu", "webgpu"] as const) {
+  Deno.test({
+    name: `DHSPG (${backend}) zeroes a BatchNorm(affine false) running mean with its group`,
+    ignore: backend === "webgpu" && !gpu,
+    fn: () => withBackend(backend, dhspgBnNoAffine),
+  });
+}
+
+async function withBackend(be: "cpu" | "webgpu", fn: () => Promise<void>): Promise<void> {
+  const prev = getDefaultBackend();
+  setDefaultBackend(be);
+  try {
+    await fn();
+  } finally {
+    setDefaultBackend(prev);
+  }
+}
+
+async function dhspgBnNoAffine(): Promise<void> {
+  const model = zoo["case-bn-no-affine"].build({ seed: 5 });
+  const oto = await o.OTO.create(model, [1, 3, 8, 8]);
+  const opt = oto.dhspg({
+    lr: 0.05,
+    lambda: 10,
+    epsilon: 0.95,
+    targetGroupSparsity: 0.5,
+    startPruningStep: 3,
+  });
+  const x = o.randn([16, 3, 8, 8], { seed: 6 });
+  const y = o.tensor(Array.from({ length: 16 }, (_, i) => i % 10), [16], { dtype: "i32" });
+  model.train();
+  for (let step = 0; step < 40; step++) {
+    o.tidy(() => o.backward(o.crossEntropyLoss(model.call(x), y)));
+    opt.step();
+    opt.zeroGrad();
+  }
+  const st = await opt.stats();
+  assert.ok(st.zeroGroups > 0, `DHSPG zeroed groups: ${JSON.stringify(st)}`);
+  const { model: small, report } = await oto.compress();
+  const kept = report.zigs.filter((z) => z.prunable).reduce((s, z) => s + z.kept, 0);
+  // Every group DHSPG zeroed is removed: its running mean was zeroed with it.
+  assert.equal(kept, st.totalGroups - st.zeroGroups, "kept = non-zero groups");
+  model.eval();
+  const a = await o.tidy(() => model.call(x)).data();
+  const b = await o.tidy(() => small.call(x)).data();
+  const scale = Math.max(...Array.from(a, Math.abs));
+  assert.ok(Array.from(a, Number).every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), "differ");
+  opt.dispose();
+  // Without the buffers DHSPG cannot keep such a group removable: it says what to pass.
+  assert.throws(
+    () => new o.DHSPG(model.namedParameters(), oto.partition),
+    /needs buffer "b1.running_mean".*namedBuffers/,
+  );
+}
