@@ -28,6 +28,8 @@ const SOFTMAX_SAMPLES: OpSample<SoftmaxAttrs>[] = [
   { name: "middle axis (inner > 1)", ins: [rand([2, 5, 3], -3, 3)], attrs: { axis: 1 } },
   { name: "long rows (more than a workgroup)", ins: [rand([2, 300], -3, 3)], attrs: { axis: 1 } },
   { name: "empty", ins: [rand([0, 4])], attrs: { axis: 1 } },
+  // Along the positions of NCHW: every channel normalised on its own.
+  { name: "over W of NCHW", ins: [rand([2, 3, 2, 5], -3, 3)], attrs: { axis: 3 } },
 ];
 const ceSamples = (grad: boolean): OpSample<CrossEntropyAttrs>[] =>
   (["mean", "sum", "none"] as const).flatMap((reduction) =>
