@@ -85,8 +85,11 @@ const sliceOp = defineOp<SliceAttrs>({
     starts.forEach((st, d) => {
       if (shape[d] === 0) return void (s.push(0), t.push(0), p.push(1));
       const end = st + shape[d] * steps[d];
+      // An axis taken whole (the batch) stays whole at any size: end at "infinity".
+      const whole = st === 0 && steps[d] === 1 && shape[d] === dims[d];
       // ONNX reads a negative end as counted from the back: "before index 0" is -(dim + 1).
-      s.push(st), t.push(end < 0 ? -(dims[d] + 1) : end), p.push(steps[d]);
+      const e0 = whole ? Number.MAX_SAFE_INTEGER : end < 0 ? -(dims[d] + 1) : end;
+      s.push(st), t.push(e0), p.push(steps[d]);
     });
     const r = starts.length;
     e.node("Slice", [

@@ -219,18 +219,24 @@ export function productForm(
   l: Layout,
   shape: readonly number[],
   couple: (a: number, b: number) => void,
+  root: (c: number) => number,
 ): Layout {
   const sizes = sizesOf(shape, l.axes);
   const strides = sizes.map((_, k) => sizes.slice(k + 1).reduce((p, x) => p * x, 1));
-  const dep = sizes.flatMap((s, k) => {
-    for (let i = 0; i < l.ids.length && s > 1; i++) {
-      const ck = Math.floor(i / strides[k]) % s;
-      if (ck + 1 < s && l.ids[i] !== l.ids[i + strides[k]]) return [k];
-    }
-    return [];
-  });
-  if (dep.length >= 2) {
-    const last = dep[dep.length - 1];
+  const depends = (f: (c: number) => number) =>
+    sizes.flatMap((s, k) => {
+      for (let i = 0; i < l.ids.length && s > 1; i++) {
+        const ck = Math.floor(i / strides[k]) % s;
+        if (ck + 1 < s && f(l.ids[i]) !== f(l.ids[i + strides[k]])) return [k];
+      }
+      return [];
+    });
+  const dep = depends((c) => c);
+  // What is removed together (the prune classes) must depend on one axis only: then any
+  // removal keeps a grid. Otherwise join what differs only along the other axes.
+  const groups = depends(root);
+  if (groups.length >= 2) {
+    const last = groups[groups.length - 1];
     const first = new Map<number, number>();
     for (let i = 0; i < l.ids.length; i++) {
       const key = Math.floor(i / strides[last]) % sizes[last];

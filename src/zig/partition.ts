@@ -171,7 +171,14 @@ class Analyzer implements Walk {
   }
 
   setLayout(t: number, l: Layout | null, path: string): void {
-    if (l && l.axes.length > 1) l = productForm(l, this.shape(t), (x, y) => this.ch.couple(x, y));
+    if (l && l.axes.length > 1) {
+      l = productForm(
+        l,
+        this.shape(t),
+        (x, y) => this.ch.couple(x, y),
+        (c) => this.ch.pruneRoot(c),
+      );
+    }
     this.layouts[t] = l;
     if (l) this.ch.touch(l.ids, path);
   }
