@@ -42,6 +42,9 @@ const COUNTS: [string, number][] = [
   // fusion and the first conv of its 3 residual blocks, 6·64; the global fusions 3·64; the
   // upsampler's 256 channels in pixel-shuffle blocks of 4: 64. 64 + 1152 + 192 + 64.
   ["carn", 1472],
+  // carn-small: the same architecture at width 16 (the global residual adds to the output):
+  // 16 + 3·6·16 + 3·16 + 16 = 368.
+  ["carn-small", 368],
   // Each U-Net (w = 16): double convs 2·16 + 2·32 + 2·64 (encoder, bottleneck) + 2·32 + 2·16
   // (decoder) and the two transposed convs 32 + 16 = 368; unet1's 3-channel head is read by
   // unet2 (3 more); unet2's head feeds the output. 368 + 3 + 368.
