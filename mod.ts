@@ -45,7 +45,14 @@ export {
   type GraphParam,
   type GraphTensor,
 } from "./src/graph/graph.ts";
-export { metaTensor, trace, type TraceOptions, traceWithOutput } from "./src/graph/trace.ts";
+export {
+  metaTensor,
+  type SampleInput,
+  type SampleInputs,
+  trace,
+  type TraceOptions,
+  traceWithOutput,
+} from "./src/graph/trace.ts";
 export { executeGraph, executeGraphAll, type ExecuteOptions } from "./src/graph/execute.ts";
 export { renderSvg, toDot } from "./src/zig/dot.ts";
 export { type Analysis, analyze, partition, type PartitionOptions } from "./src/zig/partition.ts";

@@ -30,10 +30,10 @@
  * ```
  * @module
  */
-import type { Module } from "./nn/module.ts";
+import type { AnyModule, Module, ModuleOutput } from "./nn/module.ts";
 import type { Tensor } from "./tensor.ts";
 import type { Graph } from "./graph/graph.ts";
-import { trace } from "./graph/trace.ts";
+import { type SampleInputs, sampleShapes, trace } from "./graph/trace.ts";
 import { renderSvg, toDot } from "./zig/dot.ts";
 import { type Analysis, analyze } from "./zig/partition.ts";
 import { formatPartition, partitionCounts, partitionJson } from "./zig/report.ts";
@@ -67,7 +67,7 @@ export interface ZigSummary {
 }
 
 /** What {@link OTO.compress} returns: the compact model and the size/cost comparison. */
-export interface OtoCompressed extends CompressResult {
+export interface OtoCompressed<O extends ModuleOutput = Tensor> extends CompressResult<O> {
   /** Cost of the compact model for the traced input (batch 1 unless traced otherwise). */
   cost: GraphCost;
 }
@@ -75,11 +75,13 @@ export interface OtoCompressed extends CompressResult {
 /**
  * The Only-Train-Once pipeline for one model. Create with {@link OTO.create}.
  */
-export class OTO {
+export class OTO<O extends ModuleOutput = Tensor> {
   /** The model being trained (its parameters are the ones DHSPG updates). */
-  readonly model: Module;
-  /** Input shape the model was traced with (batch included). */
+  readonly model: Module<O>;
+  /** Input shape the model was traced with (batch included); the first of {@link inputShapes}. */
   readonly inputShape: number[];
+  /** Every input's shape (one per `forward` argument). */
+  readonly inputShapes: number[][];
   /** The traced op graph (eval mode). */
   readonly graph: Graph;
   /** The ZIG partition and the channel spaces of every tensor. */
@@ -90,14 +92,15 @@ export class OTO {
   readonly name: string;
 
   private constructor(
-    model: Module,
-    inputShape: number[],
+    model: Module<O>,
+    inputShapes: number[][],
     graph: Graph,
     an: Analysis,
     name: string,
   ) {
     this.model = model;
-    this.inputShape = inputShape;
+    this.inputShapes = inputShapes;
+    this.inputShape = inputShapes[0];
     this.graph = graph;
     this.analysis = an;
     this.cost = graphCost(graph);
@@ -106,7 +109,9 @@ export class OTO {
 
   /**
    * Trace `model` on a sample input (a shape such as `[1, 3, 32, 32]`, or a tensor whose shape
-   * is used; nothing is computed) and partition it into Zero-Invariant Groups.
+   * is used; nothing is computed) and partition it into Zero-Invariant Groups. A model with
+   * several inputs takes one sample per input (`[[1, 3, 32, 32], [1, 10]]`); its outputs (a
+   * tensor, an array or a record) are all kept.
    *
    * @example
    * ```ts
@@ -116,24 +121,24 @@ export class OTO {
    * console.log(oto.zigs.counts); // { zigs, prunableZigs, prunableGroups }
    * ```
    */
-  static create(
-    model: Module,
-    sampleInput: readonly number[] | Tensor,
+  static create<O extends ModuleOutput = Tensor>(
+    model: Module<O>,
+    sampleInput: SampleInputs,
     opts: OtoOptions = {},
-  ): Promise<OTO> {
-    const shape = Array.isArray(sampleInput)
-      ? [...sampleInput as readonly number[]]
-      : [...(sampleInput as Tensor).shape];
-    if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
-      return Promise.reject(
-        new Error(`OTO.create: the sample input shape must be positive integers, got [${shape}]`),
-      );
-    }
+  ): Promise<OTO<O>> {
     try {
-      const graph = trace(model, shape);
+      const shapes = sampleShapes(sampleInput);
+      for (const shape of shapes) {
+        if (shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+          throw new Error(
+            `OTO.create: the sample input shape must be positive integers, got [${shape}]`,
+          );
+        }
+      }
+      const graph = trace(model, shapes);
       const an = analyze(graph, { groupDivisible: opts.groupDivisible });
       return Promise.resolve(
-        new OTO(model, shape, graph, an, opts.name ?? model.constructor.name),
+        new OTO(model, shapes, graph, an, opts.name ?? model.constructor.name),
       );
     } catch (e) {
       return Promise.reject(e);
@@ -192,7 +197,10 @@ export class OTO {
    * ```
    */
   dhspg(opts: DHSPGOptions = {}): DHSPG {
-    return new DHSPG(this.model.namedParameters(), this.partition, opts);
+    return new DHSPG(this.model.namedParameters(), this.partition, {
+      buffers: this.model.namedBuffers(),
+      ...opts,
+    });
   }
 
   /**
@@ -211,8 +219,8 @@ export class OTO {
    * console.log(`${report.paramsBefore} -> ${report.paramsAfter} params`, small.numParameters());
    * ```
    */
-  async compress(): Promise<OtoCompressed> {
-    const r = await compress(this.model, undefined, this.partition, { input: this.inputShape });
+  async compress(): Promise<OtoCompressed<O>> {
+    const r = await compress(this.model, undefined, this.partition, { input: this.inputShapes });
     return { ...r, cost: graphCost(r.graph) };
   }
 
@@ -256,7 +264,7 @@ export class OTO {
    * await oto.exportOnnx("compressed.onnx", (await oto.compress()).model);
    * ```
    */
-  exportOnnx(path: string, model: Module = this.model): Promise<OnnxExportInfo> {
-    return exportOnnx(model, path, this.inputShape);
+  exportOnnx(path: string, model: AnyModule = this.model): Promise<OnnxExportInfo> {
+    return exportOnnx(model, path, this.inputShapes);
   }
 }

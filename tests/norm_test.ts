@@ -345,10 +345,17 @@ test("norm errors name the op and the shapes", () => {
 test("norm facets: channel rules, mutates, ONNX", () => {
   const bn = o.getOp("batchNorm");
   assert.deepEqual(bn.mutates, [3, 4]);
-  assert.deepEqual(bn.channels, { kind: "accessory", perChannelInputs: [1, 2, 3, 4] });
+  // Batch norm: a zero channel outputs beta in train mode and gamma·(0 - mean)/sd + beta in
+  // eval mode, so (gamma, beta) = 0 or (beta, runningMean) = 0 keeps it zero.
+  assert.deepEqual(bn.channels, {
+    kind: "accessory",
+    perChannelInputs: [1, 2, 3, 4],
+    zeroWhen: [[1, 2], [2, 3]],
+  });
   assert.deepEqual(o.getOp("instanceNorm").channels, {
     kind: "accessory",
     perChannelInputs: [1, 2],
+    zeroWhen: [[2]],
   });
   const ln2 = o.getOp("layerNorm2d").channels as {
     kind: string;
@@ -360,7 +367,7 @@ test("norm facets: channel rules, mutates, ONNX", () => {
     eps: 1e-6,
     normCount: 96,
   });
-  assert.equal(o.getOp("layerNorm").channels?.kind, "block");
+  assert.equal(o.getOp("layerNorm").channels?.kind, "byAttrs");
   const gn = o.getOp("groupNorm").channels as {
     kind: string;
     blockSize: (a: unknown, i: unknown) => number;
@@ -426,7 +433,11 @@ test("prelu: per-channel and shared slopes, gradients", async () => {
   await compareBackends("prelu NCHW", o.prelu, [hostRand([2, 3, 5, 7], 50), hostRand([3], 51)]);
   await gradCheck("prelu per-channel", o.prelu, [offZero([2, 3, 2, 2], 52), hostRand([3], 53)]);
   await gradCheck("prelu shared", o.prelu, [offZero([2, 3, 4], 54), { data: [0.3], shape: [1] }]);
-  assert.deepEqual(o.getOp("prelu").channels, { kind: "accessory", perChannelInputs: [1] });
+  assert.deepEqual(o.getOp("prelu").channels, {
+    kind: "accessory",
+    perChannelInputs: [1],
+    zeroWhen: [[]],
+  });
   const x = o.zeros([2, 2, 3], { backend: "cpu" });
   assert.throws(
     () => o.prelu(x, o.ones([3], { backend: "cpu" })),

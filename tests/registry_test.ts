@@ -24,9 +24,14 @@ const RULE_KINDS = [
   "stem",
   "accessory",
   "passthrough",
+  "map",
   "joint",
   "concat",
+  "split",
   "flatten",
+  "permute",
+  "reduce",
+  "slice",
   "pixelShuffle",
   "block",
   "byAttrs",
@@ -327,7 +332,7 @@ gpuTest("profileKernels times each kernel of a conv and its gradients", async ()
   for (const t of [x, w, x.grad!, w.grad!]) t.dispose();
 });
 
-Deno.test("channel rules resolve per application (concat, split, slice, pad, gather)", () => {
+Deno.test("channel rules resolve per application (pad, gather, clamp, layerNorm, softmax)", () => {
   const kind = (fn: () => unknown) => {
     const { ops } = recordOps(fn);
     const last = ops[ops.length - 1];
@@ -338,20 +343,23 @@ Deno.test("channel rules resolve per application (concat, split, slice, pad, gat
   };
   const a = o.zeros([2, 3, 4], { backend: "meta" }), b = o.zeros([2, 5, 4], { backend: "meta" });
   assert.equal(kind(() => o.concat([a, b], 1)), "concat");
-  assert.equal(kind(() => o.concat([a, a], 0)), "block");
-  assert.equal(kind(() => o.concat([a, a], -1)), "block");
-  assert.equal(kind(() => o.split(b, [2, 3], 1)), "block");
-  assert.equal(kind(() => o.split(b, 2, 2)), "passthrough");
-  assert.equal(kind(() => o.slice(a, [0, 0, 1], [2, 3, 3])), "passthrough");
-  assert.equal(kind(() => o.slice(a, [0, 1], [2, 3])), "block");
-  assert.equal(kind(() => o.slice(a, [0, -1], [2, -Infinity], [1, -1])), "block");
+  assert.equal(kind(() => o.split(b, [2, 3], 1)), "split");
+  assert.equal(kind(() => o.slice(a, [0, 1], [2, 3])), "slice");
   assert.equal(kind(() => o.pad(a, [[0, 0], [0, 0], [1, 1]])), "passthrough");
-  assert.equal(kind(() => o.pad(a, [[0, 0], [0, 0], [1, 1]], 1)), "block");
-  assert.equal(kind(() => o.pad(a, [[0, 0], [1, 0], [0, 0]])), "block");
+  assert.equal(kind(() => o.pad(a, [[0, 0], [0, 0], [1, 1]], 1)), "map");
   const i = o.zeros([2], { backend: "meta", dtype: "i32" });
-  assert.equal(kind(() => o.gather(a, 1, i)), "block");
   assert.equal(kind(() => o.gather(a, 2, i)), "passthrough");
-  assert.equal(kind(() => o.softmax(a, 2)), "block");
+  assert.equal(
+    kind(() => o.gather(a, 1, o.zeros([2, 2], { backend: "meta", dtype: "i32" }))),
+    "block",
+  );
+  assert.equal(kind(() => o.softmax(a, 2)), "map");
+  assert.equal(kind(() => o.relu6(a)), "passthrough");
+  assert.equal(kind(() => o.clamp(a, 1, 6)), "map");
+  assert.equal(kind(() => o.layerNorm(a, null, null, { normalizedShape: [4] })), "accessory");
+  assert.equal(kind(() => o.layerNorm(a, null, null, { normalizedShape: [3, 4] })), "block");
+  assert.equal(kind(() => o.permute(a, [0, 2, 1])), "permute");
+  assert.equal(kind(() => o.mean(a, 2)), "reduce");
 });
 
 Deno.test("ONNX facets of slice, concat, split, pad, gather, oneHot, softmax, crossEntropy", async () => {

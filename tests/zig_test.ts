@@ -502,25 +502,33 @@ Deno.test("pixel unshuffle: input channel c becomes output channels c*r²..c*r²
 
 // ---------------------------------------------------------------------------------------------
 
-Deno.test("model outputs, blocking ops and the input are unprunable with reasons", async () => {
+Deno.test("model outputs, non-zero-invariant ops and the input are unprunable with reasons", async () => {
   class Outs extends Module {
     a = this.module("a", new Conv2d(3, 4, 1));
     b = this.module("b", new Conv2d(3, 4, 1));
     g = this.module("g", new Conv2d(4, 4, 1));
-    h = this.module("h", new Conv2d(4, 3, 1));
+    s = this.module("s", new Conv2d(3, 4, 1));
+    q = this.module("q", new Conv2d(4, 4, 1));
+    h = this.module("h", new Conv2d(8, 3, 1));
     forward(x: Tensor): Tensor {
       const gate = sigmoid(this.g.call(relu(this.a.call(x))));
       const y = mul(relu(this.b.call(x)), gate);
-      return concat([this.h.call(y), x], 1);
+      const z = this.q.call(sigmoid(this.s.call(x))); // q reads sigmoid(0) = 0.5, not zero
+      return concat([this.h.call(concat([y, z], 1)), x], 1);
     }
   }
   const m = new Outs();
   const p = partition(trace(m, [1, 3, 4, 4]));
-  assert.match(zigWith(p, "g.weight").reason!, /sigmoid/);
-  assert.match(zigWith(p, "h.weight").reason!, /model output/);
+  // b * gate: a zero channel of b stays zero whatever the gate, so b prunes; the gate's conv
+  // rows go with b's channels (consumers) without having to be zero.
+  const zb = zigWith(p, "b.weight");
+  assert.ok(zb.prunable, zb.reason);
+  assert.ok(zb.consumers.some((c) => c.param === "g.weight" && c.axis === 0));
   assert.ok(zigWith(p, "a.weight").prunable);
-  // b * gate: the operands must keep the same channels, and the gate's cannot be pruned.
-  assert.match(zigWith(p, "b.weight").reason!, /sigmoid/);
+  const zs = zigWith(p, "s.weight");
+  assert.match(zs.reason!, /sigmoid .*sigmoid\(0\) != 0/);
+  assert.deepEqual(zs.blockedBy?.map((b) => b.op), ["sigmoid"]);
+  assert.match(zigWith(p, "h.weight").reason!, /model output/);
   const text = formatPartition(p, { params: 1, macs: 2 });
   assert.match(text, /NOT prunable: .*sigmoid/);
   assert.match(text, /NOT prunable: .*model input/);
@@ -608,7 +616,7 @@ Deno.test("an op without a channel rule blocks every space it touches, naming th
   // The type requires a channel rule; an op built outside it (plain JS) may still lack one.
   withPatchedOp("tanh", { channels: undefined }, () => {
     const p = partition(trace(new T(), [1, 3, 2, 2]));
-    assert.match(zigWith(p, "a.weight").reason!, /op tanh has no channel rule/);
+    assert.match(zigWith(p, "a.weight").reason!, /tanh .*has no channel rule/);
     assert.ok(zigWith(p, "b.weight").prunable, "spaces after the op are fresh");
   });
 });

@@ -13,11 +13,12 @@ import {
 } from "../src/tensor.ts";
 import { type OpSpec, setTracer } from "../src/ops/registry.ts";
 import { uniform, upsample, zeros } from "../src/ops/index.ts";
-import type { Module } from "../src/nn/module.ts";
+import type { AnyModule, Module } from "../src/nn/module.ts";
+import { flattenOutput } from "../src/graph/graph.ts";
 import { type ModelOptions, zoo } from "../src/zoo/index.ts";
 
 /** Build on `backend` (meta: shapes only, nothing allocated). */
-function buildOn(backend: BackendName, name: string, opts: ModelOptions = {}): Module {
+function buildOn(backend: BackendName, name: string, opts: ModelOptions = {}): AnyModule {
   const prev = getDefaultBackend();
   setDefaultBackend(backend);
   try {
@@ -29,8 +30,11 @@ function buildOn(backend: BackendName, name: string, opts: ModelOptions = {}): M
 
 const metaInput = (shape: readonly number[]): Tensor => zeros(shape, { backend: "meta" });
 
-/** Shape-only forward; returns the output shape and the multiply-adds the ops report. */
-function traceMeta(model: Module, shape: readonly number[]): { out: number[]; macs: number } {
+/** Shape-only forward; returns the (first) output shape and the multiply-adds the ops report. */
+function traceMeta(
+  model: AnyModule,
+  shape: readonly number[] | number[][],
+): { out: number[]; macs: number } {
   let macs = 0;
   const prev = setTracer({
     record(op: OpSpec<never>, ins, outs, attrs) {
@@ -39,7 +43,8 @@ function traceMeta(model: Module, shape: readonly number[]): { out: number[]; ma
     },
   });
   try {
-    const y = model.call(metaInput(shape));
+    const shapes = typeof shape[0] === "number" ? [shape as number[]] : shape as number[][];
+    const y = flattenOutput(model.call(...shapes.map(metaInput))).tensors[0];
     return { out: [...y.shape], macs };
   } finally {
     setTracer(prev);
@@ -159,32 +164,44 @@ for (const [name, macs, params] of SMALL) {
 }
 
 // Scaled-down versions run for real on the cpu backend (tiny widths, small inputs).
-const SCALED: [string, ModelOptions & Record<string, unknown>, number[], number[]][] = [
-  ["vgg16", { width: 4 }, [2, 3, 32, 32], [2, 10]],
-  ["vgg16-bn", { width: 4 }, [2, 3, 32, 32], [2, 10]],
-  ["resnet18", { width: 4 }, [2, 3, 16, 16], [2, 10]],
-  ["resnet50", { width: 2, numClasses: 7 }, [1, 3, 64, 64], [1, 7]],
-  ["densenet121", { growth: 2, numClasses: 5 }, [1, 3, 16, 16], [1, 5]],
-  ["convnext-tiny", { width: 4, numClasses: 6 }, [1, 3, 32, 32], [1, 6]],
-  ["carn", { width: 4 }, [1, 3, 6, 6], [1, 3, 12, 12]],
-  ["stacked-unets", { width: 2 }, [1, 3, 16, 16], [1, 2, 16, 16]],
-  ["small-cnn", { width: 4 }, [2, 1, 28, 28], [2, 10]],
-  ["vgg-small", { width: 4 }, [2, 1, 28, 28], [2, 10]],
-  ["resnet-small", { width: 4 }, [2, 1, 28, 28], [2, 10]],
-  ["case-concat-bn", {}, [2, 3, 8, 8], [2, 10]],
-  ["case-weight-sharing", {}, [2, 3, 8, 8], [2, 10]],
-  ["case-grouped-conv", {}, [2, 3, 8, 8], [2, 10]],
-  ["case-conv-transpose", {}, [2, 3, 8, 8], [2, 3, 16, 16]],
-  ["case-instance-norm", {}, [2, 3, 8, 8], [2, 3, 8, 8]],
-  ["case-flatten-linear", {}, [2, 3, 8, 8], [2, 10]],
-];
+const SCALED: [string, ModelOptions & Record<string, unknown>, number[] | number[][], number[]][] =
+  [
+    ["vgg16", { width: 4 }, [2, 3, 32, 32], [2, 10]],
+    ["vgg16-bn", { width: 4 }, [2, 3, 32, 32], [2, 10]],
+    ["resnet18", { width: 4 }, [2, 3, 16, 16], [2, 10]],
+    ["resnet50", { width: 2, numClasses: 7 }, [1, 3, 64, 64], [1, 7]],
+    ["densenet121", { growth: 2, numClasses: 5 }, [1, 3, 16, 16], [1, 5]],
+    ["convnext-tiny", { width: 4, numClasses: 6 }, [1, 3, 32, 32], [1, 6]],
+    ["carn", { width: 4 }, [1, 3, 6, 6], [1, 3, 12, 12]],
+    ["stacked-unets", { width: 2 }, [1, 3, 16, 16], [1, 2, 16, 16]],
+    ["small-cnn", { width: 4 }, [2, 1, 28, 28], [2, 10]],
+    ["vgg-small", { width: 4 }, [2, 1, 28, 28], [2, 10]],
+    ["resnet-small", { width: 4 }, [2, 1, 28, 28], [2, 10]],
+    ["case-concat-bn", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-multi-io", {}, [[2, 3, 8, 8], [2, 5]], [2, 10]],
+    ["case-weight-sharing", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-grouped-conv", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-conv-transpose", {}, [2, 3, 8, 8], [2, 3, 16, 16]],
+    ["case-instance-norm", {}, [2, 3, 8, 8], [2, 3, 8, 8]],
+    ["case-flatten-linear", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-bn-no-affine", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-crop", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-channel-split", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-mobile", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-reductions", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-squeeze-excite", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-cbam", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-channels-last", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-two-scale-detector", {}, [2, 3, 16, 16], [2, 6, 8, 8]],
+  ];
 
 for (const [name, opts, inShape, outShape] of SCALED) {
   Deno.test(`zoo ${name} (scaled down): cpu forward [${inShape}] -> [${outShape}]`, async () => {
     const m = buildOn("cpu", name, { seed: 1, ...opts });
     assert.deepEqual(traceMeta(m, inShape).out, outShape, "meta forward shape");
-    const x = uniform(inShape, { backend: "cpu", seed: 2, low: -1, high: 1 });
-    const y = m.call(x);
+    const shapes = typeof inShape[0] === "number" ? [inShape as number[]] : inShape as number[][];
+    const xs = shapes.map((s, i) => uniform(s, { backend: "cpu", seed: 2 + i, low: -1, high: 1 }));
+    const y = flattenOutput(m.call(...xs)).tensors[0];
     assert.deepEqual([...y.shape], outShape);
     const v = await y.data();
     assert.ok(v.every(Number.isFinite), `${name}: non-finite output`);
@@ -205,9 +222,9 @@ Deno.test("zoo: every entry is covered and its input shape is batch 1", () => {
     assert.ok(e.description.length > 10, name);
     // Every zoo model accepts its documented input.
     const m = buildOn("meta", name);
-    assert.equal(traceMeta(m, e.inputShape).out[0], 1, name);
+    assert.equal(traceMeta(m, e.inputShapes ?? e.inputShape).out[0], 1, name);
   }
-  assert.equal(Object.keys(zoo).length, 18);
+  assert.equal(Object.keys(zoo).length, 28);
 });
 
 Deno.test("zoo: construction is seeded (same seed, same weights; other seed, other weights)", () => {

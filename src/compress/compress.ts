@@ -8,22 +8,31 @@
 import { type HostArray, hostArray, numel, type Tensor } from "../tensor.ts";
 import { fromHost } from "../tensor.ts";
 import { upload } from "../backend/webgpu.ts";
-import { getOp, type OpInfo } from "../ops/registry.ts";
-import { Module } from "../nn/module.ts";
-import { copyAttrs, expandTarget, Graph, type GraphNode, reshapeTarget } from "../graph/graph.ts";
-import { trace } from "../graph/trace.ts";
-import { resolveRule } from "../zig/rules.ts";
-import type { ChannelRule } from "../zig/rules.ts";
-import { partition as makePartition } from "../zig/partition.ts";
-import type { ParamSlice, Partition, Zig } from "../zig/types.ts";
+import { Module, type ModuleOutput } from "../nn/module.ts";
+import { Graph } from "../graph/graph.ts";
+import { sampleShapes, trace } from "../graph/trace.ts";
+import { analyze } from "../zig/partition.ts";
+import {
+  type ParamSlice,
+  type Partition,
+  sliceIndices,
+  zeroTested,
+  type Zig,
+} from "../zig/types.ts";
+import { compactGraph, keptPositions } from "./compact.ts";
+
+export { compactGraph };
 import { Rng } from "../random.ts";
 import { graphCost } from "./flops.ts";
 import { GraphModule } from "./graph_module.ts";
 
 /** Options of {@link compress}. */
 export interface CompressOptions {
-  /** Input shape used to trace a Module (required when `source` is a Module). */
-  input?: readonly number[];
+  /**
+   * Input shape used to trace a Module (required when `source` is a Module); a list of shapes
+   * for a model with several inputs.
+   */
+  input?: readonly number[] | readonly (readonly number[])[];
   /**
    * Train-mode graph for the compact model: `true` (default for a Module) traces the Module in
    * train mode; a Graph is used as given; `false` gives an eval-only compact model.
@@ -53,9 +62,9 @@ export interface CompressReport {
 }
 
 /** What {@link compress} returns. */
-export interface CompressResult {
-  /** The compact model (eval mode). */
-  model: GraphModule;
+export interface CompressResult<O extends ModuleOutput = Tensor> {
+  /** The compact model (eval mode); it returns what the original model returned. */
+  model: GraphModule<O>;
   /** Its graph (eval mode). */
   graph: Graph;
   report: CompressReport;
@@ -80,12 +89,12 @@ export interface CompressResult {
  * small.call(randn([2, 1, 28, 28], { seed: 0 })); // [2, 10], with half the channels
  * ```
  */
-export async function compress(
-  source: Module | Graph,
+export async function compress<O extends ModuleOutput = Tensor>(
+  source: Module<O> | Graph,
   params?: ReadonlyMap<string, Tensor>,
   part?: Partition,
   opts: CompressOptions = {},
-): Promise<CompressResult> {
+): Promise<CompressResult<O>> {
   let graph: Graph;
   let trainGraph: Graph | undefined;
   const notes: string[] = [];
@@ -96,9 +105,10 @@ export async function compress(
     if (opts.trainGraph !== false) {
       if (opts.trainGraph instanceof Graph) trainGraph = opts.trainGraph;
       else {
-        const shape = [Math.max(2, opts.input[0]), ...opts.input.slice(1)];
+        // Batch statistics need two samples per channel.
+        const shapes = sampleShapes(opts.input).map((s) => [Math.max(2, s[0]), ...s.slice(1)]);
         try {
-          trainGraph = trace(source, shape, { training: true });
+          trainGraph = trace(source, shapes, { training: true });
         } catch (e) {
           notes.push(`no train-mode graph: ${(e as Error).message}`);
         }
@@ -109,7 +119,8 @@ export async function compress(
     if (!params) throw new Error("compress: pass the parameters with a Graph");
     if (opts.trainGraph instanceof Graph) trainGraph = opts.trainGraph;
   }
-  part ??= makePartition(graph);
+  const an = analyze(graph);
+  part ??= an.partition;
   checkPartition(graph, part);
 
   const values = await readParams(graph, params);
@@ -130,8 +141,7 @@ export async function compress(
       let set = axes.get(s.axis);
       if (!set) axes.set(s.axis, set = new Set());
       for (let j = 0; j < z.size; j++) {
-        if (keepSet.has(j)) continue;
-        for (let q = 0; q < s.block; q++) set.add(s.offset + j * s.block + q);
+        if (!keepSet.has(j)) { for (const i of sliceIndices(s, j)) set.add(i); }
       }
     }
   }
@@ -150,16 +160,20 @@ export async function compress(
     const be = lookup(params, p.name, p.aliases)!.backend;
     state.set(p.name, fromHost(sliced.data, sliced.shape, p.dtype, be === "meta" ? "cpu" : be));
   }
-  const compact = compactGraph(graph, newShapes);
+  const compact = compactGraph(graph, newShapes, keptPositions(an, removed));
   let compactTrain: Graph | undefined;
   if (trainGraph) {
     try {
-      compactTrain = compactGraph(trainGraph, newShapes);
+      compactTrain = compactGraph(
+        trainGraph,
+        newShapes,
+        keptPositions(analyze(trainGraph), removed),
+      );
     } catch (e) {
       notes.push(`no train-mode graph: ${(e as Error).message}`);
     }
   }
-  const model = new GraphModule(compact, state, { trainGraph: compactTrain });
+  const model = new GraphModule<O>(compact, state, { trainGraph: compactTrain });
   model.eval();
   const before = graphCost(graph), after = graphCost(compact);
   return {
@@ -215,7 +229,7 @@ function checkPartition(graph: Graph, part: Partition): void {
     for (const s of [...z.members, ...z.consumers]) {
       const p = graph.param(s.param);
       if (!p) throw new Error(`compress: ZIG #${z.id} names unknown parameter "${s.param}"`);
-      const end = s.offset + z.size * s.block;
+      const end = z.size ? sliceIndices(s, z.size - 1).pop()! + 1 : s.offset;
       if (s.axis >= p.shape.length || end > p.shape[s.axis]) {
         throw new Error(
           `compress: ZIG #${z.id} slice of ${s.param} (axis ${s.axis}, ${s.offset}..${end}) ` +
@@ -226,7 +240,7 @@ function checkPartition(graph: Graph, part: Partition): void {
   }
 }
 
-/** Per group j, whether channel j of each slice's axis is all zero in `data`. */
+/** Per group j, whether any element of group j's part of slice `s` is nonzero in `data`. */
 function sliceZero(
   data: HostArray,
   shape: readonly number[],
@@ -237,17 +251,21 @@ function sliceZero(
   let inner = 1;
   for (let i = s.axis + 1; i < shape.length; i++) inner *= shape[i];
   const dim = shape[s.axis];
-  const end = s.offset + size * s.block;
+  // Which group owns each index along the axis (-1: none).
+  const owner = new Int32Array(dim).fill(-1);
+  for (let j = 0; j < size; j++) for (const i of sliceIndices(s, j)) owner[i] = j;
   for (let i = 0; i < data.length; i++) {
     if (data[i] === 0) continue;
-    const e = Math.floor(i / inner) % dim;
-    if (e >= s.offset && e < end) nonzero[Math.floor((e - s.offset) / s.block)] = true;
+    const g = owner[Math.floor(i / inner) % dim];
+    if (g >= 0) nonzero[g] = true;
   }
 }
 
 /**
- * For each prunable ZIG, which groups are exactly zero on all trainable member slices
- * (buffers such as running statistics are ignored, §5.1).
+ * For each prunable ZIG, which groups are exactly zero on every member slice the channel's
+ * value depends on: the trainable ones and the buffers marked `required` (batch norm without
+ * affine parameters outputs -runningMean/sd in eval mode). Other buffers (running statistics
+ * behind a zero gamma and beta) do not count (§5.1).
  */
 export function zeroGroups(
   graph: Graph,
@@ -259,7 +277,7 @@ export function zeroGroups(
     if (!z.prunable) continue;
     const nonzero = new Array(z.size).fill(false);
     for (const m of z.members) {
-      if (!m.trainable) continue;
+      if (!zeroTested(m)) continue;
       const p = graph.param(m.param)!;
       sliceZero(values.get(p.name)!, p.shape, m, z.size, nonzero);
     }
@@ -295,141 +313,6 @@ export function gatherAxes(
   return { data: out, shape: newShape };
 }
 
-/**
- * The graph with new parameter shapes: shapes are propagated through every op's shape rule and
- * the attributes that carry channel counts follow (reshape/expand targets, conv and group-norm
- * `groups`, `fill` constants that stand in for per-channel values, accessory `normCount`).
- */
-export function compactGraph(
-  graph: Graph,
-  paramShapes: ReadonlyMap<string, readonly number[]>,
-): Graph {
-  const tensors = graph.tensors.map((t) => ({ ...t, shape: [...t.shape] }));
-  for (const t of tensors) {
-    const s = t.name !== undefined ? paramShapes.get(t.name) : undefined;
-    if (s && (t.kind === "param" || t.kind === "buffer")) t.shape = [...s];
-  }
-  const dynamic = tensors.map((t) => t.kind === "input");
-  const nodes: GraphNode[] = graph.nodes.map((n) => ({ ...n, attrs: copyAttrs(n.attrs) }));
-  for (const n of nodes) {
-    const where = `${n.op}${n.path ? ` (layer ${n.path})` : ""}`;
-    const oldInfo: OpInfo = {
-      ins: n.inputs.map((t) => graph.tensors[t]),
-      outs: n.outputs.map((t) => graph.tensors[t]),
-    };
-    const d0 = n.inputs.findIndex((t) => dynamic[t]);
-    if (d0 >= 0) followFills(graph, nodes, tensors, n, d0);
-    const newIns = n.inputs.map((t) => tensors[t]);
-    const op = getOp(n.op);
-    let attrs = n.attrs;
-    if (n.op === "reshape" || n.op === "expand") {
-      const oldIn = oldInfo.ins[0].shape, oldOut = oldInfo.outs[0].shape;
-      attrs = {
-        ...attrs,
-        shape: n.op === "reshape"
-          ? reshapeTarget(oldIn, oldOut, newIns[0].shape)
-          : expandTarget(oldIn, oldOut, newIns[0].shape),
-      };
-    }
-    if (op.channels && d0 >= 0) {
-      const rule = resolveRule(op.channels as ChannelRule<unknown>, n.attrs, oldInfo);
-      attrs = updateChannelAttrs(rule, attrs, n.attrs, oldInfo, newIns[d0].shape, d0, where);
-    }
-    let outs;
-    try {
-      outs = op.shape(newIns, attrs as never);
-    } catch (e) {
-      throw new Error(`compress: ${where} rejects the compact shapes: ${(e as Error).message}`);
-    }
-    outs.forEach((o, i) => {
-      const t = tensors[n.outputs[i]];
-      t.shape = [...o.shape];
-      t.dtype = o.dtype;
-      if (d0 >= 0) dynamic[n.outputs[i]] = true;
-    });
-    n.attrs = attrs;
-  }
-  const params = graph.params.map((p) => ({
-    ...p,
-    shape: [...(paramShapes.get(p.name) ?? p.shape)],
-  }));
-  return new Graph({
-    nodes,
-    tensors,
-    inputs: graph.inputs,
-    outputs: graph.outputs,
-    params,
-    constants: graph.constants,
-  });
-}
-
-function updateChannelAttrs(
-  rule: ChannelRule<unknown>,
-  attrs: Record<string, unknown>,
-  oldAttrs: Record<string, unknown>,
-  oldInfo: OpInfo,
-  newX: readonly number[],
-  d0: number,
-  where: string,
-): Record<string, unknown> {
-  const oldC = oldInfo.ins[d0].shape[1], newC = newX[1];
-  if (rule.kind === "stem") {
-    const ga = oldAttrs.groups;
-    const g = rule.groups?.(oldAttrs) ?? (typeof ga === "number" ? ga : 1);
-    if (g > 1 && oldC !== newC) {
-      const ng = (g * newC) / oldC;
-      if (!Number.isInteger(ng)) {
-        throw new Error(`compress: ${where}: ${newC} channels do not form whole groups`);
-      }
-      return (rule.withGroups?.(attrs, ng) as Record<string, unknown>) ?? { ...attrs, groups: ng };
-    }
-  } else if (rule.kind === "accessory") {
-    if (rule.normCount) {
-      attrs = rule.normCount.set(attrs, rule.normCount.get(oldAttrs, oldInfo)) as Record<
-        string,
-        unknown
-      >;
-    }
-    const b = rule.blockSize?.(oldAttrs, oldInfo) ?? 1;
-    if (b > 1 && oldC !== newC) {
-      if (typeof attrs.groups !== "number") {
-        throw new Error(`compress: ${where}: cannot update its channel blocks (no groups attr)`);
-      }
-      return { ...attrs, groups: newC / b };
-    }
-  }
-  return attrs;
-}
-
-/**
- * A `fill` constant that stands in for per-channel values (a norm without affine parameters,
- * a constant added to channels) follows the channel count of the tensor it meets.
- */
-function followFills(
-  graph: Graph,
-  nodes: GraphNode[],
-  tensors: { shape: number[] }[],
-  n: GraphNode,
-  d0: number,
-): void {
-  const oldC = graph.tensors[n.inputs[d0]].shape[1];
-  const newC = tensors[n.inputs[d0]].shape[1];
-  if (oldC === undefined || oldC === newC) return;
-  const rank = tensors[n.inputs[d0]].shape.length;
-  n.inputs.forEach((t, i) => {
-    if (i === d0) return;
-    const p = graph.tensors[t].producer;
-    if (p === undefined || nodes[p].op !== "fill") return;
-    const old = graph.tensors[t].shape;
-    const ax = old.length === 1 ? 0 : 1 - (rank - old.length);
-    if (ax < 0 || old[ax] !== oldC) return;
-    const shape = [...old];
-    shape[ax] = newC;
-    tensors[t].shape = shape;
-    nodes[p].attrs = { ...nodes[p].attrs, shape };
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Zeroing groups (tests, `--verify`, `random_set_zero_groups`)
 
@@ -444,7 +327,7 @@ async function writeInPlace(t: Tensor, edit: (v: HostArray) => void): Promise<vo
   upload(t.storage.gpu!, v);
 }
 
-/** Zero groups `groups` of `zig` on its trainable member slices, in place. */
+/** Zero groups `groups` of `zig` on its trainable and required member slices, in place. */
 export async function zeroGroupsInPlace(
   params: ReadonlyMap<string, Tensor>,
   zig: Zig,
@@ -463,14 +346,14 @@ async function zeroMany(
   for (const { zig, groups } of work) {
     if (!groups.length) continue;
     for (const m of zig.members) {
-      if (!m.trainable) continue;
+      if (!zeroTested(m)) continue;
       const t = params.get(m.param);
       if (!t) throw new Error(`zeroGroups: parameter "${m.param}" is missing`);
       let axes = hits.get(t);
       if (!axes) hits.set(t, axes = new Map());
       let hit = axes.get(m.axis);
       if (!hit) axes.set(m.axis, hit = new Uint8Array(t.shape[m.axis]));
-      for (const j of groups) for (let q = 0; q < m.block; q++) hit[m.offset + j * m.block + q] = 1;
+      for (const j of groups) for (const i of sliceIndices(m, j)) hit[i] = 1;
     }
   }
   for (const [t, axes] of hits) {

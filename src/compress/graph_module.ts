@@ -3,10 +3,10 @@
  * a traced graph. Compression returns one (the compact model); it trains, saves, loads and
  * traces like any other model.
  */
-import { Module } from "../nn/module.ts";
+import { Module, type ModuleOutput } from "../nn/module.ts";
 import type { Tensor } from "../tensor.ts";
-import type { Graph } from "../graph/graph.ts";
-import { executeGraph } from "../graph/execute.ts";
+import { type Graph, packOutput } from "../graph/graph.ts";
+import { executeGraphAll } from "../graph/execute.ts";
 
 /** A plain container for the parameters of one path prefix. */
 class ParamContainer extends Module {
@@ -34,7 +34,7 @@ export interface GraphModuleOptions {
  * const y = small.call(x); // [2, 10]: model.eval().call(x) on the compact graph
  * ```
  */
-export class GraphModule extends Module {
+export class GraphModule<O extends ModuleOutput = Tensor> extends Module<O> {
   readonly graph: Graph;
   readonly trainGraph?: Graph;
 
@@ -66,7 +66,7 @@ export class GraphModule extends Module {
   private register(path: string, t: Tensor, trainable: boolean): void {
     const parts = path.split(".");
     const leaf = parts.pop()!;
-    const m = parts.reduce<Module>(
+    const m = parts.reduce<Module<ModuleOutput>>(
       (parent, p) =>
         parent.children().find(([n]) => n === p)?.[1] ?? parent.module(p, new ParamContainer()),
       this,
@@ -75,7 +75,8 @@ export class GraphModule extends Module {
     else m.buffer(leaf, t);
   }
 
-  forward(...xs: Tensor[]): Tensor {
+  /** The graph's outputs, structured as the traced model returned them. */
+  forward(...xs: Tensor[]): O {
     if (this.training && !this.trainGraph) {
       throw new Error(
         "GraphModule: this model was traced in eval mode only; call .eval() first, or compress " +
@@ -83,6 +84,7 @@ export class GraphModule extends Module {
       );
     }
     const g = this.training && this.trainGraph ? this.trainGraph : this.graph;
-    return executeGraph(g, this.stateDict(), xs, { freshSeeds: this.training });
+    const outs = executeGraphAll(g, this.stateDict(), xs, { freshSeeds: this.training });
+    return packOutput(outs, g.outputKind, g.outputNames) as unknown as O;
   }
 }

@@ -6,7 +6,7 @@
 import { apply, getOp, withPath } from "../ops/registry.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { rngFor } from "../random.ts";
-import { expandTarget, type Graph, type GraphNode, reshapeTarget } from "./graph.ts";
+import type { Graph, GraphNode } from "./graph.ts";
 
 /** Options of {@link executeGraph}. */
 export interface ExecuteOptions {
@@ -109,20 +109,28 @@ export function executeGraphAll(
   });
 }
 
-/** Reshape/expand targets follow the actual input (batch size, compressed channels). */
+/** Shape-carrying attributes follow the actual inputs (another batch size): the op's facet. */
 function adaptShapeAttrs(
   graph: Graph,
   n: GraphNode,
   attrs: Record<string, unknown>,
   ins: readonly Tensor[],
 ): Record<string, unknown> {
-  if (n.op !== "reshape" && n.op !== "expand") return attrs;
-  const oldIn = graph.tensors[n.inputs[0]].shape;
-  const newIn = ins[0].shape;
-  if (oldIn.length === newIn.length && oldIn.every((d, i) => d === newIn[i])) return attrs;
-  const oldOut = graph.tensors[n.outputs[0]].shape;
-  const shape = n.op === "reshape"
-    ? reshapeTarget(oldIn, oldOut, newIn)
-    : expandTarget(oldIn, oldOut, newIn);
-  return { ...attrs, shape };
+  const op = getOp(n.op);
+  if (!op.follow) return attrs;
+  const traced = n.inputs.map((t) => graph.tensors[t]);
+  if (traced.every((t, i) => sameShape(t.shape, ins[i].shape))) return attrs;
+  const info = { ins: traced, outs: n.outputs.map((t) => graph.tensors[t]) };
+  try {
+    return op.follow(attrs as never, info, ins) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(
+      `executeGraph: ${n.op} (layer ${n.path || "<root>"}) traced on ` +
+        `${traced.map((t) => `[${t.shape}]`).join(", ")} cannot follow inputs ` +
+        `${ins.map((t) => `[${t.shape}]`).join(", ")}: ${(e as Error).message}`,
+    );
+  }
 }
+
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);

@@ -4,7 +4,7 @@
  * are dense indices into `tensors`; nodes are in execution (topological) order. Adjacency
  * (producer of a tensor, consumers of a tensor) is built once, never by scanning edges.
  */
-import { type DType, numel, type Tensor } from "../tensor.ts";
+import { type DType, numel, Tensor } from "../tensor.ts";
 
 /** Where a tensor of the graph comes from. */
 export type TensorKind = "input" | "param" | "buffer" | "constant" | "activation";
@@ -70,6 +70,46 @@ export interface GraphData {
   params: GraphParam[];
   /** Values of constant tensors (created in forward without an op, e.g. with `tensor()`). */
   constants?: Map<number, Tensor>;
+  /**
+   * How the model returned its outputs: one tensor (default), an array, or a record whose keys
+   * are `outputNames` (in `outputs` order).
+   */
+  outputKind?: OutputKind;
+  outputNames?: string[];
+}
+
+/** How a model returns its outputs. */
+export type OutputKind = "tensor" | "array" | "record";
+
+/** A model output as a list of tensors, with its kind and names (record keys). */
+export function flattenOutput(
+  o: Tensor | readonly Tensor[] | { readonly [name: string]: Tensor },
+): { tensors: Tensor[]; kind: OutputKind; names: string[] } {
+  if (o instanceof Tensor) return { tensors: [o], kind: "tensor", names: [] };
+  if (Array.isArray(o) && o.length > 0 && o.every((t) => t instanceof Tensor)) {
+    return { tensors: [...o], kind: "array", names: o.map((_, i) => `output${i}`) };
+  }
+  if (o && typeof o === "object" && !Array.isArray(o)) {
+    const names = Object.keys(o);
+    const tensors = names.map((k) => (o as Record<string, Tensor>)[k]);
+    if (names.length && tensors.every((t) => t instanceof Tensor)) {
+      return { tensors, kind: "record", names };
+    }
+  }
+  throw new Error(
+    "a model's forward must return a Tensor, an array of Tensors or a record of Tensors",
+  );
+}
+
+/** The inverse of {@link flattenOutput}. */
+export function packOutput(
+  tensors: readonly Tensor[],
+  kind: OutputKind,
+  names: readonly string[],
+): Tensor | Tensor[] | Record<string, Tensor> {
+  if (kind === "tensor") return tensors[0];
+  if (kind === "array") return [...tensors];
+  return Object.fromEntries(names.map((k, i) => [k, tensors[i]]));
 }
 
 /** A traced graph with adjacency maps. */
@@ -80,6 +120,8 @@ export class Graph implements GraphData {
   readonly outputs: number[];
   readonly params: GraphParam[];
   readonly constants: Map<number, Tensor>;
+  readonly outputKind: OutputKind;
+  readonly outputNames: string[];
   private readonly users: number[][];
   private readonly byName = new Map<string, GraphParam>();
 
@@ -90,6 +132,8 @@ export class Graph implements GraphData {
     this.outputs = d.outputs;
     this.params = d.params;
     this.constants = d.constants ?? new Map();
+    this.outputKind = d.outputKind ?? "tensor";
+    this.outputNames = d.outputNames ?? [];
     this.users = d.tensors.map(() => []);
     for (const n of d.nodes) {
       for (const t of n.inputs) {
@@ -169,77 +213,9 @@ export class Graph implements GraphData {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Shape-attribute maintenance shared by execution and compression.
 
-/**
- * New target of a reshape traced as `oldIn -> oldOut` when its input is now `newIn` (another
- * batch size, or fewer channels after compression). Both shapes are split into runs of axes with
- * equal products; a run whose size changed passes the change to its leading output axis (the
- * channel-major one: [N, C*H*W] -> [N, C', H, W] keeps H and W).
- */
-export function reshapeTarget(
-  oldIn: readonly number[],
-  oldOut: readonly number[],
-  newIn: readonly number[],
-): number[] {
-  if (oldIn.length === newIn.length && oldIn.every((d, i) => d === newIn[i])) return [...oldOut];
-  if (oldIn.length !== newIn.length) {
-    throw new Error(`reshape: traced input rank ${oldIn.length}, got [${newIn}]`);
-  }
-  const out = [...oldOut];
-  let i = 0, j = 0;
-  while (i < oldIn.length || j < oldOut.length) {
-    const i0 = i, j0 = j;
-    let pa = 1, pb = 1;
-    // Each run takes at least one axis from each side (when there is one left).
-    if (i < oldIn.length) pa *= oldIn[i++];
-    if (j < oldOut.length) pb *= oldOut[j++];
-    while (pa !== pb) {
-      if (pa < pb && i < oldIn.length) pa *= oldIn[i++];
-      else if (j < oldOut.length) pb *= oldOut[j++];
-      else if (i < oldIn.length) pa *= oldIn[i++];
-      else break;
-    }
-    let na = 1;
-    for (let k = i0; k < i; k++) na *= newIn[k];
-    if (na === pa) continue;
-    if (pb === 0 || j === j0) {
-      throw new Error(`reshape: cannot adapt [${oldIn}] -> [${oldOut}] to input [${newIn}]`);
-    }
-    // The leading output axis of the run that is not 1 (or the first) takes the change.
-    let lead = j0;
-    for (let k = j0; k < j; k++) {
-      if (oldOut[k] !== 1) {
-        lead = k;
-        break;
-      }
-    }
-    const rest = pb / oldOut[lead];
-    if (na % rest !== 0) {
-      throw new Error(
-        `reshape: traced [${oldIn}] -> [${oldOut}]; input [${newIn}] does not divide into ` +
-          `the kept axes (${na} elements for ${rest})`,
-      );
-    }
-    out[lead] = na / rest;
-  }
-  return out;
-}
-
-/** New target of an expand traced as `oldIn -> oldOut` when its input is now `newIn`. */
-export function expandTarget(
-  oldIn: readonly number[],
-  oldOut: readonly number[],
-  newIn: readonly number[],
-): number[] {
-  const r = oldOut.length, k = oldIn.length;
-  return oldOut.map((d, i) => {
-    const a = i - (r - k);
-    if (a < 0) return d;
-    // Axes the expand kept (not broadcast from 1) follow the input.
-    return oldIn[a] === d ? newIn[a] : d;
-  });
-}
+// Shape-attribute maintenance lives with the ops (their `follow` facets); re-exported here.
+export { expandTarget, reshapeTarget } from "../ops/follow.ts";
 
 /** Deep copy of plain attribute data (arrays, records, primitives). */
 export function copyAttrs<T>(v: T): T {

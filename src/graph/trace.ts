@@ -6,8 +6,15 @@
 import { noGrad, type OpSpec, setTracer, type Tracer } from "../ops/registry.ts";
 import { randn } from "../ops/creation.ts";
 import { Storage, Tensor, tidy } from "../tensor.ts";
-import type { Module } from "../nn/module.ts";
-import { copyAttrs, Graph, type GraphNode, type GraphParam, type GraphTensor } from "./graph.ts";
+import type { AnyModule, Module, ModuleOutput } from "../nn/module.ts";
+import {
+  copyAttrs,
+  flattenOutput,
+  Graph,
+  type GraphNode,
+  type GraphParam,
+  type GraphTensor,
+} from "./graph.ts";
 import { currentPath } from "../ops/registry.ts";
 
 /** Options of {@link trace}. */
@@ -28,9 +35,33 @@ export function metaTensor(shape: readonly number[], dtype: Tensor["dtype"] = "f
   return new Tensor([...shape], dtype, "meta", Storage.alloc("meta", dtype, 0));
 }
 
+/** A sample input: a shape, or a tensor (in meta mode only its shape and dtype are used). */
+export type SampleInput = readonly number[] | Tensor;
+
+/** One sample input, or a list with one per model input (`[[1, 3, 32, 32], [1, 10]]`). */
+export type SampleInputs = SampleInput | readonly SampleInput[];
+
+/** The sample inputs as a list (a flat list of numbers is one shape). */
+export function sampleList(s: SampleInputs): SampleInput[] {
+  if (s instanceof Tensor) return [s];
+  const list = s as readonly unknown[];
+  if (list.every((v) => typeof v === "number")) return [s as readonly number[]];
+  if (!list.every((v) => v instanceof Tensor || Array.isArray(v))) {
+    throw new Error("trace: a sample input is a shape (numbers), a Tensor, or a list of them");
+  }
+  return [...(s as readonly SampleInput[])];
+}
+
+/** The shape of each sample input. */
+export function sampleShapes(s: SampleInputs): number[][] {
+  return sampleList(s).map((x) => (x instanceof Tensor ? [...x.shape] : [...x]));
+}
+
 /**
- * Trace `model` on one input (a shape or a tensor) and return its op graph. The model runs in
- * eval mode (or train mode with `training: true`); each module's previous mode is restored.
+ * Trace `model` on sample inputs (a shape or a tensor, or one per model input) and return its
+ * op graph. The model runs in eval mode (or train mode with `training: true`); each module's
+ * previous mode is restored. A model may return a tensor, an array or a record of tensors: the
+ * graph's outputs follow that order (`graph.outputKind`, `graph.outputNames`).
  *
  * @example
  * ```ts
@@ -41,38 +72,36 @@ export function metaTensor(shape: readonly number[], dtype: Tensor["dtype"] = "f
  * console.log(g.nodes.length, g.toString());
  * ```
  */
-export function trace(
-  model: Module,
-  input: readonly number[] | Tensor,
-  opts: TraceOptions = {},
-): Graph {
+export function trace(model: AnyModule, input: SampleInputs, opts: TraceOptions = {}): Graph {
   return traceWithOutput(model, input, opts).graph;
 }
 
 /** {@link trace}, also returning the model's output (real mode: the values). */
-export function traceWithOutput(
-  model: Module,
-  input: readonly number[] | Tensor,
+export function traceWithOutput<O extends ModuleOutput = ModuleOutput>(
+  model: Module<O>,
+  input: SampleInputs,
   opts: TraceOptions = {},
-): { graph: Graph; output: Tensor } {
+): { graph: Graph; output: O } {
   const mode = opts.mode ?? "meta";
-  let x: Tensor;
-  if (input instanceof Tensor) x = mode === "meta" ? metaTensor(input.shape, input.dtype) : input;
-  else x = mode === "meta" ? metaTensor(input) : randn(input, { seed: opts.seed ?? 0 });
+  const xs = sampleList(input).map((s, i) => {
+    if (s instanceof Tensor) return mode === "meta" ? metaTensor(s.shape, s.dtype) : s;
+    return mode === "meta" ? metaTensor(s) : randn(s, { seed: (opts.seed ?? 0) + i });
+  });
 
   const rec = new Recorder(model);
-  rec.addInput(x);
+  for (const x of xs) rec.addInput(x);
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   model.train(opts.training ?? false);
   const prev = setTracer(rec);
-  let out: Tensor;
+  let out: O;
   try {
-    out = tidy(() => noGrad(() => model.call(x)));
+    out = tidy(() => noGrad(() => model.call(...xs)));
   } finally {
     setTracer(prev);
     for (const [m, t] of modes) m.training = t;
   }
-  return { graph: rec.finish([out]), output: out };
+  const flat = flattenOutput(out);
+  return { graph: rec.finish(flat.tensors, flat.kind, flat.names), output: out };
 }
 
 /** Records op applications into graph data. */
@@ -85,7 +114,7 @@ class Recorder implements Tracer {
   private readonly paramOf = new Map<Tensor, GraphParam>();
   private readonly params: GraphParam[] = [];
 
-  constructor(model: Module) {
+  constructor(model: AnyModule) {
     const seen = new Map<Tensor, GraphParam>();
     const add = (name: string, t: Tensor, trainable: boolean) => {
       const p = seen.get(t);
@@ -172,7 +201,7 @@ class Recorder implements Tracer {
     });
   }
 
-  finish(outs: Tensor[]): Graph {
+  finish(outs: Tensor[], outputKind: Graph["outputKind"], outputNames: string[]): Graph {
     const outputs = outs.map((t) => {
       const id = this.ids.get(t);
       if (id === undefined) {
@@ -190,6 +219,8 @@ class Recorder implements Tracer {
       outputs,
       params: this.params,
       constants: this.constants,
+      outputKind,
+      outputNames,
     });
   }
 }

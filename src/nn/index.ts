@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { Module } from "./module.ts";
+export { type AnyModule, Module, type ModuleOutput } from "./module.ts";
 export * from "./layers/linear.ts";
 export * from "./layers/conv.ts";
 export * from "./layers/norm.ts";

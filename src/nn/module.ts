@@ -7,6 +7,13 @@
 import type { Tensor } from "../tensor.ts";
 import { withPath } from "../ops/registry.ts";
 
+/** What a model's `forward` returns: one tensor, an array of tensors or a record of them. */
+export type ModuleOutput = Tensor | readonly Tensor[] | { readonly [name: string]: Tensor };
+
+/** A module whatever its output (what graph capture, compression and export accept). */
+// deno-lint-ignore no-explicit-any
+export type AnyModule = Module<any>;
+
 /**
  * Base class of layers and models.
  *
@@ -21,22 +28,33 @@ import { withPath } from "../ops/registry.ts";
  * const net = new Net();
  * const y = net.call(randn([3, 4], { seed: 0 })); // [3, 2]
  * net.namedParameters(); // [["fc.weight", ...], ["fc.bias", ...]]
+ *
+ * // Several inputs and outputs: `forward` takes tensors and returns a tensor, an array or a
+ * // record of tensors (the type parameter says which).
+ * class TwoHeads extends Module<{ logits: Tensor; box: Tensor }> {
+ *   a = this.module("a", new Linear(4, 3));
+ *   b = this.module("b", new Linear(4, 2));
+ *   forward(x: Tensor, y: Tensor) {
+ *     return { logits: this.a.call(x), box: this.b.call(y) };
+ *   }
+ * }
+ * const { logits, box } = new TwoHeads().call(randn([3, 4]), randn([3, 4])); // [3, 3], [3, 2]
  * ```
  */
-export abstract class Module {
+export abstract class Module<O extends ModuleOutput = Tensor> {
   /** Train mode (batch statistics, dropout) or eval mode. */
   training = true;
   private readonly _params = new Map<string, Tensor>();
   private readonly _buffers = new Map<string, Tensor>();
-  private readonly _children = new Map<string, Module>();
+  private readonly _children = new Map<string, AnyModule>();
   /** This module's name inside its parent ("" for the root). */
   name = "";
 
   /** The computation. Invoke modules with {@link call}, which records the module path. */
-  abstract forward(...xs: Tensor[]): Tensor;
+  abstract forward(...xs: Tensor[]): O;
 
   /** Run `forward` with this module's name pushed on the op path. */
-  call(...xs: Tensor[]): Tensor {
+  call(...xs: Tensor[]): O {
     return withPath(this.name, () => this.forward(...xs));
   }
 
@@ -62,7 +80,7 @@ export abstract class Module {
   }
 
   /** Register a child module under `name` and return it. */
-  module<M extends Module>(name: string, m: M): M {
+  module<M extends AnyModule>(name: string, m: M): M {
     m.name = name;
     this._children.set(name, m);
     return m;
@@ -77,7 +95,7 @@ export abstract class Module {
     return this._buffers.get(name);
   }
   /** Child modules in registration order. */
-  children(): [string, Module][] {
+  children(): [string, AnyModule][] {
     return [...this._children];
   }
 
@@ -96,8 +114,8 @@ export abstract class Module {
     return out;
   }
   /** Every module with its dotted path (the root as ""). */
-  namedModules(prefix = ""): [string, Module][] {
-    const out: [string, Module][] = [[prefix.replace(/\.$/, ""), this]];
+  namedModules(prefix = ""): [string, AnyModule][] {
+    const out: [string, AnyModule][] = [[prefix.replace(/\.$/, ""), this]];
     for (const [n, c] of this._children) out.push(...c.namedModules(`${prefix}${n}.`));
     return out;
   }
@@ -129,7 +147,7 @@ export abstract class Module {
   setTensor(path: string, t: Tensor): void {
     const parts = path.split(".");
     const leaf = parts.pop()!;
-    const m = parts.reduce<Module>((cur, p) => {
+    const m = parts.reduce<AnyModule>((cur, p) => {
       const c = cur._children.get(p);
       if (!c) throw new Error(`setTensor: no module "${p}" in path "${path}"`);
       return c;

@@ -4,7 +4,9 @@
  * become initializers named by their state-dict path ("features.0.weight"), so the file can be
  * inspected and diffed against `model.stateDict()`; constants captured in forward become
  * initializers too. Opset 17. The input shape is the sample's, batch included, unless
- * `dynamicAxes` names axes to leave symbolic (checked: see {@link OnnxExportOptions}).
+ * `dynamicAxes` names axes to leave symbolic (checked: see {@link OnnxExportOptions}). A model
+ * with several inputs takes one sample per input; every output is written (a record's keys name
+ * them).
  *
  * @example
  * ```ts
@@ -17,11 +19,11 @@
  * ```
  * @module
  */
-import type { Module } from "../nn/module.ts";
+import type { AnyModule } from "../nn/module.ts";
 import { getOp } from "../ops/registry.ts";
 import type { Tensor } from "../tensor.ts";
 import type { Graph } from "../graph/graph.ts";
-import { trace } from "../graph/trace.ts";
+import { type SampleInputs, sampleShapes, trace } from "../graph/trace.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { OnnxBuilder, type OnnxDim, OPSET } from "./writer.ts";
 import type { OnnxEmitter } from "./rules.ts";
@@ -30,7 +32,7 @@ import type { OnnxEmitter } from "./rules.ts";
 export interface OnnxExportOptions {
   /** Name of the graph input (default "input"; "input0", "input1", ... for several). */
   inputName?: string;
-  /** Name of the graph output (default "output"; "output0", ... for several). */
+  /** Name of the graph output (default "output"; "output0", ... for several, or a record's keys). */
   outputName?: string;
   /** Name stored in the ONNX graph (default "oto"). */
   graphName?: string;
@@ -59,9 +61,12 @@ export interface OnnxExportInfo {
   nodes: number;
   /** Initializers: parameters, buffers, captured constants and the ops' own constants. */
   initializers: number;
-  /** Input and output shapes. */
+  /** Input and output shapes (the first input and output). */
   inputShape: number[];
   outputShape: number[];
+  /** Every input's and output's shape. */
+  inputShapes: number[][];
+  outputShapes: number[][];
   opset: number;
 }
 
@@ -93,7 +98,10 @@ export async function graphToOnnx(
   const outName = new Map<number, string>();
   graph.outputs.forEach((t, i) => {
     if (!outName.has(t)) {
-      outName.set(t, multi(opts.outputName ?? "output", i, graph.outputs.length));
+      const name = graph.outputKind === "record" && !opts.outputName
+        ? graph.outputNames[i]
+        : multi(opts.outputName ?? "output", i, graph.outputs.length);
+      outName.set(t, name);
     }
   });
 
@@ -185,8 +193,8 @@ export async function graphToOnnx(
  * mode; its train/eval state is left as it was.
  */
 export async function onnxBytes(
-  model: Module,
-  sampleInput: readonly number[] | Tensor,
+  model: AnyModule,
+  sampleInput: SampleInputs,
   opts: OnnxExportOptions = {},
 ): Promise<Uint8Array> {
   const { graph, declared } = traceForExport(model, sampleInput, opts);
@@ -253,26 +261,31 @@ function outputDimName(
  * that no op's ONNX form depends on them.
  */
 function traceForExport(
-  model: Module,
-  sampleInput: readonly number[] | Tensor,
+  model: AnyModule,
+  sampleInput: SampleInputs,
   opts: OnnxExportOptions,
 ): { graph: Graph; declared?: OnnxDeclaredShapes } {
   const graph = trace(model, sampleInput);
   const axes = opts.dynamicAxes;
   if (!axes || Object.keys(axes).length === 0) return { graph };
-  const shape = [...("shape" in sampleInput ? sampleInput.shape : sampleInput)];
+  // The axes apply to every input (a model with several inputs: the batch of each).
+  const shapes = sampleShapes(sampleInput);
+  const shape = shapes[0];
   for (const [a, name] of Object.entries(axes)) {
     const i = Number(a);
-    if (!Number.isInteger(i) || i < 0 || i >= shape.length || typeof name !== "string" || !name) {
+    const bad = shapes.find((s) => !Number.isInteger(i) || i < 0 || i >= s.length);
+    if (bad || typeof name !== "string" || !name) {
       throw new Error(
-        `exportOnnx: dynamic axis ${a} ("${name}") must be an axis of the input [${shape}] with a name`,
+        `exportOnnx: dynamic axis ${a} ("${name}") must be an axis of the input ` +
+          `[${bad ?? shape}] with a name`,
       );
     }
   }
-  const doubled = shape.map((d, i) => (i in axes ? 2 * d : d));
+  const double = (s: readonly number[]) => s.map((d, i) => (i in axes ? 2 * d : d));
+  const doubled = double(shape);
   let other: Graph;
   try {
-    other = trace(model, doubled);
+    other = trace(model, shapes.map(double));
   } catch (e) {
     throw new Error(
       `exportOnnx: the model does not run on [${doubled}] (dynamic axes ${Object.keys(axes)} ` +
@@ -295,13 +308,14 @@ function traceForExport(
       );
     }
   }
-  const outName = (
-    i: number,
-  ) => (graph.outputs.length === 1
-    ? opts.outputName ?? "output"
-    : `${opts.outputName ?? "output"}${i}`);
+  const outName = (i: number) =>
+    graph.outputKind === "record" && !opts.outputName
+      ? graph.outputNames[i]
+      : graph.outputs.length === 1
+      ? opts.outputName ?? "output"
+      : `${opts.outputName ?? "output"}${i}`;
   const declared: OnnxDeclaredShapes = {
-    inputs: graph.inputs.map(() => shape.map((d, i) => axes[i] ?? d)),
+    inputs: shapes.map((s) => s.map((d, i) => axes[i] ?? d)),
     outputs: graph.outputs.map((t, o) => {
       const s1 = graph.tensors[t].shape, s2 = other.tensors[other.outputs[o]].shape;
       return s1.map((d, i) =>
@@ -329,9 +343,9 @@ function traceForExport(
  * ```
  */
 export async function exportOnnx(
-  model: Module,
+  model: AnyModule,
   path: string,
-  sampleInput: readonly number[] | Tensor,
+  sampleInput: SampleInputs,
   opts: OnnxExportOptions = {},
 ): Promise<OnnxExportInfo> {
   const { graph, declared } = traceForExport(model, sampleInput, opts);
@@ -344,6 +358,8 @@ export async function exportOnnx(
     initializers: r.initializers,
     inputShape: [...graph.tensors[graph.inputs[0]].shape],
     outputShape: [...graph.tensors[graph.outputs[0]].shape],
+    inputShapes: graph.inputs.map((t) => [...graph.tensors[t].shape]),
+    outputShapes: graph.outputs.map((t) => [...graph.tensors[t].shape]),
     opset: OPSET,
   };
 }

@@ -49,7 +49,7 @@ const clampChannels: ChannelRule<UnaryAttrs> = {
   kind: "byAttrs",
   rule: (a) =>
     a.alpha <= 0 && a.beta >= 0 ? { kind: "passthrough" } : {
-      kind: "block",
+      kind: "map",
       reason: `clamp to [${a.alpha}, ${a.beta}] maps 0 to ${
         Math.min(Math.max(0, a.alpha), a.beta)
       }`,

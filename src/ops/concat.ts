@@ -72,13 +72,7 @@ const concatOp = defineOp<ConcatAttrs>({
     });
   },
   grad: ({ ins, attrs }, [g]) => split(g, ins.map((t) => t.shape[attrs.axis]), attrs.axis),
-  channels: {
-    kind: "byAttrs",
-    rule: (a) =>
-      a.axis === 1
-        ? { kind: "concat" }
-        : { kind: "block", reason: `concat along axis ${a.axis} (not the channel axis)` },
-  },
+  channels: { kind: "concat", axis: (a) => a.axis },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Concat", io.inputs, io.outputs, { axis: io.attrs.axis }),
   samples: [
@@ -163,13 +157,7 @@ const splitOp = defineOp<SplitAttrs>({
     });
   },
   grad: ({ attrs }, gs) => [concat(gs, attrs.axis)],
-  channels: {
-    kind: "byAttrs",
-    rule: (a) =>
-      a.axis === 1
-        ? { kind: "block", reason: "split of the channel axis" }
-        : { kind: "passthrough" },
-  },
+  channels: { kind: "split", axis: (a) => a.axis },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const sizes = e.constant([...io.attrs.sizes], [io.attrs.sizes.length], "i64");

@@ -249,7 +249,7 @@ export function defineUnary(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
   const channels: ChannelRule<UnaryAttrs> = row.channels ??
     (row.zeroInvariant
       ? { kind: "passthrough" }
-      : { kind: "block", reason: `${name}(0) != 0, so a zero channel would not stay zero` });
+      : { kind: "map", reason: `${name}(0) != 0, so a zero channel would not stay zero` });
   return defineOp<UnaryAttrs>({
     name,
     shape(ins) {
@@ -351,7 +351,8 @@ const cmp = (type: string, negate = false): OnnxRule => (e, io) => {
     e.node("Cast", [nb], io.outputs, { to: 1 });
   } else e.node("Cast", [b], io.outputs, { to: 1 });
 };
-const joint: ChannelRule = { kind: "joint" };
+// Zero channels stay zero next to the constant c when c is 0 (add, sub).
+const joint: ChannelRule = { kind: "joint", zeroWith: (c) => c === 0 };
 const noChannels: ChannelRule = { kind: "block", reason: "comparison" };
 
 const BINARY: Record<string, BinaryRow> = {
@@ -380,7 +381,7 @@ const BINARY: Record<string, BinaryRow> = {
     wgsl: "return a / b;",
     cpu: (a, b) => a / b,
     grad: (_a, b, y, g) => [div(g, b), neg(div(mul(g, y), b))],
-    channels: { kind: "block", reason: "division by a zero channel is not zero" },
+    channels: { kind: "joint", divisor: true, zeroWith: (c) => c !== 0 },
     onnx: bin("Div"),
     rangeB: [0.5, 2],
     noInts: true,
@@ -392,7 +393,7 @@ const BINARY: Record<string, BinaryRow> = {
       const m = ge(a, b);
       return [mul(g, m), mul(g, affine(m, -1, 1))];
     },
-    channels: joint,
+    channels: { kind: "joint", zeroWith: (c) => c <= 0 },
     onnx: bin("Max"),
     samples: [{
       name: "equal operands",
@@ -408,7 +409,7 @@ const BINARY: Record<string, BinaryRow> = {
       const m = le(a, b);
       return [mul(g, m), mul(g, affine(m, -1, 1))];
     },
-    channels: joint,
+    channels: { kind: "joint", zeroWith: (c) => c >= 0 },
     onnx: bin("Min"),
     samples: [{
       name: "equal operands",

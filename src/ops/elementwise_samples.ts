@@ -41,6 +41,8 @@ export function binarySamples(
     s("per-channel operand [1, C, 1, 1]", rand([2, 3, 4, 5], -2, 2), b([1, 3, 1, 1])),
     s("operand broadcast over channels", rand([2, 3, 2, 5], -2, 2), b([5])),
     s("empty", rand([0, 3], -2, 2), b([3])),
+    // A scalar constant (the partition's zeroWith: which constants keep zero channels zero).
+    s("scalar operand", rand([2, 3, 2, 2], -2, 2), b([])),
     ...(withInts ? [s("i32 operands, broadcast", i([3, 4], 7), i([4], 3))] : []),
     ...extra,
   ];

@@ -53,12 +53,13 @@ function fixIndex(op: string, v: number, j: number, dim: number, axis: number): 
   return v < 0 ? v + dim : v;
 }
 
+// Indexing one axis with a list keeps the other axes (and channels that lie on them).
 const axisRule: ChannelRule<GatherAttrs> = {
   kind: "byAttrs",
-  rule: (a) =>
-    a.axis === 1
-      ? { kind: "block", reason: "indexing the channel axis reorders channels" }
-      : { kind: "passthrough" },
+  rule: (a, info) =>
+    info.ins[1].shape.length === 1
+      ? { kind: "passthrough", mixes: () => [a.axis] }
+      : { kind: "block", reason: "indexing with a multi-axis index tensor reshapes the axes" },
 };
 
 const gatherOp = defineOp<GatherAttrs>({

@@ -57,7 +57,7 @@ const globalMaxPoolOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
     return [mul(expand(g, x.shape), div(hit, expand(count, x.shape)))];
   },
   // max over a plane of zeros is zero: channels pass through.
-  channels: { kind: "passthrough" },
+  channels: { kind: "passthrough", mixes: () => [2, 3] },
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
   onnx: (e, io) => e.node("GlobalMaxPool", io.inputs, io.outputs),
   samples: [

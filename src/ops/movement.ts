@@ -8,6 +8,7 @@ import { type HostArray, numel, type Tensor } from "../tensor.ts";
 import { apply1, defineAliasOp, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
 import { ints, rand } from "./samples.ts";
+import { expandTarget, reshapeTarget } from "./follow.ts";
 
 /** Gather `dst[i] = src[at]` (a strided view read) or scatter `dst[at] = src[i]` (written). */
 export type StridedDirection = "gather" | "scatter";
@@ -78,6 +79,7 @@ const reshapeOp = defineAliasOp<ReshapeAttrs>({
   },
   grad: ({ ins }, [g]) => [reshape(g, ins[0].shape)],
   channels: { kind: "flatten" },
+  follow: (_a, t, [x]) => ({ shape: reshapeTarget(t.ins[0].shape, t.outs[0].shape, x.shape) }),
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const shape = io.info.outs[0].shape;
@@ -132,6 +134,7 @@ const expandOp = defineOp<ExpandAttrs>({
   // as for every broadcasting op.
   grad: (_ctx, [g]) => [g],
   channels: { kind: "passthrough" },
+  follow: (_a, t, [x]) => ({ shape: expandTarget(t.ins[0].shape, t.outs[0].shape, x.shape) }),
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const s = e.constant(io.attrs.shape.map(Number), [io.attrs.shape.length], "i64");
@@ -186,7 +189,7 @@ const permuteOp = defineOp<PermuteAttrs>({
     attrs.perm.forEach((p, i) => (inv[p] = i));
     return [permute(g, inv)];
   },
-  channels: { kind: "block", reason: "permute moves the channel axis" },
+  channels: { kind: "permute", perm: (a) => a.perm },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => e.node("Transpose", io.inputs, io.outputs, { perm: [...io.attrs.perm] }),
   samples: [

@@ -160,7 +160,8 @@ const batchNormOp = defineOp<BatchNormAttrs>({
       g,
       attrs.training ? undefined : [ins[3], ins[4]],
     ),
-  channels: { kind: "accessory", perChannelInputs: [1, 2, 3, 4] },
+  // Train mode outputs beta for a zero channel; eval mode gamma·(0 - runningMean)/sd + beta.
+  channels: { kind: "accessory", perChannelInputs: [1, 2, 3, 4], zeroWhen: [[1, 2], [2, 3]] },
   cost: normCost,
   onnx: (e, io) =>
     e.node("BatchNormalization", io.inputs, io.outputs, {
@@ -231,7 +232,8 @@ const instanceNormOp = defineOp<EpsAttrs>({
   cpu: (ins, [y], a, info) => forwardCpu(ins, y, { kind: "instance" }, a.eps, info),
   gpu: (ins, [y], a, info) => forwardGpu(ins, y, { kind: "instance" }, a.eps, info),
   grad: ({ ins, attrs }, [g]) => normGrad({ kind: "instance" }, attrs.eps, ins, g),
-  channels: { kind: "accessory", perChannelInputs: [1, 2] },
+  // A zero plane normalises to zero: the output is beta.
+  channels: { kind: "accessory", perChannelInputs: [1, 2], zeroWhen: [[2]] },
   cost: normCost,
   onnx: (e, io) =>
     e.node("InstanceNormalization", io.inputs, io.outputs, { epsilon: { float: io.attrs.eps } }),
@@ -280,6 +282,7 @@ const groupNormOp = defineOp<GroupNormAttrs>({
   channels: {
     kind: "accessory",
     perChannelInputs: [1, 2],
+    zeroWhen: [[2]],
     blockSize: (a, info) => info.ins[0].shape[1] / a.groups,
   },
   cost: normCost,
@@ -328,7 +331,18 @@ export function groupNorm(
 export interface LayerNormAttrs {
   normalizedShape: readonly number[];
   eps: number;
+  /**
+   * Divisor of the statistics (default: the normalised elements). A pruned model keeps the
+   * original count so its removed (zero) channels still count, as layerNorm2d's normCount.
+   */
+  normCount?: number;
 }
+
+const layerCore = (a: LayerNormAttrs): Core => ({
+  kind: "layer",
+  normDims: a.normalizedShape.length,
+  normCount: a.normCount,
+});
 
 const layerNormOp = defineOp<LayerNormAttrs>({
   name: "layerNorm",
@@ -348,23 +362,89 @@ const layerNormOp = defineOp<LayerNormAttrs>({
     }
     checkParam("layerNorm", "gamma", gamma, ns, x);
     checkParam("layerNorm", "beta", beta, ns, x);
+    const count = numel(ns);
+    if (a.normCount !== undefined && (!Number.isInteger(a.normCount) || a.normCount < count)) {
+      throw shapeError(
+        "layerNorm",
+        `normCount ${a.normCount} must be an integer >= the ${count} normalised elements`,
+        x.shape,
+      );
+    }
     return [{ shape: x.shape, dtype: "f32" }];
   },
-  cpu: (ins, [y], a, info) =>
-    forwardCpu(ins, y, { kind: "layer", normDims: a.normalizedShape.length }, a.eps, info),
-  gpu: (ins, [y], a, info) =>
-    forwardGpu(ins, y, { kind: "layer", normDims: a.normalizedShape.length }, a.eps, info),
-  grad: ({ ins, attrs }, [g]) =>
-    normGrad({ kind: "layer", normDims: attrs.normalizedShape.length }, attrs.eps, ins, g),
-  channels: { kind: "block", reason: "layerNorm over trailing dims mixes channels" },
+  cpu: (ins, [y], a, info) => forwardCpu(ins, y, layerCore(a), a.eps, info),
+  gpu: (ins, [y], a, info) => forwardGpu(ins, y, layerCore(a), a.eps, info),
+  grad: ({ ins, attrs }, [g]) => normGrad(layerCore(attrs), attrs.eps, ins, g),
+  // The normalised shape is the input's trailing dims (fewer channels after compression).
+  follow: (a, _t, [x]) => ({
+    ...a,
+    normalizedShape: x.shape.slice(x.shape.length - a.normalizedShape.length),
+  }),
+  // Over one trailing axis (channels-last LayerNorm, as ConvNeXt blocks): an accessory of the
+  // channels on that axis, exact for pruned models through normCount (see layerNorm2d).
+  channels: {
+    kind: "byAttrs",
+    rule: (a) =>
+      a.normalizedShape.length !== 1
+        ? { kind: "block", reason: "layerNorm over several trailing axes mixes them" }
+        : {
+          kind: "accessory",
+          perChannelInputs: [1, 2],
+          axis: (_a, info) => info.ins[0].shape.length - 1,
+          zeroWhen: [[1, 2]],
+          normCount: {
+            get: (b) => b.normCount ?? b.normalizedShape[0],
+            set: (b, count) => ({ ...b, normCount: count }),
+          },
+        },
+  },
   cost: normCost,
-  onnx: (e, io) =>
-    e.node("LayerNormalization", io.inputs, io.outputs, {
-      axis: -io.attrs.normalizedShape.length,
-      epsilon: { float: io.attrs.eps },
-    }),
+  onnx: (e, io) => {
+    const a = io.attrs;
+    if (a.normCount === undefined || a.normCount === numel(a.normalizedShape)) {
+      return e.node("LayerNormalization", io.inputs, io.outputs, {
+        axis: -a.normalizedShape.length,
+        epsilon: { float: a.eps },
+      });
+    }
+    meanVarNorm(e, io.inputs, io.outputs, -1, a.normCount, a.eps, (n) => n);
+  },
   samples: S.layerNormSamples,
 });
+
+/**
+ * y = (x - mean) / sqrt(var + eps) · gamma + beta over `axis`, with mean = Σx / count and
+ * var = Σx² / count - mean² (missing elements count as zeros); `param` shapes gamma/beta.
+ */
+function meanVarNorm(
+  e: OnnxEmitter,
+  [x, gamma, beta]: string[],
+  outputs: string[],
+  axis: number,
+  count: number,
+  eps: number,
+  param: (name: string) => string,
+): void {
+  const inv = e.constant([1 / count], []);
+  const axes = e.constant([axis], [1], "i64");
+  const t = (h: string) => e.fresh(h);
+  const sum = t("sum"), mean = t("mean"), sq = t("sq"), sumSq = t("sum_sq"), ex2 = t("ex2");
+  const m2 = t("mean_sq"), vr = t("var"), ve = t("var_eps"), sd = t("std"), d = t("centered");
+  const xn = t("normalised"), sc = t("scaled");
+  e.node("ReduceSum", [x, axes], [sum], { keepdims: 1 });
+  e.node("Mul", [sum, inv], [mean]);
+  e.node("Mul", [x, x], [sq]);
+  e.node("ReduceSum", [sq, axes], [sumSq], { keepdims: 1 });
+  e.node("Mul", [sumSq, inv], [ex2]);
+  e.node("Mul", [mean, mean], [m2]);
+  e.node("Sub", [ex2, m2], [vr]);
+  e.node("Add", [vr, e.constant([eps], [])], [ve]);
+  e.node("Sqrt", [ve], [sd]);
+  e.node("Sub", [x, mean], [d]);
+  e.node("Div", [d, sd], [xn]);
+  e.node("Mul", [xn, param(gamma)], [sc]);
+  e.node("Add", [sc, param(beta)], outputs);
+}
 
 /** Layer normalisation over the trailing `normalizedShape` dims (gamma/beta of that shape). */
 export function layerNorm(
@@ -420,6 +500,7 @@ const layerNorm2dOp = defineOp<LayerNorm2dAttrs>({
   channels: {
     kind: "accessory",
     perChannelInputs: [1, 2],
+    zeroWhen: [[1, 2]],
     normCount: {
       get: (a) => a.normCount,
       set: (a, count) => ({ ...a, normCount: count }),
@@ -427,27 +508,16 @@ const layerNorm2dOp = defineOp<LayerNorm2dAttrs>({
   },
   cost: normCost,
   onnx: (e, io) => {
-    // mean = Σx / nc, var = Σx² / nc - mean², y = (x - mean) / sqrt(var + eps) · γ + β.
-    const x = io.inputs[0], s = io.info.ins[0].shape;
-    const inv = e.constant([1 / io.attrs.normCount], []);
-    const axes = e.constant([1], [1], "i64");
-    const t = (h: string) => e.fresh(h);
-    const sum = t("sum"), mean = t("mean"), sq = t("sq"), sumSq = t("sum_sq"), ex2 = t("ex2");
-    const m2 = t("mean_sq"), vr = t("var"), ve = t("var_eps"), sd = t("std"), d = t("centered");
-    const xn = t("normalised"), sc = t("scaled");
-    e.node("ReduceSum", [x, axes], [sum], { keepdims: 1 });
-    e.node("Mul", [sum, inv], [mean]);
-    e.node("Mul", [x, x], [sq]);
-    e.node("ReduceSum", [sq, axes], [sumSq], { keepdims: 1 });
-    e.node("Mul", [sumSq, inv], [ex2]);
-    e.node("Mul", [mean, mean], [m2]);
-    e.node("Sub", [ex2, m2], [vr]);
-    e.node("Add", [vr, e.constant([io.attrs.eps], [])], [ve]);
-    e.node("Sqrt", [ve], [sd]);
-    e.node("Sub", [x, mean], [d]);
-    e.node("Div", [d, sd], [xn]);
-    e.node("Mul", [xn, channelParam(e, io.inputs[1], s.length, s[1])], [sc]);
-    e.node("Add", [sc, channelParam(e, io.inputs[2], s.length, s[1])], io.outputs);
+    const s = io.info.ins[0].shape;
+    meanVarNorm(
+      e,
+      io.inputs,
+      io.outputs,
+      1,
+      io.attrs.normCount,
+      io.attrs.eps,
+      (name) => channelParam(e, name, s.length, s[1]),
+    );
   },
   samples: S.layerNorm2dSamples,
 });

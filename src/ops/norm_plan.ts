@@ -154,7 +154,7 @@ export function makePlan(core: Core, shape: readonly number[]): Plan {
       return {
         stat: G({ count: N, bh: S, rh: 1, B: S, ob: 1, pb: 1 }),
         param: G({ count: S, bh: 1, ph: 1, A: N, oa: S, ra: 1 }),
-        nc: S,
+        nc: core.normCount ?? S,
         elem: elem({ rn: 1, pc: 0, ps: 1 }),
       };
     case "layer2d":

@@ -51,14 +51,20 @@ const padOp = defineOp<PadAttrs>({
       shape: ins[0].shape,
     }),
   ],
+  // Padding adds positions along the padded axes (which must not carry channels); a nonzero
+  // padding value makes a zero channel nonzero.
   channels: {
     kind: "byAttrs",
-    rule: (a) =>
-      a.before.length > 1 && (a.before[1] > 0 || a.after[1] > 0)
-        ? { kind: "block", reason: "pad along the channel axis adds channels" }
-        : a.value !== 0
-        ? { kind: "block", reason: "padding with a nonzero value makes a zero channel nonzero" }
-        : { kind: "passthrough" },
+    rule: (a) => {
+      const mixes = () => a.before.flatMap((b, i) => (b > 0 || a.after[i] > 0 ? [i] : []));
+      return a.value !== 0
+        ? {
+          kind: "map",
+          reason: "padding with a nonzero value makes a zero channel nonzero",
+          mixes,
+        }
+        : { kind: "passthrough", mixes };
+    },
   },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {

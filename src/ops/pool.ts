@@ -473,7 +473,7 @@ const maxPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   grad: ({ ins, attrs }, [g]) => [
     apply1(poolBackwardOp, [ins[0], g], { mode: MODE.max, pool: attrs }),
   ],
-  channels: { kind: "passthrough" },
+  channels: { kind: "passthrough", mixes: () => [2, 3] },
   cost: windowCost,
   onnx: poolOnnx("MaxPool"),
   samples: maxPoolSamples,
@@ -493,7 +493,7 @@ const avgPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   grad: ({ ins, attrs }, [g]) => [
     apply1(poolBackwardOp, [ins[0], g], { mode: MODE.avg, pool: attrs }),
   ],
-  channels: { kind: "passthrough" },
+  channels: { kind: "passthrough", mixes: () => [2, 3] },
   cost: windowCost,
   onnx: poolOnnx("AveragePool"),
   samples: AVG_WINDOWS.map(([name, x, attrs]) => ({ name, ins: [rand(x)], attrs })),
@@ -530,7 +530,7 @@ const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>
     } else poolGpu(x, y, geo(MODE.adaptive, s, info.outs[0].shape), info);
   },
   grad: ({ ins }, [g]) => [apply1(poolBackwardOp, [ins[0], g], { mode: MODE.adaptive })],
-  channels: { kind: "passthrough" },
+  channels: { kind: "passthrough", mixes: () => [2, 3] },
   cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
   onnx: (e, io) => {
     const [h, w] = io.info.ins[0].shape.slice(2);

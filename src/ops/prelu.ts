@@ -69,7 +69,7 @@ const preluOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
     return [dx, ds];
   },
   // Zero-invariant; a [C] slope is per-channel, a [1] slope a shared scalar kept whole.
-  channels: { kind: "accessory", perChannelInputs: [1] },
+  channels: { kind: "accessory", perChannelInputs: [1], zeroWhen: [[]] },
   cost: (info) => ({ macs: 0, flops: 2 * numel(info.ins[0].shape) }),
   onnx: (e, io) => {
     const [xs, ss] = [io.info.ins[0].shape, io.info.ins[1].shape];

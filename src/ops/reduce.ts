@@ -174,14 +174,13 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
       const count = sum(hit, attrs.axes, true);
       return [mul(expand(gk, x.shape), div(hit, expand(count, x.shape)))];
     },
-    // Over spatial (or other trailing) axes only, each channel reduces on its own and a zero
-    // channel reduces to zero; over the batch or channel axis the result mixes them.
+    // Over other axes each channel reduces on its own and a zero channel reduces to zero; a
+    // sum over the channels reads them like a consumer (zero channels add nothing).
     channels: {
-      kind: "byAttrs",
-      rule: (a) =>
-        a.axes.some((ax) => ax < 2)
-          ? { kind: "block", reason: `${kind} over axes [${a.axes}] mixes channels or samples` }
-          : { kind: "passthrough" },
+      kind: "reduce",
+      axes: (a) => a.axes,
+      keepDims: (a) => a.keepDims,
+      consumes: kind === "sum",
     },
     cost: (info) => ({ macs: 0, flops: numel(info.ins[0].shape) }),
     onnx: (e, io) => {

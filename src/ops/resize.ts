@@ -171,7 +171,7 @@ const upsampleOp: OpSpec<UpsampleAttrs> = defineOp<UpsampleAttrs>({
     dispatch(specialize("upsample_fwd", fwdSrc), [x, y], grid, uniforms(n, grid[0], a, geo));
   },
   grad: ({ ins, attrs }, [g]) => [apply1(upsampleBackwardOp, [g, ins[0]], attrs)],
-  channels: { kind: "passthrough" },
+  channels: { kind: "passthrough", mixes: () => [2, 3] },
   cost: (info, a) => ({
     macs: 0,
     flops: numel(info.outs[0].shape) * (a.mode === "nearest" ? 1 : 6),

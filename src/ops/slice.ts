@@ -6,6 +6,7 @@
 import type { Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { stridesOf } from "./util.ts";
+import { sliceFollow } from "./follow.ts";
 import { stridedCpu, stridedGpu } from "./movement.ts";
 import { embedCpu, embedGpu } from "./embed.ts";
 import { ints, rand } from "./samples.ts";
@@ -54,18 +55,6 @@ function checkSlice(op: string, inShape: readonly number[], a: SliceAttrs): void
   }
 }
 
-/** Whether a slice keeps the whole channel axis (axis 1), so channels pass through. */
-function keepsChannels(
-  starts: readonly number[],
-  steps: readonly number[],
-  n: number,
-  full: number,
-): boolean {
-  return starts.length < 2 || (starts[1] === 0 && steps[1] === 1 && n === full);
-}
-
-const subsetRule = { kind: "block", reason: "slice takes a subset of the channels" } as const;
-
 const sliceOp = defineOp<SliceAttrs>({
   name: "slice",
   inputNames: ["x"],
@@ -86,13 +75,8 @@ const sliceOp = defineOp<SliceAttrs>({
   grad: ({ ins, attrs }, [g]) => [
     apply1(sliceGradOp, [g], { inShape: ins[0].shape, starts: attrs.starts, steps: attrs.steps }),
   ],
-  channels: {
-    kind: "byAttrs",
-    rule: (a, info) =>
-      keepsChannels(a.starts, a.steps, a.shape[1], info.ins[0].shape[1])
-        ? { kind: "passthrough" }
-        : subsetRule,
-  },
+  channels: { kind: "slice", starts: (a) => a.starts, steps: (a) => a.steps },
+  follow: (a, t, [x]) => sliceFollow(t.ins[0].shape, a, x.shape),
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
     const { starts, steps, shape } = io.attrs;
@@ -101,8 +85,11 @@ const sliceOp = defineOp<SliceAttrs>({
     starts.forEach((st, d) => {
       if (shape[d] === 0) return void (s.push(0), t.push(0), p.push(1));
       const end = st + shape[d] * steps[d];
+      // An axis taken whole (the batch) stays whole at any size: end at "infinity".
+      const whole = st === 0 && steps[d] === 1 && shape[d] === dims[d];
       // ONNX reads a negative end as counted from the back: "before index 0" is -(dim + 1).
-      s.push(st), t.push(end < 0 ? -(dims[d] + 1) : end), p.push(steps[d]);
+      const e0 = whole ? Number.MAX_SAFE_INTEGER : end < 0 ? -(dims[d] + 1) : end;
+      s.push(st), t.push(e0), p.push(steps[d]);
     });
     const r = starts.length;
     e.node("Slice", [
@@ -144,13 +131,7 @@ const sliceGradOp = defineOp<SliceGradAttrs>({
   grad: ({ ins, attrs }, [gg]) => [
     sliceByAttrs(gg, { starts: attrs.starts, steps: attrs.steps, shape: ins[0].shape }),
   ],
-  channels: {
-    kind: "byAttrs",
-    rule: (a, info) =>
-      keepsChannels(a.starts, a.steps, info.ins[0].shape[1], a.inShape[1])
-        ? { kind: "passthrough" }
-        : subsetRule,
-  },
+  channels: { kind: "block", reason: "sliceGrad is a training-only op" },
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: {
     none:

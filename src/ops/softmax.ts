@@ -28,6 +28,8 @@ const SOFTMAX_SAMPLES: OpSample<SoftmaxAttrs>[] = [
   { name: "middle axis (inner > 1)", ins: [rand([2, 5, 3], -3, 3)], attrs: { axis: 1 } },
   { name: "long rows (more than a workgroup)", ins: [rand([2, 300], -3, 3)], attrs: { axis: 1 } },
   { name: "empty", ins: [rand([0, 4])], attrs: { axis: 1 } },
+  // Along the positions of NCHW: every channel normalised on its own.
+  { name: "over W of NCHW", ins: [rand([2, 3, 2, 5], -3, 3)], attrs: { axis: 3 } },
 ];
 const ceSamples = (grad: boolean): OpSample<CrossEntropyAttrs>[] =>
   (["mean", "sum", "none"] as const).flatMap((reduction) =>
@@ -105,7 +107,8 @@ function softmaxOp(name: "softmax" | "logSoftmax"): OpSpec<SoftmaxAttrs> {
         ? [sub(g, mul(exp(y), sum(g, attrs.axis, true)))]
         : [mul(y, sub(g, sum(mul(g, y), attrs.axis, true)))];
     },
-    channels: { kind: "block", reason: `${name} mixes the values along its axis` },
+    // Along another axis each channel is normalised on its own, but zeros become 1/n.
+    channels: { kind: "map", reason: `${name} of zeros is not zero`, mixes: (a) => [a.axis] },
     cost: (info) => ({ macs: 0, flops: 5 * numel(info.ins[0].shape) }),
     onnx: (e, io) =>
       e.node(log ? "LogSoftmax" : "Softmax", io.inputs, io.outputs, { axis: io.attrs.axis }),

@@ -51,16 +51,20 @@ export type CostFn<A> = (info: OpInfo, attrs: A) => { macs: number; flops: numbe
  * How an op's output channels relate to its input channels. The ZIG partition reads these from
  * the op registry.
  *
- * Channels are axis 1 of every tensor (NCHW activations, [batch, features] for linear layers).
- * Parameter inputs are recognised by tensor identity during tracing and their role comes from
- * the op's `inputNames` ("weight", "bias", ...). `A` is the op's attribute record.
+ * A tensor's tracked channels live on one or more of its axes (axis 1 of NCHW activations, the
+ * last axis after a permute to NHWC, several axes after a reshape splits the channel axis); the
+ * partition follows them through permutes, reshapes, slices and reductions. Parameter inputs
+ * are recognised by tensor identity during tracing and their role comes from the op's
+ * `inputNames` ("weight", "bias", ...). `A` is the op's attribute record.
  */
 export type ChannelRule<A = unknown> =
   /**
    * Creates a fresh channel space for output 0 (conv, linear, transposed conv): weight rows along
    * `outAxis` (and the bias) produce it; weight columns along `inAxis` consume input 0's space.
-   * A grouped conv (groups > 1) ties each output block to its input block instead: its rows join
-   * the input's space (depthwise: out channel c = in channel c) and `groups` shrinks with it.
+   * Conv-like stems read channels on axis 1; a stem with a 2-D weight (linear) reads the last
+   * axis. A grouped conv (groups > 1) ties each output block to its input block instead: its
+   * rows join the input's space (depthwise: out channel c = in channel c) and `groups` shrinks
+   * with it.
    */
   | {
     kind: "stem";
@@ -85,7 +89,18 @@ export type ChannelRule<A = unknown> =
   | {
     kind: "accessory";
     perChannelInputs: number[];
-    /** Channels normalised together in blocks (GroupNorm): > 1 blocks pruning. */
+    /** Tensor axis of the channels (default 1; a layer norm over the last axis: the last). */
+    axis?: (attrs: A, info: OpInfo) => number;
+    /**
+     * When a zero input channel gives a zero output channel: alternatives, any one suffices,
+     * each a list of per-channel inputs that must be zero at that channel (in train and eval
+     * mode alike). Batch norm: `[[gamma, beta], [beta, runningMean]]` (eval mode outputs
+     * gamma·(0 - mean)/sd + beta). The partition takes the first alternative the model can
+     * meet (parameters and buffers can be zeroed, constants must already be 0); a buffer it
+     * needs becomes part of the group's zero test. Default: `[perChannelInputs]`.
+     */
+    zeroWhen?: readonly (readonly number[])[];
+    /** Channels normalised together in blocks (GroupNorm): pruned in whole blocks. */
     blockSize?: (attrs: A, info: OpInfo) => number;
     /**
      * The op normalises across channels (LayerNorm2d): removing zero channels changes the
@@ -97,30 +112,70 @@ export type ChannelRule<A = unknown> =
       set: (attrs: A, count: number) => A;
     };
   }
-  /** Output channel space = input 0's, zero-invariant, no parameters (ReLU, pooling). */
-  | { kind: "passthrough" }
+  /**
+   * Output channels = the input's (every tensor input's, aligned), zero-invariant (ReLU,
+   * pooling). `mixes`: axes whose positions the op combines (a pooling window's H and W), which
+   * must not carry channels.
+   */
+  | { kind: "passthrough"; mixes?: (attrs: A) => readonly number[] }
+  /**
+   * Output channel j depends on input channel j only, but a zero channel does not stay zero
+   * (sigmoid, exp, hard sigmoid): the output channels are pruned with the input's, and their
+   * values do not count as zero (a gate `x * sigmoid(...)` still prunes with x).
+   */
+  | { kind: "map"; reason: string; mixes?: (attrs: A) => readonly number[] }
   /**
    * All non-broadcast operands and the output share one channel space (add, mul). An operand
-   * broadcast over channels breaks zero invariance (x + c is not zero when x is) unless
-   * `product` is set (mul: a zero channel times anything stays zero).
+   * broadcast over channels keeps zero channels zero only for a `product` (mul); for the
+   * others the output is a `map` of the channels. A constant operand c keeps them zero when
+   * `zeroWith(c)` (add: c = 0; maximum: c <= 0). `divisor`: input 1 divides (a channel of it
+   * being zero is not allowed; a constant or broadcast divisor keeps zeros).
    */
-  | { kind: "joint"; product?: boolean }
-  /** Channel concat: output space is the operands' spaces in order, with offsets. */
-  | { kind: "concat" }
+  | {
+    kind: "joint";
+    product?: boolean;
+    zeroWith?: (value: number) => boolean;
+    divisor?: boolean;
+  }
+  /** Concatenation along `axis` (default 1): along the channels, the spaces in order. */
+  | { kind: "concat"; axis?: (attrs: A) => number }
+  /** Split along `axis` into outputs of `sizes` (the inverse of concat). */
+  | { kind: "split"; axis: (attrs: A) => number }
   /**
-   * Reshape. Same leading axes: passthrough. [N,C,H,W] -> [N, C*H*W]: channel c owns a block of
-   * H*W columns (and the inverse, several channels per column, coarsens the space).
+   * Reshape (any: flatten, unflatten, a split of the channel axis into groups): channel c of a
+   * flatten owns its H*W consecutive columns; a split into [g, C/g] is pruned along its last
+   * axis (the same channel index in every group).
    */
   | { kind: "flatten" }
+  /** Permutation of the axes: the channels move with their axis (NCHW <-> NHWC). */
+  | { kind: "permute"; perm: (attrs: A) => readonly number[] }
+  /**
+   * Reduction over `axes`: channel-wise (the channel axes kept) it passes them through, zero to
+   * zero; a `sum` over the channel axis consumes them (zero channels add nothing); any other
+   * reduction over channels blocks them.
+   */
+  | {
+    kind: "reduce";
+    axes: (attrs: A) => readonly number[];
+    keepDims: (attrs: A) => boolean;
+    /** Zero channels do not change it (a sum): over the channels it consumes them. */
+    consumes?: boolean;
+  }
+  /** Strided slice (`starts`/`steps` per axis, output shape): a channel subset stays tracked. */
+  | {
+    kind: "slice";
+    starts: (attrs: A) => readonly number[];
+    steps: (attrs: A) => readonly number[];
+  }
   /**
    * Pixel shuffle: output channel c comes from input channels c*r*r ... c*r*r+r*r-1 (the space
    * is pruned in blocks of r*r). `inverse` (pixel unshuffle): input channel c becomes output
    * channels c*r*r ... c*r*r+r*r-1.
    */
   | { kind: "pixelShuffle"; factor: (attrs: A) => number; inverse?: boolean }
-  /** Not zero-invariant or mixes channels: every space it touches is unprunable. */
+  /** Mixes channels: every space it touches is unprunable. */
   | { kind: "block"; reason: string }
-  /** The rule depends on the attributes (concat along axis 1 or not): resolved per application. */
+  /** The rule depends on the attributes (clamp's range): see {@link resolveRule}. */
   | { kind: "byAttrs"; rule: (attrs: A, info: OpInfo) => ChannelRule<A> };
 
 // ---------------------------------------------------------------------------------------------
@@ -246,6 +301,12 @@ export interface OpFacets<A, T> {
    * `{ none: reason }` for an op that cannot run on its own.
    */
   readonly samples: readonly OpSample<A>[] | NoFacet;
+  /**
+   * Attributes for inputs whose shapes differ from the traced ones (`traced`: the shapes it was
+   * recorded with), for ops whose attributes hold shapes (reshape, expand, slice): a graph then
+   * runs at any batch size. Ops without it keep their attributes.
+   */
+  readonly follow?: (attrs: A, traced: OpInfo, ins: readonly TensorInfo[]) => A;
 }
 
 /** An op that computes its outputs with a kernel on every backend. */

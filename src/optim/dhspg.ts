@@ -13,7 +13,10 @@
  *   the *allowance* floor(upper·M) − (zero rows) of the candidates, lowest group ids first.
  *   OTOv2 projects the *excess* count, chosen at random.
  * - Zero detection (sparsity, fixed zeros) looks at the trainable slices only (max|x| == 0,
- *   exact); buffers such as BatchNorm running statistics are never part of a group.
+ *   exact); buffers such as BatchNorm running statistics are never optimised, but a buffer the
+ *   channel's value depends on (`required`: the running mean of a batch norm without affine
+ *   parameters) is zeroed whenever its group is, so the group compresses (OTOv2 waited for
+ *   such statistics to decay to exactly 0).
  * - `weightDecayType: "l1_norm"` is honoured for every variant: rows of prunable groups get the
  *   group-lasso decay lr·w·x_j/(‖x_j‖+1e-8) instead of an L2 term; elements outside the groups
  *   keep the variant's L2 decay (coupled for sgd/adam, decoupled for adamw). OTOv2 applies it
@@ -91,6 +94,13 @@ export interface DHSPGOptions {
   lambda?: number;
   /** Adaptive-lambda amplification (sgd 2, adam/adamw 20). */
   lambdaAmplify?: number;
+  /**
+   * The model's buffers (`model.namedBuffers()`): a group whose channel value depends on a
+   * buffer (batch norm without affine parameters: -runningMean/sd in eval mode) has that
+   * buffer's slice zeroed whenever the group is zero, so compression removes it. Required only
+   * for such models; `OTO.dhspg` passes them.
+   */
+  buffers?: Iterable<[string, Tensor]>;
   /** Upper lambda bound as a multiple of lambda (sgd 10, adam/adamw 1e3). */
   hatLambdaCoeff?: number;
   /** SGD momentum / Adam beta1 (sgd 0, adam/adamw 0.9). */
@@ -218,6 +228,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     const layout = buildLayout(
       [...(params instanceof Map ? params.entries() : params)],
       partition,
+      [...(opts.buffers ?? [])],
     );
     super(layout.params.map((p) => p.tensor), { lr: opts.lr ?? 0.1 }, "DHSPG");
     this.layout = layout;

@@ -48,6 +48,14 @@ export class CpuEngine {
     for (const p of this.L.params) {
       (p.tensor.hostData() as Float32Array).set(this.x.subarray(p.offset, p.offset + p.size));
     }
+    // Buffers the zero value of a group depends on follow the group to zero.
+    for (const b of this.L.buffers) {
+      const v = b.tensor.hostData();
+      for (let i = 0; i < v.length; i++) {
+        const g = b.gid[i];
+        if (g !== NONE && (this.gstate[g * 4 + 1] > 0.5 || this.gstate[g * 4 + 3] > 0.5)) v[i] = 0;
+      }
+    }
   }
 
   private variant(P: StepPlan, sg: StepGrads): void {

@@ -11,7 +11,7 @@
  * One step records: the copies in, `variant` (elementwise), `stats` (a workgroup per group),
  * `global` (one workgroup), [`score`, `rank`, `select` once, at the partition step], `decide`
  * (a thread per group), [`cap` when upperGroupSparsity < 1], `update` (elementwise), the copies
- * out. Nothing is read back inside a step; `stats()` reads the 16-float summary.
+ * out, [`buffers`: required buffer slices of zeroed groups set to 0]. Nothing is read back inside a step; `stats()` reads the 16-float summary.
  */
 import variantSrc from "../../kernels/optim/dhspg_variant.wgsl" with { type: "text" };
 import statsSrc from "../../kernels/optim/dhspg_stats.wgsl" with { type: "text" };
@@ -22,6 +22,7 @@ import selectSrc from "../../kernels/optim/dhspg_select.wgsl" with { type: "text
 import decideSrc from "../../kernels/optim/dhspg_decide.wgsl" with { type: "text" };
 import capSrc from "../../kernels/optim/dhspg_cap.wgsl" with { type: "text" };
 import updateSrc from "../../kernels/optim/dhspg_update.wgsl" with { type: "text" };
+import buffersSrc from "../../kernels/optim/dhspg_buffers.wgsl" with { type: "text" };
 import {
   acquireBuffer,
   copyBuffer,
@@ -47,6 +48,7 @@ const K = {
   decide: specialize("dhspg_decide", decideSrc),
   cap: specialize("dhspg_cap", capSrc),
   update: specialize("dhspg_update", updateSrc),
+  buffers: specialize("dhspg_buffers", buffersSrc),
 } satisfies Record<string, Kernel>;
 
 function buf(words: number): GPUBuffer {
@@ -72,6 +74,8 @@ export class GpuEngine {
   private readonly gzig: GPUBuffer;
   private readonly zmeta: GPUBuffer;
   private readonly summary: GPUBuffer;
+  /** Group id of every element of each required buffer (see `Layout.buffers`). */
+  private readonly bufferGid: GPUBuffer[];
   private chunkFlags: Uint32Array;
   private uploadedFlags: Uint32Array | null = null;
 
@@ -106,6 +110,7 @@ export class GpuEngine {
     L.zigs.forEach((z, i) => zm.set([z.base, z.size, z.width, 0], i * 4));
     this.zmeta = init(zm);
     this.summary = zeros(S.length);
+    this.bufferGid = L.buffers.map((b) => init(b.gid));
   }
 
   private loadParams(): void {
@@ -202,6 +207,17 @@ export class GpuEngine {
     for (const p of L.params) {
       copyBuffer(this.x, p.tensor.storage.gpu!, p.size * 4, p.offset * 4, 0);
     }
+    L.buffers.forEach((b, k) => {
+      const gpu = b.tensor.storage.gpu;
+      if (!gpu) throw new Error(`DHSPG: buffer "${b.name}" is not on the webgpu backend`);
+      const [bx, by] = grid1d(b.tensor.size, 256);
+      dispatch(
+        K.buffers,
+        [gpu, this.bufferGid[k], this.gstate],
+        [bx, by],
+        new Uniforms().u32(b.tensor.size, bx, 0, 0),
+      );
+    });
   }
 
   private partition(P: StepPlan): void {

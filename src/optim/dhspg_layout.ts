@@ -12,7 +12,7 @@
  *   norms and inner products without atomics.
  */
 import type { Tensor } from "../tensor.ts";
-import type { ParamSlice, Partition } from "../zig/types.ts";
+import { type ParamSlice, type Partition, sliceIndices } from "../zig/types.ts";
 
 /** Elements per chunk; parameter offsets are multiples of it. Equals the kernels' workgroup. */
 export const CHUNK = 256;
@@ -60,6 +60,11 @@ export interface Layout {
   gzig: Uint32Array;
   /** Parameters named only by buffer slices (running statistics): never optimised. */
   excluded: string[];
+  /**
+   * Buffers a zero group's channel value depends on (batch norm without affine parameters):
+   * per element, the group it belongs to (or NONE); zeroed with the group.
+   */
+  buffers: { name: string; tensor: Tensor; gid: Uint32Array }[];
 }
 
 function sliceGeometry(s: ParamSlice, shape: readonly number[], zig: number, g: number) {
@@ -67,14 +72,19 @@ function sliceGeometry(s: ParamSlice, shape: readonly number[], zig: number, g: 
   if (!Number.isInteger(s.axis) || s.axis < 0 || s.axis >= shape.length) {
     throw new Error(`${where}: axis is out of range for shape [${shape}]`);
   }
-  if (!(s.block >= 1) || !(s.offset >= 0)) {
-    throw new Error(`${where}: needs offset >= 0 and block >= 1, got ${s.offset}, ${s.block}`);
+  const stride = s.stride ?? s.block;
+  if (!(s.block >= 1) || !(s.offset >= 0) || !(stride >= s.block)) {
+    throw new Error(
+      `${where}: needs offset >= 0, block >= 1 and stride >= block, got ${s.offset}, ` +
+        `${s.block}, ${stride}`,
+    );
   }
   const dim = shape[s.axis];
-  if (s.offset + g * s.block > dim) {
+  if (g > 0 && s.offset + (g - 1) * stride + s.block > dim) {
     throw new Error(
-      `${where}: ${g} channels x block ${s.block} from offset ${s.offset} exceed dimension ` +
-        `${dim} of shape [${shape}]; the partition does not match the parameters`,
+      `${where}: ${g} channels x block ${s.block} from offset ${s.offset}` +
+        `${stride !== s.block ? ` (stride ${stride})` : ""} exceed dimension ${dim} of shape ` +
+        `[${shape}]; the partition does not match the parameters`,
     );
   }
   let outer = 1, inner = 1;
@@ -87,7 +97,11 @@ function sliceGeometry(s: ParamSlice, shape: readonly number[], zig: number, g: 
  * Build the layout. `params` are the tensors to optimise; every trainable member of a prunable
  * ZIG must be among them.
  */
-export function buildLayout(params: [string, Tensor][], partition: Partition): Layout {
+export function buildLayout(
+  params: [string, Tensor][],
+  partition: Partition,
+  buffers: [string, Tensor][] = [],
+): Layout {
   const byName = new Map<string, Tensor>();
   for (const [name, t] of params) {
     if (byName.has(name)) throw new Error(`DHSPG: parameter "${name}" is given twice`);
@@ -150,7 +164,7 @@ export function buildLayout(params: [string, Tensor][], partition: Partition): L
       const g = base + j;
       for (const { s, fp, outer, dim, inner } of geo) {
         for (let o = 0; o < outer; o++) {
-          for (let c = s.offset + j * s.block; c < s.offset + (j + 1) * s.block; c++) {
+          for (const c of sliceIndices(s, j)) {
             const row = fp.offset + (o * dim + c) * inner;
             for (let i = 0; i < inner; i++) {
               const e = row + i;
@@ -173,5 +187,57 @@ export function buildLayout(params: [string, Tensor][], partition: Partition): L
     }
     zigs.push({ id: z.id, size: z.size, base, width, layers: z.layers });
   }
-  return { params: flat, n, gid, zigs, ng, csrStart, csrIdx, gzig, excluded };
+  return {
+    params: flat,
+    n,
+    gid,
+    zigs,
+    ng,
+    csrStart,
+    csrIdx,
+    gzig,
+    excluded,
+    buffers: requiredBuffers(plans, byName, buffers),
+  };
+}
+
+/** The required buffer slices of the prunable groups, with each element's group. */
+function requiredBuffers(
+  plans: { z: Partition["zigs"][number]; base: number }[],
+  byName: ReadonlyMap<string, Tensor>,
+  buffers: [string, Tensor][],
+): Layout["buffers"] {
+  const extra = new Map(buffers);
+  const out = new Map<string, Layout["buffers"][number]>();
+  for (const { z, base } of plans) {
+    for (const s of z.members) {
+      if (s.trainable || !s.required) continue;
+      let b = out.get(s.param);
+      if (!b) {
+        const t = extra.get(s.param) ?? byName.get(s.param);
+        if (!t) {
+          throw new Error(
+            `DHSPG: ZIG ${z.id} (${z.layers.join(", ")}) needs buffer "${s.param}" zeroed with ` +
+              `its groups (the channel's value depends on it, e.g. BatchNorm without affine ` +
+              `parameters); pass the model's buffers: new DHSPG(params, partition, ` +
+              `{ buffers: model.namedBuffers() })`,
+          );
+        }
+        b = { name: s.param, tensor: t, gid: new Uint32Array(t.size).fill(NONE) };
+        out.set(s.param, b);
+      }
+      const shape = b.tensor.shape;
+      let inner = 1, outer = 1;
+      for (let a = s.axis + 1; a < shape.length; a++) inner *= shape[a];
+      for (let a = 0; a < s.axis; a++) outer *= shape[a];
+      for (let j = 0; j < z.size; j++) {
+        for (const c of sliceIndices(s, j)) {
+          for (let o = 0; o < outer; o++) {
+            for (let i = 0; i < inner; i++) b.gid[(o * shape[s.axis] + c) * inner + i] = base + j;
+          }
+        }
+      }
+    }
+  }
+  return [...out.values()];
 }

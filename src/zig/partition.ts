@@ -1,26 +1,38 @@
 /**
- * Zero-Invariant Group partition: union-find over channel spaces (OTOv2 §3, porting notes §9).
+ * Zero-Invariant Group partition: union-find over channels (OTOv2 §3, porting notes §9).
  *
- * Every activation tensor gets a channel *layout*: the ordered segments of its axis 1, each a
- * run of entries that maps onto the base channels of one channel space (`num/den` entries per
- * base channel: 1 for a conv output, H*W after a flatten, 1/r² after a pixel shuffle). Ops
- * transform layouts by their channel rule:
- * - stem (conv, linear, convT): a fresh space for the output; the weight rows and bias are
- *   its members; the weight's input columns consume the input's segments. Grouped convs tie
- *   output blocks to input blocks instead (the rows join the input's space).
- * - accessory (norms, PReLU): output = input layout; per-channel parameters become members.
- * - passthrough: output = input layout. joint (add, mul): operands' spaces are united.
- * - concat (axis 1): segments in order with offsets. reshape/flatten and pixel shuffle scale the
- *   entries per channel. block / no rule: every space it touches becomes unprunable.
- * A parameter attached to several spaces with the same range (weight sharing) unites them;
- * with conflicting ranges the spaces become unprunable. Model inputs and outputs are fixed.
- * One root space = one ZIG family; group j = base channels j*unit ... j*unit+unit-1.
+ * Every activation tensor gets a channel *layout* (`layout.ts`): the axes that carry tracked
+ * channels and a channel id per position. Ops transform layouts by their channel rule:
+ * - stem (conv, linear, convT): fresh channels for the output (weight rows and bias produce
+ *   them); the weight's input columns consume the input's channels. Grouped convs tie each
+ *   output block to its input block (whole conv groups go together).
+ * - accessory (norms, PReLU): same channels; per-channel parameters are attached to them, and
+ *   a buffer the zero value depends on (batch norm without affine) joins the zero test.
+ * - passthrough / joint (add, mul): the operands' channels are zero together. A product with a
+ *   channel that cannot be zero (a gate) only couples the gate's channel: it is removed along.
+ * - map (sigmoid, exp, x + 1): fresh channels coupled to the input's, which are not zero.
+ * - concat / split / slice / permute / reshape / reduce move positions around (any axis).
+ * - block / no rule: every channel it touches must stay.
+ * Model inputs and outputs are fixed. The groups, their ZIG families and parameter slices are
+ * assembled in `assemble.ts`.
  */
 import { getOp, type OpInfo } from "../ops/registry.ts";
 import type { Graph, GraphNode, GraphTensor } from "../graph/graph.ts";
 import { type ChannelRule, resolveRule } from "./rules.ts";
-import type { Partition } from "./types.ts";
-import { ChannelSpaces, gcd, type Layout, type Seg } from "./spaces.ts";
+import type { Blocker, Partition } from "./types.ts";
+import { Channels } from "./channels.ts";
+import { alignLayout, type Layout, productForm, sameAxes, sizesOf } from "./layout.ts";
+import {
+  concatNode,
+  permuteNode,
+  pixelShuffleNode,
+  reduceNode,
+  reshapeNode,
+  sliceNode,
+  splitNode,
+  type Walk,
+} from "./moves.ts";
+import { assemble, type TensorChannels } from "./assemble.ts";
 
 /** Options of {@link partition}. */
 export interface PartitionOptions {
@@ -28,26 +40,36 @@ export interface PartitionOptions {
   groupDivisible?: number;
 }
 
+/** The partition plus the channels of every tensor (for DOT and compression). */
+export interface Analysis {
+  partition: Partition;
+  /** ZIG ids of each tensor's channels, in order of first appearance (-1: no ZIG). */
+  tensorZigs: Map<number, number[]>;
+  /** Per tensor with tracked channels: its channel axes and each position's ZIG and group. */
+  tensorChannels: Map<number, TensorChannels>;
+}
+
+/** A parameter (or buffer) seen through a reshape: its one axis of size > 1. */
 interface ParamView {
   param: string;
   role: string;
   trainable: boolean;
-  /** Axis of the parameter that holds the values (the only axis that is not 1). */
+  /** Axis of the parameter that holds the values. */
   paramAxis: number;
   /** The tensor's only non-1 axis (-1 for a scalar). */
   viewAxis: number;
   size: number;
 }
 
-/** The partition plus the per-tensor channel spaces (for DOT and compression). */
-export interface Analysis {
-  partition: Partition;
-  /** ZIG ids of each tensor's channel segments in order (-1: a space that is no ZIG). */
-  tensorZigs: Map<number, number[]>;
-}
+type StemRule = Extract<ChannelRule<unknown>, { kind: "stem" }>;
+type AccessoryRule = Extract<ChannelRule<unknown>, { kind: "accessory" }>;
+type JointRule = Extract<ChannelRule<unknown>, { kind: "joint" }>;
+
+const INPUT: Blocker = { op: "", layer: "", why: "tied to the model input" };
+const OUTPUT: Blocker = { op: "", layer: "", why: "feeds the model output" };
 
 /**
- * ZIG partition of a traced graph. Deterministic: spaces are numbered in node order.
+ * ZIG partition of a traced graph. Deterministic: channels are numbered in node order.
  *
  * @example
  * ```ts
@@ -62,14 +84,14 @@ export function partition(graph: Graph, opts: PartitionOptions = {}): Partition 
   return analyze(graph, opts).partition;
 }
 
-/** {@link partition} with the channel spaces of every tensor. */
+/** {@link partition} with the channels of every tensor. */
 export function analyze(graph: Graph, opts: PartitionOptions = {}): Analysis {
   return new Analyzer(graph).run(opts);
 }
 
-class Analyzer {
-  private readonly cs = new ChannelSpaces();
-  /** Layout of each activation tensor; undefined for static tensors; null without axis 1. */
+class Analyzer implements Walk {
+  readonly ch = new Channels();
+  /** Layout of each activation; undefined for static tensors; null without tracked channels. */
   private readonly layouts: (Layout | null | undefined)[];
   private readonly views: (ParamView | null)[];
   /** Value of tensors made by `fill` (constants that follow a channel count). */
@@ -81,8 +103,23 @@ class Analyzer {
     this.fillValue = g.tensors.map(() => undefined);
   }
 
+  run(opts: PartitionOptions): Analysis {
+    const g = this.g;
+    for (const t of g.inputs) {
+      const s = g.tensors[t].shape;
+      this.layouts[t] = s.length < 2 ? null : this.fresh([1], s, { fix: INPUT });
+    }
+    for (const n of g.nodes) this.node(n);
+    for (const t of g.outputs) this.fixLayout(this.layouts[t], OUTPUT);
+    this.sharedParams();
+    const r = assemble(this.ch, g, this.layouts);
+    const partition: Partition = { zigs: r.zigs, otherParams: r.otherParams };
+    if (opts.groupDivisible !== undefined) partition.groupDivisible = opts.groupDivisible;
+    return { partition, tensorZigs: r.tensorZigs, tensorChannels: r.tensorChannels };
+  }
+
   // -------------------------------------------------------------------------------------------
-  // tensors
+  // helpers
 
   private paramView(t: GraphTensor): ParamView | null {
     if (t.kind !== "param" && t.kind !== "buffer") return null;
@@ -99,116 +136,87 @@ class Analyzer {
     };
   }
 
+  layout(t: number): Layout | null | undefined {
+    return this.layouts[t];
+  }
+
+  fill(t: number): number | undefined {
+    return this.fillValue[t];
+  }
+
   private isStatic(t: number): boolean {
     return this.layouts[t] === undefined;
   }
 
-  private channels(t: number): number {
-    const s = this.g.tensors[t].shape;
-    return s.length >= 2 ? s[1] : -1;
+  shape(t: number): number[] {
+    return this.g.tensors[t].shape;
   }
 
-  private setLayout(t: number, l: Layout | null, path: string): void {
-    this.layouts[t] = this.channels(t) < 0 ? null : l;
-    if (!l || !path) return;
-    for (const s of l) {
-      const r = this.cs.find(s.space);
-      if (!r.layers.includes(path)) r.layers.push(path);
-    }
+  /** A fresh layout with new channels on `axes` of a tensor of `shape`. */
+  fresh(
+    axes: number[],
+    shape: readonly number[],
+    opts: { nonzero?: Blocker; fix?: Blocker } = {},
+  ): Layout {
+    const n = sizesOf(shape, axes).reduce((p, x) => p * x, 1);
+    return { axes, ids: this.ch.fresh(n, opts) };
   }
 
-  // -------------------------------------------------------------------------------------------
-
-  run(opts: PartitionOptions): Analysis {
-    const g = this.g;
-    for (const t of g.inputs) {
-      const c = this.channels(t);
-      this.layouts[t] = c < 0 ? null : this.cs.fresh(c, "tied to the model input");
-    }
-    for (const n of g.nodes) this.node(n);
-    for (const t of g.outputs) {
-      const l = this.layouts[t];
-      this.cs.fixLayout(l, "feeds the model output");
-    }
-    this.cs.sharedParams();
-    const trainable = this.g.params.filter((p) => p.trainable).map((p) => p.name);
-    const { partition, zigOf } = this.cs.zigs(trainable, opts.groupDivisible);
-    const tensorZigs = new Map<number, number[]>();
-    this.layouts.forEach((l, t) => {
-      if (l) tensorZigs.set(t, l.map((s) => zigOf(s.space)));
-    });
-    return { partition, tensorZigs };
+  blocker(n: GraphNode, why: string): Blocker {
+    return { op: n.op, layer: n.path, why };
   }
 
-  private node(n: GraphNode): void {
-    const g = this.g;
-    if (n.inputs.every((t) => this.isStatic(t))) {
-      this.staticNode(n);
-      return;
-    }
-    const info: OpInfo = {
-      ins: n.inputs.map((t) => g.tensors[t]),
-      outs: n.outputs.map((t) => g.tensors[t]),
-    };
-    const where = `${n.op}${n.path ? ` (${n.path})` : ""}`;
-    const op = getOp(n.op);
-    let rule: ChannelRule<unknown> | undefined;
-    try {
-      rule = op.channels
-        ? resolveRule(op.channels as ChannelRule<unknown>, n.attrs, info)
-        : undefined;
-    } catch (e) {
-      this.block(n, `${where}: channel rule failed (${(e as Error).message})`);
-      return;
-    }
-    if (!rule) {
-      this.block(n, `op ${where} has no channel rule`);
-      return;
-    }
-    switch (rule.kind) {
-      case "stem":
-        return this.stem(n, rule, where);
-      case "accessory":
-        return this.accessory(n, rule, info, where);
-      case "passthrough":
-        return this.passthrough(n, where);
-      case "joint":
-        return this.joint(n, rule.product ?? false, where);
-      case "concat":
-        return this.concat(n);
-      case "flatten":
-        return this.reshape(n, where);
-      case "pixelShuffle": {
-        const r = rule.factor(n.attrs);
-        return rule.inverse ? this.rescale(n, r * r, 1, where) : this.rescale(n, 1, r * r, where);
-      }
-      case "block":
-        return this.block(n, `${where}: ${rule.reason}`);
-      default:
-        return this.block(n, `op ${where} has an unknown channel rule`);
-    }
+  private fixLayout(l: Layout | null | undefined, b: Blocker): void {
+    if (l) this.ch.fix(l.ids, b);
   }
 
-  /** Nodes whose inputs are all parameters or constants: their outputs are static too. */
-  private staticNode(n: GraphNode): void {
-    const g = this.g;
-    if (n.op === "fill") { for (const t of n.outputs) this.fillValue[t] = n.attrs.value as number; }
-    // A reshape of a vector-like parameter stays a view of it ([C] -> [1, C, 1, 1]).
-    const v = n.inputs.length === 1 ? this.views[n.inputs[0]] : null;
-    if (v && (n.op === "reshape" || n.op === "cast")) {
-      const shape = g.tensors[n.outputs[0]].shape;
-      const nonOne = shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
-      if (nonOne.length <= 1) this.views[n.outputs[0]] = { ...v, viewAxis: nonOne[0] ?? -1 };
+  setLayout(t: number, l: Layout | null, path: string): void {
+    if (l && l.axes.length > 1) {
+      l = productForm(
+        l,
+        this.shape(t),
+        (x, y) => this.ch.couple(x, y),
+        (c) => this.ch.pruneRoot(c),
+      );
     }
+    this.layouts[t] = l;
+    if (l) this.ch.touch(l.ids, path);
   }
 
-  /** Every space the node reads becomes unprunable; outputs get fresh fixed spaces. */
-  private block(n: GraphNode, reason: string): void {
-    for (const t of n.inputs) this.cs.fixLayout(this.layouts[t], reason);
+  /** Every tensor the node reads is fixed; outputs get fresh fixed channels. */
+  block(n: GraphNode, why: string): void {
+    const b = this.blocker(n, why);
+    for (const t of n.inputs) this.fixLayout(this.layouts[t], b);
     for (const t of n.outputs) {
-      const c = this.channels(t);
-      this.setLayout(t, c < 0 ? null : this.cs.fresh(c, `produced by ${reason}`), n.path);
+      const s = this.shape(t);
+      this.setLayout(t, s.length < 2 ? null : this.fresh([1], s, { fix: b }), n.path);
     }
+  }
+
+  /** The first tensor input with tracked channels, and its index. */
+  data(n: GraphNode): { i: number; l: Layout } | null {
+    for (let i = 0; i < n.inputs.length; i++) {
+      const l = this.layouts[n.inputs[i]];
+      if (l) return { i, l };
+    }
+    return null;
+  }
+
+  /** Fresh channels coupled to `l`'s, which are not zero when `l`'s are (a map's output). */
+  mapped(l: Layout, b: Blocker): Layout {
+    const next = new Map<number, number>();
+    const ids = new Int32Array(l.ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const c = l.ids[i];
+      let m = next.get(c);
+      if (m === undefined) {
+        m = this.ch.fresh(1, { nonzero: b })[0];
+        this.ch.couple(c, m);
+        next.set(c, m);
+      }
+      ids[i] = m;
+    }
+    return { axes: [...l.axes], ids };
   }
 
   private paramInput(n: GraphNode, i: number): ParamView | null {
@@ -225,7 +233,101 @@ class Analyzer {
     };
   }
 
-  private stem(n: GraphNode, rule: Extract<ChannelRule<unknown>, { kind: "stem" }>, where: string) {
+  private attach(
+    v: { param: string; role: string; trainable: boolean },
+    axis: number,
+    ids: Int32Array,
+    kind: "producer" | "consumer",
+    required = false,
+  ): void {
+    this.ch.attach({ ...v, axis, ids, kind, required });
+    if (kind === "consumer") this.ch.need(ids);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private node(n: GraphNode): void {
+    if (n.inputs.every((t) => this.isStatic(t))) return this.staticNode(n);
+    const g = this.g;
+    const info: OpInfo = {
+      ins: n.inputs.map((t) => g.tensors[t]),
+      outs: n.outputs.map((t) => g.tensors[t]),
+    };
+    const op = getOp(n.op);
+    let rule: ChannelRule<unknown> | undefined;
+    try {
+      rule = op.channels
+        ? resolveRule(op.channels as ChannelRule<unknown>, n.attrs, info)
+        : undefined;
+    } catch (e) {
+      return this.block(n, `channel rule failed (${(e as Error).message})`);
+    }
+    if (!rule) return this.block(n, "has no channel rule");
+    if (!this.data(n) && rule.kind !== "joint" && rule.kind !== "concat") {
+      return this.block(n, "reads no tensor with tracked channels");
+    }
+    const a = n.attrs;
+    switch (rule.kind) {
+      case "stem":
+        return this.stem(n, rule);
+      case "accessory":
+        return this.accessory(n, rule, info);
+      case "passthrough":
+        return this.passthrough(n, rule.mixes?.(a) ?? []);
+      case "map": {
+        const d = this.data(n);
+        if (!d || n.inputs.some((t, i) => i !== d.i && !this.isStatic(t))) {
+          return this.block(n, "a map of several tensors");
+        }
+        const mixes = rule.mixes?.(a) ?? [];
+        if (d.l.axes.some((x) => mixes.includes(x))) {
+          return this.block(n, `mixes positions along axes [${mixes}], which carry channels`);
+        }
+        return this.setOut(n, this.mapped(d.l, this.blocker(n, rule.reason)));
+      }
+      case "joint":
+        return this.joint(n, rule);
+      case "concat":
+        return concatNode(this, n, rule.axis?.(a) ?? 1);
+      case "split":
+        return splitNode(this, n, rule.axis(a));
+      case "flatten":
+        return reshapeNode(this, n);
+      case "permute":
+        return permuteNode(this, n, rule.perm(a));
+      case "reduce":
+        return reduceNode(this, n, rule.axes(a), rule.keepDims(a), rule.consumes ?? false);
+      case "slice":
+        return sliceNode(this, n, rule.starts(a), rule.steps(a));
+      case "pixelShuffle":
+        return pixelShuffleNode(this, n, rule.factor(a), rule.inverse ?? false);
+      case "block":
+        return this.block(n, rule.reason);
+      default:
+        return this.block(n, "has an unknown channel rule");
+    }
+  }
+
+  /** Nodes whose inputs are all parameters or constants: their outputs are static too. */
+  private staticNode(n: GraphNode): void {
+    if (n.op === "fill") { for (const t of n.outputs) this.fillValue[t] = n.attrs.value as number; }
+    // A reshape of a vector-like parameter stays a view of it ([C] -> [1, C, 1, 1]).
+    const v = n.inputs.length === 1 ? this.views[n.inputs[0]] : null;
+    if (v && (n.op === "reshape" || n.op === "cast")) {
+      const shape = this.shape(n.outputs[0]);
+      const nonOne = shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
+      if (nonOne.length <= 1) this.views[n.outputs[0]] = { ...v, viewAxis: nonOne[0] ?? -1 };
+    }
+    if (v && (n.op === "reshape" || n.op === "cast") && this.fillValue[n.inputs[0]] !== undefined) {
+      this.fillValue[n.outputs[0]] = this.fillValue[n.inputs[0]];
+    }
+  }
+
+  setOut(n: GraphNode, l: Layout | null): void {
+    this.setLayout(n.outputs[0], l, n.path);
+  }
+
+  private stem(n: GraphNode, rule: StemRule): void {
     const g = this.g;
     const roleIdx = (role: string) => n.params.find((p) => p.role === role)?.input;
     const wi = rule.weightInput ?? roleIdx("weight") ?? 1;
@@ -233,285 +335,258 @@ class Analyzer {
     const x = n.inputs[0], out = n.outputs[0];
     const xl = this.layouts[x];
     const w = this.paramInput(n, wi);
-    if (!w) return this.block(n, `${where}: the weight is computed in forward, not a parameter`);
+    if (!w) return this.block(n, "the weight is computed in forward, not a parameter");
     const b = bi >= 0 && bi < n.inputs.length ? this.paramInput(n, bi) : null;
     if (bi >= 0 && bi < n.inputs.length && !b) {
-      return this.block(n, `${where}: the bias is computed in forward, not a parameter`);
+      return this.block(n, "the bias is computed in forward, not a parameter");
     }
     const ws = g.tensors[n.inputs[wi]].shape;
-    const xs = g.tensors[x].shape, os = g.tensors[out].shape;
-    if (!xl || os.length < 2) return this.block(n, `${where}: input or output has no channel axis`);
-    if (ws.length === 2 && xs.length !== 2) {
-      return this.block(
-        n,
-        `${where}: a linear layer on a rank-${xs.length} input reads its last axis, not the ` +
-          `channel axis`,
-      );
+    const xs = this.shape(x), os = this.shape(out);
+    // A 2-D weight (linear) reads the last axis; conv-like stems read axis 1.
+    const ax = ws.length === 2 ? xs.length - 1 : 1;
+    if (!xl || xs.length < 2 || os.length !== xs.length) {
+      return this.block(n, "input or output has no channel axis");
+    }
+    if (xl.axes.length !== 1 || xl.axes[0] !== ax) {
+      return this.block(n, `reads axis ${ax}, but the input's channels are on axes [${xl.axes}]`);
     }
     const outAxis = typeof rule.outAxis === "function" ? rule.outAxis(n.attrs) : rule.outAxis;
     const inAxis = typeof rule.inAxis === "function" ? rule.inAxis(n.attrs) : rule.inAxis;
     const attrGroups = (n.attrs as { groups?: unknown }).groups;
     const groups = rule.groups?.(n.attrs) ?? (typeof attrGroups === "number" ? attrGroups : 1);
-    const cin = xs[1], cout = os[1];
+    const cin = xs[ax], cout = os[ax];
     const wp = { param: w.param, role: w.role, trainable: w.trainable };
-    const bp = b && { param: b.param, role: b.role, trainable: b.trainable };
+    const ol = this.fresh([ax], os);
     if (groups === 1) {
       if (ws[inAxis] !== cin || ws[outAxis] !== cout) {
-        return this.block(n, `${where}: weight [${ws}] does not match ${cin} -> ${cout} channels`);
+        return this.block(n, `weight [${ws}] does not match ${cin} -> ${cout} channels`);
       }
-      for (const s of xl) this.cs.attach(s, wp, inAxis, "consumer");
-      const ol = this.cs.fresh(cout);
-      this.cs.attach(ol[0], wp, outAxis, "member");
-      if (bp) this.cs.attach(ol[0], bp, 0, "member");
-      this.setLayout(out, ol, n.path);
-      return;
+      this.attach(wp, inAxis, xl.ids, "consumer");
+    } else {
+      // Output block k (cout/groups channels) reads only input block k (cin/groups): whole
+      // conv groups are zero together and go together (depthwise: out c*m+t with in c).
+      const ci = cin / groups, co = cout / groups;
+      if (!Number.isInteger(ci) || !Number.isInteger(co)) {
+        return this.block(n, `${cin} -> ${cout} channels do not split into ${groups} groups`);
+      }
+      const rowsOut = ws[outAxis] === cout, rowsIn = ws[inAxis] === cin;
+      if (!rowsOut && !rowsIn) return this.block(n, `grouped weight [${ws}] has no channel axis`);
+      for (let k = 0; k < groups; k++) {
+        const lead = ol.ids[k * co];
+        for (let t = 0; t < co; t++) this.ch.union(lead, ol.ids[k * co + t]);
+        for (let s = 0; s < ci; s++) this.ch.union(lead, xl.ids[k * ci + s]);
+      }
+      if (!rowsOut) this.attach(wp, inAxis, xl.ids, "producer");
     }
-    // Grouped: output block k (cout/groups channels) reads only input block k (cin/groups).
-    const ci = cin / groups, co = cout / groups;
-    if (!Number.isInteger(ci) || !Number.isInteger(co)) {
-      return this.block(
-        n,
-        `${where}: ${cin} -> ${cout} channels do not split into ${groups} groups`,
-      );
-    }
-    const rowsOut = ws[outAxis] === cout, rowsIn = ws[inAxis] === cin;
-    if (!rowsOut && !rowsIn) {
-      return this.block(n, `${where}: grouped weight [${ws}] has no full channel axis`);
-    }
-    if (xl.some((s) => s.offset % ci !== 0 || s.len % ci !== 0)) {
-      return this.block(n, `${where}: its ${groups} groups straddle concatenated channel spaces`);
-    }
-    const ol: Layout = [];
-    for (const s of xl) {
-      // A group of the space must cover whole conv groups: unit*num/den multiple of ci.
-      this.cs.coarsen(s.space, (ci * s.den) / gcd(s.num, ci * s.den));
-      const num = s.num * co, den = s.den * ci, d = gcd(num, den);
-      const os2: Seg = {
-        space: s.space,
-        offset: (s.offset / ci) * co,
-        len: (s.len / ci) * co,
-        num: num / d,
-        den: den / d,
-      };
-      this.cs.coarsen(s.space, os2.den / gcd(os2.num, os2.den));
-      ol.push(os2);
-      if (rowsOut) this.cs.attach(os2, wp, outAxis, "member");
-      else this.cs.attach(s, wp, inAxis, "member");
-      if (bp) this.cs.attach(os2, bp, 0, "member");
-    }
-    this.setLayout(out, ol, n.path);
+    if (groups === 1 || ws[outAxis] === cout) this.attach(wp, outAxis, ol.ids, "producer");
+    if (b) this.attach(b, 0, ol.ids, "producer");
+    this.setOut(n, ol);
   }
 
-  private accessory(
-    n: GraphNode,
-    rule: Extract<ChannelRule<unknown>, { kind: "accessory" }>,
-    info: OpInfo,
-    where: string,
-  ): void {
+  private accessory(n: GraphNode, rule: AccessoryRule, info: OpInfo): void {
     const xl = this.layouts[n.inputs[0]];
-    const c = this.channels(n.inputs[0]);
-    if (!xl) return this.block(n, `${where}: input has no channel axis`);
+    const xs = this.shape(n.inputs[0]);
+    const ax = rule.axis?.(n.attrs, info) ?? 1;
+    if (!xl || xl.axes.length !== 1 || xl.axes[0] !== ax) {
+      return this.block(n, `normalises axis ${ax}, where the input has no single channel axis`);
+    }
+    const c = xs[ax];
     const block = rule.blockSize?.(n.attrs, info) ?? 1;
     if (block > 1) {
-      // Channels normalised together (GroupNorm) go together: whole blocks only.
-      if (xl.some((s) => s.offset % block !== 0 || s.len % block !== 0)) {
-        return this.block(n, `${where}: its channel blocks straddle concatenated spaces`);
-      }
-      for (const s of xl) this.cs.coarsen(s.space, (block * s.den) / gcd(s.num, block * s.den));
+      // Channels normalised together (GroupNorm) are zero together: whole blocks only.
+      if (c % block !== 0) return this.block(n, `${c} channels do not form blocks of ${block}`);
+      for (let i = 0; i < c; i++) this.ch.union(xl.ids[i - (i % block)], xl.ids[i]);
     }
+    // Per-channel inputs: parameters/buffers (attached), constants (fill), or scalars.
+    const inputs = new Map<number, { view: ParamView | null; fill?: number; shared: boolean }>();
     for (let i = 1; i < n.inputs.length; i++) {
       const t = n.inputs[i];
-      if (!this.isStatic(t)) {
-        return this.block(n, `${where}: input ${i} is computed from the data`);
-      }
+      if (!this.isStatic(t)) return this.block(n, `input ${i} is computed from the data`);
       const v = this.views[t];
-      const role = n.params.find((p) => p.input === i)?.role ?? `input${i}`;
-      if (v && v.size === 1) continue; // a shared scalar (PReLU with one slope)
+      const role = n.params.find((p) => p.input === i)?.role ?? v?.role ?? `input${i}`;
       const fv = this.fillValue[t];
-      if (fv !== undefined) {
-        // A constant standing in for a missing gamma/beta (compression resizes the fill).
-        if (fv !== 0 && /beta|bias|shift/i.test(role)) {
-          return this.block(n, `${where}: a constant nonzero ${role} shifts zero channels`);
-        }
-        continue;
+      const shared = numelOf(this.shape(t)) === 1;
+      if (!shared && fv === undefined && (!v || v.size !== c)) {
+        return this.block(n, `${role} [${this.shape(t)}] is not one value per channel`);
       }
-      if (!v || v.size !== c) {
-        return this.block(
-          n,
-          `${where}: ${role} [${this.g.tensors[t].shape}] is not one value per channel`,
-        );
-      }
-      for (const s of xl) {
-        this.cs.attach(s, { param: v.param, role, trainable: v.trainable }, v.paramAxis, "member");
-      }
+      inputs.set(i, { view: v && { ...v, role }, fill: fv, shared });
+    }
+    // The first way to a zero output channel the model can meet.
+    const ways = rule.zeroWhen ?? [rule.perChannelInputs];
+    const can = (i: number) => {
+      const x = inputs.get(i);
+      if (!x) return false;
+      if (x.fill !== undefined) return x.fill === 0;
+      return !!x.view && !x.shared;
+    };
+    const way = ways.find((w) => w.every(can));
+    let ol = xl;
+    if (!way) {
+      const names = ways.map((w) => w.map((i) => inputs.get(i)?.view?.role ?? `input ${i}`));
+      ol = this.mapped(
+        xl,
+        this.blocker(n, `a zero channel is not zero after it (${names.join(" or ")} is constant)`),
+      );
+    }
+    for (const [i, x] of inputs) {
+      if (!x.view || x.shared || x.fill !== undefined) continue;
+      const required = !x.view.trainable && !!way?.includes(i);
+      this.attach(x.view, x.view.paramAxis, ol.ids, "producer", required);
     }
     for (const t of n.outputs) {
-      if (this.channels(t) !== c) return this.block(n, `${where}: changes the channel count`);
-      this.setLayout(t, xl, n.path);
+      if (this.shape(t)[ax] !== c) return this.block(n, "changes the channel count");
+      this.setLayout(t, ol, n.path);
     }
   }
 
-  private passthrough(n: GraphNode, where: string): void {
-    const x = n.inputs.findIndex((t) => !this.isStatic(t));
-    const xl = this.layouts[n.inputs[x]];
-    const c = this.channels(n.inputs[x]);
-    for (let i = 0; i < n.inputs.length; i++) {
-      if (i === x || this.isStatic(n.inputs[i])) continue;
-      const l = this.layouts[n.inputs[i]];
-      if (this.channels(n.inputs[i]) === c && l && xl && this.align(xl, l)) continue;
-      return this.block(n, `${where}: reads several tensors with different channels`);
+  /** Output positions = input positions; several tensor inputs are joined position by position. */
+  private passthrough(n: GraphNode, mixes: readonly number[]): void {
+    const d = this.data(n)!;
+    if (d.l.axes.some((a) => mixes.includes(a))) {
+      return this.block(n, `mixes positions along axes [${mixes}], which carry channels`);
     }
-    for (const t of n.outputs) {
-      const oc = this.channels(t);
-      if (oc < 0) {
-        this.cs.fixLayout(xl, `${where}: removes the channel axis`);
-        this.setLayout(t, null, n.path);
-      } else if (oc !== c || !xl) {
-        return this.block(n, `${where}: changes the channel count (${c} -> ${oc})`);
-      } else this.setLayout(t, xl, n.path);
-    }
-  }
-
-  /** Unite two layouts segment by segment; false (nothing united) if they do not line up. */
-  private align(a: Layout, b: Layout): boolean {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i], y = b[i];
-      if (x.offset !== y.offset || x.len !== y.len || x.num !== y.num || x.den !== y.den) {
-        return false;
-      }
-    }
-    for (let i = 0; i < a.length; i++) this.cs.union(a[i].space, b[i].space);
-    return true;
-  }
-
-  private joint(n: GraphNode, product: boolean, where: string): void {
-    const g = this.g;
-    const out = n.outputs[0];
-    const os = g.tensors[out].shape;
-    const r = os.length;
-    const c = r >= 2 ? os[1] : -1;
-    const full: Layout[] = [];
-    const problems: string[] = [];
-    const members: ParamView[] = [];
+    const out = this.shape(n.outputs[0]);
+    const l = alignLayout(d.l, this.shape(n.inputs[d.i]), out);
+    if (!l) return this.block(n, "changes the size of a channel axis");
     for (let i = 0; i < n.inputs.length; i++) {
       const t = n.inputs[i];
-      const s = g.tensors[t].shape;
-      const ax = 1 - (r - s.length);
-      const size = c < 0 || ax < 0 ? 1 : s[ax];
+      if (i === d.i || this.isStatic(t)) continue;
+      const o = this.layouts[t];
+      const al = o && alignLayout(o, this.shape(t), out);
+      if (!al || !sameAxes(al, l)) return this.block(n, "reads tensors with different channels");
+      for (let p = 0; p < l.ids.length; p++) this.ch.union(l.ids[p], al.ids[p]);
+    }
+    for (const t of n.outputs) {
+      const s = this.shape(t);
+      if (s.length !== out.length || l.axes.some((a) => s[a] !== out[a])) {
+        return this.block(n, "changes the size of a channel axis");
+      }
+      this.setLayout(t, l, n.path);
+    }
+  }
+
+  private joint(n: GraphNode, rule: JointRule): void {
+    const out = this.shape(n.outputs[0]);
+    const r = out.length;
+    const full: Layout[] = [];
+    const channelAxes = n.inputs.flatMap((t) => {
+      const l = this.layouts[t];
+      const al = l && alignLayout(l, this.shape(t), out);
+      return al ? al.axes : [];
+    });
+    let nonzero: string | null = null; // why the output is not zero when the channels are
+    const params: { v: ParamView; axis: number; divisor: boolean }[] = [];
+    let broadcastData = false;
+    for (let i = 0; i < n.inputs.length; i++) {
+      const t = n.inputs[i];
+      const s = this.shape(t);
+      const divisor = rule.divisor === true && i === 1;
       if (!this.isStatic(t)) {
         const l = this.layouts[t];
-        if (size === c && c >= 0 && l) full.push(l);
-        else if (!product && c > 1) {
-          problems.push(`${where}: adds a tensor broadcast over channels (not zero-invariant)`);
+        const al = l && alignLayout(l, s, out);
+        if (al && divisor) return this.block(n, "divides by a tensor of channels");
+        if (al) full.push(al);
+        else {
+          // Broadcast along a channel axis (a [N, 1, H, W] attention map): its one channel
+          // cannot shrink.
+          broadcastData = true;
+          this.fixLayout(l, this.blocker(n, "broadcasts it over the channels of another operand"));
         }
         continue;
       }
-      // Static operand: a per-channel parameter is a member; a scalar is fine for products.
       const v = this.views[t];
-      if (size === c && c > 1) {
-        const fv = this.fillValue[t];
-        if (v && v.viewAxis - (s.length - r) === 1 && v.size === c) members.push(v);
-        else if (fv !== undefined && (product || fv === 0)) continue;
-        else problems.push(`${where}: combines channels with a constant`);
-      } else if (size === c && c === 1) {
+      const fv = this.fillValue[t];
+      // A per-channel parameter (bias, layer scale) on the output's channel axis.
+      const vAxis = v && v.viewAxis >= 0 ? v.viewAxis + (r - s.length) : -1;
+      if (v && v.size > 1 && v.size === out[vAxis] && channelAxes.includes(vAxis)) {
+        params.push({ v, axis: vAxis, divisor });
         continue;
-      } else if (!product && this.fillValue[t] !== 0 && c > 1) {
-        if (v && v.param) members.push({ ...v, size: 1 });
-        else problems.push(`${where}: adds a constant to every channel (not zero-invariant)`);
       }
+      const keeps = rule.zeroWith ?? (() => rule.product === true);
+      const values = fv !== undefined ? [fv] : v ? null : this.constantValues(t);
+      if (values ? values.every(keeps) : rule.product && !divisor) continue;
+      nonzero = v
+        ? `combines the parameter ${v.param} with every channel`
+        : "combines the channels with a constant that does not keep zeros";
     }
-    if (c < 0) {
-      this.setLayout(out, null, n.path);
-      return;
+    if (broadcastData && !rule.product && !rule.divisor) {
+      nonzero ??= "adds a tensor broadcast over channels (not zero-invariant)";
     }
     if (full.length === 0) {
-      this.setLayout(out, this.cs.fresh(c, `${where}: channels come from constants`), n.path);
-      return;
+      const b = this.blocker(n, "channels come from constants");
+      return this.setOut(n, r < 2 ? null : this.fresh([1], out, { fix: b }));
     }
-    const ol = full[0];
-    for (const l of full.slice(1)) {
-      if (!this.align(ol, l)) {
-        for (const x of full) {
-          this.cs.fixLayout(x, `${where}: joins tensors with different layouts`);
+    const l = full[0];
+    if (full.some((x) => !sameAxes(x, l))) {
+      const b = this.blocker(n, "joins tensors whose channels lie on different axes");
+      for (const x of full) this.fixLayout(x, b);
+      return this.setOut(n, this.fresh(l.axes, out, { fix: b }));
+    }
+    const ids = new Int32Array(l.ids);
+    for (let p = 0; p < ids.length; p++) {
+      if (!rule.product) {
+        for (const x of full) this.ch.union(ids[p], x.ids[p]);
+        continue;
+      }
+      // A product is zero when any factor is: it joins the factors that can be zero, and the
+      // others (a gate after a sigmoid) are only removed along.
+      const zero = full.filter((x) => this.ch.canZero(x.ids[p]));
+      const lead = zero.length ? zero[0].ids[p] : ids[p];
+      ids[p] = lead;
+      for (const x of full) {
+        if (!zero.length || zero.includes(x)) this.ch.union(lead, x.ids[p]);
+        else this.ch.couple(lead, x.ids[p]);
+      }
+    }
+    let ol: Layout = { axes: [...l.axes], ids };
+    for (const { v, axis, divisor } of params) {
+      if (l.axes.length !== 1 || axis !== l.axes[0] || v.size !== out[axis]) {
+        return this.block(n, `parameter ${v.param} is not one value per channel`);
+      }
+      if (!divisor) continue;
+      this.attach(v, v.paramAxis, ids, "consumer");
+    }
+    if (nonzero) ol = this.mapped(ol, this.blocker(n, nonzero));
+    for (const { v, divisor } of params) {
+      if (!divisor) this.attach(v, v.paramAxis, ol.ids, "producer");
+    }
+    this.setOut(n, ol);
+  }
+
+  /** Values of a captured constant (cpu), or null when not readable here. */
+  private constantValues(t: number): number[] | null {
+    const c = this.g.constants.get(t);
+    if (!c || c.backend !== "cpu") return null;
+    return Array.from(c.hostData());
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /**
+   * The same parameter attached several times (weight sharing): its rows make the same
+   * channels (zero together); its columns read channels that go together.
+   */
+  private sharedParams(): void {
+    const byKey = new Map<string, typeof this.ch.attachments>();
+    for (const a of this.ch.attachments) {
+      const k = `${a.param}\u0000${a.axis}`;
+      const l = byKey.get(k);
+      if (l) l.push(a);
+      else byKey.set(k, [a]);
+    }
+    for (const list of byKey.values()) {
+      for (let j = 1; j < list.length; j++) {
+        const a = list[0], b = list[j];
+        const both = a.kind === "producer" && b.kind === "producer";
+        for (let i = 0; i < a.ids.length; i++) {
+          if (both) this.ch.union(a.ids[i], b.ids[i]);
+          else this.ch.couple(a.ids[i], b.ids[i]);
         }
       }
     }
-    for (const p of problems) this.cs.fixLayout(ol, p);
-    for (const v of members) {
-      if (v.size === 1) {
-        // x + scalar parameter: zero only when that shared scalar is zero; not prunable.
-        this.cs.fixLayout(ol, `${where}: adds the shared parameter ${v.param} to every channel`);
-        continue;
-      }
-      for (const s of ol) {
-        this.cs.attach(
-          s,
-          { param: v.param, role: v.role, trainable: v.trainable },
-          v.paramAxis,
-          "member",
-        );
-      }
-    }
-    this.setLayout(out, ol, n.path);
   }
+}
 
-  private concat(n: GraphNode): void {
-    const ol: Layout = [];
-    let off = 0;
-    for (const t of n.inputs) {
-      const c = this.channels(t);
-      const l = this.isStatic(t)
-        ? this.cs.fresh(c, "a constant concatenated to channels")
-        : this.layouts[t]!;
-      for (const s of l) ol.push({ ...s, offset: s.offset + off });
-      off += c;
-    }
-    this.setLayout(n.outputs[0], ol, n.path);
-  }
-
-  /** reshape: same batch axis; each channel's H*W block maps onto whole output entries. */
-  private reshape(n: GraphNode, where: string): void {
-    const a = this.g.tensors[n.inputs[0]].shape, b = this.g.tensors[n.outputs[0]].shape;
-    const xl = this.layouts[n.inputs[0]];
-    if (b.length < 2 || !xl) {
-      this.cs.fixLayout(xl, `${where}: reshape removes the channel axis`);
-      this.setLayout(n.outputs[0], null, n.path);
-      return;
-    }
-    if (a[0] !== b[0]) return this.block(n, `${where}: reshape mixes the batch and channel axes`);
-    let s = 1, t = 1;
-    for (const d of a.slice(2)) s *= d;
-    for (const d of b.slice(2)) t *= d;
-    if (s % t === 0) return this.rescale(n, s / t, 1, where);
-    if (t % s === 0) return this.rescale(n, 1, t / s, where);
-    return this.block(n, `${where}: reshape splits channels across output entries`);
-  }
-
-  /** Output entries per input entry = mul/div (flatten: H*W; pixel shuffle: 1/r²). */
-  private rescale(n: GraphNode, mul: number, div: number, where: string): void {
-    const xl = this.layouts[n.inputs[0]];
-    const out = n.outputs[0];
-    if (!xl || this.channels(out) < 0) return this.block(n, `${where}: no channel axis`);
-    if ((this.channels(n.inputs[0]) * mul) / div !== this.channels(out)) {
-      return this.block(n, `${where}: unexpected channel count`);
-    }
-    if (xl.some((s) => (s.offset * mul) % div !== 0 || (s.len * mul) % div !== 0)) {
-      return this.block(n, `${where}: merges channels of different spaces`);
-    }
-    const ol = xl.map((s) => {
-      const num = s.num * mul, den = s.den * div, d = gcd(num, den);
-      const seg: Seg = {
-        space: s.space,
-        offset: (s.offset * mul) / div,
-        len: (s.len * mul) / div,
-        num: num / d,
-        den: den / d,
-      };
-      // A group must map onto whole output entries.
-      this.cs.coarsen(s.space, seg.den / gcd(seg.num, seg.den));
-      return seg;
-    });
-    this.setLayout(out, ol, n.path);
-  }
+function numelOf(s: readonly number[]): number {
+  return s.reduce((p, x) => p * x, 1);
 }

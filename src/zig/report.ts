@@ -84,6 +84,7 @@ export function partitionJson(p: Partition, totals: ReportTotals): Record<string
     zigs: p.zigs.map((z) => {
       const o: Record<string, unknown> = { id: z.id, size: z.size, prunable: z.prunable };
       if (z.reason) o.reason = z.reason;
+      if (z.blockedBy) o.blockedBy = z.blockedBy;
       o.layers = z.layers;
       return o;
     }),

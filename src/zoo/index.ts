@@ -10,7 +10,7 @@
  * const model = build({ seed: 1 });
  * ```
  */
-import type { Module } from "../nn/module.ts";
+import type { AnyModule } from "../nn/module.ts";
 import type { ModelOptions } from "./common.ts";
 import { vgg16, vgg16bn } from "./vgg.ts";
 import { resnet18, resnet50 } from "./resnet.ts";
@@ -27,6 +27,18 @@ import {
   caseInstanceNorm,
   caseWeightSharing,
 } from "./cases.ts";
+import {
+  caseBnNoAffine,
+  caseCbam,
+  caseChannelsLast,
+  caseChannelSplit,
+  caseCrop,
+  caseMobile,
+  caseMultiInputOutput,
+  caseReductions,
+  caseSqueezeExcite,
+  caseTwoScaleDetector,
+} from "./cases_zig.ts";
 
 export * from "./common.ts";
 export * from "./vgg.ts";
@@ -37,16 +49,22 @@ export * from "./carn.ts";
 export * from "./unet.ts";
 export * from "./small.ts";
 export * from "./cases.ts";
+export * from "./cases_zig.ts";
 
-/** What a model's output is: class logits, an upscaled image, or per-pixel class logits. */
-export type ZooTask = "classification" | "super-resolution" | "segmentation";
+/**
+ * What a model's output is: class logits, an upscaled image, per-pixel class logits, or several
+ * detection outputs (the multi-output cases; the train CLI does not train these).
+ */
+export type ZooTask = "classification" | "super-resolution" | "segmentation" | "detection";
 
 /** One zoo model. */
 export interface ZooEntry {
   /** Build the model (seeded; see {@link ModelOptions}). */
-  build: (opts?: ModelOptions) => Module;
-  /** The input shape the model is published for, batch 1. */
+  build: (opts?: ModelOptions) => AnyModule;
+  /** The input shape the model is published for, batch 1 (the first input's). */
   inputShape: number[];
+  /** Every input's shape, for models with several inputs (default: [inputShape]). */
+  inputShapes?: number[][];
   /** What it is and where it comes from. */
   description: string;
   /** The task its output is for. */
@@ -175,5 +193,68 @@ export const zoo: Record<string, ZooEntry> = {
     inputShape: [1, 3, 8, 8],
     description: "strided conv to [8,4,4], Flatten, Linear 128->16->10",
     task: "classification",
+  },
+  "case-bn-no-affine": {
+    build: caseBnNoAffine,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "conv-BatchNorm(affine false)-ReLU twice: eval mode keeps -mean/sd",
+  },
+  "case-crop": {
+    build: caseCrop,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "input border crop, U-Net style cropped skip concat, 1x1 conv, mean over H, W",
+  },
+  "case-channel-split": {
+    build: caseChannelSplit,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "YOLOv8 C2f: split into halves, residual bottleneck on one, concat of three",
+  },
+  "case-mobile": {
+    build: caseMobile,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "min(relu, 6) stem, MobileNetV2 inverted residual (ReLU6), MobileNetV3 block " +
+      "(hard swish, SE with hard sigmoid), SiLU and Mish",
+  },
+  "case-reductions": {
+    build: caseReductions,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "global pooling as mean/max over H and W and as a global max pool",
+  },
+  "case-squeeze-excite": {
+    build: caseSqueezeExcite,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "SE-ResNet basic block: Linear squeeze-excitation gate on the residual branch",
+  },
+  "case-cbam": {
+    build: caseCbam,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "CBAM: shared-MLP channel attention, channel mean/max spatial attention",
+  },
+  "case-channels-last": {
+    build: caseChannelsLast,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "ConvNeXt blocks as the official code: permute, LayerNorm, Linear, GELU, " +
+      "Linear, layer scale, permute back",
+  },
+  "case-multi-io": {
+    build: caseMultiInputOutput,
+    inputShape: [1, 3, 8, 8],
+    inputShapes: [[1, 3, 8, 8], [1, 5]],
+    task: "detection",
+    description: "two inputs (image, features), record output { logits, boxes }",
+  },
+  "case-two-scale-detector": {
+    build: caseTwoScaleDetector,
+    inputShape: [1, 3, 16, 16],
+    task: "detection",
+    description: "YOLO-style: strided backbone, SPPF, upsample + concat, two heads (array output)",
   },
 };

@@ -1,11 +1,13 @@
 /**
  * Declared channel rules against the cpu reference (in f64): what a rule promises the ZIG
  * partition and compression is tested on the op itself. Zero channels in give zero channels out
- * (pass-through, joint, accessory and concat rules, pixel shuffles, a stem's zeroed rows); each
- * output channel depends only on the input channels the rule says (a perturbed channel changes
- * no other output channel; a stem's weight columns of a zero input channel are unused); a norm
- * that keeps its statistics' divisor (`normCount`) gives the same outputs once zero channels
- * are removed.
+ * (pass-through, joint, accessory and concat rules, pixel shuffles, a stem's zeroed rows, each
+ * accessory `zeroWhen` alternative, constants a joint's `zeroWith` accepts); each output channel
+ * depends only on the input channels the rule says (a perturbed channel changes no other output
+ * channel, `map` rules included; a stem's weight columns of a zero input channel are unused;
+ * permutes, slices, splits and reductions move channels where they say); a norm that keeps its
+ * statistics' divisor (`normCount`) gives the same outputs once zero channels are removed; a sum
+ * over the channels is unchanged by a zero channel.
  */
 import type { ChannelRule, HostArray, OpInfo } from "../../src/ops/spec.ts";
 import { resolveRule } from "../../src/zig/rules.ts";
@@ -53,10 +55,16 @@ const run = (c: SampleContext, hosts: Hosts, info: OpInfo = c.info, attrs = c.sa
 const range = (a: number, n: number) => Array.from({ length: n }, (_, i) => a + i);
 const ends = (count: number) => count > 1 ? [0, count - 1] : [0];
 
-/** Output channels (axis 1 of output k) that are not all exactly zero. */
-function nonZero(c: SampleContext, outs: Float64Array[], k: number, chans: readonly number[]) {
+/** Output channels (along `axis` of output k) that are not all exactly zero. */
+function nonZero(
+  c: SampleContext,
+  outs: Float64Array[],
+  k: number,
+  chans: readonly number[],
+  axis = 1,
+) {
   const shape = c.info.outs[k].shape;
-  return chans.filter((ch) => channelElems(shape, 1, ch).some((j) => outs[k][j] !== 0));
+  return chans.filter((ch) => channelElems(shape, axis, ch).some((j) => outs[k][j] !== 0));
 }
 
 /** Output channels other than `keep` whose values changed. */
@@ -66,12 +74,13 @@ function changed(
   b: Float64Array[],
   k: number,
   keep: readonly number[],
+  axis = 1,
 ) {
   const shape = c.info.outs[k].shape;
   const out: number[] = [];
-  for (let ch = 0; ch < shape[1]; ch++) {
+  for (let ch = 0; ch < shape[axis]; ch++) {
     if (keep.includes(ch)) continue;
-    if (channelElems(shape, 1, ch).some((j) => a[k][j] !== b[k][j])) out.push(ch);
+    if (channelElems(shape, axis, ch).some((j) => a[k][j] !== b[k][j])) out.push(ch);
   }
   return out;
 }
@@ -88,12 +97,16 @@ function zeroAndLocal(
   k: number,
   zeroOut: readonly number[],
   local = true,
+  axis = 1,
+  zero = true,
 ) {
-  const z = nonZero(c, run(c, edited(c, edits, "zero")), k, zeroOut);
-  if (z.length) say(`${what}: zeroed input channels, output ${k} channels [${z}] are not zero`);
+  if (zero) {
+    const z = nonZero(c, run(c, edited(c, edits, "zero")), k, zeroOut, axis);
+    if (z.length) say(`${what}: zeroed input channels, output ${k} channels [${z}] are not zero`);
+  }
   if (!local) return;
   const base = run(c, edited(c, [], "zero"));
-  const moved = changed(c, base, run(c, edited(c, edits, "perturb")), k, zeroOut);
+  const moved = changed(c, base, run(c, edited(c, edits, "perturb")), k, zeroOut, axis);
   if (moved.length) {
     say(`${what}: perturbing input channels changes output ${k} channels [${moved}] too`);
   }
@@ -101,74 +114,100 @@ function zeroAndLocal(
 
 const hasChannels = (shape: readonly number[]) => shape.length >= 2;
 
-const passthrough: Checker<unknown> = (c, _rule, say) => {
-  const out = c.info.outs[0].shape;
-  if (!hasChannels(out)) return false;
-  const C = out[1];
-  const ins = c.inputs.map((x, i) => ({ x, i })).filter(({ x }) =>
-    hasChannels(x.shape) && x.shape[1] === C
-  );
-  if (ins.length === 0) return false;
-  for (const z of ends(C)) {
-    const edits = ins.map(({ i }) => ({ input: i, axis: 1, channels: [z] }));
-    c.info.outs.forEach((o, k) => {
-      if (hasChannels(o.shape) && o.shape[1] === C) {
-        zeroAndLocal(c, say, `pass-through channel ${z}`, edits, k, [z]);
-      }
-    });
+/**
+ * Pass-through (zero stays zero) and map (only kept apart): output channel z of every output
+ * with the channel count depends on input channel z only. Nothing is promised when the op
+ * mixes positions along the channel axis (`mixes`).
+ */
+const elementwise =
+  (zero: boolean): Checker<{ mixes?: (a: unknown) => readonly number[] }> => (c, rule, say) => {
+    const out = c.info.outs[0].shape;
+    if (!hasChannels(out)) return false;
+    if (rule.mixes?.(c.sample.attrs).some((a) => a === 1 || a === 1 - out.length)) return false;
+    const C = out[1];
+    const ins = c.inputs.map((x, i) => ({ x, i })).filter(({ x }) =>
+      hasChannels(x.shape) && x.shape[1] === C
+    );
+    if (ins.length === 0) return false;
+    for (const z of ends(C)) {
+      const edits = ins.map(({ i }) => ({ input: i, axis: 1, channels: [z] }));
+      c.info.outs.forEach((o, k) => {
+        if (hasChannels(o.shape) && o.shape[1] === C) {
+          const what = `${zero ? "pass-through" : "map"} channel ${z}`;
+          zeroAndLocal(c, say, what, edits, k, [z], true, 1, zero);
+        }
+      });
+    }
+    return true;
+  };
+
+/** The elements of channels `keep` along `axis`, in the compact order (each outer index). */
+function gatherChannels(
+  host: ArrayLike<number>,
+  shape: readonly number[],
+  axis: number,
+  keep: readonly number[],
+): Float64Array {
+  const outer = shape.slice(0, axis).reduce((p, q) => p * q, 1);
+  const C = shape[axis], inner = shape.slice(axis + 1).reduce((p, q) => p * q, 1);
+  const out = new Float64Array(outer * keep.length * inner);
+  let at = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const ch of keep) {
+      for (let s = 0; s < inner; s++) out[at++] = host[(o * C + ch) * inner + s];
+    }
   }
-  return true;
-};
+  return out;
+}
 
 const accessory: Checker<Extract<ChannelRule, { kind: "accessory" }>> = (c, rule, say) => {
   const x = c.info.ins[0].shape;
-  if (!hasChannels(x)) return false;
-  const C = x[1];
+  const axis = rule.axis?.(c.sample.attrs, c.info) ?? 1;
+  if (!hasChannels(x) || axis >= x.length) return false;
+  const C = x[axis];
   const block = rule.blockSize?.(c.sample.attrs, c.info) ?? 1;
   const per = rule.perChannelInputs.filter((i) =>
     i < c.inputs.length && c.inputs[i].host.length === C
   );
+  // Each alternative way to a zero output channel, with only its inputs zeroed.
+  const ways = (rule.zeroWhen ?? [rule.perChannelInputs]).map((w) =>
+    w.filter((i) => per.includes(i))
+  );
   for (const b of ends(C / block)) {
     const chans = range(b * block, block);
-    const edits: Edit[] = [
-      { input: 0, axis: 1, channels: chans },
-      ...per.map((i) => ({ input: i, axis: 0, channels: chans })),
+    const edit = (inputs: readonly number[]): Edit[] => [
+      { input: 0, axis, channels: chans },
+      ...inputs.map((i) => ({ input: i, axis: 0, channels: chans })),
     ];
-    const what = `accessory channels [${chans}] (input 0 and inputs [${per}])`;
-    zeroAndLocal(c, say, what, edits, 0, chans, !rule.normCount);
+    for (const way of ways) {
+      const what = `accessory channels [${chans}] (input 0 and inputs [${way}])`;
+      zeroAndLocal(c, say, what, edit(way), 0, chans, false, axis);
+    }
+    if (!rule.normCount) {
+      zeroAndLocal(c, say, `accessory channels [${chans}]`, edit(per), 0, chans, true, axis, false);
+    }
     if (!rule.normCount || C / block < 2) continue;
     // Removing the zero channels with the divisor kept gives the same other channels.
+    const edits = edit(ways[0]);
+    const what = `accessory channels [${chans}] (inputs [${ways[0]}])`;
     const full = run(c, edited(c, edits, "zero"));
+    const zeroedIns = edited(c, edits, "zero");
     const keep = range(0, C).filter((ch) => !chans.includes(ch));
     const ins = c.inputs.map((inp, i) => {
-      if (i !== 0 && !per.includes(i)) return { info: inp, host: widen(inp.host) };
-      const axis = i === 0 ? 1 : 0;
-      const shape = inp.shape.map((d, a) => (a === axis ? keep.length : d));
-      const host = new Float64Array(keep.flatMap((ch) => channelElems(inp.shape, axis, ch)).length);
-      // Gather kept channels in order (channel-major within each outer index).
-      const outer = inp.shape.slice(0, axis).reduce((p, q) => p * q, 1);
-      const inner = inp.shape.slice(axis + 1).reduce((p, q) => p * q, 1);
-      let at = 0;
-      for (let o = 0; o < outer; o++) {
-        for (const ch of keep) {
-          for (let s = 0; s < inner; s++) host[at++] = inp.host[(o * C + ch) * inner + s];
-        }
-      }
+      if (i !== 0 && !per.includes(i)) return { info: inp, host: zeroedIns[i] };
+      const ax = i === 0 ? axis : 0;
+      const shape = inp.shape.map((d, a) => (a === ax ? keep.length : d));
+      const host = gatherChannels(zeroedIns[i], inp.shape, ax, keep);
       return { info: { shape, dtype: inp.dtype }, host: host as unknown as HostArray };
     });
-    const attrs = rule.normCount.set(c.sample.attrs, rule.normCount.get(c.sample.attrs, c.info));
+    // Compression's attributes: follow the fewer channels (a layer norm's normalised shape),
+    // then keep the original divisor.
+    const followed = c.op.follow?.(c.sample.attrs as never, c.info, ins.map((t) => t.info)) ??
+      c.sample.attrs;
+    const attrs = rule.normCount.set(followed, rule.normCount.get(c.sample.attrs, c.info));
     const info = infoOf(c.op, ins.map((t) => t.info), attrs);
     const small = cpu64(c.op, info, ins.map((t) => t.host), attrs)[0];
-    const expect = keep.flatMap((ch) => channelElems(c.info.outs[0].shape, 1, ch));
-    // Output rows of kept channels, in the compact order.
-    const compact = new Float64Array(expect.length);
-    const os = c.info.outs[0].shape, oinner = os.slice(2).reduce((p, q) => p * q, 1);
-    let at = 0;
-    for (let n = 0; n < os[0]; n++) {
-      for (const ch of keep) {
-        for (let s = 0; s < oinner; s++) compact[at++] = full[0][(n * C + ch) * oinner + s];
-      }
-    }
+    const compact = gatherChannels(full[0], c.info.outs[0].shape, axis, keep);
     const bad = compact.findIndex((v, j) => Math.abs(v - small[j]) > 1e-9 * (1 + Math.abs(v)));
     if (bad >= 0) {
       say(
@@ -186,9 +225,15 @@ const joint: Checker<Extract<ChannelRule, { kind: "joint" }>> = (c, rule, say) =
   const r = out.length, C = out[1];
   const axes = c.inputs.map((x) => 1 - (r - x.shape.length));
   const full = c.inputs.map((x, i) => axes[i] >= 0 && x.shape[axes[i]] === C);
-  // A sum with an operand broadcast over channels is not zero-invariant: nothing is promised.
-  if (!rule.product && full.some((f) => !f)) return false;
+  // A divisor with channels is not allowed (the partition blocks it): the numerator's zero
+  // channels are what a division keeps.
+  if (rule.divisor) full[1] = false;
   const fullIdx = full.flatMap((f, i) => (f ? [i] : []));
+  const scalars = c.inputs.flatMap((x, i) => (x.host.length === 1 && !full[i] ? [i] : []));
+  const broadcast = c.inputs.some((_, i) => !full[i] && !scalars.includes(i));
+  // A sum with a tensor broadcast over channels is not zero-invariant: nothing is promised.
+  if (!rule.product && !rule.divisor && broadcast) return false;
+  if (!fullIdx.length) return false;
   for (const z of ends(C)) {
     const all = fullIdx.map((i) => ({ input: i, axis: axes[i], channels: [z] }));
     if (rule.product) {
@@ -197,30 +242,115 @@ const joint: Checker<Extract<ChannelRule, { kind: "joint" }>> = (c, rule, say) =
         zeroAndLocal(c, say, `joint product operand ${e.input} channel ${z}`, [e], 0, [z], false);
       }
     }
-    zeroAndLocal(c, say, `joint channel ${z}`, all, 0, [z]);
+    if (!scalars.length || rule.product) zeroAndLocal(c, say, `joint channel ${z}`, all, 0, [z]);
+    // Constants the rule says keep zeros: 0 for a sum, <= 0 for max, >= 0 for min, != 0 ...
+    for (const v of rule.zeroWith ? [0, 1, -1, 6, -6, 0.5] : []) {
+      if (!scalars.length || !rule.zeroWith?.(v)) continue;
+      const hosts = edited(c, all, "zero");
+      for (const i of scalars) hosts[i][0] = v;
+      const bad = nonZero(c, run(c, hosts), 0, [z]);
+      if (bad.length) say(`joint channel ${z}: zeroWith(${v}) is declared, the output is not zero`);
+    }
   }
   return true;
 };
 
-const concat: Checker<unknown> = (c, _rule, say) => {
+const concat: Checker<Extract<ChannelRule, { kind: "concat" }>> = (c, rule, say) => {
   const out = c.info.outs[0].shape;
   if (!hasChannels(out)) return false;
+  const a = rule.axis?.(c.sample.attrs) ?? 1;
+  const axis = a < 0 ? a + out.length : a;
   let off = 0;
   c.inputs.forEach((x, i) => {
-    const ci = x.shape[1];
+    const ci = x.shape[axis];
     for (const z of ends(ci)) {
       if (ci === 0) break;
-      zeroAndLocal(
-        c,
-        say,
-        `concat operand ${i} channel ${z}`,
-        [{ input: i, axis: 1, channels: [z] }],
-        0,
-        [off + z],
-      );
+      const e = [{ input: i, axis, channels: [z] }];
+      zeroAndLocal(c, say, `concat operand ${i} position ${z}`, e, 0, [off + z], true, axis);
     }
     off += ci;
   });
+  return true;
+};
+
+/** Output k's position along `outAxis` <- input position along axis 1 (split, slice, permute). */
+function moves(
+  c: SampleContext,
+  say: (s: string) => void,
+  what: string,
+  pairs: readonly { k: number; inCh: number; outCh: number; outAxis: number }[],
+) {
+  for (const { k, inCh, outCh, outAxis } of pairs) {
+    const e = [{ input: 0, axis: 1, channels: [inCh] }];
+    zeroAndLocal(c, say, `${what} channel ${inCh} -> ${outCh}`, e, k, [outCh], true, outAxis);
+  }
+}
+
+const split: Checker<Extract<ChannelRule, { kind: "split" }>> = (c, rule, say) => {
+  const x = c.info.ins[0].shape;
+  if (!hasChannels(x) || x[1] === 0) return false;
+  const a = rule.axis(c.sample.attrs), axis = a < 0 ? a + x.length : a;
+  let off = 0;
+  const pairs = c.info.outs.flatMap((o, k) => {
+    const start = off;
+    off += o.shape[axis];
+    if (axis !== 1) return ends(x[1]).map((z) => ({ k, inCh: z, outCh: z, outAxis: 1 }));
+    return ends(o.shape[1]).filter(() => o.shape[1] > 0).map((z) => ({
+      k,
+      inCh: start + z,
+      outCh: z,
+      outAxis: 1,
+    }));
+  });
+  moves(c, say, "split", pairs);
+  return pairs.length > 0;
+};
+
+const slice: Checker<Extract<ChannelRule, { kind: "slice" }>> = (c, rule, say) => {
+  const x = c.info.ins[0].shape, y = c.info.outs[0].shape;
+  if (!hasChannels(x) || y[1] === 0) return false;
+  const starts = rule.starts(c.sample.attrs), steps = rule.steps(c.sample.attrs);
+  const pairs = ends(y[1]).map((z) => ({
+    k: 0,
+    inCh: starts[1] + z * steps[1],
+    outCh: z,
+    outAxis: 1,
+  }));
+  moves(c, say, "slice", pairs);
+  return true;
+};
+
+const permute: Checker<Extract<ChannelRule, { kind: "permute" }>> = (c, rule, say) => {
+  const x = c.info.ins[0].shape;
+  if (!hasChannels(x) || x[1] === 0) return false;
+  const outAxis = rule.perm(c.sample.attrs).indexOf(1);
+  moves(c, say, "permute", ends(x[1]).map((z) => ({ k: 0, inCh: z, outCh: z, outAxis })));
+  return true;
+};
+
+const reduce: Checker<Extract<ChannelRule, { kind: "reduce" }>> = (c, rule, say) => {
+  const x = c.info.ins[0].shape;
+  if (!hasChannels(x) || x[1] < 2) return false;
+  const axes = rule.axes(c.sample.attrs), keep = rule.keepDims(c.sample.attrs);
+  if (!axes.includes(0) && !axes.includes(1)) {
+    // Channel-wise: channel z reduces to output channel z (after the removed leading axes).
+    const outAxis = keep ? 1 : 1 - axes.filter((a) => a < 1).length;
+    moves(c, say, "reduce", ends(x[1]).map((z) => ({ k: 0, inCh: z, outCh: z, outAxis })));
+    return true;
+  }
+  if (!rule.consumes || !axes.includes(1)) return false;
+  // A sum over the channels: a zero channel changes nothing, as if it were removed.
+  for (const z of ends(x[1])) {
+    const zeroed = edited(c, [{ input: 0, axis: 1, channels: [z] }], "zero");
+    const a = run(c, zeroed)[0];
+    const kept = range(0, x[1]).filter((ch) => ch !== z);
+    const host = gatherChannels(zeroed[0], x, 1, kept) as unknown as HostArray;
+    const shape = x.map((d, i) => (i === 1 ? kept.length : d));
+    const info = infoOf(c.op, [{ shape, dtype: c.inputs[0].dtype }], c.sample.attrs);
+    const b = cpu64(c.op, info, [host], c.sample.attrs)[0];
+    const bad = a.findIndex((v, j) => Math.abs(v - b[j]) > 1e-9 * (1 + Math.abs(v)));
+    if (bad >= 0) say(`sum over channels: a zero channel ${z} changes element ${bad}`);
+  }
   return true;
 };
 
@@ -329,10 +459,15 @@ const stem: Checker<Extract<ChannelRule, { kind: "stem" }>> = (c, rule, say) => 
 };
 
 const CHECKERS: Record<string, Checker<never>> = {
-  passthrough,
+  passthrough: elementwise(true),
+  map: elementwise(false),
   accessory,
   joint,
   concat,
+  split,
+  slice,
+  permute,
+  reduce,
   flatten,
   pixelShuffle,
   stem,

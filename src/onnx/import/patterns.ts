@@ -5,6 +5,7 @@
  * - LayerNorm as ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div(/Mul/Add) over the last axis;
  * - oto's own channels-first LayerNorm (ReduceSum over channels ... ) as `layerNorm2d`;
  * - GELU as x·0.5·(1 + erf(x/√2)); SiLU as x·sigmoid(x); HardSwish as x·HardSigmoid(x);
+ *   Mish as x·tanh(softplus(x)) (opsets before 18, as oto writes it);
  * - a fully connected layer as MatMul(x, W) + b, or MatMul(x, Transpose(W)) + b.
  * Fused nodes replace the last node of their pattern (same output name); nodes nothing reads
  * any more are dropped.
@@ -235,13 +236,18 @@ function gelu(ix: Index, erf: OnnxNode): OnnxNode | undefined {
   return undefined;
 }
 
-/** x·sigmoid(x) and x·HardSigmoid(x) (alpha 1/6, beta 0.5). */
+/** x·sigmoid(x), x·HardSigmoid(x) (alpha 1/6, beta 0.5) and x·tanh(softplus(x)). */
 function gatedSelf(ix: Index, mul: OnnxNode): OnnxNode | undefined {
   for (const v of mul.inputs) {
     const s = ix.op(v, "Sigmoid");
     const x = ix.other(mul, v);
     if (s && x === s.inputs[0] && mul.inputs[0] !== mul.inputs[1]) {
       return fused(mul, "oto.Silu", [x], {});
+    }
+    const t = ix.op(v, "Tanh");
+    const sp = t && ix.single(t.inputs[0]) ? ix.op(t.inputs[0], "Softplus") : undefined;
+    if (sp && x === sp.inputs[0] && ix.single(v)) {
+      return { ...fused(mul, "Mish", [x], {}), domain: "" };
     }
     const h = ix.op(v, "HardSigmoid");
     if (h && x === h.inputs[0]) {

@@ -1,0 +1,171 @@
+/**
+ * The patterns of issue 14, one small model each (src/zoo/cases_zig.ts): the prunable group
+ * count is pinned (derived by hand below, so a partition that loses pruning fails), and the
+ * compressed model (a seeded half of every prunable ZIG zeroed) gives the same outputs at the
+ * traced batch size 1, at batch 3 and in train mode.
+ */
+import assert from "node:assert/strict";
+import * as o from "../mod.ts";
+import { init } from "../mod.ts";
+import { zoo } from "../src/zoo/index.ts";
+import type { Zig } from "../src/zig/types.ts";
+import { roundTrip } from "./zig_helpers.ts";
+import { hasWebgpu } from "./helpers.ts";
+import { getDefaultBackend, setDefaultBackend } from "../src/tensor.ts";
+
+// Whether a WebGPU adapter exists (hasWebgpu initialises it); the cases run on the cpu.
+const gpu = await hasWebgpu();
+await init({ quiet: true, backend: "cpu" });
+
+/** The ZIG that has `param` (axis 0 unless given) among its members. */
+const zigOf = (zigs: readonly Zig[], param: string, axis = 0) => {
+  const z = zigs.find((z) => z.members.some((m) => m.param === param && m.axis === axis));
+  assert.ok(z, `no ZIG has ${param}@${axis} as a member`);
+  return z;
+};
+
+// Prunable groups of each case (zoo default widths), derived by hand:
+const COUNTS: [string, number, string][] = [
+  // c1 (w = 8) read by c2, c2 (2w = 16) read by fc through the pool: 8 + 16.
+  ["case-bn-no-affine", 24, "bn1/bn2 have no gamma/beta: their running means join the groups"],
+  // enc (w = 4: read by dec and, cropped, by fuse), dec (4, read by fuse), fuse (4, read by fc
+  // through the mean over H and W): 4 + 4 + 4.
+  ["case-crop", 12, "crops keep channels"],
+  // cv1's 2c = 8 channels split into two families of 4: the first half (read by cv2), the
+  // second half joined with mb's 4 rows by the residual add (read by ma and twice by cv2);
+  // ma's hidden 4; cv2's 8 (read by fc): 4 + 4 + 4 + 8.
+  ["case-channel-split", 20, "split halves are their own families"],
+  // stem c = 4 (min(relu, 6) keeps zeros; joined with p1 by the residual add); e1/d1 2c = 8
+  // (ReLU6, depthwise); e2/d2 8 (hard swish, depthwise; the SE gate's se2 rows go along);
+  // SE hidden se1 2; p2 c + 2 = 6; head 2c = 8 (SiLU, Mish, read by fc): 4+8+8+2+6+8.
+  ["case-mobile", 36, "ReLU6, hard swish, SE with a hard sigmoid, SiLU, Mish"],
+  // a (w = 4: mean and max over H, W and conv b), b (w + 2 = 6, global max pool): 4 + 6.
+  ["case-reductions", 10, "reductions over H and W keep channels"],
+  // the stream (stem and c2 joined by the add, c = 8; fc2's rows go with it), c1 8, fc1 2.
+  ["case-squeeze-excite", 18, "the gated stream stays prunable"],
+  // the stream (8) stays: the spatial attention's mean and max over channels read it; the
+  // channel MLP's hidden units (c/2 = 4, one space for both applications), out conv 8: 4 + 8.
+  ["case-cbam", 12, "channel mean/max block the stream, the MLP prunes"],
+  // the stream (c = 4: stem, LayerNorm2d, depthwise convs, channels-last LayerNorms, pwconv2
+  // rows and the layer scales, head LayerNorm) and each block's hidden 4c = 16: 4 + 16 + 16.
+  ["case-channels-last", 36, "permute, LayerNorm and Linear over the last axis"],
+  // conv (4, read by mix through the mean and by the box head), aux (6), mix (8): the inputs
+  // and the two outputs stay.
+  ["case-multi-io", 18, "two inputs, a record of two outputs"],
+  // c1 4 (read by c2 and the fuse concat), c2 8 (SPPF: itself and three max pools), sppf 8
+  // (lat and the small head), lat 4 (upsampled into fuse), fuse 4 (large head): 4+8+8+4+4.
+  ["case-two-scale-detector", 28, "SPPF, upsample + concat, two heads"],
+];
+
+for (const [name, groups, what] of COUNTS) {
+  Deno.test(`${name}: ${groups} prunable groups (${what}); compact outputs equal at batch 1, 3 and in train mode`, async () => {
+    const e = zoo[name];
+    const r = await roundTrip(e.build({ seed: 1 }), e.inputShapes ?? e.inputShape);
+    assert.equal(r.counts.prunableGroups, groups, `${name}: prunable groups`);
+    assert.ok(r.report.paramsAfter < r.report.paramsBefore, `${name}: nothing was removed`);
+  });
+}
+
+Deno.test("every issue-14 case has a pinned count", () => {
+  const pinned = new Set(COUNTS.map((c) => c[0]));
+  const cases = [
+    "case-bn-no-affine",
+    "case-crop",
+    "case-channel-split",
+    "case-mobile",
+    "case-reductions",
+    "case-squeeze-excite",
+    "case-cbam",
+    "case-channels-last",
+    "case-multi-io",
+    "case-two-scale-detector",
+  ];
+  for (const c of cases) assert.ok(c in zoo && pinned.has(c), c);
+});
+
+Deno.test("batch norm without affine: its running mean is part of the zero test", async () => {
+  const e = zoo["case-bn-no-affine"];
+  const r = await roundTrip(e.build({ seed: 2 }), e.inputShape);
+  const z = zigOf(r.part.zigs, "c1.weight");
+  const rm = z.members.find((m) => m.param === "b1.running_mean");
+  assert.ok(rm?.required, "b1.running_mean is required to be zero");
+  assert.ok(!z.members.find((m) => m.param === "b1.running_var")?.required);
+});
+
+Deno.test("gates: SE's fc2 rows and CBAM's MLP rows go with the gated channels", async () => {
+  const se = await roundTrip(zoo["case-squeeze-excite"].build({ seed: 3 }), [1, 3, 8, 8]);
+  const stream = zigOf(se.part.zigs, "c2.weight");
+  assert.ok(stream.prunable);
+  assert.ok(stream.consumers.some((c) => c.param === "fc2.weight" && c.axis === 0));
+  assert.ok(stream.consumers.some((c) => c.param === "fc1.weight" && c.axis === 1));
+  const cb = await roundTrip(zoo["case-cbam"].build({ seed: 3 }), [1, 3, 8, 8]);
+  const s = zigOf(cb.part.zigs, "stem.weight");
+  assert.ok(!s.prunable);
+  assert.deepEqual([...new Set(s.blockedBy!.map((b) => b.op))].sort(), ["max", "mean"]);
+  assert.ok(zigOf(cb.part.zigs, "mlp1.weight").prunable);
+});
+
+Deno.test("channels-last blocks: the stream keeps its LayerNorms' statistics count", async () => {
+  const r = await roundTrip(zoo["case-channels-last"].build({ seed: 4 }), [1, 3, 8, 8]);
+  const stream = zigOf(r.part.zigs, "stem.weight");
+  const names = stream.members.map((m) => m.param);
+  for (const p of ["b1.norm.weight", "b1.pwconv2.weight", "b1.gamma", "norm.bias"]) {
+    assert.ok(names.includes(p), `${p} is in the stream's groups`);
+  }
+  assert.ok(zigOf(r.part.zigs, "b1.pwconv1.weight").prunable);
+});
+
+for (const backend of ["cpu", "webgpu"] as const) {
+  Deno.test({
+    name: `DHSPG (${backend}) zeroes a BatchNorm(affine false) running mean with its group`,
+    ignore: backend === "webgpu" && !gpu,
+    fn: () => withBackend(backend, dhspgBnNoAffine),
+  });
+}
+
+async function withBackend(be: "cpu" | "webgpu", fn: () => Promise<void>): Promise<void> {
+  const prev = getDefaultBackend();
+  setDefaultBackend(be);
+  try {
+    await fn();
+  } finally {
+    setDefaultBackend(prev);
+  }
+}
+
+async function dhspgBnNoAffine(): Promise<void> {
+  const model = zoo["case-bn-no-affine"].build({ seed: 5 });
+  const oto = await o.OTO.create(model, [1, 3, 8, 8]);
+  const opt = oto.dhspg({
+    lr: 0.05,
+    lambda: 10,
+    epsilon: 0.95,
+    targetGroupSparsity: 0.5,
+    startPruningStep: 3,
+  });
+  const x = o.randn([16, 3, 8, 8], { seed: 6 });
+  const y = o.tensor(Array.from({ length: 16 }, (_, i) => i % 10), [16], { dtype: "i32" });
+  model.train();
+  for (let step = 0; step < 40; step++) {
+    o.tidy(() => o.backward(o.crossEntropyLoss(model.call(x), y)));
+    opt.step();
+    opt.zeroGrad();
+  }
+  const st = await opt.stats();
+  assert.ok(st.zeroGroups > 0, `DHSPG zeroed groups: ${JSON.stringify(st)}`);
+  const { model: small, report } = await oto.compress();
+  const kept = report.zigs.filter((z) => z.prunable).reduce((s, z) => s + z.kept, 0);
+  // Every group DHSPG zeroed is removed: its running mean was zeroed with it.
+  assert.equal(kept, st.totalGroups - st.zeroGroups, "kept = non-zero groups");
+  model.eval();
+  const a = await o.tidy(() => model.call(x)).data();
+  const b = await o.tidy(() => small.call(x)).data();
+  const scale = Math.max(...Array.from(a, Math.abs));
+  assert.ok(Array.from(a, Number).every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), "differ");
+  opt.dispose();
+  // Without the buffers DHSPG cannot keep such a group removable: it says what to pass.
+  assert.throws(
+    () => new o.DHSPG(model.namedParameters(), oto.partition),
+    /needs buffer "b1.running_mean".*namedBuffers/,
+  );
+}
