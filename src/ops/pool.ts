@@ -298,6 +298,7 @@ const AVG_WINDOWS: [string, number[], Pool2dAttrs][] = [
     win([3, 3], [2, 2], [1, 1], [1, 1], true, false),
   ],
   ["padding counted, ceil mode", [1, 2, 5, 8], win([2, 3], [2, 2], [1, 1], [1, 1], true)],
+  ["padding [1, 0] counted, ceil mode", [1, 2, 5, 7], win([3, 2], [2, 2], [1, 0], [1, 1], true)],
 ];
 
 /** Equal values inside windows (distinct values are >= 0.25 apart). */
