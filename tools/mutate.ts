@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 /** One single-line change and the tests that should notice it. */
-interface Mutation {
+export interface Mutation {
   id: string;
   category: "gradient" | "kernel" | "channel" | "dhspg" | "compress" | "onnx";
   file: string;
@@ -517,12 +517,14 @@ export const MUTATIONS: Mutation[] = [
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const originals = new Map<string, string>();
 
-function restoreAll(): void {
+/** Put back every file a mutation changed. */
+export function restoreAll(): void {
   for (const [path, text] of originals) Deno.writeTextFileSync(path, text);
   originals.clear();
 }
 
-function apply(m: Mutation): void {
+/** Apply `m` to its file (restored by {@link restoreAll}). */
+export function applyMutation(m: Mutation): void {
   const path = join(root, m.file);
   const text = Deno.readTextFileSync(path);
   const at = text.indexOf(m.from);
@@ -538,11 +540,13 @@ function apply(m: Mutation): void {
   Deno.writeTextFileSync(path, text.slice(0, at) + m.to + text.slice(at + m.from.length));
 }
 
-async function runTests(
+/** Run test files (under tests/); `ops` narrows the conformance harness to those ops. */
+export async function runTests(
   files: string[],
   ops?: string[],
+  extraEnv: Record<string, string> = {},
 ): Promise<{ failed: boolean; why: string }> {
-  const env: Record<string, string> = { NO_COLOR: "1" };
+  const env: Record<string, string> = { NO_COLOR: "1", ...extraEnv };
   if (ops && files.includes(C)) env.OTO_CONFORM_OPS = ops.join(",");
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["test", "-A", "--no-check", "--parallel", ...files.map((f) => join("tests", f))],
@@ -588,7 +592,7 @@ if (import.meta.main) {
   const results: { m: Mutation; caught: boolean; why: string }[] = [];
   try {
     for (const m of chosen) {
-      apply(m);
+      applyMutation(m);
       let r = await runTests(m.tests, m.ops);
       if (!r.failed && values.full) r = await runTests(["."]);
       restoreAll();

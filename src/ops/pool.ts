@@ -25,7 +25,7 @@ import {
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
 import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
-import { fixed, rand, values } from "./samples.ts";
+import { fixed, ramp, rand, values } from "./samples.ts";
 
 type Pair = [number, number];
 
@@ -326,6 +326,10 @@ const FIRST_WINS: TieRule = {
 };
 const maxPoolSamples: OpSample<Pool2dAttrs>[] = [
   ...MAX_WINDOWS.map(([name, x, attrs]) => ({ name, ins: [rand(x)], attrs })),
+  ...MAX_WINDOWS.flatMap(([name, x, attrs]) => [
+    { name: `rising values, ${name}`, ins: [ramp(x)], attrs },
+    { name: `falling values, ${name}`, ins: [ramp(x, true)], attrs },
+  ]),
   ...[MAX_WINDOWS[0], MAX_WINDOWS[1]].map(([name, x, attrs]) => ({
     name: `ties: ${name}`,
     ins: [tied(x)],
