@@ -457,6 +457,15 @@ export const MUTATIONS: Mutation[] = [
     ops: ["batchNorm"],
   },
   {
+    id: "onnx-batchnorm-momentum",
+    category: "onnx",
+    file: "src/ops/norm.ts",
+    from: "momentum: { float: 1 - io.attrs.momentum },",
+    to: "momentum: { float: io.attrs.momentum },",
+    tests: [C, "onnx_batchnorm_training_test.ts"],
+    ops: ["batchNorm"],
+  },
+  {
     id: "onnx-leakyrelu-alpha",
     category: "onnx",
     file: "src/ops/elementwise.ts",

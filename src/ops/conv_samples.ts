@@ -40,6 +40,11 @@ const CONV: Geo[] = [
   { name: "1x1, plane a multiple of 4 (vec4), bias", x: [2, 6, 2, 4], w: [8, 6, 1, 1], bias: true },
   { name: "1x1, odd plane", x: [1, 5, 3, 5], w: [3, 5, 1, 1] },
   {
+    name: "1x1, vec4 plane of 3 quads (a thread's second quad past the end)",
+    x: [2, 3, 3, 4],
+    w: [5, 3, 1, 1],
+  },
+  {
     name: "stride [2, 1], dilation [2, 1], padding larger than the kernel",
     x: [1, 2, 5, 6],
     w: [3, 2, 3, 2],
