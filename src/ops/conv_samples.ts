@@ -77,6 +77,26 @@ const CONV: Geo[] = [
     padding: [1, 1],
   },
   { name: "1x1 stride 2 (generic kernel)", x: [1, 3, 5, 5], w: [4, 3, 1, 1], stride: [2, 2] },
+  {
+    name: "3x3 stride 1, padding [2, 1] (k3 kernels, unequal padding)",
+    x: [1, 2, 5, 6],
+    w: [3, 2, 3, 3],
+    padding: [2, 1],
+  },
+  {
+    name: "kernel 5x3, stride [2, 1] (the 3-wide weight-gradient kernel with 5 rows)",
+    x: [1, 2, 7, 6],
+    w: [4, 2, 5, 3],
+    stride: [2, 1],
+    padding: [1, 1],
+  },
+  {
+    name: "dilation [1, 2], input narrower than the dilated kernel",
+    x: [1, 2, 5, 3],
+    w: [3, 2, 3, 3],
+    dilation: [1, 2],
+    padding: [1, 2],
+  },
   { name: "empty batch", x: [0, 2, 4, 4], w: [3, 2, 3, 3] },
 ];
 
