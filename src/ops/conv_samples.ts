@@ -40,6 +40,11 @@ const CONV: Geo[] = [
   { name: "1x1, plane a multiple of 4 (vec4), bias", x: [2, 6, 2, 4], w: [8, 6, 1, 1], bias: true },
   { name: "1x1, odd plane", x: [1, 5, 3, 5], w: [3, 5, 1, 1] },
   {
+    name: "1x1, vec4 plane of 3 quads (a thread's second quad past the end)",
+    x: [2, 3, 3, 4],
+    w: [5, 3, 1, 1],
+  },
+  {
     name: "stride [2, 1], dilation [2, 1], padding larger than the kernel",
     x: [1, 2, 5, 6],
     w: [3, 2, 3, 2],
@@ -48,9 +53,9 @@ const CONV: Geo[] = [
     dilation: [2, 1],
   },
   {
-    name: "groups 2, stride 2",
-    x: [2, 4, 5, 5],
-    w: [6, 2, 3, 3],
+    name: "groups 2 of 10 output channels (3 quads), stride 2",
+    x: [1, 4, 5, 5],
+    w: [20, 2, 3, 3],
     groups: 2,
     stride: [2, 2],
     padding: [1, 1],
@@ -64,7 +69,34 @@ const CONV: Geo[] = [
     padding: [2, 2],
     dilation: [2, 2],
   },
+  {
+    name: "groups 2 of 9 output channels, 3x3 stride 1 (k3 kernels)",
+    x: [1, 4, 4, 5],
+    w: [18, 2, 3, 3],
+    groups: 2,
+    padding: [1, 1],
+  },
   { name: "1x1 stride 2 (generic kernel)", x: [1, 3, 5, 5], w: [4, 3, 1, 1], stride: [2, 2] },
+  {
+    name: "3x3 stride 1, padding [2, 1] (k3 kernels, unequal padding)",
+    x: [1, 2, 5, 6],
+    w: [3, 2, 3, 3],
+    padding: [2, 1],
+  },
+  {
+    name: "kernel 5x3, stride [2, 1] (the 3-wide weight-gradient kernel with 5 rows)",
+    x: [1, 2, 7, 6],
+    w: [4, 2, 5, 3],
+    stride: [2, 1],
+    padding: [1, 1],
+  },
+  {
+    name: "dilation [1, 2], input narrower than the dilated kernel",
+    x: [1, 2, 5, 3],
+    w: [3, 2, 3, 3],
+    dilation: [1, 2],
+    padding: [1, 2],
+  },
   { name: "empty batch", x: [0, 2, 4, 4], w: [3, 2, 3, 3] },
 ];
 

@@ -11,7 +11,7 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { broadcastShapes, broadcastStrides, elementMap, packShape, sameShape } from "./util.ts";
 import type { ChannelRule, NoFacet, OnnxRule, OpSample } from "./spec.ts";
 import { kink } from "./samples.ts";
-import { binarySamples, tieData, unarySamples } from "./elementwise_samples.ts";
+import { binarySamples, compareTie, tieData, unarySamples } from "./elementwise_samples.ts";
 
 const wgslType = (d: DType) => d;
 
@@ -82,6 +82,7 @@ const UNARY: Record<string, UnaryRow> = {
     grad: (x) => fill(x.shape, 0, x.backend),
     zeroInvariant: true,
     onnx: simple("Sign"),
+    samples: [kink("sign(0) = 0: the midpoint of both sides", [-1, 0, 0.5, 0], "both", no)],
   },
   exp: {
     wgsl: "return exp(x);",
@@ -142,6 +143,7 @@ const UNARY: Record<string, UnaryRow> = {
       e.node("Greater", [io.inputs[0], zero], [b]);
       e.node("Cast", [b], io.outputs, { to: 1 });
     },
+    samples: [kink("step(0) = 0: the value from below", [-1, 0, 0.5, 0], "down", no)],
   },
   leakyRelu: {
     wgsl: "return select(p.alpha * x, x, x > 0.0);",
@@ -434,7 +436,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Less"),
-    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
+    samples: [compareTie("up")],
   },
   le: {
     wgsl: "return select(0.0, 1.0, a <= b);",
@@ -443,7 +445,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Greater", true),
-    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
+    samples: [compareTie("down")],
   },
   gt: {
     wgsl: "return select(0.0, 1.0, a > b);",
@@ -452,7 +454,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Greater"),
-    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
+    samples: [compareTie("down")],
   },
   ge: {
     wgsl: "return select(0.0, 1.0, a >= b);",
@@ -461,7 +463,7 @@ const BINARY: Record<string, BinaryRow> = {
     compare: true,
     channels: noChannels,
     onnx: cmp("Less", true),
-    samples: [{ name: "equal elements", ins: tieData, attrs: {} }],
+    samples: [compareTie("up")],
   },
 };
 

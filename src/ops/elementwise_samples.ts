@@ -53,3 +53,13 @@ export const tieData: SampleInput[] = [
   values([1, -0.5, 2, 0.25, -1, 3], [2, 3]),
   values([1, 0.5, 2, 0.25, -2, 3], [2, 3]),
 ];
+
+/** Equal operands of a comparison: the result is that of the first operand moved `side`. */
+export function compareTie(side: "up" | "down"): OpSample<NoAttrs> {
+  return {
+    name: "equal elements",
+    ins: tieData,
+    attrs: {},
+    ties: { rule: `a tie compares as a first operand moved ${side}`, breaks: [[side, "none"]] },
+  };
+}

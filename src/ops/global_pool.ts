@@ -10,7 +10,7 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { div, eq, mul } from "./elementwise.ts";
 import { expand } from "./movement.ts";
 import { sum } from "./reduce.ts";
-import { rand, values } from "./samples.ts";
+import { ramp, rand, values } from "./samples.ts";
 
 type NoAttrs = Record<string, never>;
 
@@ -63,6 +63,9 @@ const globalMaxPoolOp: OpSpec<NoAttrs> = defineOp<NoAttrs>({
   samples: [
     { name: "small plane (a thread per plane)", ins: [rand([2, 3, 5, 5])], attrs: {} },
     { name: "large plane (a workgroup per plane)", ins: [rand([1, 2, 9, 11])], attrs: {} },
+    { name: "rising values, small planes", ins: [ramp([2, 3, 4, 5])], attrs: {} },
+    { name: "falling values, large planes", ins: [ramp([1, 3, 9, 8], true)], attrs: {} },
+    { name: "rising values, large planes", ins: [ramp([1, 3, 9, 8])], attrs: {} },
     {
       name: "2-way ties in every plane",
       ins: [values([1, -2, 1, 0.5, -1, 0.25, 0.25, -3], [1, 2, 2, 2])],

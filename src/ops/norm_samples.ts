@@ -19,6 +19,7 @@ const xgb = (shape: number[], param: number[]): SampleInput[] => [
 export const batchNormSamples: OpSample<{ training: boolean; momentum: number; eps: number }>[] = [
   ["training, NCHW, plane a multiple of 4", [3, 2, 2, 4], true],
   ["training, [N, C], odd sizes", [5, 3], true],
+  ["training, 8 planes of 15 (threads' counters wrap mid-plane)", [8, 2, 3, 5], true],
   ["eval, NCHW, odd plane", [2, 3, 3, 3], false],
 ].map(([name, shape, training]) => {
   const x = shape as number[], c = [x[1]];
@@ -82,6 +83,13 @@ const back = (name: string, core: Core, x: number[], param: number[], params: bo
 
 export const normBackwardSamples: OpSample<NormBackwardAttrs>[] = [
   back("batch, NCHW, with dgamma and dbeta", { kind: "batch" }, [3, 2, 2, 4], [2], true),
+  back(
+    "batch, 8 planes of 9 (threads' counters wrap mid-plane)",
+    { kind: "batch" },
+    [8, 2, 3, 3],
+    [2],
+    true,
+  ),
   back("instance, dx only", { kind: "instance" }, [2, 3, 5], [3], false),
   back("group", { kind: "group", groups: 2 }, [2, 4, 3, 3], [4], true),
   back("layer over two axes", { kind: "layer", normDims: 2 }, [2, 3, 4], [3, 4], true),

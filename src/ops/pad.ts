@@ -86,6 +86,11 @@ const padOp = defineOp<PadAttrs>({
       attrs: { before: [0, 0, 3, 1], after: [0, 0, 1, 4], value: 0 },
     },
     {
+      name: "spatial padding with a nonzero value",
+      ins: [rand([1, 2, 2, 3])],
+      attrs: { before: [0, 0, 1, 0], after: [0, 0, 0, 2], value: -1.5 },
+    },
+    {
       name: "channel axis",
       ins: [rand([1, 2, 3])],
       attrs: { before: [0, 1, 0], after: [0, 2, 0], value: 0 },

@@ -25,7 +25,7 @@ import {
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
 import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
-import { fixed, rand, values } from "./samples.ts";
+import { fixed, ramp, rand, values } from "./samples.ts";
 
 type Pair = [number, number];
 
@@ -282,11 +282,12 @@ const win = (
 
 const MAX_WINDOWS: [string, number[], Pool2dAttrs][] = [
   ["2x2 windows tiling the input", [2, 3, 4, 6], win([2, 2], [2, 2])],
+  ["2x3 windows tiling the input", [1, 2, 4, 9], win([2, 3], [2, 3])],
   ["3x3 stride 2 padding 1 (overlapping)", [1, 2, 7, 6], win([3, 3], [2, 2], [1, 1])],
   [
-    "dilation 2, ceil mode (partial last window)",
+    "dilation [2, 1], ceil mode (partial last window)",
     [1, 2, 7, 8],
-    win([3, 2], [2, 3], [1, 0], [2, 2], true),
+    win([3, 2], [2, 3], [1, 0], [2, 1], true),
   ],
 ];
 const AVG_WINDOWS: [string, number[], Pool2dAttrs][] = [
@@ -298,6 +299,12 @@ const AVG_WINDOWS: [string, number[], Pool2dAttrs][] = [
     win([3, 3], [2, 2], [1, 1], [1, 1], true, false),
   ],
   ["padding counted, ceil mode", [1, 2, 5, 8], win([2, 3], [2, 2], [1, 1], [1, 1], true)],
+  [
+    "stride [2, 1], padding counted, ceil mode",
+    [1, 2, 6, 5],
+    win([3, 3], [2, 1], [1, 1], [1, 1], true),
+  ],
+  ["padding [1, 0] counted, ceil mode", [1, 2, 5, 7], win([3, 2], [2, 2], [1, 0], [1, 1], true)],
 ];
 
 /** Equal values inside windows (distinct values are >= 0.25 apart). */
@@ -325,6 +332,10 @@ const FIRST_WINS: TieRule = {
 };
 const maxPoolSamples: OpSample<Pool2dAttrs>[] = [
   ...MAX_WINDOWS.map(([name, x, attrs]) => ({ name, ins: [rand(x)], attrs })),
+  ...MAX_WINDOWS.flatMap(([name, x, attrs]) => [
+    { name: `rising values, ${name}`, ins: [ramp(x)], attrs },
+    { name: `falling values, ${name}`, ins: [ramp(x, true)], attrs },
+  ]),
   ...[MAX_WINDOWS[0], MAX_WINDOWS[1]].map(([name, x, attrs]) => ({
     name: `ties: ${name}`,
     ins: [tied(x)],

@@ -14,7 +14,7 @@ import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { normAxis, packShape, stridesOf } from "./util.ts";
 import { div, eq, mul, scale } from "./elementwise.ts";
 import { expand, reshape } from "./movement.ts";
-import { rand, values } from "./samples.ts";
+import { ramp, rand, values } from "./samples.ts";
 import type { OpSample } from "./spec.ts";
 
 /** 2-way ties in every reduced row of a [2, 4] input (with axes [1]). */
@@ -34,6 +34,23 @@ function reduceSamples(kind: Kind): OpSample<ReduceAttrs>[] {
     s("long rows, few outputs (chunked)", [2, 2500], [1], false),
   ];
   if (kind === "sum") samples.push(s("empty reduced axis", [3, 0], [1], false));
+  if (kind === "max" || kind === "min") {
+    for (const falling of [false, true]) {
+      const how = falling ? "falling" : "rising";
+      samples.push(
+        {
+          name: `${how} values, middle axis`,
+          ins: [ramp([3, 4, 5], falling)],
+          attrs: { axes: [1], keepDims: false },
+        },
+        {
+          name: `${how} values, long rows`,
+          ins: [ramp([2, 2500], falling)],
+          attrs: { axes: [1], keepDims: true },
+        },
+      );
+    }
+  }
   if (kind === "max" || kind === "min") {
     samples.push({
       name: "2-way ties in every row",
@@ -278,6 +295,8 @@ const argmaxOp = defineOp<ArgmaxAttrs>({
   samples: [
     { name: "last axis, odd size", ins: [rand([3, 7])], attrs: { axis: 1 } },
     { name: "first axis, inner > 1", ins: [rand([4, 3, 2])], attrs: { axis: 0 } },
+    { name: "rising values", ins: [ramp([3, 5])], attrs: { axis: 1 } },
+    { name: "falling values, inner > 1", ins: [ramp([4, 3, 2], true)], attrs: { axis: 0 } },
     {
       name: "ties",
       ins: [TIED],

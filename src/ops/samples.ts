@@ -42,3 +42,14 @@ export function kink<A>(rule: string, data: number[], side: "up" | "down" | "bot
     ties: { rule, breaks },
   } satisfies OpSample<A>;
 }
+
+/**
+ * Distinct values rising (or falling) with the flat index, in (-1, 1]: a max-type kernel that
+ * reads one element too far (the next plane, window or row) gets a larger value than any it
+ * should see, so the mistake shows, where random data would hide it most of the time.
+ */
+export function ramp(shape: readonly number[], falling = false): SampleInput {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = Array.from({ length: n }, (_, j) => (2 * (falling ? n - j : j + 1)) / n - 1);
+  return { shape, data };
+}

@@ -36,18 +36,17 @@ export function checkTies(c: SampleContext): string[] {
   const loss = lossFn(c);
   const nBreaks = rule.breaks.length;
   const refGrads = c.wrt.map((i) => new Float64Array(c.inputs[i].host.length));
+  const refOuts = c.info.outs.map((o) => new Float64Array(o.shape.reduce((p, q) => p * q, 1)));
   for (const brk of rule.breaks) {
     const hosts = c.inputs.map((x, i) => moved(x.host, brk[i] ?? "none"));
-    // Outputs are continuous at a tie (or an index that the side decides): they must agree.
     const outs = cpu64(c.op, c.info, hosts.map(widen), c.sample.attrs);
     outs.forEach((o, k) => {
-      const got = c.cpu.outs[k].data;
-      const exact = c.info.outs[k].dtype !== "f32";
-      const t = exact
-        ? { atol: 0, rtol: 0 }
-        : { atol: 10 * MOVE * Math.max(1, scaleOf(o)), rtol: 0 };
-      const m = mismatch(got, o, t);
-      if (m) problems.push(`${what(`output ${k} vs the broken tie [${brk}]`)}: ${m}`);
+      if (c.info.outs[k].dtype === "f32") o.forEach((v, j) => (refOuts[k][j] += v / nBreaks));
+      else {
+        // An index (argmax) is what every break gives.
+        const m = mismatch(c.cpu.outs[k].data, o, { atol: 0, rtol: 0 });
+        if (m) problems.push(`${what(`output ${k} vs the broken tie [${brk}]`)}: ${m}`);
+      }
     });
     // Steps far below the ramp's spacing keep the differences on one side of every tie.
     c.wrt.forEach((i, k) => {
@@ -56,6 +55,13 @@ export function checkTies(c: SampleContext): string[] {
       for (let j = 0; j < n; j++) refGrads[k][j] += diffAt(loss, hosts, i, j, eps) / nBreaks;
     });
   }
+  // Values: the mean over the breaks (continuous ops: either side; sign(0): the midpoint).
+  refOuts.forEach((ref, k) => {
+    if (c.info.outs[k].dtype !== "f32") return;
+    const t = { atol: 10 * MOVE * Math.max(1, scaleOf(ref)), rtol: 0 };
+    const m = mismatch(c.cpu.outs[k].data, ref, t);
+    if (m) problems.push(`${what(`output ${k} vs the mean of the broken ties`)}: ${m}`);
+  });
   c.wrt.forEach((i, k) => {
     const g = c.cpu.grads?.[k];
     const ref = refGrads[k];
