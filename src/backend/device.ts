@@ -36,7 +36,26 @@ export function initGpu(): Promise<Gpu> {
   return pending;
 }
 
-async function acquire(): Promise<Gpu> {
+/** What {@link probeAdapter} found: the adapter WebGPU would use and whether it is software. */
+export interface AdapterProbe {
+  adapter: GPUAdapter;
+  name: string;
+  /** llvmpipe, lavapipe, SwiftShader or an adapter that says it is a fallback. */
+  isSoftware: boolean;
+}
+
+let probe: Promise<AdapterProbe> | null = null;
+
+/**
+ * Request the adapter once (no device): its name and whether it is a software rasteriser.
+ * Rejects with a {@link GpuError} saying how to get one when there is none.
+ */
+export function probeAdapter(): Promise<AdapterProbe> {
+  probe ??= requestAdapter();
+  return probe;
+}
+
+async function requestAdapter(): Promise<AdapterProbe> {
   ensureRuntimeDir();
   preferVulkan();
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
@@ -44,6 +63,19 @@ async function acquire(): Promise<Gpu> {
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new GpuError(`no WebGPU adapter found. ${HELP}`);
+  const info = adapter.info;
+  // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
+  const name = [info?.description || info?.device, info?.vendor, info?.architecture]
+    .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
+  const words = [info?.description, info?.device, info?.vendor, info?.architecture, name].join(" ");
+  const isSoftware = /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(words) ||
+    Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter) ||
+    Boolean((adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  return { adapter, name, isSoftware };
+}
+
+async function acquire(): Promise<Gpu> {
+  const { adapter, name: adapterName, isSoftware } = await probeAdapter();
   const want = adapter.limits;
   const device = await adapter.requestDevice({
     // For the opt-in kernel profiler (src/backend/profile.ts); costs nothing unless used.
@@ -65,12 +97,6 @@ async function acquire(): Promise<Gpu> {
   device.lost.then((info) => {
     lost = `${info.reason ?? "unknown"}: ${info.message}`;
   });
-  const info = adapter.info;
-  // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
-  const adapterName = [info?.description || info?.device, info?.vendor, info?.architecture]
-    .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
-  const isSoftware = /llvmpipe|swiftshader|lavapipe|software|cpu/i.test(adapterName) ||
-    Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
   gpu = { device, adapterName, isSoftware, limits: device.limits };
   return gpu;
 }
