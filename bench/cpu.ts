@@ -37,7 +37,6 @@ import {
   type Module,
   randn,
   SGD,
-  type Tensor,
   tensor,
   tidy,
   zoo,

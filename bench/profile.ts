@@ -1,19 +1,23 @@
 /**
- * Where a training step spends its GPU time, per kernel (WebGPU timestamp queries):
- * `deno task profile [--model resnet-small] [--width W] [--batch 64] [--steps 5]`.
+ * Where a training step spends its time, per kernel (webgpu: WebGPU timestamp queries) or per
+ * op (wasm: wall time of each op's facet, which runs synchronously on the worker threads):
+ * `deno task profile [--model resnet-small] [--width W] [--batch 64] [--steps 5]
+ * [--backend webgpu|wasm]` (default: the backend `init()` picks).
  *
  * Trains any zoo classifier for a few warm-up steps on random data (SGD with momentum, the CLI's
- * step), then times `--steps` more with {@link profileKernels} and prints one line per kernel:
- * milliseconds per step, share, dispatches per step. Every dispatch runs in its own compute pass
- * while profiling, so the total is a little above an unprofiled step; compare kernels with each
- * other, and whole steps with `deno bench` or the CLI's images/s.
+ * step), then times `--steps` more and prints one line per kernel or op: milliseconds per step,
+ * share, calls per step. On webgpu every dispatch runs in its own compute pass while profiling,
+ * so the total is a little above an unprofiled step. On wasm, ops without a wasm kernel (their
+ * cpu reference runs instead) are marked "cpu"; the remainder of the step (autograd, JS) is
+ * printed as "outside ops".
  */
 import { parseArgs } from "node:util";
 import { backward, crossEntropyLoss, init, randn, SGD, sync, tensor, tidy, zoo } from "../mod.ts";
 import { profileKernels } from "../src/backend/profile.ts";
+import { allOps, type OpPatch, withPatchedOps } from "../src/ops/registry.ts";
 
-const USAGE =
-  "usage: deno task profile [--model resnet-small] [--width W] [--batch 64] [--steps 5]";
+const USAGE = "usage: deno task profile [--model resnet-small] [--width W] [--batch 64] " +
+  "[--steps 5] [--backend webgpu|wasm]";
 let values;
 try {
   values = parseArgs({
@@ -22,6 +26,7 @@ try {
       width: { type: "string" },
       batch: { type: "string", default: "64" },
       steps: { type: "string", default: "5" },
+      backend: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -47,9 +52,16 @@ if (
   );
   Deno.exit(2);
 }
-const { backend, adapter } = await init({ quiet: true });
-if (backend !== "webgpu") {
-  console.error("profile: needs a WebGPU adapter (kernel timestamps)");
+if (values.backend !== undefined && !["webgpu", "wasm"].includes(values.backend)) {
+  console.error(`profile: --backend must be webgpu or wasm\n${USAGE}`);
+  Deno.exit(2);
+}
+const { backend, adapter } = await init({
+  quiet: true,
+  backend: values.backend as "webgpu" | "wasm" | undefined,
+});
+if (backend !== "webgpu" && backend !== "wasm") {
+  console.error(`profile: profiles the webgpu or wasm backend, not ${backend}`);
   Deno.exit(1);
 }
 const model = entry.build({ seed: 0, width });
@@ -73,19 +85,53 @@ const step = () =>
   });
 for (let i = 0; i < 2; i++) step();
 await sync();
+const label = `${name}${width ? ` (width ${width})` : ""}, batch ${batch}, ${adapter}`;
+const row = (what: string, ms: number, total: number, calls: number) =>
+  `  ${what.padEnd(34)} ${(ms / steps).toFixed(2).padStart(9)} ms ` +
+  `${((100 * ms) / total).toFixed(1).padStart(5)}%  ${calls / steps} per step`;
+
+if (backend === "wasm") {
+  // Wrap the facet that runs each op on wasm (its own, or the cpu reference) with a timer.
+  const spent = new Map<string, { ms: number; calls: number }>();
+  const timed = <F extends (...a: never[]) => unknown>(key: string, f: F): F =>
+    ((...args: Parameters<F>) => {
+      const t0 = performance.now();
+      const r = f(...args);
+      const e = spent.get(key) ?? { ms: 0, calls: 0 };
+      e.ms += performance.now() - t0;
+      e.calls++;
+      spent.set(key, e);
+      return r;
+    }) as F;
+  const patches: Record<string, OpPatch> = {};
+  for (const [op, spec] of allOps()) {
+    if (spec.alias) continue;
+    patches[op] = spec.wasm
+      ? { wasm: timed(op, spec.wasm.bind(spec)) }
+      : { cpu: timed(`${op} (cpu)`, spec.cpu.bind(spec)) };
+  }
+  const t0 = performance.now();
+  withPatchedOps(patches, () => {
+    for (let i = 0; i < steps; i++) step();
+  });
+  const wall = performance.now() - t0;
+  const rows = [...spent].sort((p, q) => q[1].ms - p[1].ms);
+  const inOps = rows.reduce((a, [, e]) => a + e.ms, 0);
+  console.log(
+    `${label}: ${(wall / steps).toFixed(1)} ms per step ` +
+      `(${((1000 * batch * steps) / wall).toFixed(0)} images/s)`,
+  );
+  for (const [op, e] of rows) console.log(row(op, e.ms, wall, e.calls));
+  console.log(row("outside ops (autograd, JS)", wall - inOps, wall, steps));
+  Deno.exit(0);
+}
+
 const times = await profileKernels(() => {
   for (let i = 0; i < steps; i++) step();
 });
 const total = times.reduce((a, t) => a + t.ms, 0);
 console.log(
-  `${name}${width ? ` (width ${width})` : ""}, batch ${batch}, ${adapter}: ${
-    (total / steps).toFixed(1)
-  } ms GPU per step ` +
+  `${label}: ${(total / steps).toFixed(1)} ms GPU per step ` +
     `(${((1000 * batch * steps) / total).toFixed(0)} images/s of kernel time)`,
 );
-for (const t of times) {
-  console.log(
-    `  ${t.kernel.padEnd(28)} ${(t.ms / steps).toFixed(2).padStart(9)} ms ` +
-      `${((100 * t.ms) / total).toFixed(1).padStart(5)}%  ${t.calls / steps} per step`,
-  );
-}
+for (const t of times) console.log(row(t.kernel, t.ms, total, t.calls));

@@ -173,6 +173,11 @@ function userRuntimeDir(tmp: string): string | null {
   }
 }
 
+/** Whether a device was acquired (webgpu work can exist only then). */
+export function gpuAcquired(): boolean {
+  return gpu !== null;
+}
+
 /** The device, or an error saying how to get one. Synchronous: call after {@link initGpu}. */
 export function gpuOrThrow(): Gpu {
   if (!gpu) {

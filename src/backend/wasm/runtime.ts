@@ -105,9 +105,13 @@ async function spawn(rt: WasmRuntime, n: number): Promise<number> {
       const stack = rt.heap.alloc(WORKER_STACK_BYTES);
       rt.kernels.set_scratch(tid, rt.heap.alloc(SCRATCH_BYTES), SCRATCH_BYTES);
       const w = new Worker(WORKER_SOURCE, { eval: true });
-      w.unref();
-      w.once("message", () => resolve());
-      w.once("error", (e) => reject(new Error(`wasm backend: worker ${tid} failed: ${e}`)));
+      // Referenced until it reports ready (so awaiting the start keeps the event loop alive),
+      // then unref'd: an idle worker never keeps a script from exiting.
+      w.once("message", () => (w.unref(), resolve()));
+      w.once(
+        "error",
+        (e) => (w.unref(), reject(new Error(`wasm backend: worker ${tid} failed: ${e}`))),
+      );
       w.postMessage({
         module: rt.module,
         memory: rt.memory,
