@@ -66,13 +66,13 @@ try {
   cpuModel = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
 } catch { /* not Linux */ }
 
-const { backend, adapter } = await init({
+const { adapter } = await init({
   backend: "wasm",
   threads: args.threads ? Number(args.threads) : undefined,
 });
 const threads = Number(/(\d+) thread/.exec(adapter)?.[1] ?? 1);
 console.log(`cpu: ${cpuModel}; load average ${loadavg()}`);
-console.log(`oto: ${backend} (${adapter})`);
+console.log(`oto: ${adapter}`);
 
 // ---------------------------------------------------------------------------------------------
 // The peer process

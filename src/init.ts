@@ -3,7 +3,7 @@
  * adapter or only a software one (llvmpipe, lavapipe, SwiftShader: slower than the wasm
  * kernels on the same cores); the TypeScript reference only when asked for.
  */
-import { type Gpu, initGpu, probeAdapter } from "./backend/device.ts";
+import { type AdapterProbe, type Gpu, initGpu, probeAdapter } from "./backend/device.ts";
 import { startWasmThreads, wasmRuntime } from "./backend/wasm/runtime.ts";
 import { type BackendName, setDefaultBackend } from "./tensor.ts";
 
@@ -20,7 +20,10 @@ export interface InitResult {
 export interface InitOptions {
   /** `"auto"` (default): webgpu on a hardware adapter, else wasm. */
   backend?: "webgpu" | "wasm" | "cpu" | "auto";
-  /** wasm backend: threads including the main one (default: the hardware's). */
+  /**
+   * wasm backend: threads including the main one (default: the hardware's). The worker pool
+   * starts once per process; later calls keep the first count.
+   */
   threads?: number;
   /** No warning when falling back. */
   quiet?: boolean;
@@ -39,6 +42,12 @@ export interface InitOptions {
  */
 export async function init(opts: InitOptions = {}): Promise<InitResult> {
   const want = opts.backend ?? "auto";
+  if (!["auto", "webgpu", "wasm", "cpu"].includes(want)) {
+    throw new Error(`init: backend must be "auto", "webgpu", "wasm" or "cpu", got "${want}"`);
+  }
+  if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1)) {
+    throw new Error(`init: threads must be a positive integer, got ${opts.threads}`);
+  }
   if (want === "cpu") {
     setDefaultBackend("cpu");
     return { backend: "cpu", adapter: "cpu (TypeScript reference)" };
@@ -49,27 +58,39 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
     setDefaultBackend("webgpu");
     return { backend: "webgpu", adapter: gpu.adapterName };
   }
-  let reason: string;
+  let probe: AdapterProbe | Error;
   try {
-    const probe = await probeAdapter();
-    if (!probe.isSoftware) {
-      const gpu: Gpu = await initGpu();
-      setDefaultBackend("webgpu");
-      return { backend: "webgpu", adapter: gpu.adapterName };
-    }
-    reason = `the only WebGPU adapter is a software one (${probe.name})`;
+    probe = await probeAdapter();
   } catch (e) {
-    reason = (e as Error).message.split(". ")[0];
+    probe = e as Error;
+  }
+  const choice = autoChoice(probe);
+  if (choice.backend === "webgpu") {
+    const gpu: Gpu = await initGpu();
+    setDefaultBackend("webgpu");
+    return { backend: "webgpu", adapter: gpu.adapterName };
   }
   try {
-    return { ...await initWasm(opts.threads), reason };
+    return { ...await initWasm(opts.threads), reason: choice.reason };
   } catch (e) {
     if (!opts.quiet) {
-      console.warn(`oto: ${reason}; ${(e as Error).message}; using the slow cpu backend`);
+      console.warn(`oto: ${choice.reason}; ${(e as Error).message}; using the slow cpu backend`);
     }
     setDefaultBackend("cpu");
-    return { backend: "cpu", adapter: "cpu (TypeScript reference)", reason };
+    return { backend: "cpu", adapter: "cpu (TypeScript reference)", reason: choice.reason };
   }
+}
+
+/**
+ * The automatic choice from what the adapter probe found: webgpu on a hardware adapter, else
+ * wasm, with the reason (no adapter, or only a software rasteriser).
+ */
+export function autoChoice(
+  probe: Pick<AdapterProbe, "name" | "isSoftware"> | Error,
+): { backend: "webgpu" | "wasm"; reason?: string } {
+  if (probe instanceof Error) return { backend: "wasm", reason: probe.message.split(". ")[0] };
+  if (!probe.isSoftware) return { backend: "webgpu" };
+  return { backend: "wasm", reason: `the only WebGPU adapter is a software one (${probe.name})` };
 }
 
 async function initWasm(threads?: number): Promise<InitResult> {

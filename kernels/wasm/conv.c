@@ -36,10 +36,11 @@ static qgeom qgeom_of(const geom* g, int rows) {
   qgeom q;
   q.qy = ((g->kh - 1) * g->dh) / g->sh;
   q.qx = ((g->kw - 1) * g->dw) / g->sw;
-  q.Hq = rows + q.qy + 1;
+  q.Hq = rows + q.qy;
   q.Wq = g->Wo + q.qx + 1;
   q.planes = g->sh * g->sw * g->R;
-  q.floats = q.planes * q.Hq * q.Wq + 8;
+  /* Tiles read up to qx + 4 floats past the last plane (dropped columns, partial tiles). */
+  q.floats = q.planes * q.Hq * q.Wq + q.qx + 8;
   return q;
 }
 
@@ -94,7 +95,7 @@ static void build_xq(const geom* g, const qgeom* q, const float* x, int n, int g
       }
     }
   }
-  __builtin_memset(xq + q->planes * plane_size, 0, 8 * sizeof(float));
+  __builtin_memset(xq + q->planes * plane_size, 0, (q->qx + 8) * sizeof(float));
 }
 
 /* Output rows per band so that `per_row(rows)` floats of scratch suffice; 0 if not even one. */

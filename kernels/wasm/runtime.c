@@ -27,6 +27,7 @@ static int live;         /* workers inside worker_loop */
 static int main_waiting; /* the main thread sleeps on job.completed */
 static int shutdown_flag;
 static int in_job;
+static int worker_tasks; /* tasks run by worker threads (tests check the pool takes part) */
 static float* scratch_ptr[MAX_THREADS];
 static int scratch_size;
 
@@ -56,6 +57,8 @@ int scratch_bytes(void) { return scratch_size; }
 
 int EXPORT(thread_count)(void) { return 1 + __atomic_load_n(&live, __ATOMIC_SEQ_CST); }
 
+int EXPORT(worker_task_count)(void) { return __atomic_load_n(&worker_tasks, __ATOMIC_SEQ_CST); }
+
 /* Claim and run tasks of generation g until none is left. */
 static void run_tasks(uint32_t g, int tid) {
   for (;;) {
@@ -73,6 +76,7 @@ static void run_tasks(uint32_t g, int tid) {
       continue;
     }
     fn(args, (int)idx, tid);
+    if (tid != 0) __atomic_add_fetch(&worker_tasks, 1, __ATOMIC_RELAXED);
     if (__atomic_add_fetch(&job.completed, 1, __ATOMIC_SEQ_CST) == n &&
         __atomic_load_n(&main_waiting, __ATOMIC_SEQ_CST)) {
       __builtin_wasm_memory_atomic_notify(&job.completed, 1);

@@ -67,11 +67,32 @@ async function requestAdapter(): Promise<AdapterProbe> {
   // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
   const name = [info?.description || info?.device, info?.vendor, info?.architecture]
     .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
-  const words = [info?.description, info?.device, info?.vendor, info?.architecture, name].join(" ");
-  const isSoftware = /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(words) ||
-    Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter) ||
-    Boolean((adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ||
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const isSoftware = isSoftwareAdapter({
+    description: info?.description,
+    device: info?.device,
+    vendor: info?.vendor,
+    architecture: info?.architecture,
+    isFallbackAdapter: fallback,
+  });
   return { adapter, name, isSoftware };
+}
+
+/**
+ * Whether an adapter is a CPU rasteriser (Mesa's llvmpipe and lavapipe, SwiftShader) or says it
+ * is a fallback adapter: WebGPU on it runs slower than the wasm backend on the same cores.
+ */
+export function isSoftwareAdapter(info: {
+  description?: string;
+  device?: string;
+  vendor?: string;
+  architecture?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
+  const words = [info.description, info.device, info.vendor, info.architecture].join(" ");
+  return Boolean(info.isFallbackAdapter) ||
+    /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(words);
 }
 
 async function acquire(): Promise<Gpu> {

@@ -7,6 +7,8 @@ export interface KernelExports {
   set_stack_pointer(sp: number): void;
   set_scratch(tid: number, ptr: number, bytes: number): void;
   thread_count(): number;
+  /** Tasks run by worker threads so far (the main thread's not counted). */
+  worker_task_count(): number;
   worker_loop(tid: number): void;
   stop_workers(): void;
   /** C[b] (+)= A[b] B[b] with A(i,k) = A[b*sa + i*rsa + k*csa], B(k,j) = B[b*sb + k*rsb + j*csb]. */

@@ -9,7 +9,7 @@
  */
 import type { Worker } from "node:worker_threads";
 import { KERNELS_BASE64 } from "./kernels_wasm.ts";
-import { Heap, sizeClass } from "./heap.ts";
+import { Heap, type HeapStats, sizeClass } from "./heap.ts";
 import type { KernelExports } from "./exports.ts";
 
 /** Per-thread scratch (packing buffers, im2col slabs): kernels size their tiles to fit it. */
@@ -187,4 +187,24 @@ export function withTemps<T>(counts: readonly number[], fn: (...ptrs: number[]) 
   } finally {
     ptrs.forEach((p, i) => heap.release(p, Math.max(counts[i], 1) * 4));
   }
+}
+
+/**
+ * Bytes of the wasm backend's heap: held by live tensors, idle in its pool (reused by the next
+ * tensor of the same size class), carved from the memory, and the memory's size (it never
+ * shrinks). All zero before the backend is first used.
+ *
+ * @example
+ * ```ts
+ * import { init, randn, tidy, wasmMemory } from "../../../mod.ts";
+ * await init({ backend: "wasm" });
+ * const before = wasmMemory().liveBytes;
+ * tidy(() => randn([256, 256], { seed: 0 })); // freed at the end of the scope
+ * console.log(wasmMemory().liveBytes === before); // true
+ * ```
+ */
+export function wasmMemory(): HeapStats {
+  return runtime
+    ? runtime.heap.usage()
+    : { liveBytes: 0, pooledBytes: 0, allocatedBytes: 0, memoryBytes: 0 };
 }
