@@ -11,13 +11,14 @@
  * cpu reference runs instead) are marked "cpu"; the remainder of the step (autograd, JS) is
  * printed as "outside ops".
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { backward, crossEntropyLoss, init, randn, SGD, sync, tensor, tidy, zoo } from "../mod.ts";
 import { profileKernels } from "../src/backend/profile.ts";
 import { allOps, type OpPatch, withPatchedOps } from "../src/ops/registry.ts";
 
 const USAGE = "usage: deno task profile [--model resnet-small] [--width W] [--batch 64] " +
-  "[--steps 5] [--backend webgpu|wasm]";
+  "[--steps 5] [--backend webgpu|wasm] [--threads N]";
 let values;
 try {
   values = parseArgs({
@@ -27,6 +28,7 @@ try {
       batch: { type: "string", default: "64" },
       steps: { type: "string", default: "5" },
       backend: { type: "string" },
+      threads: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   }).values;
@@ -59,6 +61,7 @@ if (values.backend !== undefined && !["webgpu", "wasm"].includes(values.backend)
 const { backend, adapter } = await init({
   quiet: true,
   backend: values.backend as "webgpu" | "wasm" | undefined,
+  threads: values.threads === undefined ? undefined : Number(values.threads),
 });
 if (backend !== "webgpu" && backend !== "wasm") {
   console.error(`profile: profiles the webgpu or wasm backend, not ${backend}`);
@@ -91,14 +94,21 @@ const row = (what: string, ms: number, total: number, calls: number) =>
   `${((100 * ms) / total).toFixed(1).padStart(5)}%  ${calls / steps} per step`;
 
 if (backend === "wasm") {
-  // Wrap the facet that runs each op on wasm (its own, or the cpu reference) with a timer.
-  const spent = new Map<string, { ms: number; calls: number }>();
+  // Wrap the facet that runs each op on wasm (its own, or the cpu reference) with a timer:
+  // wall time, and CPU time of all threads (on a busy machine the wall time includes waits for
+  // a core; with --threads 1 the CPU time is the op's own cost).
+  const spent = new Map<string, { ms: number; cpu: number; calls: number }>();
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const timed = <F extends (...a: never[]) => unknown>(key: string, f: F): F =>
     ((...args: Parameters<F>) => {
-      const t0 = performance.now();
+      const t0 = performance.now(), c0 = cpuMs();
       const r = f(...args);
-      const e = spent.get(key) ?? { ms: 0, calls: 0 };
+      const e = spent.get(key) ?? { ms: 0, cpu: 0, calls: 0 };
       e.ms += performance.now() - t0;
+      e.cpu += cpuMs() - c0;
       e.calls++;
       spent.set(key, e);
       return r;
@@ -110,19 +120,24 @@ if (backend === "wasm") {
       ? { wasm: timed(op, spec.wasm.bind(spec)) }
       : { cpu: timed(`${op} (cpu)`, spec.cpu.bind(spec)) };
   }
-  const t0 = performance.now();
+  const t0 = performance.now(), c0 = cpuMs();
   withPatchedOps(patches, () => {
     for (let i = 0; i < steps; i++) step();
   });
-  const wall = performance.now() - t0;
-  const rows = [...spent].sort((p, q) => q[1].ms - p[1].ms);
+  const wall = performance.now() - t0, cpu = cpuMs() - c0;
+  const rows = [...spent].sort((p, q) => q[1].cpu - p[1].cpu);
   const inOps = rows.reduce((a, [, e]) => a + e.ms, 0);
+  const inCpu = rows.reduce((a, [, e]) => a + e.cpu, 0);
+  const cpuCol = (ms: number) => `${(ms / steps).toFixed(2).padStart(9)} CPU-ms`;
   console.log(
-    `${label}: ${(wall / steps).toFixed(1)} ms per step ` +
-      `(${((1000 * batch * steps) / wall).toFixed(0)} images/s)`,
+    `${label}: ${(wall / steps).toFixed(1)} ms per step (${
+      ((1000 * batch * steps) / wall).toFixed(0)
+    } images/s), ${(cpu / steps).toFixed(1)} CPU-ms per step; load ${Deno.loadavg()[0]}`,
   );
-  for (const [op, e] of rows) console.log(row(op, e.ms, wall, e.calls));
-  console.log(row("outside ops (autograd, JS)", wall - inOps, wall, steps));
+  for (const [op, e] of rows) console.log(`${row(op, e.ms, wall, e.calls)} ${cpuCol(e.cpu)}`);
+  console.log(
+    `${row("outside ops (autograd, JS)", wall - inOps, wall, steps)} ${cpuCol(cpu - inCpu)}`,
+  );
   Deno.exit(0);
 }
 

@@ -12,6 +12,7 @@ import * as o from "../mod.ts";
 import { autoChoice } from "../src/init.ts";
 import { isSoftwareAdapter } from "../src/backend/device.ts";
 import { wasmRuntime, wasmThreads } from "../src/backend/wasm/runtime.ts";
+import { setWasmConvPath } from "../src/ops/conv_wasm.ts";
 import { assertClose, hostRand } from "./helpers.ts";
 
 type Fn = (...xs: o.Tensor[]) => o.Tensor | o.Tensor[];
@@ -29,7 +30,10 @@ async function run(fn: Fn, inputs: ReturnType<typeof hostRand>[], backend: o.Bac
   return res;
 }
 
-/** Each case: a function of f32 inputs, their shapes, and a tolerance. */
+/**
+ * Each case: a function of f32 inputs, their shapes, and an absolute tolerance (default 2e-5;
+ * convs 1e-4: weight gradients sum thousands of products in f32, the oracle in f64).
+ */
 interface Case {
   what: string;
   fn: Fn;
@@ -75,21 +79,25 @@ const CASES: Case[] = [
     what: "conv 3x3 s1 p1, 16->24 channels, 29x31",
     fn: convGrads({ padding: 1 }),
     shapes: [[5, 16, 29, 31], [24, 16, 3, 3]],
+    atol: 1e-4,
   },
   {
     what: "conv 3x3 s2 p1 (scatter input gradient), 17x18",
     fn: convGrads({ stride: 2, padding: 1 }),
     shapes: [[3, 8, 17, 18], [13, 8, 3, 3]],
+    atol: 1e-4,
   },
   {
     what: "conv 5x3 stride [2,1] dilation [1,2] pad [2,0] groups 2",
     fn: convGrads({ stride: [2, 1], dilation: [1, 2], padding: [2, 0], groups: 2 }),
     shapes: [[2, 6, 15, 16], [10, 3, 5, 3]],
+    atol: 1e-4,
   },
   {
     what: "conv 1x1 stride 2, 40 channels",
     fn: convGrads({ stride: 2 }),
     shapes: [[4, 40, 9, 9], [36, 40, 1, 1]],
+    atol: 1e-4,
   },
   {
     what: "depthwise 3x3",
@@ -152,6 +160,26 @@ Deno.test("wasm kernels match the cpu oracle on large and edge shapes (one threa
     const got = await run(c.fn, inputs, "wasm");
     got.forEach((g, k) => assertClose(g, want[k], `${c.what} (output ${k})`, c.atol ?? 2e-5, 1e-4));
     singleThreaded.push(got);
+  }
+});
+
+Deno.test("both wasm conv families (implicit, im2col + GEMM) match the cpu oracle", async () => {
+  const convs = CASES.filter((c) => c.what.startsWith("conv ") && !c.what.includes("banded"));
+  assert.ok(convs.length >= 4);
+  try {
+    for (const path of ["implicit", "gemm"] as const) {
+      setWasmConvPath(path);
+      for (const [i, c] of convs.entries()) {
+        const inputs = c.shapes.map((s, j) => hostRand(s, 7 * i + j + 3));
+        const want = await run(c.fn, inputs, "cpu");
+        const got = await run(c.fn, inputs, "wasm");
+        got.forEach((g, k) =>
+          assertClose(g, want[k], `${c.what} via ${path} (output ${k})`, c.atol ?? 2e-5, 1e-4)
+        );
+      }
+    }
+  } finally {
+    setWasmConvPath("auto");
   }
 });
 

@@ -49,7 +49,7 @@ import {
   convTranspose2dBackwardInputSamples,
   convTranspose2dSamples,
 } from "./conv_samples.ts";
-import { conv2dWasm, transposedWasm, wgradWasm } from "./conv_wasm.ts";
+import { conv2dBackwardInputWasm, conv2dWasm, transposedWasm, wgradWasm } from "./conv_wasm.ts";
 
 export type {
   Conv2dAttrs,
@@ -286,7 +286,7 @@ const conv2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
   },
   wasm([dy, w], [dx], a, info) {
     const d = transposedDims(info.ins[0].shape, info.ins[1].shape, a, a.size[0], a.size[1]);
-    transposedWasm(dy, w, 0, dx, d);
+    conv2dBackwardInputWasm(dy, w, dx, d);
   },
   grad: { none: "conv2dBackwardInput is itself a gradient (no double backward)" },
   channels: { kind: "block", reason: "conv2dBackwardInput is a training-only op" },

@@ -115,3 +115,24 @@ export function convScatterWasm(
     (work, bytes) => k.conv_scatter(x, w, bias, y, ...geo(d, s), work, bytes),
   );
 }
+
+/**
+ * The conv as explicit im2col + GEMM over the whole batch (ungrouped convs): mode 0 forward
+ * (y = x ⋆ w + bias), 1 input gradient (x receives dx from dy = y), 2 weight gradient (w
+ * receives dw from x and dy = y). `d` is in the direct-conv view (o output channels, r inputs).
+ */
+export function convGemmWasm(
+  mode: 0 | 1 | 2,
+  x: number,
+  w: number,
+  bias: number,
+  y: number,
+  d: ConvGeometry,
+  s: ConvSteps,
+): void {
+  if (d.groups !== 1) throw new Error("convGemmWasm: grouped convs use the implicit kernels");
+  const k = wasmRuntime().kernels;
+  const g = geo(d, s);
+  g.splice(1, 1); // no groups
+  withWork("conv (im2col)", (work, bytes) => k.conv_gemm(mode, x, w, bias, y, ...g, work, bytes));
+}

@@ -40,6 +40,15 @@ export interface KernelExports {
   ): number;
   /** Conv weight gradient; returns like conv_direct. */
   conv_wgrad(x: number, dy: number, dw: number, ...geomWork: number[]): number;
+  /** im2col + GEMM conv: mode 0 forward, 1 input gradient, 2 weight gradient. */
+  conv_gemm(
+    mode: number,
+    x: number,
+    w: number,
+    bias: number,
+    y: number,
+    ...geomWork: number[]
+  ): number;
   /** Transposed conv by scatter; returns like conv_direct. */
   conv_scatter(x: number, w: number, bias: number, y: number, ...geomWork: number[]): number;
   unary_f32(op: number, x: number, y: number, n: number, alpha: number, beta: number): void;
