@@ -143,6 +143,11 @@ int EXPORT(conv_gemm)(int mode, float* x, float* w, const float* bias, float* y,
   long long J = (long long)R * kh * kw, NP = (long long)N * Ho * Wo;
   long long floats = J * NP + (long long)O * NP + 64;
   if (floats * 4 + 256 > work_bytes) return (int)MIN(floats * 4 + 256, 0x7fffffff);
+  if (NP == 0) {
+    /* an empty batch: no pixels; the weight gradient is a sum over none */
+    if (mode == 2) __builtin_memset(w, 0, (size_t)O * J * sizeof(float));
+    return 0;
+  }
   float* col = ALIGN16(work);
   float* cnp = ALIGN16(col + J * NP);
   if (mode == 0) {

@@ -198,6 +198,7 @@ void gemm_blocks(int batch, int m, int n, int k, int* bm, int* bn) {
 void EXPORT(sgemm)(int batch, int m, int n, int k, const float* A, int sa, int rsa, int csa,
                    const float* B, int sb, int rsb, int csb, float* C, int sc, int ldc,
                    int accumulate) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
   gemm_args g = {m, n, k, A, sa, rsa, csa, B, sb, rsb, csb, C, sc, ldc, accumulate, 0, 0, 0, 0};
   gemm_blocks(batch, m, n, k, &g.bm, &g.bn);
   g.tm = (m + g.bm - 1) / g.bm;
