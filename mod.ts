@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-export { init, type InitResult } from "./src/init.ts";
+export { init, type InitOptions, type InitResult } from "./src/init.ts";
 export {
   type BackendName,
   type DType,
@@ -27,6 +27,8 @@ export { manualSeed, Rng } from "./src/random.ts";
 export { backward, zeroGrad } from "./src/autograd.ts";
 export { allOps, getOp, noGrad, type OpSpec } from "./src/ops/registry.ts";
 export { gpuMemory, sync } from "./src/backend/webgpu.ts";
+export { wasmMemory } from "./src/backend/wasm/runtime.ts";
+export type { HeapStats } from "./src/backend/wasm/heap.ts";
 export { GpuError } from "./src/backend/device.ts";
 export * from "./src/ops/index.ts";
 export * from "./src/optim/optimizer.ts";

@@ -7,11 +7,15 @@
  * pool when the step's scope closes, so memory stays flat across steps.
  */
 import { acquireBuffer, readBuffer, releaseBuffer, upload } from "./backend/webgpu.ts";
+import { wasmRuntime } from "./backend/wasm/runtime.ts";
 import type { DType, GradNode, HostArray, TensorInfo } from "./ops/spec.ts";
 
 export type { DType, HostArray, TensorInfo };
-/** `webgpu` runs WGSL kernels; `cpu` is the TypeScript reference; `meta` computes shapes only. */
-export type BackendName = "webgpu" | "cpu" | "meta";
+/**
+ * `webgpu` runs WGSL kernels; `wasm` runs SIMD kernels on CPU threads over one shared
+ * WebAssembly memory; `cpu` is the TypeScript reference; `meta` computes shapes only.
+ */
+export type BackendName = "webgpu" | "wasm" | "cpu" | "meta";
 /** Allocate a zeroed host array of `n` elements of `dtype`. */
 export function hostArray(dtype: DType, n: number): HostArray {
   return dtype === "f32"
@@ -28,27 +32,47 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
-/** Backing memory shared by a tensor and its aliases (reshape views). */
+/**
+ * Backing memory shared by a tensor and its aliases (reshape views): a GPU buffer (webgpu), a
+ * host array (cpu), or a block of the wasm heap (`ptr`, its byte offset) with a host view.
+ */
 export class Storage {
   refs = 1;
   constructor(
     readonly backend: BackendName,
     readonly gpu: GPUBuffer | null,
     readonly host: HostArray | null,
+    readonly ptr = -1,
   ) {}
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0 && this.gpu) releaseBuffer(this.gpu);
+    if (--this.refs !== 0) return;
+    if (this.gpu) releaseBuffer(this.gpu);
+    else if (this.ptr >= 0) wasmRuntime().heap.release(this.ptr, this.host!.length * 4);
   }
-  /** Allocate storage for `n` elements (zeroed on cpu; undefined contents on webgpu). */
+  /** Allocate storage for `n` elements (zeroed on cpu; undefined contents on webgpu and wasm). */
   static alloc(backend: BackendName, dtype: DType, n: number): Storage {
     if (backend === "webgpu") return new Storage(backend, acquireBuffer(Math.max(n, 1) * 4), null);
     if (backend === "cpu") return new Storage(backend, null, hostArray(dtype, n));
+    if (backend === "wasm") {
+      const heap = wasmRuntime().heap;
+      const ptr = heap.alloc(n * 4);
+      return new Storage(backend, null, hostView(heap.buffer, dtype, ptr, n), ptr);
+    }
     return new Storage("meta", null, null);
   }
+}
+
+/** A typed view of `n` elements at byte offset `ptr` of `buf`. */
+function hostView(buf: ArrayBufferLike, dtype: DType, ptr: number, n: number): HostArray {
+  return dtype === "f32"
+    ? new Float32Array(buf, ptr, n)
+    : dtype === "i32"
+    ? new Int32Array(buf, ptr, n)
+    : new Uint32Array(buf, ptr, n);
 }
 
 let defaultBackend: BackendName = "cpu";
@@ -186,7 +210,7 @@ export class Tensor implements TensorInfo {
     }
   }
 
-  /** The host array (cpu backend only; use {@link data} for any backend). */
+  /** The host array (cpu and wasm backends; use {@link data} for any backend). */
   hostData(): HostArray {
     if (this.backend === "meta") throw metaError("hostData", this);
     if (!this.storage.host) {
@@ -198,7 +222,7 @@ export class Tensor implements TensorInfo {
   /** Copy the values to the host. On webgpu this submits pending work and waits for it. */
   async data(): Promise<HostArray> {
     this.assertAlive("data");
-    if (this.backend === "cpu") return this.hostData().slice();
+    if (this.backend === "cpu" || this.backend === "wasm") return this.hostData().slice();
     if (this.backend === "meta") throw metaError("data", this);
     const bytes = await readBuffer(this.storage.gpu!, this.size * 4);
     return this.dtype === "f32"
@@ -229,7 +253,7 @@ export class Tensor implements TensorInfo {
 function metaError(op: string, t: Tensor): Error {
   return new Error(
     `${op}: tensor ${t.label ?? `#${t.id}`} [${t.shape}] is on the meta backend, which tracks ` +
-      `shapes only and holds no values; run on "cpu" or "webgpu" to read data`,
+      `shapes only and holds no values; run on "wasm", "cpu" or "webgpu" to read data`,
   );
 }
 
@@ -253,7 +277,7 @@ export function fromHost(
     throw new Error(`tensor: ${data.length} values do not fill shape [${shape}] (${n} elements)`);
   }
   const storage = Storage.alloc(backend, dtype, n);
-  if (backend === "cpu") storage.host!.set(data);
+  if (backend === "cpu" || backend === "wasm") storage.host!.set(data);
   else if (backend === "webgpu" && n > 0) upload(storage.gpu!, data);
   return new Tensor([...shape], dtype, backend, storage);
 }

@@ -1,6 +1,7 @@
 /**
- * Test helpers shared by every op test: run the same function on the cpu oracle and on
- * WebGPU and compare, and check gradients against central finite differences (on cpu, in f32).
+ * Test helpers shared by every op test: run the same function on the cpu oracle, on the wasm
+ * backend and on WebGPU and compare, and check gradients against central finite differences (on
+ * cpu, in f32). The wasm backend needs no device, so its checks always run inline.
  *
  * Without a WebGPU adapter every webgpu check is reported by Deno as *ignored*, never as
  * passed: whole GPU tests are declared with {@link gpuTest} (`ignore` when there is no
@@ -108,12 +109,13 @@ export async function onWebgpu(what: string, fn: () => Promise<void> | void): Pr
   if (!ok && GPU) throw new Error(`${what} [webgpu] failed (the step's error is above)`);
 }
 
-/** Run `fn` on every backend: cpu inline, webgpu as an {@link onWebgpu} step. */
+/** Run `fn` on every backend: cpu and wasm inline, webgpu as an {@link onWebgpu} step. */
 export async function forBackends(
   fn: (be: BackendName) => Promise<void> | void,
   what = "the same checks",
 ): Promise<void> {
   await fn("cpu");
+  await fn("wasm");
   await onWebgpu(what, () => fn("webgpu"));
 }
 
@@ -178,7 +180,7 @@ function make(inp: HostInput, backend: BackendName): Tensor {
 }
 
 /**
- * Run `fn` on cpu and on webgpu with the same inputs and assert every output matches.
+ * Run `fn` on cpu, wasm and webgpu with the same inputs and assert every output matches.
  * Returns the cpu outputs (values and shapes) so the caller can also check them by hand.
  */
 export async function compareBackends(
@@ -198,6 +200,11 @@ export async function compareBackends(
     return res;
   };
   const cpu = await run("cpu");
+  const wasm = await run("wasm");
+  cpu.forEach((c, i) => {
+    assert.deepEqual(wasm[i].shape, c.shape, `${what}: output ${i} shape (wasm)`);
+    assertClose(wasm[i].data, c.data, `${what} (wasm vs cpu, output ${i})`, tol.atol, tol.rtol);
+  });
   await onWebgpu(`${what}: webgpu matches cpu`, async () => {
     const gpu = await run("webgpu");
     cpu.forEach((c, i) => {
@@ -211,7 +218,7 @@ export async function compareBackends(
 /**
  * Check the gradient of `sum(fn(...) * w)` (w fixed random weights) w.r.t. every f32 input
  * whose index is in `wrt` against central finite differences on the cpu backend, and check
- * that the webgpu backend's analytic gradients match the cpu ones.
+ * that the wasm and webgpu backends' analytic gradients match the cpu ones.
  */
 export async function gradCheck(
   what: string,
@@ -265,6 +272,10 @@ export async function gradCheck(
       opts.rtol ?? 2e-2,
     );
   }
+  const wasmGrads = await analytic("wasm");
+  wasmGrads.forEach((g, k) =>
+    assertClose(g, cpuGrads[k], `${what}: wasm grad of input ${wrt[k]} vs cpu`, 1e-4, 1e-3)
+  );
   await onWebgpu(`${what}: webgpu gradients match cpu`, async () => {
     const gpuGrads = await analytic("webgpu");
     gpuGrads.forEach((g, k) =>

@@ -53,7 +53,7 @@ function randomize(m: Module, seed: number): void {
     for (let i = 0; i < v.length; i++) {
       v[i] = isVar ? 0.5 + rng.next() : 0.5 * rng.normal();
     }
-    if (t.backend === "cpu") t.hostData().set(v);
+    if (t.storage.host) t.hostData().set(v);
     else upload(t.storage.gpu!, v);
   }
 }

@@ -36,7 +36,26 @@ export function initGpu(): Promise<Gpu> {
   return pending;
 }
 
-async function acquire(): Promise<Gpu> {
+/** What {@link probeAdapter} found: the adapter WebGPU would use and whether it is software. */
+export interface AdapterProbe {
+  adapter: GPUAdapter;
+  name: string;
+  /** llvmpipe, lavapipe, SwiftShader or an adapter that says it is a fallback. */
+  isSoftware: boolean;
+}
+
+let probe: Promise<AdapterProbe> | null = null;
+
+/**
+ * Request the adapter once (no device): its name and whether it is a software rasteriser.
+ * Rejects with a {@link GpuError} saying how to get one when there is none.
+ */
+export function probeAdapter(): Promise<AdapterProbe> {
+  probe ??= requestAdapter();
+  return probe;
+}
+
+async function requestAdapter(): Promise<AdapterProbe> {
   ensureRuntimeDir();
   preferVulkan();
   if (typeof navigator === "undefined" || !("gpu" in navigator) || !navigator.gpu) {
@@ -44,6 +63,40 @@ async function acquire(): Promise<Gpu> {
   }
   const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) throw new GpuError(`no WebGPU adapter found. ${HELP}`);
+  const info = adapter.info;
+  // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
+  const name = [info?.description || info?.device, info?.vendor, info?.architecture]
+    .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter ||
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter;
+  const isSoftware = isSoftwareAdapter({
+    description: info?.description,
+    device: info?.device,
+    vendor: info?.vendor,
+    architecture: info?.architecture,
+    isFallbackAdapter: fallback,
+  });
+  return { adapter, name, isSoftware };
+}
+
+/**
+ * Whether an adapter is a CPU rasteriser (Mesa's llvmpipe and lavapipe, SwiftShader) or says it
+ * is a fallback adapter: WebGPU on it runs slower than the wasm backend on the same cores.
+ */
+export function isSoftwareAdapter(info: {
+  description?: string;
+  device?: string;
+  vendor?: string;
+  architecture?: string;
+  isFallbackAdapter?: boolean;
+}): boolean {
+  const words = [info.description, info.device, info.vendor, info.architecture].join(" ");
+  return Boolean(info.isFallbackAdapter) ||
+    /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(words);
+}
+
+async function acquire(): Promise<Gpu> {
+  const { adapter, name: adapterName, isSoftware } = await probeAdapter();
   const want = adapter.limits;
   const device = await adapter.requestDevice({
     // For the opt-in kernel profiler (src/backend/profile.ts); costs nothing unless used.
@@ -65,12 +118,6 @@ async function acquire(): Promise<Gpu> {
   device.lost.then((info) => {
     lost = `${info.reason ?? "unknown"}: ${info.message}`;
   });
-  const info = adapter.info;
-  // Vendor and architecture are often numeric ids ("65541", "0") on Vulkan: keep words only.
-  const adapterName = [info?.description || info?.device, info?.vendor, info?.architecture]
-    .filter((s) => s && !/^\d+$/.test(s)).join(" ") || "unknown adapter";
-  const isSoftware = /llvmpipe|swiftshader|lavapipe|software|cpu/i.test(adapterName) ||
-    Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
   gpu = { device, adapterName, isSoftware, limits: device.limits };
   return gpu;
 }
@@ -145,6 +192,11 @@ function userRuntimeDir(tmp: string): string | null {
   } catch {
     return null; // no --allow-sys, or not creatable
   }
+}
+
+/** Whether a device was acquired (webgpu work can exist only then). */
+export function gpuAcquired(): boolean {
+  return gpu !== null;
 }
 
 /** The device, or an error saying how to get one. Synchronous: call after {@link initGpu}. */

@@ -6,7 +6,7 @@
  * many share one submit. So dispatches are recorded into one compute pass and submitted only
  * when a readback needs them (or the batch is large); nothing inside a training step waits.
  */
-import { deviceLost, type Gpu, gpuOrThrow, throwPendingGpuError } from "./device.ts";
+import { deviceLost, type Gpu, gpuAcquired, gpuOrThrow, throwPendingGpuError } from "./device.ts";
 
 const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment
@@ -360,8 +360,12 @@ export async function readBuffer(buf: GPUBuffer, bytes: number): Promise<ArrayBu
   }
 }
 
-/** Wait until every submitted command has finished (for benchmarks). */
+/**
+ * Wait until every submitted command has finished (for benchmarks). Resolves at once when no
+ * GPU device was acquired: the cpu and wasm backends run their ops synchronously.
+ */
 export async function sync(): Promise<void> {
+  if (!gpuAcquired()) return;
   flush();
   await Promise.race([gpuOrThrow().device.queue.onSubmittedWorkDone(), deviceLost()]);
   throwPendingGpuError("sync");

@@ -318,7 +318,7 @@ export function gatherAxes(
 
 /** Write host values into a tensor in place (keeps its identity: optimizers, sharing). */
 async function writeInPlace(t: Tensor, edit: (v: HostArray) => void): Promise<void> {
-  if (t.backend === "cpu") {
+  if (t.backend === "cpu" || t.backend === "wasm") {
     edit(t.hostData());
     return;
   }

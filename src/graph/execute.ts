@@ -78,7 +78,7 @@ export function executeGraphAll(
       if (!c) throw new Error(`executeGraph: constant %${id} has no captured value`);
       let v = c;
       if (c.backend !== backend && backend !== "meta") {
-        if (c.backend !== "cpu") {
+        if (c.backend !== "cpu" && c.backend !== "wasm") {
           throw new Error(
             `executeGraph: constant %${id} [${c.shape}] lives on ${c.backend}; run the graph ` +
               `on ${c.backend} or trace with constants on the cpu`,

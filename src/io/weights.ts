@@ -113,7 +113,7 @@ export function writeInto(t: Tensor, data: Float32Array | Int32Array | Uint32Arr
   if (data.length !== t.size) {
     throw new Error(`loadWeights: "${name}" has ${data.length} values, expected ${t.size}`);
   }
-  if (t.backend === "cpu") t.hostData().set(data);
+  if (t.backend === "cpu" || t.backend === "wasm") t.hostData().set(data);
   else if (t.backend === "webgpu") {
     if (t.size > 0) upload(t.storage.gpu!, data);
   } else throw new Error(`loadWeights: "${name}" is shape-only (meta); cannot hold values`);

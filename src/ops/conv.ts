@@ -49,6 +49,7 @@ import {
   convTranspose2dBackwardInputSamples,
   convTranspose2dSamples,
 } from "./conv_samples.ts";
+import { conv2dBackwardInputWasm, conv2dWasm, transposedWasm, wgradWasm } from "./conv_wasm.ts";
 
 export type {
   Conv2dAttrs,
@@ -121,6 +122,9 @@ const conv2dOp = defineOp<Conv2dAttrs>({
   gpu([x, w, b], [y], a, info) {
     conv2dGpu(x, w, b ?? null, y, directDims(info.ins[0].shape, info.ins[1].shape, a));
   },
+  wasm([x, w, b], [y], a, info) {
+    conv2dWasm(x, w, b ?? 0, y, directDims(info.ins[0].shape, info.ins[1].shape, a));
+  },
   grad: ({ ins, attrs }, [g]) => {
     const [x, w, b] = ins;
     const dx = x.requiresGrad ? conv2dBackwardInput(g, w, [x.shape[2], x.shape[3]], attrs) : null;
@@ -183,6 +187,9 @@ const convTranspose2dOp = defineOp<ConvTranspose2dAttrs>({
   },
   gpu([x, w, b], [y], a, info) {
     transposedGpu(x, w, b ?? null, y, convTDims(info, a));
+  },
+  wasm([x, w, b], [y], a, info) {
+    transposedWasm(x, w, b ?? 0, y, convTDims(info, a));
   },
   grad: ({ ins, attrs }, [g]) => {
     const [x, w, b] = ins;
@@ -277,6 +284,10 @@ const conv2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
       transposedDims(info.ins[0].shape, info.ins[1].shape, a, a.size[0], a.size[1]),
     );
   },
+  wasm([dy, w], [dx], a, info) {
+    const d = transposedDims(info.ins[0].shape, info.ins[1].shape, a, a.size[0], a.size[1]);
+    conv2dBackwardInputWasm(dy, w, dx, d);
+  },
   grad: { none: "conv2dBackwardInput is itself a gradient (no double backward)" },
   channels: { kind: "block", reason: "conv2dBackwardInput is a training-only op" },
   cost: (info, a) => {
@@ -322,6 +333,9 @@ const conv2dBackwardWeightOp = defineOp<ConvBackwardAttrs>({
   },
   gpu([x, dy], [dw], a, info) {
     wgradGpu(x, dy, dw, wgradDims(info, a));
+  },
+  wasm([x, dy], [dw], a, info) {
+    wgradWasm(x, dy, dw, wgradDims(info, a));
   },
   grad: { none: "conv2dBackwardWeight is itself a gradient (no double backward)" },
   channels: { kind: "block", reason: "conv2dBackwardWeight is a training-only op" },
@@ -370,6 +384,9 @@ const convTranspose2dBackwardInputOp = defineOp<ConvBackwardAttrs>({
   },
   gpu([dy, w], [dx], a, info) {
     conv2dGpu(dy, w, null, dx, convTBackDims(info, a));
+  },
+  wasm([dy, w], [dx], a, info) {
+    conv2dWasm(dy, w, 0, dx, convTBackDims(info, a));
   },
   grad: { none: "convTranspose2dBackwardInput is itself a gradient (no double backward)" },
   channels: { kind: "block", reason: "convTranspose2dBackwardInput is a training-only op" },

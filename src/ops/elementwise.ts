@@ -5,6 +5,7 @@
 import unarySrc from "../../kernels/elementwise/unary.wgsl" with { type: "text" };
 import binarySrc from "../../kernels/elementwise/binary.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import * as wasmK from "../backend/wasm/ops.ts";
 import { type DType, type HostArray, numel, type Tensor } from "../tensor.ts";
 import { fill } from "./fill.ts";
 import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
@@ -248,6 +249,7 @@ const UNARY: Record<string, UnaryRow> = {
 
 /** Register a unary elementwise op from its row (activations outside this file use it too). */
 export function defineUnary(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
+  const kernel = wasmK.UNARY_KERNELS[name];
   const channels: ChannelRule<UnaryAttrs> = row.channels ??
     (row.zeroInvariant
       ? { kind: "passthrough" }
@@ -268,6 +270,11 @@ export function defineUnary(name: string, row: UnaryRow): OpSpec<UnaryAttrs> {
       const k = specialize(name, unarySrc, { T: "f32", TO: "f32", EXPR: row.wgsl, ...defs });
       dispatch(k, [x, y], g, new Uniforms().u32(items, g[0]).f32(a.alpha, a.beta));
     },
+    // Transcendental functions (exp, tanh, gelu, ...) have no wasm kernel: the cpu facet runs.
+    wasm: kernel === undefined
+      ? undefined
+      : ([x], [y], a, info) =>
+        wasmK.unary(kernel, x, y, numel(info.outs[0].shape), a.alpha, a.beta),
     grad: typeof row.grad === "function"
       ? (({ ins, outs, attrs }, [g]) => [(row.grad as UnaryGrad)(ins[0], outs[0], g, attrs)])
       : row.grad,
@@ -525,6 +532,13 @@ function binaryOp(name: string, row: BinaryRow): OpSpec<Record<string, never>> {
       packShape(uni, broadcastStrides(ia.shape, out), name);
       packShape(uni, broadcastStrides(ib.shape, out), name);
       dispatch(k, [a, b, y], g, uni);
+    },
+    wasm([a, b], [y], _attrs, info) {
+      const [ia, ib] = info.ins;
+      const out = info.outs[0].shape;
+      if (ia.dtype !== "f32") return false;
+      const sa = broadcastStrides(ia.shape, out), sb = broadcastStrides(ib.shape, out);
+      return wasmK.binary(wasmK.BINARY_KERNELS[name], a, b, y, out, sa, sb);
     },
     grad: row.grad
       ? ({ ins, outs }, [g]) => row.grad!(ins[0], ins[1], outs[0], g)

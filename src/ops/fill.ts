@@ -1,6 +1,7 @@
 /** `fill`: a tensor of one shape, dtype and constant value (no inputs). */
 import fillSrc from "../../kernels/elementwise/fill.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
+import * as wasmK from "../backend/wasm/ops.ts";
 import { type BackendName, type DType, numel, type Tensor } from "../tensor.ts";
 import { apply, defineOp, shapeError } from "./registry.ts";
 import { bitsOf } from "./util.ts";
@@ -31,6 +32,9 @@ const fillOp = defineOp<FillAttrs>({
       g,
       new Uniforms().u32(n, g[0], bitsOf(a.value, a.dtype), 0),
     );
+  },
+  wasm(_ins, [y], a) {
+    wasmK.fill(y, numel(a.shape), a.value, a.dtype);
   },
   grad: { none: "fill has no inputs" },
   channels: { kind: "block", reason: "constant" },

@@ -15,6 +15,7 @@ import {
   specialize,
   Uniforms,
 } from "../backend/webgpu.ts";
+import { fillRows, gemm } from "../backend/wasm/ops.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { broadcastStrides, elementMap, packShape, stridesOf } from "./util.ts";
@@ -103,6 +104,27 @@ const linearOp = defineOp<LinearAttrs>({
     packShape(ub, broadcastStrides([outF], out), "linear");
     dispatch(add, [tmp, b, y], g, ub);
     releaseBuffer(tmp);
+  },
+  wasm([x, w, b], [y], a, info) {
+    const { rows, inF, outF } = dims(info.ins[0].shape, info.ins[1].shape, a);
+    // Bias rows first, then the GEMM accumulates x·W onto them; W(k, o) read through strides.
+    const [so, sk] = a.weightInOut ? [1, outF] : [inF, 1];
+    if (b !== undefined) fillRows(y, b, rows, outF);
+    gemm(
+      1,
+      rows,
+      outF,
+      inF,
+      { ptr: x, batch: 0, row: inF, col: 1 },
+      {
+        ptr: w,
+        batch: 0,
+        row: sk,
+        col: so,
+      },
+      y,
+      b !== undefined,
+    );
   },
   grad: ({ ins, attrs }, [g]) => {
     const [x, w, b] = ins;

@@ -7,6 +7,7 @@ import vec4Src from "../../kernels/matmul/matmul_vec4.wgsl" with { type: "text" 
 import sharedSrc from "../../kernels/matmul/matmul_shared.wgsl" with { type: "text" };
 import { gpuOrThrow } from "../backend/device.ts";
 import { dispatch, type Kernel, specialize, Uniforms } from "../backend/webgpu.ts";
+import { gemm } from "../backend/wasm/ops.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply1, defineOp, shapeError } from "./registry.ts";
 import { broadcastShapes } from "./util.ts";
@@ -84,6 +85,26 @@ const matmulOp = defineOp<MatmulAttrs>({
       transA: a.transA,
       transB: a.transB,
     });
+  },
+  wasm([A, B], [C], a, info) {
+    const [ia, ib] = info.ins;
+    const { m, ka: k, n } = dims(ia.shape, ib.shape, a);
+    const sharedA = numel(ia.shape.slice(0, -2)) === 1,
+      sharedB = numel(ib.shape.slice(0, -2)) === 1;
+    gemm(
+      numel(info.outs[0].shape.slice(0, -2)),
+      m,
+      n,
+      k,
+      {
+        ptr: A,
+        batch: sharedA ? 0 : m * k,
+        row: a.transA ? 1 : k,
+        col: a.transA ? m : 1,
+      },
+      { ptr: B, batch: sharedB ? 0 : k * n, row: a.transB ? 1 : n, col: a.transB ? k : 1 },
+      C,
+    );
   },
   grad: ({ ins, attrs }, [g]) => {
     const [A, B] = ins;

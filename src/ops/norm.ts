@@ -16,6 +16,7 @@ import { type Core, makePlan, type NormBackwardAttrs } from "./norm_plan.ts";
 import { applyCpu, backwardCpu, batchNormTrainCpu, forwardCpu } from "./norm_cpu.ts";
 import { backwardGpu, batchNormEvalGpu, batchNormTrainGpu, forwardGpu } from "./norm_gpu.ts";
 import * as S from "./norm_samples.ts";
+import { backwardWasm, batchNormEvalWasm, batchNormTrainWasm, forwardWasm } from "./norm_wasm.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Backward (one op for every normalisation; first-order only).
@@ -32,6 +33,7 @@ const normBackwardOp = defineOp<NormBackwardAttrs>({
   },
   cpu: backwardCpu,
   gpu: backwardGpu,
+  wasm: backwardWasm,
   grad: { none: "normalisation backward is first-order only" },
   channels: { kind: "block", reason: "backward op, not in forward graphs" },
   cost: (info) => ({ macs: 0, flops: 12 * numel(info.ins[0].shape) }),
@@ -152,6 +154,12 @@ const batchNormOp = defineOp<BatchNormAttrs>({
     if (a.training) batchNormTrainGpu(ins, y, p, a.momentum, a.eps);
     else batchNormEvalGpu(ins, y, p, a.eps);
   },
+  wasm(ins, [y], a, info) {
+    if (numel(info.ins[0].shape) === 0) return;
+    const p = makePlan({ kind: "batch" }, info.ins[0].shape);
+    if (a.training) batchNormTrainWasm(ins, y, p, a.momentum, a.eps);
+    else batchNormEvalWasm(ins, y, p, a.eps);
+  },
   grad: ({ ins, attrs }, [g]) =>
     normGrad(
       { kind: "batch" },
@@ -231,6 +239,7 @@ const instanceNormOp = defineOp<EpsAttrs>({
   },
   cpu: (ins, [y], a, info) => forwardCpu(ins, y, { kind: "instance" }, a.eps, info),
   gpu: (ins, [y], a, info) => forwardGpu(ins, y, { kind: "instance" }, a.eps, info),
+  wasm: (ins, [y], a, info) => forwardWasm(ins, y, { kind: "instance" }, a.eps, info),
   grad: ({ ins, attrs }, [g]) => normGrad({ kind: "instance" }, attrs.eps, ins, g),
   // A zero plane normalises to zero: the output is beta.
   channels: { kind: "accessory", perChannelInputs: [1, 2], zeroWhen: [[2]] },
@@ -277,6 +286,8 @@ const groupNormOp = defineOp<GroupNormAttrs>({
   },
   cpu: (ins, [y], a, info) => forwardCpu(ins, y, { kind: "group", groups: a.groups }, a.eps, info),
   gpu: (ins, [y], a, info) => forwardGpu(ins, y, { kind: "group", groups: a.groups }, a.eps, info),
+  wasm: (ins, [y], a, info) =>
+    forwardWasm(ins, y, { kind: "group", groups: a.groups }, a.eps, info),
   grad: ({ ins, attrs }, [g]) =>
     normGrad({ kind: "group", groups: attrs.groups }, attrs.eps, ins, g),
   channels: {
@@ -374,6 +385,7 @@ const layerNormOp = defineOp<LayerNormAttrs>({
   },
   cpu: (ins, [y], a, info) => forwardCpu(ins, y, layerCore(a), a.eps, info),
   gpu: (ins, [y], a, info) => forwardGpu(ins, y, layerCore(a), a.eps, info),
+  wasm: (ins, [y], a, info) => forwardWasm(ins, y, layerCore(a), a.eps, info),
   grad: ({ ins, attrs }, [g]) => normGrad(layerCore(attrs), attrs.eps, ins, g),
   // The normalised shape is the input's trailing dims (fewer channels after compression).
   follow: (a, _t, [x]) => ({
@@ -491,6 +503,8 @@ const layerNorm2dOp = defineOp<LayerNorm2dAttrs>({
     forwardCpu(ins, y, { kind: "layer2d", normCount: a.normCount }, a.eps, info),
   gpu: (ins, [y], a, info) =>
     forwardGpu(ins, y, { kind: "layer2d", normCount: a.normCount }, a.eps, info),
+  wasm: (ins, [y], a, info) =>
+    forwardWasm(ins, y, { kind: "layer2d", normCount: a.normCount }, a.eps, info),
   grad: ({ ins, attrs }, [g]) =>
     normGrad({ kind: "layer2d", normCount: attrs.normCount }, attrs.eps, ins, g),
   // Accessory: output channel j is zero when gamma[j] = beta[j] = 0. Removing channel j changes

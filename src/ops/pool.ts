@@ -22,6 +22,7 @@ import {
   specialize,
   Uniforms,
 } from "../backend/webgpu.ts";
+import { pool2d as pool2dWasm } from "../backend/wasm/ops.ts";
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
 import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
@@ -394,6 +395,10 @@ const poolBackwardOp = defineOp<PoolBackwardAttrs>({
     );
     releaseBuffer(arg);
   },
+  wasm([x, dy], [dx], a, info) {
+    const s = info.ins[0].shape;
+    pool2dWasm(x, dy, dx, geo(a.mode, s, info.ins[1].shape, a.pool), s[0] * s[1]);
+  },
   grad: { none: "pooling backward is first-order only" },
   // dx depends on gradOutput as well as x, so a zero channel of input 0 does not stay zero.
   channels: { kind: "block", reason: "backward op, not in forward graphs" },
@@ -481,6 +486,10 @@ const maxPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   gpu([x], [y], a, info) {
     poolGpu(x, y, geo(MODE.max, info.ins[0].shape, info.outs[0].shape, a), info);
   },
+  wasm([x], [y], a, info) {
+    const s = info.ins[0].shape;
+    pool2dWasm(x, 0, y, geo(MODE.max, s, info.outs[0].shape, a), s[0] * s[1]);
+  },
   grad: ({ ins, attrs }, [g]) => [
     apply1(poolBackwardOp, [ins[0], g], { mode: MODE.max, pool: attrs }),
   ],
@@ -500,6 +509,10 @@ const avgPoolOp: OpSpec<Pool2dAttrs> = defineOp<Pool2dAttrs>({
   },
   gpu([x], [y], a, info) {
     poolGpu(x, y, geo(MODE.avg, info.ins[0].shape, info.outs[0].shape, a), info);
+  },
+  wasm([x], [y], a, info) {
+    const s = info.ins[0].shape;
+    pool2dWasm(x, 0, y, geo(MODE.avg, s, info.outs[0].shape, a), s[0] * s[1]);
   },
   grad: ({ ins, attrs }, [g]) => [
     apply1(poolBackwardOp, [ins[0], g], { mode: MODE.avg, pool: attrs }),
@@ -539,6 +552,10 @@ const adaptiveAvgPoolOp: OpSpec<AdaptivePoolAttrs> = defineOp<AdaptivePoolAttrs>
         : specialize("global_avg_pool", globalSrc);
       dispatch(k, [x, y], grid, u);
     } else poolGpu(x, y, geo(MODE.adaptive, s, info.outs[0].shape), info);
+  },
+  wasm([x], [y], _a, info) {
+    const s = info.ins[0].shape;
+    pool2dWasm(x, 0, y, geo(MODE.adaptive, s, info.outs[0].shape), s[0] * s[1]);
   },
   grad: ({ ins }, [g]) => [apply1(poolBackwardOp, [ins[0], g], { mode: MODE.adaptive })],
   channels: { kind: "passthrough", mixes: () => [2, 3] },

@@ -9,6 +9,7 @@ import {
   specialize,
   Uniforms,
 } from "../backend/webgpu.ts";
+import { reduce as reduceWasm } from "../backend/wasm/ops.ts";
 import { numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { normAxis, packShape, stridesOf } from "./util.ts";
@@ -178,6 +179,7 @@ function reduceOp(kind: Kind): OpSpec<ReduceAttrs> {
         releaseBuffer(tmp);
       }
     },
+    wasm: ([x], [y], a, info) => reduceWasm(kind, x, y, info.ins[0].shape, a.axes),
     grad: ({ ins, outs, attrs }, [g]) => {
       const x = ins[0];
       const keep = x.shape.map((d, i) => (attrs.axes.includes(i) ? 1 : d));

@@ -196,6 +196,15 @@ const BACKEND_FACETS: {
     op.cpu(ins.map((t) => t.storage.host!), outs.map((t) => t.storage.host!), attrs, info),
   webgpu: (op, ins, outs, attrs, info) =>
     op.gpu(ins.map((t) => t.storage.gpu!), outs.map((t) => t.storage.gpu!), attrs, info),
+  // The fast kernels where an op has them; else the cpu reference on views of the same memory
+  // (outputs zeroed first, as the reference expects).
+  wasm: (op, ins, outs, attrs, info) => {
+    const ptrs = (ts: readonly Tensor[]) => ts.map((t) => t.storage.ptr);
+    if (!op.wasm || op.wasm(ptrs(ins), ptrs(outs), attrs, info) === false) {
+      const hosts = outs.map((t) => t.storage.host!.fill(0));
+      op.cpu(ins.map((t) => t.storage.host!), hosts, attrs, info);
+    }
+  },
 };
 
 /** Run `op` on `ins`. All inputs must share a backend; creation ops pass `backend`. */

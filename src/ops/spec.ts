@@ -277,6 +277,13 @@ export interface BackendFacets<A> {
   cpu(ins: readonly HostArray[], outs: HostArray[], attrs: A, info: OpInfo): void;
   /** Record the WGSL kernel dispatch(es) that compute `outs` from `ins`. */
   gpu(ins: readonly GPUBuffer[], outs: GPUBuffer[], attrs: A, info: OpInfo): void;
+  /**
+   * Compute `outs` (not zeroed) with the wasm backend's kernels; `ins`/`outs` are the byte
+   * offsets of the tensors' blocks in the shared wasm memory. Optional: without it, or when it
+   * returns false (a dtype or layout its kernels do not cover), the `cpu` facet runs on views
+   * of the same memory.
+   */
+  wasm?(ins: readonly number[], outs: number[], attrs: A, info: OpInfo): void | boolean;
 }
 
 /** Facets every op has, whatever its kernels. */
@@ -321,6 +328,8 @@ export interface AliasOp<A, T> extends OpFacets<A, T> {
   readonly cpu?: never;
   /** Never called, so never written. */
   readonly gpu?: never;
+  /** Never called, so never written. */
+  readonly wasm?: never;
 }
 
 /** One op, all facets side by side. `A` is its attribute record, `T` the tensor type. */

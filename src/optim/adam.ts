@@ -8,6 +8,7 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply, defineOp, shapeError } from "../ops/registry.ts";
 import { rand } from "../ops/samples.ts";
+import { adamUpdate as adamUpdateWasm } from "../backend/wasm/ops.ts";
 import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}. */
@@ -66,6 +67,9 @@ const adamOp = defineOp<AdamAttrs>({
       .f32(a.lr, a.weightDecay, a.beta1, a.beta2, a.eps, a.stepSize, a.invSqrtBc2)
       .u32(a.decoupled ? 1 : 0, 0, 0);
     dispatch(specialize("adam", adamSrc), [w, g, m, v], grid, u);
+  },
+  wasm([w, g, m, v], _outs, a, info) {
+    adamUpdateWasm(w, g, m, v, numel(info.ins[0].shape), a);
   },
   grad: { none: "adamUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },

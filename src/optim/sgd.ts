@@ -17,6 +17,10 @@ const sgd = (lr: number, weightDecay: number, momentum = 0, nesterov = false, fi
   nesterov,
   first,
 });
+import {
+  sgdMomentumUpdate as sgdMomentumWasm,
+  sgdUpdate as sgdUpdateWasm,
+} from "../backend/wasm/ops.ts";
 import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link SGD}. */
@@ -67,6 +71,9 @@ const sgdOp = defineOp<SgdAttrs>({
     const u = new Uniforms().u32(n, grid[0]).f32(a.lr, a.weightDecay);
     dispatch(specialize("sgd", sgdSrc), [w, g], grid, u);
   },
+  wasm([w, g], _outs, a, info) {
+    sgdUpdateWasm(w, g, numel(info.ins[0].shape), a.lr, a.weightDecay);
+  },
   grad: { none: "sgdUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },
   cost: (info) => ({ macs: 0, flops: 3 * numel(info.ins[0].shape) }),
@@ -96,6 +103,9 @@ const sgdMomentumOp = defineOp<SgdAttrs>({
     const u = new Uniforms().u32(n, grid[0]).f32(a.lr, a.weightDecay, a.momentum, a.dampening)
       .u32(a.nesterov ? 1 : 0, a.first ? 1 : 0);
     dispatch(specialize("sgd_momentum", sgdMomentumSrc), [w, g, buf], grid, u);
+  },
+  wasm([w, g, buf], _outs, a, info) {
+    sgdMomentumWasm(w, g, buf, numel(info.ins[0].shape), a);
   },
   grad: { none: "sgdMomentumUpdate is an in-place optimizer update" },
   channels: { kind: "block", reason: "optimizer update" },

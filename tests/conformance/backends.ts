@@ -17,4 +17,7 @@ export interface BackendRow {
 
 export const BACKENDS: readonly BackendRow[] = [
   { name: "webgpu", available: () => Promise.resolve(GPU), dispatches: dispatchCount },
+  // Runs everywhere (embedded kernels, no device). No launch counter: an op without a wasm
+  // kernel runs its cpu reference on the same memory by design.
+  { name: "wasm", available: () => Promise.resolve(true) },
 ];
