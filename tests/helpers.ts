@@ -16,7 +16,6 @@ import {
   fromHost,
   init,
   noGrad,
-  setDefaultBackend,
   type Tensor,
   tidy,
   toBackend,
@@ -30,19 +29,10 @@ import { initGpu } from "../src/backend/device.ts";
 export const GPU: boolean = await initGpu().then(() => true, () => false);
 if (!GPU) console.warn("tests: no WebGPU adapter; webgpu checks are reported as ignored");
 
-/** The backends a check runs on: cpu, and webgpu when an adapter exists. */
-export const BACKENDS: readonly BackendName[] = GPU ? ["cpu", "webgpu"] : ["cpu"];
-
 /**
- * Make `be` the default backend for the calling test (tests never rely on an earlier test's
- * choice). "webgpu" needs an adapter: call it from a {@link gpuTest} or {@link onWebgpu}.
+ * Set, for the calling test, the default backend a user gets from `init()` (webgpu when
+ * available): tests that use the default set it themselves, never relying on an earlier test.
  */
-export function useBackend(be: BackendName): void {
-  if (be === "webgpu" && !GPU) throw new Error("useBackend: no WebGPU adapter");
-  setDefaultBackend(be);
-}
-
-/** Set, for the calling test, the default a user gets from `init()` (webgpu when available). */
 export async function useDefaultBackend(): Promise<BackendName> {
   return (await init({ quiet: true })).backend;
 }
