@@ -30,8 +30,9 @@ export const GPU: boolean = await initGpu().then(() => true, () => false);
 if (!GPU) console.warn("tests: no WebGPU adapter; webgpu checks are reported as ignored");
 
 /**
- * Set, for the calling test, the default backend a user gets from `init()` (webgpu when
- * available): tests that use the default set it themselves, never relying on an earlier test.
+ * Set, for the calling test, the default backend a user gets from `init()` (webgpu on a
+ * hardware adapter, else wasm): tests that use the default set it themselves, never relying on
+ * an earlier test.
  */
 export async function useDefaultBackend(): Promise<BackendName> {
   return (await init({ quiet: true })).backend;

@@ -78,7 +78,7 @@ Deno.test("oto.compress removes zero groups: same outputs, fewer params/MACs; ON
 });
 
 Deno.test("oto.dhspg trains and prunes; the compressed model matches the trained one", async () => {
-  await useDefaultBackend(); // webgpu when available, else cpu
+  await useDefaultBackend(); // what init() picks (webgpu on a hardware GPU, else wasm)
   const model = zoo["small-cnn"].build({ seed: 2, width: 4 });
   const oto = await o.OTO.create(model, [1, 1, 28, 28]);
   const opt = oto.dhspg({
