@@ -40,6 +40,7 @@ const SCALED: Record<string, [Record<string, number>, number[]]> = {
   "case-squeeze-excite": [{}, [1, 3, 8, 8]],
   "case-cbam": [{}, [1, 3, 8, 8]],
   "case-channels-last": [{}, [1, 3, 8, 8]],
+  "case-shuffle": [{}, [1, 3, 8, 8]],
 };
 
 /** importOnnx takes one input and one output; these zoo models have several. */

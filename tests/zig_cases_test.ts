@@ -55,6 +55,11 @@ const COUNTS: [string, number, string][] = [
   // c1 4 (read by c2 and the fuse concat), c2 8 (SPPF: itself and three max pools), sppf 8
   // (lat and the small head), lat 4 (upsampled into fuse), fuse 4 (large head): 4+8+8+4+4.
   ["case-two-scale-detector", 28, "SPPF, upsample + concat, two heads"],
+  // stem 8 (read by both branches of the first unit); branch width b = 8: the first unit's two
+  // branch outputs tied pairwise by the shuffle (8 pairs; the first 4 also absorb the second
+  // unit's branch outputs in pairs through the next shuffle, the last 4 feed its branch),
+  // each unit's branch hidden conv 8 + 8; conv5 16 (read by fc): 8 + 8 + 16 + 16.
+  ["case-shuffle", 48, "ShuffleNetV2: split, concat, channel shuffle"],
 ];
 
 for (const [name, groups, what] of COUNTS) {
@@ -79,6 +84,7 @@ Deno.test("every issue-14 case has a pinned count", () => {
     "case-channels-last",
     "case-multi-io",
     "case-two-scale-detector",
+    "case-shuffle",
   ];
   for (const c of cases) assert.ok(c in zoo && pinned.has(c), c);
 });
@@ -119,7 +125,12 @@ for (const backend of ["cpu", "webgpu"] as const) {
   Deno.test({
     name: `DHSPG (${backend}) zeroes a BatchNorm(affine false) running mean with its group`,
     ignore: backend === "webgpu" && !gpu,
-    fn: () => withBackend(backend, dhspgBnNoAffine),
+    fn: () => withBackend(backend, () => dhspgCompress("case-bn-no-affine", true)),
+  });
+  Deno.test({
+    name: `DHSPG (${backend}) trains groups tied across channel shuffles and compresses them`,
+    ignore: backend === "webgpu" && !gpu,
+    fn: () => withBackend(backend, () => dhspgCompress("case-shuffle", false)),
   });
 }
 
@@ -133,8 +144,9 @@ async function withBackend(be: "cpu" | "webgpu", fn: () => Promise<void>): Promi
   }
 }
 
-async function dhspgBnNoAffine(): Promise<void> {
-  const model = zoo["case-bn-no-affine"].build({ seed: 5 });
+/** DHSPG on a case; every group it zeroes is removed and the outputs stay. */
+async function dhspgCompress(name: string, bnNoAffine: boolean): Promise<void> {
+  const model = zoo[name].build({ seed: 5 }) as o.Module;
   const oto = await o.OTO.create(model, [1, 3, 8, 8]);
   const opt = oto.dhspg({
     lr: 0.05,
@@ -163,9 +175,29 @@ async function dhspgBnNoAffine(): Promise<void> {
   const scale = Math.max(...Array.from(a, Math.abs));
   assert.ok(Array.from(a, Number).every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), "differ");
   opt.dispose();
+  if (!bnNoAffine) return;
   // Without the buffers DHSPG cannot keep such a group removable: it says what to pass.
   assert.throws(
     () => new o.DHSPG(model.namedParameters(), oto.partition),
     /needs buffer "b1.running_mean".*namedBuffers/,
   );
 }
+
+Deno.test("constants made from the traced batch follow another batch size", async () => {
+  // ShuffleNet-style zero padding of the channels with a constant shaped like the input:
+  // zeros([N, 2, H, W]) concatenated to x, traced at batch 1, run at batch 3.
+  class ZeroPad extends o.Module {
+    a = this.module("a", new o.Conv2d(3, 4, 3, { padding: 1 }));
+    b = this.module("b", new o.Conv2d(6, 5, 1));
+    fc = this.module("fc", new o.Linear(5, 3));
+    forward(x: o.Tensor) {
+      const h = o.relu(this.a.call(x));
+      const [n, , hh, ww] = h.shape;
+      const y = o.relu(this.b.call(o.concat([h, o.zeros([n, 2, hh, ww])], 1)));
+      return this.fc.call(o.mean(y, [2, 3]));
+    }
+  }
+  const r = await roundTrip(new ZeroPad(), [1, 3, 6, 6]);
+  // a (4) and b (5) prune; the constant's two channels stay.
+  assert.equal(r.counts.prunableGroups, 9);
+});

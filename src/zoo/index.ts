@@ -36,6 +36,7 @@ import {
   caseMobile,
   caseMultiInputOutput,
   caseReductions,
+  caseShuffle,
   caseSqueezeExcite,
   caseTwoScaleDetector,
 } from "./cases_zig.ts";
@@ -243,6 +244,13 @@ export const zoo: Record<string, ZooEntry> = {
     task: "classification",
     description: "ConvNeXt blocks as the official code: permute, LayerNorm, Linear, GELU, " +
       "Linear, layer scale, permute back",
+  },
+  "case-shuffle": {
+    build: caseShuffle,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "ShuffleNetV2 units: two-branch concat and split-half units with channel " +
+      "shuffles (reshape, permute, reshape)",
   },
   "case-multi-io": {
     build: caseMultiInputOutput,
