@@ -105,54 +105,43 @@ export function assemble(
       eRoot[e] = root, eKey[e] = member ? km : kc, eIdx[e] = i, e++;
     }
   }
-  // Entries bucketed by root (channel order, which is creation order), then sorted by key and
-  // index inside each bucket (buckets are small: one channel's producers and readers).
-  const count = new Int32Array(n + 1);
-  for (let i = 0; i < e; i++) count[eRoot[i] + 1]++;
-  for (let r = 0; r < n; r++) count[r + 1] += count[r];
-  const order = new Int32Array(e), fill = count.slice(0, n);
-  for (let i = 0; i < e; i++) order[fill[eRoot[i]]++] = i;
-  const before = (x: number, y: number) => eKey[x] - eKey[y] || eIdx[x] - eIdx[y];
+  // Entries sorted by (root, key, index) as one number each (root in channel order, which is
+  // creation order): a native numeric sort, decoded in place.
+  let maxIdx = 1;
+  for (const a of ch.attachments) maxIdx = Math.max(maxIdx, a.ids.length);
+  const K = keys.length, code = new Float64Array(e);
+  for (let i = 0; i < e; i++) code[i] = (eRoot[i] * K + eKey[i]) * maxIdx + eIdx[i];
+  code.sort();
   // A consumer key whose parameter and axis also have a member key: the member's indices win.
   const pair = keys.map((k) =>
     k.member ? -1 : keys.findIndex((o) => o.member && o.param === k.param && o.axis === k.axis)
   );
+  const paired = pair.some((m) => m >= 0);
   const idx = new Int32Array(e);
   let nIdx = 0;
   const groups: Group[] = [];
   const none: ReadonlySet<number> = new Set();
-  for (let root = 0; root < n; root++) {
-    const lo = count[root], hi = count[root + 1];
-    if (lo === hi) continue;
-    for (let i = lo + 1; i < hi; i++) {
-      const v = order[i];
-      let j = i - 1;
-      while (j >= lo && before(order[j], v) > 0) (order[j + 1] = order[j], j--);
-      order[j + 1] = v;
-    }
+  let r = 0, k = 0, i = 0;
+  const read = (at: number) => {
+    const v = code[at];
+    i = v % maxIdx;
+    const rk = (v - i) / maxIdx;
+    k = rk % K;
+    r = (rk - k) / K;
+  };
+  for (let s = 0; s < e;) {
+    read(s);
+    const root = r;
     const gr: Group = { root, reasons: reasons.get(root) ?? none, keys: [], from: [], to: [] };
-    for (let s = lo; s < hi;) {
-      const k = eKey[order[s]], start = nIdx;
-      while (s < hi && eKey[order[s]] === k) {
-        const i = eIdx[order[s++]];
+    while (s < e && r === root) {
+      const key = k, start = nIdx;
+      while (s < e && r === root && k === key) {
         if (nIdx === start || idx[nIdx - 1] !== i) idx[nIdx++] = i;
+        if (++s < e) read(s);
       }
-      gr.keys.push(k), gr.from.push(start), gr.to.push(nIdx);
+      gr.keys.push(key), gr.from.push(start), gr.to.push(nIdx);
     }
-    for (let q = 0; q < gr.keys.length; q++) {
-      const m = gr.keys.indexOf(pair[gr.keys[q]]);
-      if (m < 0) continue;
-      const taken = new Set(idx.subarray(gr.from[m], gr.to[m]));
-      let w = gr.from[q];
-      for (let r = gr.from[q]; r < gr.to[q]; r++) if (!taken.has(idx[r])) idx[w++] = idx[r];
-      gr.to[q] = w;
-    }
-    const keep = gr.keys.map((_, q) => gr.to[q] > gr.from[q]);
-    if (keep.some((x) => !x)) {
-      gr.keys = gr.keys.filter((_, q) => keep[q]);
-      gr.from = gr.from.filter((_, q) => keep[q]);
-      gr.to = gr.to.filter((_, q) => keep[q]);
-    }
+    if (paired) dropMemberIndices(gr, pair, idx);
     groups.push(gr);
   }
   // Prunability, then families of groups with the same slices and reasons.
@@ -168,7 +157,7 @@ export function assemble(
       gr.reasons = new Set([noTrainable]);
     }
     let fk = gr.reasons.size ? [...gr.reasons].sort((a, b) => a - b).join(",") + "|" : "|";
-    gr.keys.forEach((k, q) => (fk += `${k}:${gr.to[q] - gr.from[q]},`));
+    for (let q = 0; q < gr.keys.length; q++) fk += gr.keys[q] + ":" + (gr.to[q] - gr.from[q]) + ",";
     const f = families.get(fk);
     if (f) f.push(gr);
     else families.set(fk, [gr]);
@@ -200,7 +189,7 @@ export function assemble(
       for (let q = 0; q < first.keys.length; q++) {
         const key = keys[first.keys[q]];
         if (key.member !== member) continue;
-        const runs = regular(list.map((gr) => buf.subarray(gr.from[q], gr.to[q])));
+        const runs = regular(buf, list.map((gr) => gr.from[q]), list.map((gr) => gr.to[q]));
         if (!runs) return null;
         for (const s of runs) {
           const ps: ParamSlice = {
@@ -282,11 +271,30 @@ export function assemble(
   return { zigs, otherParams, tensorZigs, tensorChannels };
 }
 
-/** Runs of consecutive indices: [start, length][]. */
-function runsOf(l: ArrayLike<number>): [number, number][] {
+/** A consumer's indices that the group's member slice of the same parameter also has go. */
+function dropMemberIndices(gr: Group, pair: readonly number[], idx: Int32Array): void {
+  let empty = false;
+  for (let q = 0; q < gr.keys.length; q++) {
+    const m = gr.keys.indexOf(pair[gr.keys[q]]);
+    if (m < 0) continue;
+    const taken = new Set(idx.subarray(gr.from[m], gr.to[m]));
+    let w = gr.from[q];
+    for (let r = gr.from[q]; r < gr.to[q]; r++) if (!taken.has(idx[r])) idx[w++] = idx[r];
+    gr.to[q] = w;
+    empty ||= w === gr.from[q];
+  }
+  if (!empty) return;
+  const keep = gr.keys.map((_, q) => gr.to[q] > gr.from[q]);
+  gr.keys = gr.keys.filter((_, q) => keep[q]);
+  gr.from = gr.from.filter((_, q) => keep[q]);
+  gr.to = gr.to.filter((_, q) => keep[q]);
+}
+
+/** Runs of consecutive indices of `buf[from, to)`: [start, length][]. */
+function runsOf(buf: Int32Array, from: number, to: number): [number, number][] {
   const out: [number, number][] = [];
-  for (let k = 0; k < l.length; k++) {
-    const i = l[k];
+  for (let k = from; k < to; k++) {
+    const i = buf[k];
     const last = out[out.length - 1];
     if (last && i === last[0] + last[1]) last[1]++;
     else out.push([i, 1]);
@@ -295,40 +303,35 @@ function runsOf(l: ArrayLike<number>): [number, number][] {
 }
 
 /**
- * One offset/block/stride slice per run of consecutive indices (a channel read twice through a
- * shared conv has two runs), when every group has the same runs and they advance regularly;
- * null otherwise.
+ * The slices of groups whose indices are `buf[from[j], to[j])`: one offset/block/stride slice
+ * per run of consecutive indices (a channel read twice through a shared conv has two runs),
+ * when every group has the same runs and they advance regularly; null otherwise.
  */
-function regular(lists: readonly ArrayLike<number>[]) {
-  // Fast path: every list is one contiguous run of the same length.
-  const block = lists[0].length;
-  if (lists.every((l) => l.length === block && l[block - 1] - l[0] === block - 1)) {
-    const stride = lists.length > 1 ? lists[1][0] - lists[0][0] : block;
-    if (stride < block) return null;
-    for (let j = 1; j < lists.length; j++) {
-      if (lists[j][0] !== lists[0][0] + j * stride) return null;
-    }
-    return [{ offset: lists[0][0], block, stride }];
+function regular(buf: Int32Array, from: readonly number[], to: readonly number[]) {
+  // Fast path: every group is one contiguous run of the same length.
+  const block = to[0] - from[0], G = from.length;
+  let contiguous = true;
+  for (let j = 0; j < G && contiguous; j++) {
+    contiguous = to[j] - from[j] === block && buf[to[j] - 1] - buf[from[j]] === block - 1;
   }
-  return regularRuns(lists);
-}
-
-/** {@link regular} when groups have several runs (a channel read twice). */
-function regularRuns(lists: readonly ArrayLike<number>[]) {
-  const runs = lists.map(runsOf);
+  if (contiguous) {
+    const stride = G > 1 ? buf[from[1]] - buf[from[0]] : block;
+    if (stride < block) return null;
+    for (let j = 1; j < G; j++) if (buf[from[j]] !== buf[from[0]] + j * stride) return null;
+    return [{ offset: buf[from[0]], block, stride }];
+  }
+  const runs = from.map((f, j) => runsOf(buf, f, to[j]));
   const shape = runs[0].map((r) => r[1]);
   if (runs.some((r) => r.length !== shape.length || r.some((x, k) => x[1] !== shape[k]))) {
     return null;
   }
   const out: { offset: number; block: number; stride: number }[] = [];
   for (let k = 0; k < shape.length; k++) {
-    const block = shape[k];
-    const stride = lists.length > 1 ? runs[1][k][0] - runs[0][k][0] : block;
-    if (stride < block) return null;
-    for (let j = 1; j < runs.length; j++) {
-      if (runs[j][k][0] !== runs[0][k][0] + j * stride) return null;
-    }
-    out.push({ offset: runs[0][k][0], block, stride });
+    const b = shape[k];
+    const stride = G > 1 ? runs[1][k][0] - runs[0][k][0] : b;
+    if (stride < b) return null;
+    for (let j = 1; j < G; j++) if (runs[j][k][0] !== runs[0][k][0] + j * stride) return null;
+    out.push({ offset: runs[0][k][0], block: b, stride });
   }
   return out;
 }
