@@ -60,6 +60,10 @@ const COUNTS: [string, number, string][] = [
   // unit's branch outputs in pairs through the next shuffle, the last 4 feed its branch),
   // each unit's branch hidden conv 8 + 8; conv5 16 (read by fc): 8 + 8 + 16 + 16.
   ["case-shuffle", 48, "ShuffleNetV2: split, concat, channel shuffle"],
+  // the token stream (patch conv, LayerNorms, attention projection and fc2 rows joined by the
+  // residual adds; read by qkv, fc1 and the head) 8 and the MLP hidden 16; q, k and v (read
+  // by the matmuls) and the attention output (read by proj) stay: 8 + 16.
+  ["case-vit", 24, "attention and MLP over channels-last tokens"],
 ];
 
 for (const [name, groups, what] of COUNTS) {
@@ -85,6 +89,7 @@ Deno.test("every issue-14 case has a pinned count", () => {
     "case-multi-io",
     "case-two-scale-detector",
     "case-shuffle",
+    "case-vit",
   ];
   for (const c of cases) assert.ok(c in zoo && pinned.has(c), c);
 });

@@ -24,7 +24,9 @@ import {
   concat,
   flatten,
   full,
+  gelu,
   globalMaxPool2d,
+  matmul,
   max,
   maxPool2d,
   mean,
@@ -38,6 +40,7 @@ import {
   sigmoid,
   silu,
   slice,
+  softmax,
   split,
   upsample,
 } from "../ops/index.ts";
@@ -492,6 +495,48 @@ export class ShuffleCase extends Module {
   }
 }
 
+/**
+ * A ViT-style block on patch tokens: 2x2/2 patch conv, flatten to [N, T, C], pre-norm
+ * attention (LayerNorm, one Linear for q, k and v, split, softmax(q·kᵀ/√d)·v, projection,
+ * residual add), pre-norm MLP (LayerNorm, Linear, GELU, Linear, residual), mean over the
+ * tokens, LayerNorm, head. The attention's matmuls mix q, k and v (they stay); the token
+ * stream and the MLP's hidden units prune.
+ */
+export class VitCase extends Module {
+  patch: Conv2d;
+  ln1: LayerNorm;
+  qkv: Linear;
+  proj: Linear;
+  ln2: LayerNorm;
+  fc1: Linear;
+  fc2: Linear;
+  norm: LayerNorm;
+  head: Linear;
+  constructor(o: ModelOptions = {}) {
+    super();
+    const c = o.width ?? 8;
+    this.patch = this.module("patch", new Conv2d(o.inChannels ?? 3, c, 2, { stride: 2 }));
+    this.ln1 = this.module("ln1", new LayerNorm(c));
+    this.qkv = this.module("qkv", new Linear(c, 3 * c));
+    this.proj = this.module("proj", new Linear(c, c));
+    this.ln2 = this.module("ln2", new LayerNorm(c));
+    this.fc1 = this.module("fc1", new Linear(c, 2 * c));
+    this.fc2 = this.module("fc2", new Linear(2 * c, c));
+    this.norm = this.module("norm", new LayerNorm(c));
+    this.head = this.module("head", new Linear(c, o.numClasses ?? 10));
+  }
+  forward(x: Tensor): Tensor {
+    const p = this.patch.call(x);
+    const [n, c, h, w] = p.shape;
+    let t = permute(reshape(p, [n, c, h * w]), [0, 2, 1]); // [N, T, C]
+    const [q, k, v] = split(this.qkv.call(this.ln1.call(t)), 3, 2);
+    const att = softmax(mul(matmul(q, k, false, true), full([], 1 / Math.sqrt(c))), 2);
+    t = add(t, this.proj.call(matmul(att, v)));
+    t = add(t, this.fc2.call(gelu(this.fc1.call(this.ln2.call(t)))));
+    return this.head.call(this.norm.call(mean(t, 1)));
+  }
+}
+
 /** SPPF's 5x5 max pool with stride 1 and padding 2 (same size). */
 const pool5 = (t: Tensor) => maxPool2d(t, { kernel: 5, stride: 1, padding: 2 });
 
@@ -514,5 +559,6 @@ export const caseMultiInputOutput = (o: ModelOptions = {}): MultiInputOutputCase
   seeded(o.seed, () => new MultiInputOutputCase(o));
 export const caseShuffle = (o: ModelOptions = {}): ShuffleCase =>
   seeded(o.seed, () => new ShuffleCase(o));
+export const caseVit = (o: ModelOptions = {}): VitCase => seeded(o.seed, () => new VitCase(o));
 export const caseTwoScaleDetector = (o: ModelOptions = {}): TwoScaleDetectorCase =>
   seeded(o.seed, () => new TwoScaleDetectorCase(o));

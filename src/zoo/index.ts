@@ -39,6 +39,7 @@ import {
   caseShuffle,
   caseSqueezeExcite,
   caseTwoScaleDetector,
+  caseVit,
 } from "./cases_zig.ts";
 
 export * from "./common.ts";
@@ -251,6 +252,12 @@ export const zoo: Record<string, ZooEntry> = {
     task: "classification",
     description: "ShuffleNetV2 units: two-branch concat and split-half units with channel " +
       "shuffles (reshape, permute, reshape)",
+  },
+  "case-vit": {
+    build: caseVit,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "ViT-style block on patch tokens: attention (matmuls) and MLP over [N, T, C]",
   },
   "case-multi-io": {
     build: caseMultiInputOutput,
