@@ -206,3 +206,19 @@ Deno.test("constants made from the traced batch follow another batch size", asyn
   // a (4) and b (5) prune; the constant's two channels stay.
   assert.equal(r.counts.prunableGroups, 9);
 });
+
+Deno.test("slices of the channel axis (chunk as two slices): compaction moves their starts", async () => {
+  class Halves extends o.Module {
+    a = this.module("a", new o.Conv2d(3, 8, 1));
+    b = this.module("b", new o.Conv2d(4, 4, 3, { padding: 1 }));
+    c = this.module("c", new o.Conv2d(8, 3, 1));
+    forward(x: o.Tensor) {
+      const y = o.relu(this.a.call(x));
+      const lo = o.slice(y, [0, 0], [Infinity, 4]), hi = o.slice(y, [0, 4], [Infinity, 8]);
+      return this.c.call(o.concat([o.relu(this.b.call(hi)), lo], 1));
+    }
+  }
+  // a's 8 channels (both halves read by b and c), b's 4: 12.
+  const r = await roundTrip(new Halves(), [1, 3, 5, 5], { seed: 3 });
+  assert.equal(r.counts.prunableGroups, 12);
+});
