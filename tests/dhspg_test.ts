@@ -15,6 +15,7 @@ import { trace } from "../src/graph/trace.ts";
 import { partition } from "../src/zig/partition.ts";
 import { smallCnn } from "../src/zoo/index.ts";
 import { assertClose, forBackends, hostRand, test, useDefaultBackend } from "./helpers.ts";
+import { buildLayout, NONE } from "../src/optim/dhspg_layout.ts";
 
 const sl = (
   param: string,
@@ -952,3 +953,51 @@ class RefDHSPG {
     });
   }
 }
+
+Deno.test("DHSPG layout: a slice with a stride puts every stride-th row in its group", () => {
+  // Group j of a 3-group ZIG: rows 1 + 2j of p.weight (rows 1, 3, 5) and entry j of p.bias.
+  const w = o.fromHost(new Float32Array(12), [6, 2], "f32", "cpu");
+  const b = o.fromHost(new Float32Array(3), [3], "f32", "cpu");
+  const slice = (param: string, offset: number, stride?: number): ParamSlice => ({
+    param,
+    axis: 0,
+    offset,
+    block: 1,
+    ...(stride ? { stride } : {}),
+    role: "weight",
+    trainable: true,
+  });
+  const part: Partition = {
+    zigs: [{
+      id: 0,
+      size: 3,
+      prunable: true,
+      members: [slice("p.weight", 1, 2), slice("p.bias", 0)],
+      consumers: [],
+      layers: ["p"],
+    }],
+    otherParams: [],
+  };
+  const L = buildLayout([["p.weight", w], ["p.bias", b]], part);
+  const groupOf = (param: number, i: number) => L.gid[L.params[param].offset + i];
+  // Weight rows 1, 3, 5 (elements 2-3, 6-7, 10-11) are groups 0, 1, 2; rows 0, 2, 4 are free.
+  assert.deepEqual([0, 1, 2, 3, 6, 7, 10, 11].map((i) => groupOf(0, i)), [
+    NONE,
+    NONE,
+    0,
+    0,
+    1,
+    1,
+    2,
+    2,
+  ]);
+  assert.deepEqual([0, 1, 2].map((i) => groupOf(1, i)), [0, 1, 2]);
+  assert.throws(
+    () =>
+      buildLayout([["p.weight", w], ["p.bias", b]], {
+        ...part,
+        zigs: [{ ...part.zigs[0], members: [slice("p.weight", 1, 3)] }],
+      }),
+    /3 channels x block 1 from offset 1 \(stride 3\) exceed dimension 6/,
+  );
+});

@@ -250,8 +250,11 @@ export class RandomNet extends Module<Tensor | Tensor[]> {
         const k = 1 + this.rng.int(c - 1);
         const b = this.unit(c - k, c - k, h, true);
         if (b.h !== h) return this.unit2(s);
-        this.add(`split(${k}|${c - k})[${b.desc}]`, (x) => {
-          const [p, q] = o.split(x, [k, c - k], 1);
+        const slices = this.chance(0.5);
+        this.add(`${slices ? "slices" : "split"}(${k}|${c - k})[${b.desc}]`, (x) => {
+          const [p, q] = slices
+            ? [o.slice(x, [0, 0], [Infinity, k]), o.slice(x, [0, k], [Infinity, c])]
+            : o.split(x, [k, c - k], 1);
           return o.concat([p, o.add(q, b.f(q))], 1);
         });
         return s;

@@ -55,6 +55,15 @@ const COUNTS: [string, number, string][] = [
   // c1 4 (read by c2 and the fuse concat), c2 8 (SPPF: itself and three max pools), sppf 8
   // (lat and the small head), lat 4 (upsampled into fuse), fuse 4 (large head): 4+8+8+4+4.
   ["case-two-scale-detector", 28, "SPPF, upsample + concat, two heads"],
+  // stem 8 (read by both branches of the first unit); branch width b = 8: the first unit's two
+  // branch outputs tied pairwise by the shuffle (8 pairs; the first 4 also absorb the second
+  // unit's branch outputs in pairs through the next shuffle, the last 4 feed its branch),
+  // each unit's branch hidden conv 8 + 8; conv5 16 (read by fc): 8 + 8 + 16 + 16.
+  ["case-shuffle", 48, "ShuffleNetV2: split, concat, channel shuffle"],
+  // the token stream (patch conv, LayerNorms, attention projection and fc2 rows joined by the
+  // residual adds; read by qkv, fc1 and the head) 8 and the MLP hidden 16; q, k and v (read
+  // by the matmuls) and the attention output (read by proj) stay: 8 + 16.
+  ["case-vit", 24, "attention and MLP over channels-last tokens"],
 ];
 
 for (const [name, groups, what] of COUNTS) {
@@ -79,6 +88,8 @@ Deno.test("every issue-14 case has a pinned count", () => {
     "case-channels-last",
     "case-multi-io",
     "case-two-scale-detector",
+    "case-shuffle",
+    "case-vit",
   ];
   for (const c of cases) assert.ok(c in zoo && pinned.has(c), c);
 });
@@ -119,7 +130,12 @@ for (const backend of ["cpu", "webgpu"] as const) {
   Deno.test({
     name: `DHSPG (${backend}) zeroes a BatchNorm(affine false) running mean with its group`,
     ignore: backend === "webgpu" && !gpu,
-    fn: () => withBackend(backend, dhspgBnNoAffine),
+    fn: () => withBackend(backend, () => dhspgCompress("case-bn-no-affine", true)),
+  });
+  Deno.test({
+    name: `DHSPG (${backend}) trains groups tied across channel shuffles and compresses them`,
+    ignore: backend === "webgpu" && !gpu,
+    fn: () => withBackend(backend, () => dhspgCompress("case-shuffle", false)),
   });
 }
 
@@ -133,8 +149,9 @@ async function withBackend(be: "cpu" | "webgpu", fn: () => Promise<void>): Promi
   }
 }
 
-async function dhspgBnNoAffine(): Promise<void> {
-  const model = zoo["case-bn-no-affine"].build({ seed: 5 });
+/** DHSPG on a case; every group it zeroes is removed and the outputs stay. */
+async function dhspgCompress(name: string, bnNoAffine: boolean): Promise<void> {
+  const model = zoo[name].build({ seed: 5 }) as o.Module;
   const oto = await o.OTO.create(model, [1, 3, 8, 8]);
   const opt = oto.dhspg({
     lr: 0.05,
@@ -163,9 +180,45 @@ async function dhspgBnNoAffine(): Promise<void> {
   const scale = Math.max(...Array.from(a, Math.abs));
   assert.ok(Array.from(a, Number).every((v, i) => Math.abs(v - b[i]) <= 1e-4 * scale), "differ");
   opt.dispose();
+  if (!bnNoAffine) return;
   // Without the buffers DHSPG cannot keep such a group removable: it says what to pass.
   assert.throws(
     () => new o.DHSPG(model.namedParameters(), oto.partition),
     /needs buffer "b1.running_mean".*namedBuffers/,
   );
 }
+
+Deno.test("constants made from the traced batch follow another batch size", async () => {
+  // ShuffleNet-style zero padding of the channels with a constant shaped like the input:
+  // zeros([N, 2, H, W]) concatenated to x, traced at batch 1, run at batch 3.
+  class ZeroPad extends o.Module {
+    a = this.module("a", new o.Conv2d(3, 4, 3, { padding: 1 }));
+    b = this.module("b", new o.Conv2d(6, 5, 1));
+    fc = this.module("fc", new o.Linear(5, 3));
+    forward(x: o.Tensor) {
+      const h = o.relu(this.a.call(x));
+      const [n, , hh, ww] = h.shape;
+      const y = o.relu(this.b.call(o.concat([h, o.zeros([n, 2, hh, ww])], 1)));
+      return this.fc.call(o.mean(y, [2, 3]));
+    }
+  }
+  const r = await roundTrip(new ZeroPad(), [1, 3, 6, 6]);
+  // a (4) and b (5) prune; the constant's two channels stay.
+  assert.equal(r.counts.prunableGroups, 9);
+});
+
+Deno.test("slices of the channel axis (chunk as two slices): compaction moves their starts", async () => {
+  class Halves extends o.Module {
+    a = this.module("a", new o.Conv2d(3, 8, 1));
+    b = this.module("b", new o.Conv2d(4, 4, 3, { padding: 1 }));
+    c = this.module("c", new o.Conv2d(8, 3, 1));
+    forward(x: o.Tensor) {
+      const y = o.relu(this.a.call(x));
+      const lo = o.slice(y, [0, 0], [Infinity, 4]), hi = o.slice(y, [0, 4], [Infinity, 8]);
+      return this.c.call(o.concat([o.relu(this.b.call(hi)), lo], 1));
+    }
+  }
+  // a's 8 channels (both halves read by b and c), b's 4: 12.
+  const r = await roundTrip(new Halves(), [1, 3, 5, 5], { seed: 3 });
+  assert.equal(r.counts.prunableGroups, 12);
+});

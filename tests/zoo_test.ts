@@ -193,6 +193,8 @@ const SCALED: [string, ModelOptions & Record<string, unknown>, number[] | number
     ["case-cbam", {}, [2, 3, 8, 8], [2, 10]],
     ["case-channels-last", {}, [2, 3, 8, 8], [2, 10]],
     ["case-two-scale-detector", {}, [2, 3, 16, 16], [2, 6, 8, 8]],
+    ["case-shuffle", {}, [2, 3, 8, 8], [2, 10]],
+    ["case-vit", {}, [2, 3, 8, 8], [2, 10]],
   ];
 
 for (const [name, opts, inShape, outShape] of SCALED) {
@@ -224,7 +226,7 @@ Deno.test("zoo: every entry is covered and its input shape is batch 1", () => {
     const m = buildOn("meta", name);
     assert.equal(traceMeta(m, e.inputShapes ?? e.inputShape).out[0], 1, name);
   }
-  assert.equal(Object.keys(zoo).length, 28);
+  assert.equal(Object.keys(zoo).length, 30);
 });
 
 Deno.test("zoo: construction is seeded (same seed, same weights; other seed, other weights)", () => {

@@ -21,7 +21,8 @@ import { graphCost } from "../compress/flops.ts";
 import { compress, formatCompression, zeroRandomGroups } from "../compress/compress.ts";
 import { zoo } from "../zoo/index.ts";
 import { importOnnx } from "../onnx/import.ts";
-import type { Module } from "../nn/module.ts";
+import type { AnyModule } from "../nn/module.ts";
+import { flattenOutput } from "../graph/graph.ts";
 
 const USAGE = "usage: deno task partition (--model NAME | --onnx FILE [--input-shape C,H,W]) " +
   "[--json] [--verify] [--dot FILE] [--seed N]";
@@ -107,11 +108,11 @@ async function main(args: string[]): Promise<number> {
   }
   // Shape-only tracing needs no GPU; verification runs both models on the best backend.
   if (o.verify) await init({ quiet: o.json });
-  let model: Module, input: number[];
+  let model: AnyModule, inputs: number[][];
   if (o.onnx) {
     try {
       const m = await importOnnx(o.onnx, { inputShape: o.inputShape });
-      (model = m), (input = m.inputShape);
+      (model = m), (inputs = [m.inputShape]);
     } catch (e) {
       console.error(`partition: ${(e as Error).message}`);
       return 1;
@@ -125,9 +126,9 @@ async function main(args: string[]): Promise<number> {
       return 1;
     }
     model = entry.build({ seed: o.seed });
-    input = entry.inputShape;
+    inputs = entry.inputShapes ?? [entry.inputShape];
   }
-  const graph = trace(model, input);
+  const graph = trace(model, inputs);
   const an = analyze(graph);
   const part = an.partition;
   const cost = graphCost(graph);
@@ -151,17 +152,23 @@ async function main(args: string[]): Promise<number> {
   if (o.verify) {
     const state = model.stateDict();
     await zeroRandomGroups(state, part, { seed: o.seed, fraction: 0.5 });
-    const r = await compress(model, state, part, { input, trainGraph: false });
-    const x = randn(input, { seed: o.seed + 1 });
+    const r = await compress(model, state, part, { input: inputs, trainGraph: false });
+    const xs = inputs.map((s, i) => randn(s, { seed: o.seed + 1 + i }));
     model.eval();
-    const full = await tidy(() => model.call(x)).data();
-    const small = await tidy(() => r.model.call(x)).data();
-    let diff = 0, scale = 0;
-    for (let i = 0; i < full.length; i++) {
-      diff = Math.max(diff, Math.abs(full[i] - small[i]));
-      scale = Math.max(scale, Math.abs(full[i]));
-    }
-    if (small.length !== full.length) diff = Infinity;
+    // Every output of the model (an array or a record of them too).
+    const outs = async (m: AnyModule) => {
+      const ts = tidy(() => flattenOutput(m.call(...xs)).tensors);
+      return await Promise.all(ts.map((t) => t.data()));
+    };
+    const full = await outs(model), small = await outs(r.model);
+    let diff = small.length === full.length ? 0 : Infinity, scale = 0;
+    full.forEach((f, k) => {
+      if (small[k]?.length !== f.length) diff = Infinity;
+      for (let i = 0; i < f.length; i++) {
+        diff = Math.max(diff, Math.abs(f[i] - small[k]?.[i]));
+        scale = Math.max(scale, Math.abs(f[i]));
+      }
+    });
     summary = formatCompression(r.report);
     verify = {
       maxAbsDiff: diff,

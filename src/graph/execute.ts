@@ -92,7 +92,7 @@ export function executeGraphAll(
     throw new Error(`executeGraph: tensor %${id} is used by ${n.op} before it is produced`);
   };
   for (const n of graph.nodes) {
-    const ins = n.inputs.map((id) => value(id, n));
+    const ins = followFills(graph, n, n.inputs.map((id) => value(id, n)), backend);
     let attrs = opts.attrs?.get(n.id) ?? n.attrs;
     attrs = adaptShapeAttrs(graph, n, attrs, ins);
     if (opts.freshSeeds && typeof attrs.seed === "number") {
@@ -134,3 +134,32 @@ function adaptShapeAttrs(
 
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * A `fill` constant made in forward from the input's size (`zeros([x.shape[0], C])`) was traced
+ * with that size: when an op reads it beside a tensor whose axes changed (another batch), the
+ * fill's axes that matched that tensor's follow it.
+ */
+function followFills(
+  graph: Graph,
+  n: GraphNode,
+  ins: Tensor[],
+  backend: Tensor["backend"],
+): Tensor[] {
+  const fills = n.inputs.flatMap((t, i) => (graph.producer(t)?.op === "fill" ? [i] : []));
+  if (!fills.length) return ins;
+  const moved = n.inputs.findIndex((t, i) =>
+    !fills.includes(i) && !sameShape(graph.tensors[t].shape, ins[i].shape)
+  );
+  if (moved < 0) return ins;
+  const old = graph.tensors[n.inputs[moved]].shape, now = ins[moved].shape;
+  return ins.map((x, i) => {
+    if (!fills.includes(i)) return x;
+    const traced = graph.tensors[n.inputs[i]].shape;
+    const d = old.length - traced.length;
+    const shape = traced.map((s, k) => (k + d >= 0 && s === old[k + d] ? now[k + d] : s));
+    if (sameShape(shape, x.shape)) return x;
+    const f = graph.producer(n.inputs[i])!;
+    return apply(getOp("fill"), [], { ...f.attrs, shape } as never, backend)[0];
+  });
+}

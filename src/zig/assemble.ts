@@ -5,9 +5,10 @@
  * *consumer*). Groups with the same slices (same parameters, same sizes) whose indices advance
  * regularly form one ZIG family: group j's indices along a slice are
  * `offset + j*stride ... + block - 1`. Groups that do not line up become families of one.
+ * Everything is flat typed arrays: a ResNet-50 has some 30k channels and 200k slice indices.
  */
 import type { Graph } from "../graph/graph.ts";
-import type { Channels } from "./channels.ts";
+import type { Attachment, Channels } from "./channels.ts";
 import type { Layout } from "./layout.ts";
 import type { Blocker, ParamSlice, Zig } from "./types.ts";
 
@@ -27,12 +28,16 @@ interface SliceKey {
   required: boolean;
 }
 
+/**
+ * One group: its root channel, reasons to stay, and its slices: for each of its keys, a run of
+ * sorted indices `idx[from[q]] ... idx[to[q] - 1]` in the shared index buffer.
+ */
 interface Group {
   root: number;
-  /** Slice key (index into the key table) -> sorted indices along the parameter axis. */
-  slices: Map<number, number[]>;
-  reasons: Set<number>;
-  channels: number[];
+  reasons: ReadonlySet<number>;
+  keys: number[];
+  from: number[];
+  to: number[];
 }
 
 const text = (b: Blocker) => (b.op ? `${b.op} (layer ${b.layer || "<root>"}): ${b.why}` : b.why);
@@ -46,38 +51,32 @@ export function assemble(
   const n = ch.size;
   const r1 = new Int32Array(n), r2 = new Int32Array(n);
   for (let c = 0; c < n; c++) (r1[c] = ch.zeroRoot(c), r2[c] = ch.pruneRoot(c));
-  // Zero classes: needed (a reader needs them zero) and why they cannot be zero.
-  const needs = new Uint8Array(n);
-  const nonzeroWhy = new Map<number, Set<number>>();
-  for (let c = 0; c < n; c++) {
-    if (ch.needed[c]) needs[r1[c]] = 1;
-    if (ch.nonzero[c] >= 0) {
-      const s = nonzeroWhy.get(r1[c]);
-      if (s) s.add(ch.nonzero[c]);
-      else nonzeroWhy.set(r1[c], new Set([ch.nonzero[c]]));
-    }
-  }
-  const groupNeeds = new Uint8Array(n);
-  const groups = new Map<number, Group>();
-  const group = (root: number): Group => {
-    let gr = groups.get(root);
-    if (!gr) groups.set(root, gr = { root, slices: new Map(), reasons: new Set(), channels: [] });
-    return gr;
-  };
+  // Zero classes a reader needs zero; prune classes that contain one.
+  const needs = new Uint8Array(n), groupNeeds = new Uint8Array(n);
+  for (let c = 0; c < n; c++) if (ch.needed[c]) needs[r1[c]] = 1;
   for (let c = 0; c < n; c++) if (needs[r1[c]]) groupNeeds[r2[c]] = 1;
+  // Reasons per prune class: fixes, and a needed zero class that an op made nonzero.
+  const reasons = new Map<number, Set<number>>();
+  const reason = (root: number, b: number) => {
+    const s = reasons.get(root);
+    if (s) s.add(b);
+    else reasons.set(root, new Set([b]));
+  };
+  for (const [c, bs] of ch.fixes) for (const b of bs) reason(r2[c], b);
+  const nonzeroWhy = new Map<number, number[]>();
   for (let c = 0; c < n; c++) {
-    const gr = group(r2[c]);
-    gr.channels.push(c);
-    for (const b of ch.fixes.get(c) ?? []) gr.reasons.add(b);
-    // A reader needs this channel zero, but an op made it nonzero (conv(sigmoid(x))).
-    if (needs[r1[c]] && !ch.canZero(c)) {
-      for (const b of nonzeroWhy.get(r1[c]) ?? []) gr.reasons.add(b);
-    }
+    if (ch.nonzero[c] < 0) continue;
+    const l = nonzeroWhy.get(r1[c]);
+    if (!l) nonzeroWhy.set(r1[c], [ch.nonzero[c]]);
+    else if (!l.includes(ch.nonzero[c])) l.push(ch.nonzero[c]);
   }
-  // Attachment indices into groups.
+  for (const [z1, bs] of nonzeroWhy) {
+    if (needs[z1]) { for (const b of bs) reason(r2[z1], b); }
+  }
+  // Slice keys (parameter, axis, member or consumer).
   const keys: SliceKey[] = [];
   const keyIds = new Map<string, number>();
-  const keyOf = (a: (typeof ch.attachments)[number], member: boolean) => {
+  const keyOf = (a: Attachment, member: boolean) => {
     const required = member && a.required;
     const name = `${a.param}\u0000${a.axis}\u0000${member ? "m" : "c"}\u0000${required}`;
     let id = keyIds.get(name);
@@ -88,73 +87,109 @@ export function assemble(
     }
     return id;
   };
+  // Every attachment index as (group root, key, index), flat.
+  let total = 0;
+  for (const a of ch.attachments) total += a.ids.length;
+  const eRoot = new Int32Array(total), eKey = new Int32Array(total), eIdx = new Int32Array(total);
+  let e = 0;
   for (const a of ch.attachments) {
     const km = keyOf(a, true), kc = keyOf(a, false);
     for (let i = 0; i < a.ids.length; i++) {
       const c = a.ids[i];
       if (c < 0) continue;
-      const gr = group(r2[c]);
+      const root = r2[c];
       // Producers of the channels that must be zero are members (in a group that cannot be
       // pruned anyway, every producer is listed as a member).
       const member = a.kind === "producer" &&
-        (gr.reasons.size > 0 || (groupNeeds[gr.root] ? needs[r1[c]] === 1 : ch.canZero(c)));
-      const key = member ? km : kc;
-      const list = gr.slices.get(key);
-      if (list) list.push(i);
-      else gr.slices.set(key, [i]);
+        (reasons.has(root) || (groupNeeds[root] ? needs[r1[c]] === 1 : ch.canZero(c)));
+      eRoot[e] = root, eKey[e] = member ? km : kc, eIdx[e] = i, e++;
     }
   }
-  // Deduplicate, and a consumer index that is also a member index is the member's.
-  for (const gr of groups.values()) {
-    for (const [k, list] of gr.slices) gr.slices.set(k, [...new Set(list)].sort((p, q) => p - q));
-    for (const [k, list] of gr.slices) {
-      const key = keys[k];
-      if (key.member) continue;
-      const mk = [...gr.slices.keys()].find((o) => {
-        const ok = keys[o];
-        return ok.member && ok.param === key.param && ok.axis === key.axis;
-      });
-      if (!mk) continue;
-      const taken = new Set(gr.slices.get(mk));
-      const rest = list.filter((i) => !taken.has(i));
-      if (rest.length) gr.slices.set(k, rest);
-      else gr.slices.delete(k);
+  // Entries sorted by (root, key, index) as one number each (root in channel order, which is
+  // creation order): a native numeric sort, decoded in place.
+  let maxIdx = 1;
+  for (const a of ch.attachments) maxIdx = Math.max(maxIdx, a.ids.length);
+  const K = keys.length, code = new Float64Array(e);
+  for (let i = 0; i < e; i++) code[i] = (eRoot[i] * K + eKey[i]) * maxIdx + eIdx[i];
+  code.sort();
+  // A consumer key whose parameter and axis also have a member key: the member's indices win.
+  const pair = keys.map((k) =>
+    k.member ? -1 : keys.findIndex((o) => o.member && o.param === k.param && o.axis === k.axis)
+  );
+  const paired = pair.some((m) => m >= 0);
+  const idx = new Int32Array(e);
+  let nIdx = 0;
+  const groups: Group[] = [];
+  const none: ReadonlySet<number> = new Set();
+  let r = 0, k = 0, i = 0;
+  const read = (at: number) => {
+    const v = code[at];
+    i = v % maxIdx;
+    const rk = (v - i) / maxIdx;
+    k = rk % K;
+    r = (rk - k) / K;
+  };
+  for (let s = 0; s < e;) {
+    read(s);
+    const root = r;
+    const gr: Group = { root, reasons: reasons.get(root) ?? none, keys: [], from: [], to: [] };
+    while (s < e && r === root) {
+      const key = k, start = nIdx;
+      while (s < e && r === root && k === key) {
+        if (nIdx === start || idx[nIdx - 1] !== i) idx[nIdx++] = i;
+        if (++s < e) read(s);
+      }
+      gr.keys.push(key), gr.from.push(start), gr.to.push(nIdx);
     }
+    if (paired) dropMemberIndices(gr, pair, idx);
+    groups.push(gr);
   }
-  // Prunability per group, then families of groups with the same slices.
-  const withSlices = [...groups.values()].filter((gr) => gr.slices.size > 0)
-    .sort((a, b) => a.root - b.root);
+  // Prunability, then families of groups with the same slices and reasons.
+  const noTrainable = ch.blocker({
+    op: "",
+    layer: "",
+    why: "no trainable parameter produces these channels",
+  });
   const families = new Map<string, Group[]>();
-  for (const gr of withSlices) {
-    const trainableMember = [...gr.slices.keys()].some((k) => {
-      const key = keys[k];
-      return key.member && key.trainable;
-    });
-    if (!gr.reasons.size && !trainableMember) {
-      gr.reasons.add(ch.blocker({
-        op: "",
-        layer: "",
-        why: "no trainable parameter produces these channels",
-      }));
+  const familyKey = new Map<number, string>();
+  for (const gr of groups) {
+    if (!gr.reasons.size && !gr.keys.some((k) => keys[k].member && keys[k].trainable)) {
+      gr.reasons = new Set([noTrainable]);
     }
-    const sig = [...gr.slices.entries()].map(([k, l]) => `${k}\u0001${l.length}`).sort();
-    const fk = `${[...gr.reasons].sort().join(",")}\u0002${sig.join("\u0002")}`;
+    let fk = gr.reasons.size ? [...gr.reasons].sort((a, b) => a - b).join(",") + "|" : "|";
+    for (let q = 0; q < gr.keys.length; q++) fk += gr.keys[q] + ":" + (gr.to[q] - gr.from[q]) + ",";
     const f = families.get(fk);
     if (f) f.push(gr);
     else families.set(fk, [gr]);
+    familyKey.set(gr.root, fk);
   }
+  // Module paths: the spaces (creation batches) of each root's channels, by family.
+  const familyOf = new Int32Array(n).fill(-1);
+  [...families.values()].forEach((list, f) => list.forEach((gr) => (familyOf[gr.root] = f)));
+  const familySpaces = [...families.values()].map(() => new Set<number>());
+  for (let c = 0; c < n; c++) {
+    const f = familyOf[r2[c]];
+    if (f >= 0) familySpaces[f].add(ch.space[c]);
+  }
+  /** The spaces of some groups (a family, or one group of a family that did not line up). */
+  const spacesOf = (list: readonly Group[]): Set<number> => {
+    const f = familyOf[list[0].root];
+    if (list.length === families.get(familyKey.get(list[0].root)!)?.length) return familySpaces[f];
+    const roots = new Set(list.map((gr) => gr.root)), out = new Set<number>();
+    for (let c = 0; c < n; c++) if (roots.has(r2[c])) out.add(ch.space[c]);
+    return out;
+  };
   const zigs: Zig[] = [];
   const where = new Map<number, { zig: number; index: number }>();
-  const emit = (list: Group[]) => {
-    const id = zigs.length;
+  const emit = (list: Group[], buf: Int32Array = idx) => {
     const first = list[0];
-    const reasons = [...first.reasons].sort((a, b) => a - b).map((b) => ch.blockers[b]);
+    const blockers = [...first.reasons].sort((a, b) => a - b).map((b) => ch.blockers[b]);
     const slices = (member: boolean): ParamSlice[] | null => {
       const out: ParamSlice[] = [];
-      for (const k of first.slices.keys()) {
-        const key = keys[k];
+      for (let q = 0; q < first.keys.length; q++) {
+        const key = keys[first.keys[q]];
         if (key.member !== member) continue;
-        const runs = regular(list.map((gr) => gr.slices.get(k)!));
+        const runs = regular(buf, list.map((gr) => gr.from[q]), list.map((gr) => gr.to[q]));
         if (!runs) return null;
         for (const s of runs) {
           const ps: ParamSlice = {
@@ -175,54 +210,59 @@ export function assemble(
     const members = slices(true), consumers = slices(false);
     if (!members || !consumers) return false;
     const layers = new Set<string>();
-    for (const gr of list) {
-      for (const c of gr.channels) for (const l of ch.layers[ch.space[c]]) layers.add(l);
-    }
+    for (const sp of spacesOf(list)) for (const l of ch.layers[sp]) layers.add(l);
+    const id = zigs.length;
     const z: Zig = {
       id,
       size: list.length,
-      prunable: reasons.length === 0,
+      prunable: blockers.length === 0,
       members,
       consumers,
       layers: [...layers],
     };
-    if (reasons.length) {
-      z.reason = reasons.slice(0, 3).map(text).join("; ");
-      z.blockedBy = reasons;
+    if (blockers.length) {
+      z.reason = blockers.slice(0, 3).map(text).join("; ");
+      z.blockedBy = blockers;
     }
     zigs.push(z);
     list.forEach((gr, index) => where.set(gr.root, { zig: id, index }));
     return true;
   };
+  const scattered = ch.blocker({
+    op: "",
+    layer: "",
+    why: "its parameter slices are scattered (no regular channel layout)",
+  });
   for (const list of families.values()) {
     if (emit(list)) continue;
     // Groups that do not advance regularly: one ZIG each (scattered ones cannot be pruned).
     for (const gr of list) {
       if (emit([gr])) continue;
-      gr.reasons.add(ch.blocker({
-        op: "",
-        layer: "",
-        why: "its parameter slices are scattered (no regular channel layout)",
-      }));
-      for (const [k, l] of gr.slices) gr.slices.set(k, span(l));
-      emit([gr]);
+      // Its slices become the ranges covering them (informational: it is not pruned).
+      const spans = gr.keys.map((_, q) => span(idx.subarray(gr.from[q], gr.to[q])));
+      const from: number[] = [], to: number[] = [];
+      let at = 0;
+      for (const l of spans) (from.push(at), at += l.length, to.push(at));
+      const reasons = new Set([...gr.reasons, scattered]);
+      emit([{ ...gr, reasons, from, to }], Int32Array.from(spans.flat()));
     }
   }
   // Per tensor: the ZIG and group of each channel position.
+  const zigOf = new Int32Array(n).fill(-1), indexOf = new Int32Array(n).fill(-1);
+  for (const [root, w] of where) (zigOf[root] = w.zig, indexOf[root] = w.index);
   const tensorChannels = new Map<number, TensorChannels>();
   const tensorZigs = new Map<number, number[]>();
   layouts.forEach((l, t) => {
     if (!l) return;
     const zig = new Int32Array(l.ids.length), grp = new Int32Array(l.ids.length);
-    const seen: number[] = [];
+    const seen = new Set<number>();
     for (let p = 0; p < l.ids.length; p++) {
-      const w = where.get(r2[l.ids[p]]);
-      zig[p] = w?.zig ?? -1;
-      grp[p] = w?.index ?? -1;
-      if (!seen.includes(zig[p])) seen.push(zig[p]);
+      const root = r2[l.ids[p]];
+      zig[p] = zigOf[root], grp[p] = indexOf[root];
+      seen.add(zig[p]);
     }
     tensorChannels.set(t, { axes: l.axes, zig, group: grp });
-    tensorZigs.set(t, seen);
+    tensorZigs.set(t, [...seen]);
   });
   const inPrunable = new Set<string>();
   for (const z of zigs) if (z.prunable) { for (const m of z.members) inPrunable.add(m.param); }
@@ -231,10 +271,30 @@ export function assemble(
   return { zigs, otherParams, tensorZigs, tensorChannels };
 }
 
-/** Runs of consecutive indices: [start, length][]. */
-function runsOf(l: readonly number[]): [number, number][] {
+/** A consumer's indices that the group's member slice of the same parameter also has go. */
+function dropMemberIndices(gr: Group, pair: readonly number[], idx: Int32Array): void {
+  let empty = false;
+  for (let q = 0; q < gr.keys.length; q++) {
+    const m = gr.keys.indexOf(pair[gr.keys[q]]);
+    if (m < 0) continue;
+    const taken = new Set(idx.subarray(gr.from[m], gr.to[m]));
+    let w = gr.from[q];
+    for (let r = gr.from[q]; r < gr.to[q]; r++) if (!taken.has(idx[r])) idx[w++] = idx[r];
+    gr.to[q] = w;
+    empty ||= w === gr.from[q];
+  }
+  if (!empty) return;
+  const keep = gr.keys.map((_, q) => gr.to[q] > gr.from[q]);
+  gr.keys = gr.keys.filter((_, q) => keep[q]);
+  gr.from = gr.from.filter((_, q) => keep[q]);
+  gr.to = gr.to.filter((_, q) => keep[q]);
+}
+
+/** Runs of consecutive indices of `buf[from, to)`: [start, length][]. */
+function runsOf(buf: Int32Array, from: number, to: number): [number, number][] {
   const out: [number, number][] = [];
-  for (const i of l) {
+  for (let k = from; k < to; k++) {
+    const i = buf[k];
     const last = out[out.length - 1];
     if (last && i === last[0] + last[1]) last[1]++;
     else out.push([i, 1]);
@@ -243,31 +303,41 @@ function runsOf(l: readonly number[]): [number, number][] {
 }
 
 /**
- * One offset/block/stride slice per run of consecutive indices (a channel read twice through a
- * shared conv has two runs), when every group has the same runs and they advance regularly;
- * null otherwise.
+ * The slices of groups whose indices are `buf[from[j], to[j])`: one offset/block/stride slice
+ * per run of consecutive indices (a channel read twice through a shared conv has two runs),
+ * when every group has the same runs and they advance regularly; null otherwise.
  */
-function regular(lists: readonly number[][]) {
-  const runs = lists.map(runsOf);
+function regular(buf: Int32Array, from: readonly number[], to: readonly number[]) {
+  // Fast path: every group is one contiguous run of the same length.
+  const block = to[0] - from[0], G = from.length;
+  let contiguous = true;
+  for (let j = 0; j < G && contiguous; j++) {
+    contiguous = to[j] - from[j] === block && buf[to[j] - 1] - buf[from[j]] === block - 1;
+  }
+  if (contiguous) {
+    const stride = G > 1 ? buf[from[1]] - buf[from[0]] : block;
+    if (stride < block) return null;
+    for (let j = 1; j < G; j++) if (buf[from[j]] !== buf[from[0]] + j * stride) return null;
+    return [{ offset: buf[from[0]], block, stride }];
+  }
+  const runs = from.map((f, j) => runsOf(buf, f, to[j]));
   const shape = runs[0].map((r) => r[1]);
   if (runs.some((r) => r.length !== shape.length || r.some((x, k) => x[1] !== shape[k]))) {
     return null;
   }
-  return shape.map((block, k) => {
-    const stride = lists.length > 1 ? runs[1][k][0] - runs[0][k][0] : block;
-    if (stride < block) return null;
-    for (let j = 1; j < runs.length; j++) {
-      if (runs[j][k][0] !== runs[0][k][0] + j * stride) return null;
-    }
-    return { offset: runs[0][k][0], block, stride };
-  }).reduce<{ offset: number; block: number; stride: number }[] | null>(
-    (acc, s) => (acc && s ? [...acc, s] : null),
-    [],
-  );
+  const out: { offset: number; block: number; stride: number }[] = [];
+  for (let k = 0; k < shape.length; k++) {
+    const b = shape[k];
+    const stride = G > 1 ? runs[1][k][0] - runs[0][k][0] : b;
+    if (stride < b) return null;
+    for (let j = 1; j < G; j++) if (runs[j][k][0] !== runs[0][k][0] + j * stride) return null;
+    out.push({ offset: runs[0][k][0], block: b, stride });
+  }
+  return out;
 }
 
 /** The contiguous range covering every index (for a group that cannot be pruned). */
-function span(l: readonly number[]): number[] {
+function span(l: ArrayLike<number>): number[] {
   const lo = l[0], hi = l[l.length - 1];
   return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 }

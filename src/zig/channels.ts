@@ -83,7 +83,8 @@ export class Channels {
       this.needed.push(false);
       this.space.push(sp);
     }
-    const ids = Int32Array.from({ length: n }, (_, i) => start + i);
+    const ids = new Int32Array(n);
+    for (let i = 0; i < n; i++) ids[i] = start + i;
     if (opts.fix) this.fix(ids, opts.fix);
     return ids;
   }

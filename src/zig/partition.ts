@@ -96,6 +96,8 @@ class Analyzer implements Walk {
   private readonly views: (ParamView | null)[];
   /** Value of tensors made by `fill` (constants that follow a channel count). */
   private readonly fillValue: (number | undefined)[];
+  /** Layouts (by their ids) of blocked ops' outputs: fixed, on a guessed axis. */
+  private readonly opaque = new WeakSet<Int32Array>();
 
   constructor(private readonly g: Graph) {
     this.layouts = g.tensors.map(() => undefined);
@@ -189,8 +191,25 @@ class Analyzer implements Walk {
     for (const t of n.inputs) this.fixLayout(this.layouts[t], b);
     for (const t of n.outputs) {
       const s = this.shape(t);
-      this.setLayout(t, s.length < 2 ? null : this.fresh([1], s, { fix: b }), n.path);
+      this.setLayout(t, s.length < 2 ? null : this.opaqueLayout([1], s, b), n.path);
     }
+  }
+
+  /**
+   * Fixed channels whose axis is a guess (a blocked op's output): a later op that reads its
+   * channels on another axis (a Linear after an attention matmul) takes them there instead.
+   */
+  private opaqueLayout(axes: number[], shape: readonly number[], b: Blocker): Layout {
+    const l = this.fresh(axes, shape, { fix: b });
+    this.opaque.add(l.ids);
+    return l;
+  }
+
+  /** `l` seen on `axes` of a tensor of `shape`, when `l` is opaque; else null. */
+  private reaxis(l: Layout, axes: number[], shape: readonly number[], n: GraphNode) {
+    if (!this.opaque.has(l.ids)) return null;
+    if (l.axes.length === axes.length && l.axes.every((a, i) => a === axes[i])) return l;
+    return this.opaqueLayout(axes, shape, this.blocker(n, "reads channels an earlier op fixed"));
   }
 
   /** The first tensor input with tracked channels, and its index. */
@@ -333,7 +352,7 @@ class Analyzer implements Walk {
     const wi = rule.weightInput ?? roleIdx("weight") ?? 1;
     const bi = rule.biasInput ?? roleIdx("bias") ?? (n.inputs.length > 2 ? 2 : -1);
     const x = n.inputs[0], out = n.outputs[0];
-    const xl = this.layouts[x];
+    let xl = this.layouts[x];
     const w = this.paramInput(n, wi);
     if (!w) return this.block(n, "the weight is computed in forward, not a parameter");
     const b = bi >= 0 && bi < n.inputs.length ? this.paramInput(n, bi) : null;
@@ -347,6 +366,7 @@ class Analyzer implements Walk {
     if (!xl || xs.length < 2 || os.length !== xs.length) {
       return this.block(n, "input or output has no channel axis");
     }
+    xl = this.reaxis(xl, [ax], xs, n) ?? xl;
     if (xl.axes.length !== 1 || xl.axes[0] !== ax) {
       return this.block(n, `reads axis ${ax}, but the input's channels are on axes [${xl.axes}]`);
     }
@@ -384,9 +404,10 @@ class Analyzer implements Walk {
   }
 
   private accessory(n: GraphNode, rule: AccessoryRule, info: OpInfo): void {
-    const xl = this.layouts[n.inputs[0]];
     const xs = this.shape(n.inputs[0]);
     const ax = rule.axis?.(n.attrs, info) ?? 1;
+    const x0 = this.layouts[n.inputs[0]];
+    const xl = x0 && (this.reaxis(x0, [ax], xs, n) ?? x0);
     if (!xl || xl.axes.length !== 1 || xl.axes[0] !== ax) {
       return this.block(n, `normalises axis ${ax}, where the input has no single channel axis`);
     }
@@ -516,6 +537,18 @@ class Analyzer implements Walk {
       const b = this.blocker(n, "channels come from constants");
       return this.setOut(n, r < 2 ? null : this.fresh([1], out, { fix: b }));
     }
+    // Opaque operands (blocked outputs) take the axes of the others.
+    const target = full.find((x) => !this.opaque.has(x.ids)) ?? full[0];
+    const fullShapes = n.inputs.filter((t) => {
+      const l = this.layouts[t];
+      return !!l && !!alignLayout(l, this.shape(t), out);
+    }).map((t) => this.shape(t));
+    full.forEach((x, i) => {
+      if (sameAxes(x, target) || !this.opaque.has(x.ids)) return;
+      const s = fullShapes[i], d = r - s.length;
+      if (target.axes.some((a) => s[a - d] !== out[a])) return; // broadcast there: stays
+      full[i] = this.opaqueLayout(target.axes, out, this.blocker(n, "reads fixed channels"));
+    });
     const l = full[0];
     if (full.some((x) => !sameAxes(x, l))) {
       const b = this.blocker(n, "joins tensors whose channels lie on different axes");

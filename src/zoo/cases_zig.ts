@@ -24,7 +24,9 @@ import {
   concat,
   flatten,
   full,
+  gelu,
   globalMaxPool2d,
+  matmul,
   max,
   maxPool2d,
   mean,
@@ -38,6 +40,7 @@ import {
   sigmoid,
   silu,
   slice,
+  softmax,
   split,
   upsample,
 } from "../ops/index.ts";
@@ -415,6 +418,125 @@ export class TwoScaleDetectorCase extends Module<Tensor[]> {
   }
 }
 
+/** ShuffleNetV2's channel shuffle: [N, g·c, H, W] -> [N, g, c, H, W] -> swap -> merge. */
+function channelShuffle(x: Tensor, groups: number): Tensor {
+  const [n, c, h, w] = x.shape;
+  const g = reshape(x, [n, groups, c / groups, h, w]);
+  return reshape(permute(g, [0, 2, 1, 3, 4]), [n, c, h, w]);
+}
+
+/** conv-BN-ReLU (or without ReLU) as a list of modules applied in order. */
+class ConvBn extends Module {
+  conv: Conv2d;
+  bn: BatchNorm2d;
+  constructor(
+    cin: number,
+    cout: number,
+    k: number,
+    o: { stride?: number; groups?: number } = {},
+    readonly act = true,
+  ) {
+    super();
+    this.conv = this.module("conv", conv(cin, cout, k, o));
+    this.bn = this.module("bn", new BatchNorm2d(cout));
+  }
+  forward(x: Tensor): Tensor {
+    const y = this.bn.call(this.conv.call(x));
+    return this.act ? relu(y) : y;
+  }
+}
+
+/** ShuffleNetV2's branch: 1x1 conv-BN-ReLU, depthwise 3x3-BN, 1x1 conv-BN-ReLU. */
+class ShuffleBranch extends Module {
+  pw1: ConvBn;
+  dw: ConvBn;
+  pw2: ConvBn;
+  constructor(cin: number, b: number, stride: number) {
+    super();
+    this.pw1 = this.module("pw1", new ConvBn(cin, b, 1));
+    this.dw = this.module("dw", new ConvBn(b, b, 3, { stride, groups: b }, false));
+    this.pw2 = this.module("pw2", new ConvBn(b, b, 1));
+  }
+  forward(x: Tensor): Tensor {
+    return this.pw2.call(this.dw.call(this.pw1.call(x)));
+  }
+}
+
+/**
+ * ShuffleNetV2 (as torchvision): a stride-2 unit (depthwise + 1x1 branch and the conv branch,
+ * concatenated, channel shuffle) and a stride-1 unit (split in halves, the branch on the second,
+ * concatenated, channel shuffle); 1x1 conv, global mean, fc.
+ */
+export class ShuffleCase extends Module {
+  stem: ConvBn;
+  b1dw: ConvBn;
+  b1pw: ConvBn;
+  b2: ShuffleBranch;
+  u2: ShuffleBranch;
+  conv5: ConvBn;
+  fc: Linear;
+  constructor(o: ModelOptions = {}) {
+    super();
+    const c = o.width ?? 8, b = c;
+    this.stem = this.module("stem", new ConvBn(o.inChannels ?? 3, c, 3));
+    this.b1dw = this.module("b1dw", new ConvBn(c, c, 3, { stride: 2, groups: c }, false));
+    this.b1pw = this.module("b1pw", new ConvBn(c, b, 1));
+    this.b2 = this.module("b2", new ShuffleBranch(c, b, 2));
+    this.u2 = this.module("u2", new ShuffleBranch(b, b, 1));
+    this.conv5 = this.module("conv5", new ConvBn(2 * b, 2 * b, 1));
+    this.fc = this.module("fc", new Linear(2 * b, o.numClasses ?? 10));
+  }
+  forward(x: Tensor): Tensor {
+    const s = this.stem.call(x);
+    let y = channelShuffle(concat([this.b1pw.call(this.b1dw.call(s)), this.b2.call(s)], 1), 2);
+    const [p, q] = split(y, 2, 1);
+    y = channelShuffle(concat([p, this.u2.call(q)], 1), 2);
+    return this.fc.call(mean(this.conv5.call(y), [2, 3]));
+  }
+}
+
+/**
+ * A ViT-style block on patch tokens: 2x2/2 patch conv, flatten to [N, T, C], pre-norm
+ * attention (LayerNorm, one Linear for q, k and v, split, softmax(q·kᵀ/√d)·v, projection,
+ * residual add), pre-norm MLP (LayerNorm, Linear, GELU, Linear, residual), mean over the
+ * tokens, LayerNorm, head. The attention's matmuls mix q, k and v (they stay); the token
+ * stream and the MLP's hidden units prune.
+ */
+export class VitCase extends Module {
+  patch: Conv2d;
+  ln1: LayerNorm;
+  qkv: Linear;
+  proj: Linear;
+  ln2: LayerNorm;
+  fc1: Linear;
+  fc2: Linear;
+  norm: LayerNorm;
+  head: Linear;
+  constructor(o: ModelOptions = {}) {
+    super();
+    const c = o.width ?? 8;
+    this.patch = this.module("patch", new Conv2d(o.inChannels ?? 3, c, 2, { stride: 2 }));
+    this.ln1 = this.module("ln1", new LayerNorm(c));
+    this.qkv = this.module("qkv", new Linear(c, 3 * c));
+    this.proj = this.module("proj", new Linear(c, c));
+    this.ln2 = this.module("ln2", new LayerNorm(c));
+    this.fc1 = this.module("fc1", new Linear(c, 2 * c));
+    this.fc2 = this.module("fc2", new Linear(2 * c, c));
+    this.norm = this.module("norm", new LayerNorm(c));
+    this.head = this.module("head", new Linear(c, o.numClasses ?? 10));
+  }
+  forward(x: Tensor): Tensor {
+    const p = this.patch.call(x);
+    const [n, c, h, w] = p.shape;
+    let t = permute(reshape(p, [n, c, h * w]), [0, 2, 1]); // [N, T, C]
+    const [q, k, v] = split(this.qkv.call(this.ln1.call(t)), 3, 2);
+    const att = softmax(mul(matmul(q, k, false, true), full([], 1 / Math.sqrt(c))), 2);
+    t = add(t, this.proj.call(matmul(att, v)));
+    t = add(t, this.fc2.call(gelu(this.fc1.call(this.ln2.call(t)))));
+    return this.head.call(this.norm.call(mean(t, 1)));
+  }
+}
+
 /** SPPF's 5x5 max pool with stride 1 and padding 2 (same size). */
 const pool5 = (t: Tensor) => maxPool2d(t, { kernel: 5, stride: 1, padding: 2 });
 
@@ -435,5 +557,8 @@ export const caseChannelsLast = (o: ModelOptions = {}): ChannelsLastCase =>
   seeded(o.seed, () => new ChannelsLastCase(o));
 export const caseMultiInputOutput = (o: ModelOptions = {}): MultiInputOutputCase =>
   seeded(o.seed, () => new MultiInputOutputCase(o));
+export const caseShuffle = (o: ModelOptions = {}): ShuffleCase =>
+  seeded(o.seed, () => new ShuffleCase(o));
+export const caseVit = (o: ModelOptions = {}): VitCase => seeded(o.seed, () => new VitCase(o));
 export const caseTwoScaleDetector = (o: ModelOptions = {}): TwoScaleDetectorCase =>
   seeded(o.seed, () => new TwoScaleDetectorCase(o));

@@ -36,8 +36,10 @@ import {
   caseMobile,
   caseMultiInputOutput,
   caseReductions,
+  caseShuffle,
   caseSqueezeExcite,
   caseTwoScaleDetector,
+  caseVit,
 } from "./cases_zig.ts";
 
 export * from "./common.ts";
@@ -243,6 +245,19 @@ export const zoo: Record<string, ZooEntry> = {
     task: "classification",
     description: "ConvNeXt blocks as the official code: permute, LayerNorm, Linear, GELU, " +
       "Linear, layer scale, permute back",
+  },
+  "case-shuffle": {
+    build: caseShuffle,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "ShuffleNetV2 units: two-branch concat and split-half units with channel " +
+      "shuffles (reshape, permute, reshape)",
+  },
+  "case-vit": {
+    build: caseVit,
+    inputShape: [1, 3, 8, 8],
+    task: "classification",
+    description: "ViT-style block on patch tokens: attention (matmuls) and MLP over [N, T, C]",
   },
   "case-multi-io": {
     build: caseMultiInputOutput,
