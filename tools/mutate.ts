@@ -244,11 +244,11 @@ export const MUTATIONS: Mutation[] = [
     ops: ["batchNorm", "normBackward"],
   },
   {
-    id: "kernel-matmul-shared-row-bound",
+    id: "kernel-matmul-shared-column-quad",
     category: "kernel",
     file: "kernels/matmul/matmul_shared.wgsl",
-    from: "    if (r < p.m) {",
-    to: "    if (r <= p.m) {",
+    from: "        Bs[kk * BN + lid.x + 32u],",
+    to: "        Bs[kk * BN + lid.x + 16u],",
     tests: ["matmul_kernels_test.ts"],
   },
   {
