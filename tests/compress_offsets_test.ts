@@ -1,8 +1,11 @@
 /**
- * Compression with channel spaces that sit at an offset inside a parameter: a batch norm after
- * a channel concat holds both operands' channels, the second at offset C1. Zero detection,
- * zeroing and slicing must read each space at its own offset; a wrong offset removes a channel
- * whose output is not zero (the compressed model then computes something else).
+ * Compression where a space's channels are not the plain rows 0..C-1 of a parameter: a batch
+ * norm after a channel concat holds both operands' channels, the second at offset C1; a channel
+ * shuffle spreads each group over two rows and two columns; strided slices (every other channel,
+ * a hand-built partition); a batch norm without affine parameters outputs -mean/sd for a zero
+ * input, so its running mean decides whether a channel is zero. Zero detection, zeroing and
+ * slicing must read each space where it is; a mistake removes a channel whose output is not zero
+ * (the compressed model then computes something else).
  */
 import assert from "node:assert/strict";
 import {
@@ -11,8 +14,10 @@ import {
   Conv2d,
   init,
   Module,
+  permute,
   randn,
   relu,
+  reshape,
   type Tensor,
   tidy,
 } from "../mod.ts";
@@ -97,5 +102,92 @@ Deno.test("zero groups of both concat operands are removed at their own offsets"
   assert.deepEqual(r.kept.get(zb.id), [0, 2]);
   assert.deepEqual(r.model.stateDict().get("bn.weight")!.shape, [4]);
   assert.deepEqual(r.model.stateDict().get("c.weight")!.shape, [2, 4, 1, 1]);
+  assert.ok((await outputsMatch(m, r.model)) < 1e-5);
+});
+
+/** ShuffleNet's channel shuffle between two convs: channel c of the shuffle reads c/2 + (c%2)·2. */
+class Shuffled extends Module {
+  a = this.module("a", new Conv2d(2, 4, 3, { padding: 1 }));
+  c = this.module("c", new Conv2d(4, 3, 1));
+  forward(x: Tensor): Tensor {
+    const h = relu(this.a.call(x));
+    const [n, , hh, ww] = h.shape;
+    const s = reshape(permute(reshape(h, [n, 2, 2, hh, ww]), [0, 2, 1, 3, 4]), [n, 4, hh, ww]);
+    return this.c.call(s);
+  }
+}
+
+Deno.test("a channel shuffle: the next conv's columns of each removed channel go", async () => {
+  const m = new Shuffled();
+  const p = partition(trace(m, INPUT));
+  const za = spaceOf(p, "a");
+  assert.ok(za.prunable, "a's channels are prunable through the shuffle");
+  // Group j is a's channels j and j + 2, which the shuffle puts at c's columns 2j and 2j + 1.
+  assert.equal(za.size, 2);
+  await zeroGroupsInPlace(m.stateDict(), za, [1]);
+  const w = await m.stateDict().get("a.weight")!.data();
+  const zeroRows = [0, 1, 2, 3].filter((o) => w.slice(o * 18, o * 18 + 18).every((v) => v === 0));
+  assert.deepEqual(zeroRows, [1, 3]);
+  const r = await compress(m, undefined, p, { input: INPUT });
+  assert.deepEqual(r.kept.get(za.id), [0]);
+  assert.deepEqual(r.model.stateDict().get("c.weight")!.shape, [3, 2, 1, 1]);
+  assert.ok((await outputsMatch(m, r.model)) < 1e-5);
+});
+
+class NoAffine extends Module {
+  a = this.module("a", new Conv2d(2, 4, 3, { padding: 1 }));
+  bn = this.module("bn", new BatchNorm2d(4, { affine: false }));
+  c = this.module("c", new Conv2d(4, 3, 1));
+  forward(x: Tensor): Tensor {
+    return this.c.call(relu(this.bn.call(this.a.call(x))));
+  }
+}
+
+Deno.test("batch norm without affine: a zero conv channel with a negative running mean is kept", async () => {
+  const m = new NoAffine();
+  const p = partition(trace(m, INPUT));
+  const za = spaceOf(p, "a");
+  await zeroGroupsInPlace(m.stateDict(), za, [1, 2]);
+  // Channel 1 reads zero and outputs relu(-mean/sd) = relu(0.4/1) > 0 in eval mode; channel 2's
+  // running mean is zero too (zeroed with the group), so only it is removed.
+  await setEntries(m, "bn.running_mean", { 1: -0.4 });
+  const r = await compress(m, undefined, p, { input: INPUT });
+  assert.deepEqual(r.kept.get(za.id), [0, 1, 3]);
+  assert.ok((await outputsMatch(m, r.model)) < 1e-5);
+});
+
+class Pair extends Module {
+  a = this.module("a", new Conv2d(2, 4, 3, { padding: 1 }));
+  c = this.module("c", new Conv2d(4, 3, 1));
+  forward(x: Tensor): Tensor {
+    return this.c.call(relu(this.a.call(x)));
+  }
+}
+
+Deno.test("strided slices: group j of a space every other channel is channel offset + 2j", async () => {
+  const m = new Pair();
+  const g = trace(m, INPUT);
+  const p = partition(g);
+  // The same channels as two spaces of every other channel (as after a channel shuffle).
+  const za = spaceOf(p, "a");
+  const strided = (offset: number, id: number): Zig => ({
+    ...za,
+    id,
+    size: 2,
+    members: za.members.map((s) => ({ ...s, offset, stride: 2 })),
+    consumers: za.consumers.map((s) => ({ ...s, offset, stride: 2 })),
+  });
+  const evens = strided(0, za.id), odds = strided(1, p.zigs.length);
+  const part: Partition = { ...p, zigs: [...p.zigs.filter((z) => z !== za), evens, odds] };
+  await zeroGroupsInPlace(m.stateDict(), evens, [1]); // channel 2
+  await zeroGroupsInPlace(m.stateDict(), odds, [0]); // channel 1
+  const bias = await m.stateDict().get("a.bias")!.data();
+  assert.deepEqual(Array.from(bias, (v) => v === 0), [false, true, true, false]);
+  const r = await compress(g, m.stateDict(), part);
+  assert.deepEqual([r.kept.get(evens.id), r.kept.get(odds.id)], [[0], [1]]);
+  // a keeps channels 0 and 3; c reads them.
+  const w = await m.stateDict().get("c.weight")!.data();
+  const small = await r.model.stateDict().get("c.weight")!.data();
+  assert.deepEqual(Array.from(small), [0, 3, 4, 7, 8, 11].map((i) => w[i]));
   assert.ok((await outputsMatch(m, r.model)) < 1e-5);
 });

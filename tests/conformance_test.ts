@@ -25,7 +25,7 @@ import { sampleInputs, widen } from "./conformance/data.ts";
 import { checkGrad } from "./conformance/grad.ts";
 import { checkOnnx, onnxAttrs } from "./conformance/onnx.ts";
 import { cpu64, infoOf, runOn, type RunResult } from "./conformance/run.ts";
-import { checkTies } from "./conformance/ties.ts";
+import { checkTies, probeTies } from "./conformance/ties.ts";
 
 /** Another backend vs the cpu oracle: outputs, mutated inputs and gradients. */
 async function checkBackend(c: SampleContext, row: BackendRow): Promise<string[]> {
@@ -107,6 +107,7 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
   if (samples.length === 0) return [`${op.name}: declares no samples`];
   const problems: string[] = [];
   let gradChecked = false, onnxChecked = false, channelsChecked = false;
+  let probe: SampleContext | undefined;
   for (const sample of samples as readonly OpSample<unknown>[]) {
     const inputs = sampleInputs(op.name, sample);
     let info;
@@ -122,6 +123,9 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
     const wrt = differentiable ? inputs.flatMap((x, i) => (x.constant ? [] : [i])) : [];
     const cpu = await runOn(op, inputs, sample.attrs, "cpu", { wrt });
     const c: SampleContext = { op, sample, inputs, info, wrt, cpu };
+    if (!probe && wrt.length && inputs.some((x, i) => wrt.includes(i) && x.host.length > 0)) {
+      probe = c;
+    }
     if (wants("grad")) {
       problems.push(...checkF64(c));
       if (sample.ties) problems.push(...checkTies(c));
@@ -140,6 +144,10 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
       problems.push(...ch.problems);
       channelsChecked ||= ch.checked;
     } else channelsChecked = true;
+  }
+  // An op with a kink or tie must declare its tie rule (a sample with `ties`).
+  if (wants("grad") && probe && !(samples as readonly OpSample<unknown>[]).some((s) => s.ties)) {
+    problems.push(...await probeTies(probe));
   }
   if (typeof op.grad === "function" && !op.mutates?.length && !gradChecked) {
     problems.push(`${op.name}: no sample checks its gradient (add one with an f32 input)`);

@@ -49,7 +49,7 @@ export function diffAt(
   return (up - down) / (2 * h);
 }
 
-function subset(n: number, seed: number): number[] {
+export function subset(n: number, seed: number): number[] {
   if (n <= FULL) return [...Array(n).keys()];
   const set = new Set<number>();
   for (let j = 0; j < 8; j++) (set.add(j), set.add(n - 1 - j));

@@ -8,9 +8,9 @@
 import type { HostArray, TieBreak } from "../../src/ops/spec.ts";
 import { mismatch, scaleOf } from "./compare.ts";
 import { type SampleContext, where } from "./context.ts";
-import { widen } from "./data.ts";
-import { diffAt, lossFn } from "./grad.ts";
-import { cpu64 } from "./run.ts";
+import { seedOf, widen } from "./data.ts";
+import { diffAt, lossFn, subset } from "./grad.ts";
+import { cpu64, runOn } from "./run.ts";
 
 /** How far a break moves an element (values of tie samples are >= 0.1 apart). */
 const MOVE = 1e-3;
@@ -74,4 +74,41 @@ export function checkTies(c: SampleContext): string[] {
     if (m) problems.push(`${what(`d/d(input ${i})`)}: ${m}`);
   });
   return problems;
+}
+
+/**
+ * Whether an op has a kink or tie it does not declare: its sample's inputs rounded to a grid of
+ * halves (many zeros and equal values) and the analytic gradient compared with central
+ * differences there. Where the derivative is not unique the two disagree by far more than
+ * rounding, and the op must say which value it takes (a sample with a tie rule). Elements
+ * where either side is not finite (log or 1/x at 0) say nothing.
+ */
+export async function probeTies(c: SampleContext): Promise<string[]> {
+  const inputs = c.inputs.map((x) =>
+    x.constant ? x : { ...x, host: Float32Array.from(x.host, (v) => Math.round(2 * v) / 2) }
+  );
+  const q: SampleContext = {
+    ...c,
+    inputs,
+    cpu: await runOn(c.op, inputs, c.sample.attrs, "cpu", { wrt: c.wrt }),
+  };
+  const loss = lossFn(q);
+  const hosts = inputs.map((x) => widen(x.host));
+  for (const [k, i] of c.wrt.entries()) {
+    const g = q.cpu.grads?.[k];
+    if (!g) continue;
+    for (const j of subset(g.length, seedOf(`${c.op.name}/probe${i}`))) {
+      const fd = diffAt(loss, hosts, i, j);
+      if (!Number.isFinite(fd) || !Number.isFinite(g[j])) continue;
+      if (Math.abs(g[j] - fd) > 1e-3 * Math.max(1, Math.abs(fd))) {
+        return [
+          `${where(c, "ties")}: with inputs rounded to halves, d/d(input ${i}) at element ${j} ` +
+          `is ${g[j]} but central differences give ${fd}: the derivative is not unique there ` +
+          `(a kink or a tie); declare which value the op takes with a tie sample ` +
+          `(OpSample.ties)`,
+        ];
+      }
+    }
+  }
+  return [];
 }
