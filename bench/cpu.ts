@@ -72,7 +72,7 @@ const { adapter } = await init({
 });
 const threads = Number(/(\d+) thread/.exec(adapter)?.[1] ?? 1);
 console.log(`cpu: ${cpuModel}; load average ${loadavg()}`);
-console.log(`oto: ${adapter}`);
+console.log(`oto: wasm (${adapter})`);
 
 // ---------------------------------------------------------------------------------------------
 // The peer process
