@@ -65,6 +65,12 @@ const CASES: Case[] = [
     shapes: [[300, 97], [1030, 300]],
   },
   {
+    // Tall enough for the threads to share one packed B (gemm_shared) once the pool runs.
+    what: "matmul 1203x300 @ 300x70",
+    fn: (a, b) => o.matmul(a, b),
+    shapes: [[1203, 300], [300, 70]],
+  },
+  {
     what: "batched matmul, B shared",
     fn: (a, b) => o.matmul(a, b),
     shapes: [[3, 33, 41], [41, 19]],
