@@ -16,7 +16,10 @@
  * and the ratios peer/oto (> 1: oto is faster), with the load average before and after.
  *
  * Threads: oto uses `--threads` (default: all hardware threads, main included); the peer gets
- * the same count (`torch.set_num_threads`, OMP/OpenBLAS thread variables).
+ * the same count (`torch.set_num_threads`, OMP/OpenBLAS thread variables). PyTorch's OpenMP
+ * threads spin while they wait by default, which on a loaded machine costs it several times its
+ * idle speed; `--peer-omp-wait passive` sets OMP_WAIT_POLICY=PASSIVE (its better setting there;
+ * `active` forces spinning). The line `peer:` says which was used.
  *
  * BLAS: Debian's python3-torch calls whatever `libblas.so.3` resolves to; on a machine with only
  * the reference BLAS that is ~10x slower than OpenBLAS. The peer prints the library it loaded.
@@ -49,6 +52,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "5" },
     threads: { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
+    "peer-omp-wait": { type: "string" },
   },
 });
 const ROUNDS = Math.max(1, Number(args.rounds) || 5);
@@ -72,7 +76,7 @@ const { adapter } = await init({
 });
 const threads = Number(/(\d+) thread/.exec(adapter)?.[1] ?? 1);
 console.log(`cpu: ${cpuModel}; load average ${loadavg()}`);
-console.log(`oto: ${adapter}`);
+console.log(`oto: wasm (${adapter})`);
 
 // ---------------------------------------------------------------------------------------------
 // The peer process
@@ -121,6 +125,13 @@ async function startPeer(): Promise<Peer | null> {
     OMP_NUM_THREADS: String(threads),
     OPENBLAS_NUM_THREADS: String(threads),
   };
+  const wait = args["peer-omp-wait"];
+  if (wait !== undefined) {
+    if (!["active", "passive"].includes(wait)) {
+      throw new Error(`--peer-omp-wait must be active or passive, got "${wait}"`);
+    }
+    env.OMP_WAIT_POLICY = wait.toUpperCase();
+  }
   const blasDir = Deno.env.get("OTO_PEER_BLAS_DIR") ??
     ["/usr/lib/x86_64-linux-gnu/openblas-pthread", "/usr/lib/aarch64-linux-gnu/openblas-pthread"]
       .find((d) => {
@@ -150,7 +161,8 @@ async function startPeer(): Promise<Peer | null> {
       !/openblas/i.test(info.blas);
     console.log(
       `peer: PyTorch ${info.torch}, ${info.threads} threads, oneDNN ${info.mkldnn}, BLAS ` +
-        `${info.blas}${ref ? " (the REFERENCE BLAS: set OTO_PEER_BLAS_DIR to OpenBLAS)" : ""}`,
+        `${info.blas}${ref ? " (the REFERENCE BLAS: set OTO_PEER_BLAS_DIR to OpenBLAS)" : ""}, ` +
+        `OMP_WAIT_POLICY ${env.OMP_WAIT_POLICY ?? Deno.env.get("OMP_WAIT_POLICY") ?? "unset"}`,
     );
     return peer;
   } catch (e) {

@@ -10,7 +10,7 @@ import { type BackendName, setDefaultBackend } from "./tensor.ts";
 /** What {@link init} chose. */
 export interface InitResult {
   backend: BackendName;
-  /** The adapter ("llvmpipe ..."), or the CPU backend and its threads. */
+  /** The WebGPU adapter's name, or the wasm backend's threads ("2 threads, SIMD128"). */
   adapter: string;
   /** Why this backend was chosen when the choice was automatic. */
   reason?: string;
@@ -37,7 +37,7 @@ export interface InitOptions {
  * @example
  * ```ts
  * import { init } from "../mod.ts";
- * const { backend, adapter } = await init(); // e.g. "wasm" and "wasm (2 threads, SIMD128)"
+ * const { backend, adapter } = await init(); // e.g. "wasm" and "2 threads, SIMD128"
  * ```
  */
 export async function init(opts: InitOptions = {}): Promise<InitResult> {
@@ -97,5 +97,5 @@ async function initWasm(threads?: number): Promise<InitResult> {
   wasmRuntime();
   const n = await startWasmThreads(threads === undefined ? undefined : Math.max(0, threads - 1));
   setDefaultBackend("wasm");
-  return { backend: "wasm", adapter: `wasm (${n} thread${n === 1 ? "" : "s"}, SIMD128)` };
+  return { backend: "wasm", adapter: `${n} thread${n === 1 ? "" : "s"}, SIMD128` };
 }

@@ -230,6 +230,14 @@ Deno.test("train CLI: task flags are checked against the task and the data set",
   for (const [args, re] of bad) assert.throws(() => parseCli(args), re, args.join(" "));
 });
 
+Deno.test("train CLI: --backend takes auto, webgpu, wasm or cpu", () => {
+  for (const b of ["auto", "webgpu", "wasm", "cpu"]) {
+    assert.equal(parseCli(["--backend", b]).flags.backend, b);
+  }
+  assert.equal(parseCli([]).flags.backend, null);
+  assert.throws(() => parseCli(["--backend", "gpu"]), /--backend.*auto, webgpu, wasm or cpu/);
+});
+
 Deno.test("train CLI: a super-resolution run resumed mid-epoch ends with the same weights", async () => {
   const root = await Deno.makeTempDir({ prefix: "oto_sr_resume_" });
   const args = (out: string) => [

@@ -65,6 +65,12 @@ const CASES: Case[] = [
     shapes: [[300, 97], [1030, 300]],
   },
   {
+    // Tall enough for the threads to share one packed B (gemm_shared) once the pool runs.
+    what: "matmul 1203x300 @ 300x70",
+    fn: (a, b) => o.matmul(a, b),
+    shapes: [[1203, 300], [300, 70]],
+  },
+  {
     what: "batched matmul, B shared",
     fn: (a, b) => o.matmul(a, b),
     shapes: [[3, 33, 41], [41, 19]],
@@ -324,4 +330,37 @@ Deno.test({
       .output();
     assert.ok(r.success, new TextDecoder().decode(r.stderr) + new TextDecoder().decode(r.stdout));
   },
+});
+
+Deno.test("max pool 2x2 on wasm: ties go to the first tap and NaN as on the cpu oracle", async () => {
+  // 2 planes of 4 x 10 (vector path for 4 windows, scalar tail for 1) with ties and NaNs.
+  const v = [
+    [1, 1, 2, 5, 3, 3, 0, -1, 7, 7],
+    [1, 0, 5, 2, 3, 3, -1, -1, 7, 7],
+    [NaN, 4, 2, NaN, -2, -2, 9, 9, 0, 0],
+    [4, 4, 2, 2, -2, -1, 9, NaN, 0, 0],
+  ].flat();
+  const data = Float32Array.from([...v, ...v.map((a) => -a)]);
+  const out = async (be: o.BackendName) => {
+    const x = o.fromHost(data, [1, 2, 4, 10], "f32", be).keep();
+    x.requiresGrad = true;
+    const g = o.fromHost(
+      Float32Array.from({ length: 20 }, (_, i) => i + 1),
+      [1, 2, 2, 5],
+      "f32",
+      be,
+    );
+    const y = o.tidy(() => {
+      const y = o.maxPool2d(x, { kernel: 2 });
+      o.backward(y, g);
+      return y;
+    });
+    const res = [Array.from(await y.data()), Array.from(await x.grad!.data())];
+    x.grad!.dispose();
+    x.dispose();
+    return res;
+  };
+  const [yc, dc] = await out("cpu"), [yw, dw] = await out("wasm");
+  assert.deepEqual(yw, yc);
+  assert.deepEqual(dw, dc);
 });

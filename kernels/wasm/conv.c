@@ -158,8 +158,13 @@ static void direct_task(const void* p, int t, int tid) {
     const float* b8 = a->bp ? a->bp + gi * a->OP + op : 0;
     int oc = MIN(8, g->O - op);
     for (int v0 = 0; v0 < V; v0 += 5) {
-      tile_tab(xq + v0, a->tab, J, pb, b8, t5);
       int oy = v0 / Wq, ox = v0 % Wq;
+      /* five valid pixels in one row and eight channels: stored straight (transposed) */
+      float* direct = oc == 8 && ox + 4 < g->Wo && v0 + 4 < V
+                          ? ybase + (size_t)op * plane + (oy0 + oy) * g->Wo + ox
+                          : 0;
+      tile_tab(xq + v0, a->tab, J, pb, b8, direct, plane, t5);
+      if (direct) continue;
       for (int r = 0; r < 5 && v0 + r < V; r++, ox++) {
         if (ox == Wq) ox = 0, oy++;
         if (ox >= g->Wo) continue;
@@ -381,7 +386,7 @@ static void scatter_task(const void* p, int t, int tid) {
     const float* pb = a->wp + ((size_t)gi * a->JP + jp) * a->R;
     int jc = MIN(8, J - jp);
     for (int p0 = 0; p0 < HW; p0 += 5) {
-      tile_tab(xb + p0, a->tab, a->R, pb, 0, t5);
+      tile_tab(xb + p0, a->tab, a->R, pb, 0, 0, 0, t5);
       for (int r = 0; r < 5 && p0 + r < HW; r++) {
         int iy = (p0 + r) / a->W, ix = (p0 + r) % a->W;
         int by = iy * a->sh - a->ph, bx = ix * a->sw - a->pw;

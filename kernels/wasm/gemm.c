@@ -195,10 +195,72 @@ void gemm_blocks(int batch, int m, int n, int k, int* bm, int* bn) {
   (void)k;
 }
 
+/* ---- one large GEMM on several threads: B packed once per (jc, pc) block and shared ---- */
+
+typedef struct {
+  int m, n, k, jc, nc, pc, kc;
+  const float* A;
+  int rsa, csa;
+  const float* B;
+  int rsb, csb;
+  float* C;
+  int ldc, accumulate;
+  float* pb;
+  int panels_per_task;
+} shared_args;
+
+static void pack_b_task(const void* p, int t, int tid) {
+  const shared_args* g = (const shared_args*)p;
+  (void)tid;
+  int j0 = t * g->panels_per_task * NR, j1 = MIN(g->nc, j0 + g->panels_per_task * NR);
+  pack_b(g->kc, j1 - j0, g->B + g->pc * g->rsb + (g->jc + j0) * g->csb, g->rsb, g->csb,
+         g->pb + j0 * g->kc);
+}
+
+static void rows_task(const void* p, int t, int tid) {
+  const shared_args* g = (const shared_args*)p;
+  int ic = t * MC, mc = MIN(MC, g->m - ic);
+  float* pa = scratch(tid) + (tid == 0 ? ((NC * KC + 15) & ~15) : 0);
+  pack_a(mc, g->kc, g->A + ic * g->rsa + g->pc * g->csa, g->rsa, g->csa, pa);
+  int acc = g->accumulate || g->pc > 0;
+  for (int jr = 0; jr < g->nc; jr += NR) {
+    for (int ir = 0; ir < mc; ir += MR) {
+      micro(g->kc, pa + 8 * (ir / MR) * g->kc, g->pb + jr * g->kc,
+            g->C + (ic + ir) * g->ldc + g->jc + jr, g->ldc, MIN(MR, mc - ir), MIN(NR, g->nc - jr),
+            acc);
+    }
+  }
+}
+
+/* The threads first pack a KC x NC panel of B together (into the main thread's scratch), then
+ * split the rows of C by MC blocks, each packing only its own A block: packing stays O(m k +
+ * k n) in all, where independent output blocks would pack A once per column block. */
+static void gemm_shared(int m, int n, int k, const float* A, int rsa, int csa, const float* B,
+                        int rsb, int csb, float* C, int ldc, int accumulate) {
+  shared_args g = {m, n, k, 0, 0, 0, 0, A, rsa, csa, B, rsb, csb, C, ldc, accumulate, scratch(0),
+                   0};
+  for (g.jc = 0; g.jc < n; g.jc += NC) {
+    g.nc = MIN(NC, n - g.jc);
+    for (g.pc = 0; g.pc < k; g.pc += KC) {
+      g.kc = MIN(KC, k - g.pc);
+      int panels = (g.nc + NR - 1) / NR;
+      g.panels_per_task = MAX(1, panels / (4 * thread_count()));
+      parallel_for(pack_b_task, &g, (panels + g.panels_per_task - 1) / g.panels_per_task);
+      parallel_for(rows_task, &g, (m + MC - 1) / MC);
+    }
+  }
+}
+
 void EXPORT(sgemm)(int batch, int m, int n, int k, const float* A, int sa, int rsa, int csa,
                    const float* B, int sb, int rsb, int csb, float* C, int sc, int ldc,
                    int accumulate) {
   if (batch <= 0 || m <= 0 || n <= 0) return;
+  /* one product big enough for every thread to get row blocks: share the packed B */
+  if (batch == 1 && k > 0 && thread_count() > 1 && m >= 4 * MC * thread_count() &&
+      (long long)m * n * k >= (1 << 24)) {
+    gemm_shared(m, n, k, A, rsa, csa, B, rsb, csb, C, ldc, accumulate);
+    return;
+  }
   gemm_args g = {m, n, k, A, sa, rsa, csa, B, sb, rsb, csb, C, sc, ldc, accumulate, 0, 0, 0, 0};
   gemm_blocks(batch, m, n, k, &g.bm, &g.bn);
   g.tm = (m + g.bm - 1) / g.bm;

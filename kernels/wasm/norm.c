@@ -153,6 +153,70 @@ void EXPORT(norm_sums)(const float* x, const float* g, const float* mean, const 
   parallel_for(sums_task, &a, (L->count + per - 1) / per);
 }
 
+/* ---- statistics and backward sums together (groups that are also the parameter groups) ---- */
+
+typedef struct {
+  const float* x;
+  const float* g;
+  float* mean;
+  float* var;
+  float* s1;
+  float* s2;
+  const groups_t* L;
+  double nc;
+  float eps;
+  int per;
+} stsum_args;
+
+static void stsum_task(const void* p, int t, int tid) {
+  const stsum_args* a = (const stsum_args*)p;
+  const groups_t* L = a->L;
+  (void)tid;
+  for (int q = t * a->per; q < MIN(L->count, (t + 1) * a->per); q++) {
+    int hi = q / L->qd, lo = q % L->qd, base = hi * L->bh + lo * L->bl;
+    double sx = 0, sg = 0;
+    for (int i = 0; i < L->A; i++) {
+      const float* x = a->x + base + i * L->oa;
+      const float* g = a->g + base + i * L->oa;
+      RUN_SUM(sx, L->B, wasm_v128_load(x + j), x[j])
+      RUN_SUM(sg, L->B, wasm_v128_load(g + j), g[j])
+    }
+    double m = sx / a->nc;
+    float mf = (float)m;
+    v128_t mv = wasm_f32x4_splat(mf);
+    double sq = 0, sgx = 0;
+    for (int i = 0; i < L->A; i++) {
+      const float* x = a->x + base + i * L->oa;
+      const float* g = a->g + base + i * L->oa;
+      RUN_SUM(sq, L->B,
+              wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(x + j), mv),
+                             wasm_f32x4_sub(wasm_v128_load(x + j), mv)),
+              (x[j] - mf) * (x[j] - mf))
+      RUN_SUM(sgx, L->B, wasm_f32x4_mul(wasm_v128_load(g + j), wasm_f32x4_sub(wasm_v128_load(x + j), mv)),
+              g[j] * (x[j] - mf))
+    }
+    double dm = (double)mf - m, cnt = (double)L->A * L->B;
+    sq += 2 * dm * (sx - cnt * mf) + cnt * dm * dm;
+    sgx += dm * sg; /* sum g (x - m) = sum g (x - mf) + (mf - m) sum g */
+    double v = (sq + (a->nc - cnt) * m * m) / a->nc;
+    if (v < 0) v = 0;
+    float vf = (float)v;
+    a->mean[q] = mf;
+    a->var[q] = vf;
+    a->s1[q] = (float)sg;
+    a->s2[q] = (float)(sgx / __builtin_sqrt((double)(vf + a->eps)));
+  }
+}
+
+/* Per group with unit strides along B (batch norm's channels): mean, variance, s1 = sum g and
+ * s2 = sum g * (x - mean) / sqrt(var + eps), in two passes over x and g. */
+void EXPORT(norm_stats_sums)(const float* x, const float* g, float* mean, float* var, float* s1,
+                             float* s2, const groups_t* L, float nc, float eps) {
+  int per = MAX(1, 32768 / MAX(1, L->A * L->B));
+  stsum_args a = {x, g, mean, var, s1, s2, L, nc, eps, per};
+  parallel_for(stsum_task, &a, (L->count + per - 1) / per);
+}
+
 /* ---- elementwise: forward apply and backward dx ---- */
 
 typedef struct {

@@ -86,14 +86,45 @@ static void plane_generic(const pool_geo* g, const float* x, float* y, const flo
   }
 }
 
-/* Max pooling 2x2 / stride 2, no padding or dilation: forward and backward. */
+/* Max pooling 2x2 / stride 2, no padding or dilation: forward and backward, four windows at a
+ * time (even/odd columns split by shuffles). Same rule as the reference: the first of a, b, c,
+ * d (row-major) wins ties, and a later tap wins only when strictly greater (so NaN never wins
+ * from behind, and a NaN in front stays). */
 static void plane_max2(const pool_geo* g, const float* x, float* y, const float* dy, float* dx) {
   for (int oy = 0; oy < g->oh; oy++) {
     const float* r0 = x + 2 * oy * g->w;
     const float* r1 = r0 + g->w;
-    for (int ox = 0; ox < g->ow; ox++) {
+    int ox = 0;
+    for (; ox + 4 <= g->ow; ox += 4) {
+      v128_t p0 = wasm_v128_load(r0 + 2 * ox), p1 = wasm_v128_load(r0 + 2 * ox + 4);
+      v128_t q0 = wasm_v128_load(r1 + 2 * ox), q1 = wasm_v128_load(r1 + 2 * ox + 4);
+      v128_t a = wasm_i32x4_shuffle(p0, p1, 0, 2, 4, 6), b = wasm_i32x4_shuffle(p0, p1, 1, 3, 5, 7);
+      v128_t c = wasm_i32x4_shuffle(q0, q1, 0, 2, 4, 6), d = wasm_i32x4_shuffle(q0, q1, 1, 3, 5, 7);
+      v128_t best = a, mb = wasm_f32x4_gt(b, best);
+      best = wasm_v128_bitselect(b, best, mb);
+      v128_t mc = wasm_f32x4_gt(c, best);
+      best = wasm_v128_bitselect(c, best, mc);
+      v128_t md = wasm_f32x4_gt(d, best);
+      best = wasm_v128_bitselect(d, best, md);
+      if (!dx) {
+        wasm_v128_store(y + oy * g->ow + ox, best);
+        continue;
+      }
+      /* winner masks: d if md; else c if mc; else b if mb; else a */
+      v128_t wd = md, wc = wasm_v128_andnot(mc, md);
+      v128_t wb = wasm_v128_andnot(wasm_v128_andnot(mb, mc), md);
+      v128_t wa = wasm_v128_not(wasm_v128_or(wasm_v128_or(mb, mc), md));
+      v128_t v = wasm_v128_load(dy + oy * g->ow + ox);
+      v128_t da = wasm_v128_and(v, wa), db = wasm_v128_and(v, wb);
+      v128_t dc = wasm_v128_and(v, wc), dd = wasm_v128_and(v, wd);
+      float* s0 = dx + 2 * oy * g->w + 2 * ox;
+      wasm_v128_store(s0, wasm_i32x4_shuffle(da, db, 0, 4, 1, 5));
+      wasm_v128_store(s0 + 4, wasm_i32x4_shuffle(da, db, 2, 6, 3, 7));
+      wasm_v128_store(s0 + g->w, wasm_i32x4_shuffle(dc, dd, 0, 4, 1, 5));
+      wasm_v128_store(s0 + g->w + 4, wasm_i32x4_shuffle(dc, dd, 2, 6, 3, 7));
+    }
+    for (; ox < g->ow; ox++) {
       float a = r0[2 * ox], b = r0[2 * ox + 1], c = r1[2 * ox], d = r1[2 * ox + 1];
-      /* first maximum in order a, b, c, d (strictly greater replaces) */
       float best = a;
       int arg = 0;
       if (b > best) best = b, arg = 1;

@@ -24,27 +24,68 @@
     pb += 8;                                                                      \
   }
 
-/* t = init8 (broadcast over rows; NULL = 0) + sum_k base[tab[k] + r] * pb[k][c], r < 5. */
-static inline void tile_tab(const float* base, const int* tab, int K, const float* pb,
-                            const float* init8, float* t) {
-  v128_t c00, c01;
-  if (init8) {
-    c00 = wasm_v128_load(init8);
-    c01 = wasm_v128_load(init8 + 4);
-  } else {
-    c00 = c01 = wasm_f32x4_splat(0);
+/* Rows 0..3 of channels c..c+3 (accumulators a, b, c, d = pixels 0..3) as four channel rows. */
+#define TRANSPOSE4(a, b, c, d, r0, r1, r2, r3)                                   \
+  {                                                                               \
+    v128_t t0 = wasm_i32x4_shuffle(a, b, 0, 4, 1, 5);                             \
+    v128_t t1 = wasm_i32x4_shuffle(a, b, 2, 6, 3, 7);                             \
+    v128_t t2 = wasm_i32x4_shuffle(c, d, 0, 4, 1, 5);                             \
+    v128_t t3 = wasm_i32x4_shuffle(c, d, 2, 6, 3, 7);                             \
+    r0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5);                                  \
+    r1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);                                  \
+    r2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5);                                  \
+    r3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);                                  \
   }
+
+/* Where a tile's result goes: y != NULL stores it straight to y[c * plane + r] (5 consecutive
+ * valid pixels, 8 channels); else into t[r * 8 + c] for the caller to place. */
+#define TILE_OUT(y, plane, t)                                                     \
+  if (y) {                                                                        \
+    v128_t r0, r1, r2, r3;                                                        \
+    TRANSPOSE4(c00, c10, c20, c30, r0, r1, r2, r3)                                \
+    wasm_v128_store(y, r0), wasm_v128_store(y + plane, r1);                       \
+    wasm_v128_store(y + 2 * plane, r2), wasm_v128_store(y + 3 * plane, r3);       \
+    TRANSPOSE4(c01, c11, c21, c31, r0, r1, r2, r3)                                \
+    wasm_v128_store(y + 4 * plane, r0), wasm_v128_store(y + 5 * plane, r1);       \
+    wasm_v128_store(y + 6 * plane, r2), wasm_v128_store(y + 7 * plane, r3);       \
+    wasm_v128_store32_lane(y + 4, c40, 0);                                        \
+    wasm_v128_store32_lane(y + plane + 4, c40, 1);                                \
+    wasm_v128_store32_lane(y + 2 * plane + 4, c40, 2);                            \
+    wasm_v128_store32_lane(y + 3 * plane + 4, c40, 3);                            \
+    wasm_v128_store32_lane(y + 4 * plane + 4, c41, 0);                            \
+    wasm_v128_store32_lane(y + 5 * plane + 4, c41, 1);                            \
+    wasm_v128_store32_lane(y + 6 * plane + 4, c41, 2);                            \
+    wasm_v128_store32_lane(y + 7 * plane + 4, c41, 3);                            \
+  } else {                                                                        \
+    wasm_v128_store(t + 0, c00), wasm_v128_store(t + 4, c01);                     \
+    wasm_v128_store(t + 8, c10), wasm_v128_store(t + 12, c11);                    \
+    wasm_v128_store(t + 16, c20), wasm_v128_store(t + 20, c21);                   \
+    wasm_v128_store(t + 24, c30), wasm_v128_store(t + 28, c31);                   \
+    wasm_v128_store(t + 32, c40), wasm_v128_store(t + 36, c41);                   \
+  }
+
+#define TILE_INIT                                                                 \
+  v128_t c00, c01;                                                                \
+  if (init8) {                                                                    \
+    c00 = wasm_v128_load(init8);                                                  \
+    c01 = wasm_v128_load(init8 + 4);                                              \
+  } else {                                                                        \
+    c00 = c01 = wasm_f32x4_splat(0);                                              \
+  }                                                                               \
   v128_t c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01, c40 = c00, c41 = c01;
+
+/* init8 (broadcast over rows; NULL = 0) + sum_k base[tab[k] + r] * pb[k][c], r < 5, to y or t
+ * (TILE_OUT). */
+static inline void tile_tab(const float* base, const int* tab, int K, const float* pb,
+                            const float* init8, float* y, int plane, float* t) {
+  TILE_INIT
 #pragma clang loop unroll(disable)
   for (int k = 0; k < K; k++) {
     TSTEP
     if (++k >= K) break;
     TSTEP
   }
-  wasm_v128_store(t + 0, c00), wasm_v128_store(t + 4, c01);
-  wasm_v128_store(t + 8, c10), wasm_v128_store(t + 12, c11);
-  wasm_v128_store(t + 16, c20), wasm_v128_store(t + 20, c21);
-  wasm_v128_store(t + 24, c30), wasm_v128_store(t + 28, c31);
-  wasm_v128_store(t + 32, c40), wasm_v128_store(t + 36, c41);
+  TILE_OUT(y, plane, t)
 }
+
 #endif

@@ -55,7 +55,7 @@ export interface RunFlags {
   resume: boolean;
   quiet: boolean;
   /** Requested backend; null when not given (a resumed run keeps its checkpoint's). */
-  backend: "auto" | "webgpu" | "cpu" | null;
+  backend: "auto" | "webgpu" | "wasm" | "cpu" | null;
   /** Minutes between checkpoints inside an epoch (0: at epoch ends only). */
   checkpointMinutes: number;
   stopAfterEpoch: number | null;

@@ -115,8 +115,8 @@ export async function main(args: string[]): Promise<number> {
   }
 
   const want = flags.backend ?? (ck?.meta.backend as RunFlags["backend"]) ?? "auto";
-  const { backend, adapter } = await init({ backend: want ?? "auto", quiet: flags.quiet });
-  io.log(`backend ${backend} (${adapter})`);
+  const { backend, adapter, reason } = await init({ backend: want ?? "auto", quiet: flags.quiet });
+  io.log(`backend ${backend} (${adapter})${reason ? `: ${reason}` : ""}`);
   const task: Task = taskOf(s.task);
   const data = await task.loadData(s);
   io.log(`data ${data.name}: ${data.summary}`);

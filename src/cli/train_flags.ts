@@ -369,7 +369,8 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "NAME",
     section: "Output",
-    help: "auto (default: WebGPU if available, else cpu), webgpu, cpu; a resumed run keeps " +
+    help: "auto (default: WebGPU on a hardware adapter, else wasm), webgpu, wasm (SIMD " +
+      "kernels on every CPU core), cpu (the slow TypeScript reference); a resumed run keeps " +
       "its checkpoint's",
   },
   quiet: {
@@ -547,7 +548,9 @@ export function parseCli(args: string[]): ParsedCli {
 
   const str = (k: string) => v[k] as string | undefined;
   const backend = str("backend") ?? null;
-  if (backend !== null) oneOf(["auto", "webgpu", "cpu"], "auto, webgpu or cpu")(backend, "backend");
+  if (backend !== null) {
+    oneOf(["auto", "webgpu", "wasm", "cpu"], "auto, webgpu, wasm or cpu")(backend, "backend");
+  }
   if (str("out") !== undefined) nonEmpty("a directory")(str("out")!, "out");
   const optional = (k: string, kind: NumKind) =>
     str(k) === undefined ? null : num(k, str(k)!, kind);

@@ -55,6 +55,32 @@ export function batchNormTrainWasm(
   });
 }
 
+/**
+ * Batch norm's backward with batch statistics: its statistics groups are its parameter groups
+ * (one per channel, gamma constant in each), so one two-pass kernel gives the statistics, dbeta
+ * = Σ g and dgamma = Σ g·xhat, and dx's sums are those times gamma: three passes over the
+ * activations instead of five.
+ */
+function batchBackwardWasm(
+  x: number,
+  g: number,
+  gamma: number,
+  outs: number[],
+  a: NormBackwardAttrs,
+  p: Plan,
+): void {
+  const C = p.stat.count;
+  wasmK.withTemps([C, C, C, C, C, C], (mean, vars, s1, s2, t1, t2) => {
+    wasmK.normStatsSums(x, g, mean, vars, s1, s2, p.stat, p.nc, a.eps);
+    const buf = wasmRuntime().heap.buffer;
+    const f = (ptr: number) => new Float32Array(buf, ptr, C);
+    const [gm, v1, v2, w1, w2] = [f(gamma), f(s1), f(s2), f(t1), f(t2)];
+    for (let c = 0; c < C; c++) (w1[c] = gm[c] * v1[c], w2[c] = gm[c] * v2[c]);
+    wasmK.normBackward(x, g, mean, vars, gamma, t1, t2, outs[0], p.elem, a.eps, p.nc);
+    if (a.params) (f(outs[2]).set(v1), f(outs[1]).set(v2));
+  });
+}
+
 /** normBackward: statistics recomputed when they are the batch's, then dx and the sums. */
 export function backwardWasm(
   ins: readonly number[],
@@ -66,6 +92,7 @@ export function backwardWasm(
   const [x, g, gamma] = ins;
   const p = makePlan(a.core, info.ins[0].shape);
   const R = p.stat.count;
+  if (a.core.kind === "batch" && a.center) return batchBackwardWasm(x, g, gamma, outs, a, p);
   wasmK.withTemps([R, R, R, R], (mean, vars, s1, s2) => {
     const m = a.center ? mean : ins[3], v = a.center ? vars : ins[4];
     if (a.center) {

@@ -76,6 +76,17 @@ export interface KernelExports {
     groups: number,
     eps: number,
   ): void;
+  norm_stats_sums(
+    x: number,
+    g: number,
+    mean: number,
+    vars: number,
+    s1: number,
+    s2: number,
+    groups: number,
+    nc: number,
+    eps: number,
+  ): void;
   norm_apply(
     x: number,
     mean: number,

@@ -254,6 +254,24 @@ export function normSums(
   if (L.count > 0) k().norm_sums(x, g, mean, vars, gamma, s1, s2, groupsDesc(L, 0), eps);
 }
 
+/**
+ * Batch norm's backward statistics in two passes: mean, variance, s1 = Σ g and
+ * s2 = Σ g·xhat per group (the groups must run along contiguous elements).
+ */
+export function normStatsSums(
+  x: number,
+  g: number,
+  mean: number,
+  vars: number,
+  s1: number,
+  s2: number,
+  L: NormGroups,
+  nc: number,
+  eps: number,
+): void {
+  if (L.count > 0) k().norm_stats_sums(x, g, mean, vars, s1, s2, groupsDesc(L, 0), nc, eps);
+}
+
 /** y = (x - mean) / sqrt(var + eps) · gamma + beta. */
 export function normApply(
   x: number,
