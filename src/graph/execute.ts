@@ -7,6 +7,7 @@ import { apply, getOp, withPath } from "../ops/registry.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { rngFor } from "../random.ts";
 import type { Graph, GraphNode } from "./graph.ts";
+import { attrsAtBatch, extraSamples, shapeAtBatch } from "./batch.ts";
 
 /** Options of {@link executeGraph}. */
 export interface ExecuteOptions {
@@ -91,10 +92,14 @@ export function executeGraphAll(
     }
     throw new Error(`executeGraph: tensor %${id} is used by ${n.op} before it is produced`);
   };
+  // Samples more than traced: shape attributes are evaluated at the actual batch size.
+  const extra = extraSamples(graph.inputs.map((t) => graph.tensors[t]), xs) ?? 0;
+  const shapeOf = (t: number) => shapeAtBatch(graph.tensors[t], extra);
   for (const n of graph.nodes) {
-    const ins = followFills(graph, n, n.inputs.map((id) => value(id, n)), backend);
+    const ins = followFills(graph, n, n.inputs.map((id) => value(id, n)), backend, shapeOf);
     let attrs = opts.attrs?.get(n.id) ?? n.attrs;
-    attrs = adaptShapeAttrs(graph, n, attrs, ins);
+    attrs = attrsAtBatch(attrs, n.batchDelta, extra);
+    attrs = adaptShapeAttrs(graph, n, attrs, ins, shapeOf);
     if (opts.freshSeeds && typeof attrs.seed === "number") {
       attrs = { ...attrs, seed: rngFor().nextU32() };
     }
@@ -115,12 +120,14 @@ function adaptShapeAttrs(
   n: GraphNode,
   attrs: Record<string, unknown>,
   ins: readonly Tensor[],
+  shapeOf: (t: number) => readonly number[],
 ): Record<string, unknown> {
   const op = getOp(n.op);
   if (!op.follow) return attrs;
-  const traced = n.inputs.map((t) => graph.tensors[t]);
+  const traced = n.inputs.map((t) => ({ ...graph.tensors[t], shape: shapeOf(t) }));
   if (traced.every((t, i) => sameShape(t.shape, ins[i].shape))) return attrs;
-  const info = { ins: traced, outs: n.outputs.map((t) => graph.tensors[t]) };
+  const outs = n.outputs.map((t) => ({ ...graph.tensors[t], shape: shapeOf(t) }));
+  const info = { ins: traced, outs };
   try {
     return op.follow(attrs as never, info, ins) as Record<string, unknown>;
   } catch (e) {
@@ -145,17 +152,18 @@ function followFills(
   n: GraphNode,
   ins: Tensor[],
   backend: Tensor["backend"],
+  shapeOf: (t: number) => readonly number[],
 ): Tensor[] {
   const fills = n.inputs.flatMap((t, i) => (graph.producer(t)?.op === "fill" ? [i] : []));
   if (!fills.length) return ins;
   const moved = n.inputs.findIndex((t, i) =>
-    !fills.includes(i) && !sameShape(graph.tensors[t].shape, ins[i].shape)
+    !fills.includes(i) && !sameShape(shapeOf(t), ins[i].shape)
   );
   if (moved < 0) return ins;
-  const old = graph.tensors[n.inputs[moved]].shape, now = ins[moved].shape;
+  const old = shapeOf(n.inputs[moved]), now = ins[moved].shape;
   return ins.map((x, i) => {
     if (!fills.includes(i)) return x;
-    const traced = graph.tensors[n.inputs[i]].shape;
+    const traced = shapeOf(n.inputs[i]);
     const d = old.length - traced.length;
     const shape = traced.map((s, k) => (k + d >= 0 && s === old[k + d] ? now[k + d] : s));
     if (sameShape(shape, x.shape)) return x;

@@ -19,6 +19,8 @@ export interface GraphTensor {
   name?: string;
   /** Index of the producing node (activations only). */
   producer?: number;
+  /** How each axis grows per sample of batch (absent: not at all); see `batch.ts`. */
+  batchDelta?: number[];
 }
 
 /** A parameter or buffer input of a node. */
@@ -45,6 +47,8 @@ export interface GraphNode {
   outputs: number[];
   /** The inputs that are parameters or buffers. */
   params: NodeParam[];
+  /** How the numeric attributes grow per sample of batch (absent: not at all); `batch.ts`. */
+  batchDelta?: Record<string, unknown>;
 }
 
 /** A parameter or buffer of the model (used by the graph or not). */

@@ -16,6 +16,8 @@ import {
   type GraphTensor,
 } from "./graph.ts";
 import { currentPath } from "../ops/registry.ts";
+import { globalRngState, setGlobalRngState } from "../random.ts";
+import { annotateBatch } from "./batch.ts";
 
 /** Options of {@link trace}. */
 export interface TraceOptions {
@@ -28,6 +30,11 @@ export interface TraceOptions {
   training?: boolean;
   /** Seed of the random input in real mode when only a shape is given (default 0). */
   seed?: number;
+  /**
+   * Trace again, shape-only, at batch + 1 to learn how shape attributes depend on the batch
+   * size (`batchDelta` of nodes and tensors), so the graph runs at any batch (default true).
+   */
+  batchDeltas?: boolean;
 }
 
 /** A shape-only tensor. */
@@ -88,6 +95,7 @@ export function traceWithOutput<O extends ModuleOutput = ModuleOutput>(
     return mode === "meta" ? metaTensor(s) : randn(s, { seed: (opts.seed ?? 0) + i });
   });
 
+  const rng0 = globalRngState();
   const rec = new Recorder(model);
   for (const x of xs) rec.addInput(x);
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
@@ -101,7 +109,22 @@ export function traceWithOutput<O extends ModuleOutput = ModuleOutput>(
     for (const [m, t] of modes) m.training = t;
   }
   const flat = flattenOutput(out);
-  return { graph: rec.finish(flat.tensors, flat.kind, flat.names), output: out };
+  const graph = rec.finish(flat.tensors, flat.kind, flat.names);
+  if (opts.batchDeltas !== false && xs.every((x) => x.rank > 0)) {
+    // The second trace draws the same seeds (dropout) as the first, and leaves the global
+    // generator where the first left it.
+    const rng1 = globalRngState();
+    setGlobalRngState(rng0);
+    try {
+      const more = xs.map((x) => metaTensor([x.shape[0] + 1, ...x.shape.slice(1)], x.dtype));
+      annotateBatch(graph, trace(model, more, { ...opts, mode: "meta", batchDeltas: false }));
+    } catch {
+      // The model runs at its traced batch size only: shape attributes follow the ops' facets.
+    } finally {
+      setGlobalRngState(rng1);
+    }
+  }
+  return { graph, output: out };
 }
 
 /** Records op applications into graph data. */

@@ -5,7 +5,7 @@
 import stridedSrc from "../../kernels/movement/strided.wgsl" with { type: "text" };
 import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { type HostArray, numel, type Tensor } from "../tensor.ts";
-import { apply1, defineAliasOp, defineOp, shapeError } from "./registry.ts";
+import { apply1, defineAliasOp, defineOp, isTracing, shapeError } from "./registry.ts";
 import { broadcastStrides, normAxis, packShape, stridesOf } from "./util.ts";
 import { ints, rand } from "./samples.ts";
 import { expandTarget, reshapeTarget } from "./follow.ts";
@@ -97,7 +97,10 @@ const reshapeOp = defineAliasOp<ReshapeAttrs>({
 
 /** View with a new shape (one entry may be -1). Shares storage; no copy. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  return apply1(reshapeOp, [x], { shape: [...shape] });
+  // The -1 is resolved here so that a trace records the target it stood for: how that target
+  // grows with the batch size is then visible to the graph (src/graph/batch.ts).
+  const target = shape.includes(-1) ? reshapeOp.shape([x], { shape })[0].shape : shape;
+  return apply1(reshapeOp, [x], { shape: [...target] });
 }
 
 /** [N, ...] -> [N, prod(...)] */
@@ -158,7 +161,11 @@ const expandOp = defineOp<ExpandAttrs>({
 
 /** Broadcast x to `shape` (materialised copy). */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
-  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  // Traced, the expand stays in the graph: `expand(cls, [n, 1, c])` traced at n = 1 is a copy
+  // there, but the graph must broadcast at any other batch size.
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]) && !isTracing()) {
+    return x;
+  }
   return apply1(expandOp, [x], { shape: [...shape] });
 }
 

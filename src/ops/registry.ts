@@ -174,6 +174,11 @@ export function setTracer(t: Tracer | null): Tracer | null {
   return prev;
 }
 
+/** Whether a tracer records the ops now (an op must then run even where it would be a no-op). */
+export function isTracing(): boolean {
+  return tracer !== null;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 /** A compute backend: every backend but `meta`, which computes shapes only. */
