@@ -10,11 +10,18 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import * as o from "../mod.ts";
 import { importOnnx, type OnnxModule } from "../src/onnx/import.ts";
+import { BasicBlock, mobilenetV2, ResNet } from "../src/zoo/index.ts";
 
 const DIR = new URL("./fixtures/onnx/", import.meta.url).pathname;
 const TOL = 1e-4;
+/**
+ * onnxruntime's graph optimizations are off: its Pad + AveragePool fusion (1.20.1) drops the
+ * padded zeros of count_include_pad=0 pools (torchvision Inception v3 differs from PyTorch).
+ */
+const UNOPTIMIZED = { graphOptimizationLevel: "disabled" } as const;
+
 interface Fixture {
-  input: number[];
+  input: number[] | number[][];
   opset: number;
   mode: "preserve" | "training" | "eval";
   dynamicBatch: boolean;
@@ -71,6 +78,11 @@ const MANIFEST: Record<string, Fixture> =
  * convnext (dims 16, 32, one block each): each stage's stream (stem or downsample conv, its
  *   LayerNorm2d, the block's depthwise conv, channels-last LayerNorm, second Linear and layer
  *   scale) 16 + 32, each block's hidden 4·dim 64 + 128: 240.
+ * layers-mix: c1 8 under GroupNorm(2) (blocks of 4, then PReLU) 2; c2 16 (BN, LeakyReLU; read
+ *   by the transposed conv and, sliced in halves b[:, :8] and b[:, 8:], through the upsamplings
+ *   and the concat by c5) 16; the transposed conv 8 (InstanceNorm, GELU, read by c3) 8; c3 16
+ *   through PixelShuffle(2) (blocks of 4) 4; c4 8 (SiLU, concat, read by c5) 8; c5 12 (Mish,
+ *   HardSwish, mean over H and W, read by fc) 12; total 50.
  */
 const GROUPS: Record<string, number> = {
   "resnet18": 172,
@@ -88,12 +100,205 @@ const GROUPS: Record<string, number> = {
   "shufflenet-v2": 240,
   "mnasnet": 1280,
   "googlenet": 202,
+  "layers-mix": 50,
   "convnext": 240,
   "convnext-op17": 240,
 };
 
+/**
+ * The oto ops each fixture imports as (the traced graph's op counts): exporter idioms come back
+ * as one op each (convnext: LayerNorm, GELU and linear layers; efficientnet: SiLU; mobilenet-v3:
+ * HardSwish; layers-mix: GroupNorm, Mish, ...), never as the
+ * arithmetic they were written with.
+ */
+const OPS: Record<string, Record<string, number>> = {
+  "convnext-op17": {
+    conv2d: 4,
+    permute: 10,
+    layerNorm: 5,
+    linear: 5,
+    gelu: 2,
+    mul: 2,
+    add: 2,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+  },
+  "convnext": {
+    conv2d: 4,
+    permute: 10,
+    layerNorm: 5,
+    linear: 5,
+    gelu: 2,
+    mul: 2,
+    add: 2,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+  },
+  "densenet": {
+    conv2d: 10,
+    batchNorm: 11,
+    relu: 11,
+    maxPool2d: 1,
+    concat: 4,
+    avgPool2d: 1,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "efficientnet-b0": {
+    conv2d: 21,
+    batchNorm: 13,
+    silu: 13,
+    adaptiveAvgPool2d: 5,
+    sigmoid: 4,
+    mul: 4,
+    add: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "googlenet": {
+    conv2d: 21,
+    batchNorm: 21,
+    relu: 21,
+    maxPool2d: 6,
+    concat: 3,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "layers-mix": {
+    conv2d: 5,
+    reshape: 3,
+    groupNorm: 1,
+    prelu: 1,
+    batchNorm: 1,
+    leakyRelu: 1,
+    convTranspose2d: 1,
+    instanceNorm: 1,
+    gelu: 1,
+    pixelShuffle: 1,
+    silu: 1,
+    slice: 2,
+    upsample: 2,
+    concat: 1,
+    mish: 1,
+    hardSwish: 1,
+    mean: 1,
+    linear: 1,
+    softmax: 1,
+  },
+  "mnasnet": { conv2d: 52, batchNorm: 52, relu: 35, add: 10, mean: 1, linear: 1 },
+  "mobilenet-v2": {
+    conv2d: 19,
+    batchNorm: 19,
+    clamp: 13,
+    add: 2,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "mobilenet-v3-small-op17": {
+    conv2d: 22,
+    batchNorm: 16,
+    hardSwish: 7,
+    relu: 8,
+    adaptiveAvgPool2d: 4,
+    hardSigmoid: 3,
+    mul: 3,
+    add: 2,
+    reshape: 1,
+    linear: 2,
+  },
+  "mobilenet-v3-small": {
+    conv2d: 22,
+    batchNorm: 16,
+    hardSwish: 7,
+    relu: 8,
+    adaptiveAvgPool2d: 4,
+    hardSigmoid: 3,
+    mul: 3,
+    add: 2,
+    reshape: 1,
+    linear: 2,
+  },
+  "regnet-y": {
+    conv2d: 24,
+    batchNorm: 16,
+    relu: 17,
+    adaptiveAvgPool2d: 5,
+    sigmoid: 4,
+    mul: 4,
+    add: 4,
+    reshape: 1,
+    linear: 1,
+  },
+  "resnet-bottleneck": {
+    conv2d: 17,
+    batchNorm: 17,
+    relu: 13,
+    maxPool2d: 1,
+    add: 4,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "resnet-fmnist": {
+    conv2d: 13,
+    batchNorm: 13,
+    relu: 9,
+    maxPool2d: 1,
+    add: 4,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "resnet18-folded": {
+    conv2d: 13,
+    relu: 9,
+    maxPool2d: 1,
+    add: 4,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "resnet18-train": {
+    conv2d: 13,
+    batchNorm: 13,
+    relu: 9,
+    maxPool2d: 1,
+    add: 4,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "resnet18": {
+    conv2d: 21,
+    batchNorm: 21,
+    relu: 17,
+    maxPool2d: 1,
+    add: 8,
+    adaptiveAvgPool2d: 1,
+    reshape: 1,
+    linear: 1,
+  },
+  "shufflenet-v2": {
+    conv2d: 26,
+    batchNorm: 26,
+    relu: 17,
+    maxPool2d: 1,
+    concat: 6,
+    reshape: 12,
+    permute: 6,
+    slice: 6,
+    mean: 1,
+    linear: 1,
+  },
+
+  "squeezenet": { conv2d: 14, relu: 14, maxPool2d: 2, concat: 4, adaptiveAvgPool2d: 1, reshape: 1 },
+};
+
 async function ortRun(path: string, x: o.Tensor): Promise<Float32Array> {
-  const s = await ort.InferenceSession.create(path);
+  const s = await ort.InferenceSession.create(path, UNOPTIMIZED);
   const feeds = {
     [s.inputNames[0]]: new ort.Tensor("float32", (await x.data()) as Float32Array, [...x.shape]),
   };
@@ -130,7 +335,13 @@ async function output(model: o.Module, x: o.Tensor): Promise<Float32Array> {
   return d;
 }
 
-for (const [name, fx] of Object.entries(MANIFEST)) {
+/** Fixtures with one input (the loop below); two-heads has two and its own test. */
+const SINGLE = Object.entries(MANIFEST).filter(([, fx]) => typeof fx.input[0] === "number") as [
+  string,
+  Fixture & { input: number[] },
+][];
+
+for (const [name, fx] of SINGLE) {
   Deno.test(`importOnnx ${name}: outputs equal onnxruntime, pinned groups, compression keeps them`, async () => {
     o.setDefaultBackend("cpu");
     const path = `${DIR}${name}.onnx`;
@@ -155,6 +366,10 @@ for (const [name, fx] of Object.entries(MANIFEST)) {
         const d = relDiff(got, await reference(path, x, fixed));
         assert.ok(d <= TOL, `${name} train mode: rel diff ${d.toExponential(2)}`);
       }
+
+      const ops: Record<string, number> = {};
+      for (const n of o.trace(model, model.inputShape).nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
+      assert.deepEqual(ops, OPS[name], `${name}: imported ops`);
 
       const oto = await o.OTO.create(model, model.inputShape);
       assert.equal(oto.zigs.counts.prunableGroups, GROUPS[name], `${name}: prunable groups`);
@@ -225,6 +440,8 @@ Deno.test("importOnnx: parameter names and roles follow the file and the graph",
   }
   const g = o.trace(shuffle, [2, 3, 32, 32]);
   assert.ok(g.nodes.every((n) => g.tensors[n.outputs[0]].dtype === "f32"), "only float ops");
+  // The channel shuffle stays Reshape/Transpose/Reshape (the partition follows it exactly).
+  assert.equal(g.nodes.filter((n) => n.op === "permute").length, 6);
   assert.deepEqual(g.tensors[g.outputs[0]].shape, [2, 10], "the batch follows the input");
   shuffle.dispose();
 
@@ -233,4 +450,115 @@ Deno.test("importOnnx: parameter names and roles follow the file and the graph",
   assert.equal(folded.namedBuffers().length, 0);
   assert.ok(folded.namedParameters().some(([n]) => n.startsWith("onnx::Conv")));
   folded.dispose();
+});
+
+Deno.test("importOnnx: torchvision exports partition as the same architecture in oto's layers", async () => {
+  o.setDefaultBackend("cpu");
+  const twins: [string, o.Module][] = [
+    [
+      "resnet18",
+      new ResNet(BasicBlock, [2, 2, 2, 2], {
+        stem: "imagenet",
+        width: 64,
+        planes: [4, 8, 8, 16],
+        numClasses: 10,
+      }),
+    ],
+    [
+      "mobilenet-v2",
+      mobilenetV2({
+        widthMult: 0.5,
+        settings: [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 2, 2], [6, 48, 1, 1]],
+        lastChannel: 64,
+        numClasses: 10,
+      }),
+    ],
+  ];
+  for (const [name, twin] of twins) {
+    const model = await importOnnx(`${DIR}${name}.onnx`);
+    const shape = model.inputShape;
+    const counts = (m: o.Module) => o.partitionCounts(o.partition(o.trace(m, shape)));
+    assert.deepEqual(counts(model), counts(twin), `${name}: ZIGs of the import and the twin`);
+    assert.equal(model.numParameters(), twin.numParameters(), `${name}: parameters`);
+    // The same names, so the file's weights load into the twin; then both compute the same in
+    // eval mode (running statistics) and in train mode (batch statistics).
+    const names = new Set(twin.namedParameters().map(([n]) => n));
+    for (const [n] of model.namedParameters()) assert.ok(names.has(n), `${name}: ${n}`);
+    const state = twin.stateDict();
+    for (const [n, t] of model.stateDict()) {
+      o.writeInto(state.get(n)!, (await t.data()) as Float32Array, n);
+    }
+    const x = o.randn([3, ...shape.slice(1)], { seed: 5 });
+    // An eval-mode export has no Dropout (PyTorch leaves it out): nor does the twin here.
+    for (const [, m] of twin.namedModules()) if (m instanceof o.Dropout) m.p = 0;
+    for (const train of [false, true]) {
+      model.train(train), twin.train(train);
+      const a = await output(model, x), b = await output(twin, x);
+      const d = relDiff(a, b);
+      assert.ok(
+        d <= TOL,
+        `${name} ${train ? "train" : "eval"} mode vs twin: ${d.toExponential(2)}`,
+      );
+    }
+    x.dispose();
+    model.dispose();
+    twin.dispose();
+  }
+});
+
+Deno.test("importOnnx: two inputs and two outputs (names, onnxruntime, groups, compression)", async () => {
+  o.setDefaultBackend("cpu");
+  const path = `${DIR}two-heads.onnx`;
+  const model = await importOnnx<Record<string, o.Tensor>>(path);
+  assert.deepEqual(model.inputNames, ["image", "meta"]);
+  assert.deepEqual(model.outputNames, ["logits", "mask"]);
+  assert.deepEqual(model.inputShapes, [[1, 3, 16, 16], [1, 5]]);
+  const session = await ort.InferenceSession.create(path, UNOPTIMIZED);
+  const run = async (m: o.AnyModule, image: o.Tensor, meta: o.Tensor) => {
+    m.eval();
+    const y = o.tidy(() => m.call(image, meta)) as Record<string, o.Tensor>;
+    return { logits: await y.logits.data(), mask: await y.mask.data() };
+  };
+  const onnx = async (file: string, image: o.Tensor, meta: o.Tensor) => {
+    const s = file === path ? session : await ort.InferenceSession.create(file, UNOPTIMIZED);
+    const t = async (x: o.Tensor) =>
+      new ort.Tensor("float32", (await x.data()) as Float32Array, [...x.shape]);
+    const r = await s.run({ image: await t(image), meta: await t(meta) });
+    return { logits: r.logits.data as Float32Array, mask: r.mask.data as Float32Array };
+  };
+  // Derivation: conv1 8 (BN, ReLU, read by conv2); conv2 16 (BN, ReLU), through the spatial
+  // mean and the add with relu(meta Linear 5->16), read by the class Linear and the 1x1 mask
+  // conv: 16 (the meta Linear's rows join it); the inputs and outputs are fixed: 24.
+  const oto = await o.OTO.create(model, model.sampleInput);
+  assert.equal(oto.zigs.counts.prunableGroups, 24);
+  const xs = [1, 3].map((
+    b,
+  ) => [o.randn([b, 3, 16, 16], { seed: b }), o.randn([b, 5], { seed: 9 + b })]);
+  for (const [image, meta] of xs) {
+    const [a, b] = [await run(model, image, meta), await onnx(path, image, meta)];
+    for (const k of ["logits", "mask"] as const) {
+      const d = relDiff(a[k], b[k]);
+      assert.ok(d <= TOL, `${k} batch ${image.shape[0]}: rel diff ${d.toExponential(2)}`);
+    }
+  }
+  await o.zeroRandomGroups(model.stateDict(), oto.partition, { seed: 1, fraction: 0.5 });
+  const { model: small, report } = await oto.compress();
+  assert.ok(report.paramsAfter < report.paramsBefore);
+  const dir = await Deno.makeTempDir({ prefix: "oto_import_" });
+  try {
+    for (const [image, meta] of xs) {
+      const [full, compact] = [await run(model, image, meta), await run(small, image, meta)];
+      const file = `${dir}/small.onnx`;
+      await o.exportOnnx(small, file, [image.shape, meta.shape]);
+      const back = await onnx(file, image, meta); // the source's input and output names
+      for (const k of ["logits", "mask"] as const) {
+        assert.ok(relDiff(compact[k], full[k]) <= TOL, `${k}: compressed vs full`);
+        assert.ok(relDiff(back[k], compact[k]) <= TOL, `${k}: compressed ONNX vs oto`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    small.dispose();
+    model.dispose();
+  }
 });

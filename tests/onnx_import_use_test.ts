@@ -145,3 +145,62 @@ Deno.test("partition CLI: --onnx FILE --json --verify on an imported model", asy
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /give --model or --onnx, not both/);
 });
+
+async function trainCli(args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "src/cli/train.ts", ...args],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: dec(out.stdout), stderr: dec(out.stderr) };
+}
+
+Deno.test("train CLI: --onnx FILE trains, prunes and writes files with the source's names", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "oto_train_onnx_" });
+  try {
+    const r = await trainCli([
+      "--onnx",
+      `${DIR}resnet-fmnist.onnx`,
+      "--epochs",
+      "1",
+      "--limit",
+      "96",
+      "--test-limit",
+      "32",
+      "--batch-size",
+      "16",
+      "--start-pruning",
+      "2steps",
+      "--backend",
+      "cpu",
+      "--quiet",
+      "--out",
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(await Deno.readTextFile(`${dir}/report.json`));
+    assert.equal(report.settings.model, "resnet-fmnist");
+    const source = new Set((await importOnnx(`${DIR}resnet-fmnist.onnx`)).stateDict().keys());
+    for (const f of ["full", "compressed"]) {
+      const m = await importOnnx(`${dir}/${f}.onnx`);
+      assert.equal(m.inputName, "input", `${f}.onnx input name`);
+      assert.equal(m.outputName, "logits", `${f}.onnx output name`);
+      for (const n of m.stateDict().keys()) assert.ok(source.has(n), `${f}.onnx: ${n}`);
+      const { tensors } = await o.loadSafetensors(`${dir}/${f}.safetensors`);
+      for (const n of Object.keys(tensors)) assert.ok(source.has(n), `${f}.safetensors: ${n}`);
+      m.dispose();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  // Flags that do not apply, and data the model cannot take, are one line each.
+  const both = await trainCli(["--onnx", `${DIR}resnet18.onnx`, "--model", "small-cnn"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--model does not apply to --onnx models/);
+  const shape = await trainCli(["--onnx", `${DIR}resnet18.onnx`, "--out", "/nonexistent/x"]);
+  assert.equal(shape.code, 1);
+  assert.match(shape.stderr, /takes \[3,32,32\] inputs but fashion-mnist-sample has \[1,28,28\]/);
+  assert.equal(shape.stderr.trim().split("\n").length, 1, shape.stderr);
+});

@@ -38,6 +38,12 @@ const COUNTS: [string, number][] = [
   // LayerNorms, each block's second pointwise conv); hidden 4·dim per block:
   // 3·384 + 3·768 + 9·1536 + 3·3072 = 26496.
   ["convnext-tiny", 27936],
+  // torchvision MobileNetV2 (width 1.0): each inverted residual's expanded channels joined by
+  // its depthwise conv: 96 + 144 (c 24) + 144 + 2·192 (c 32) + 192 + 3·384 (c 64) + 384 +
+  // 2·576 (c 96) + 576 + 2·960 (c 160) + 960 (c 320) = 7104; the stem's 32 channels (the first
+  // block's depthwise conv has no expansion); stage streams joined by the residual adds
+  // 16 + 24 + 32 + 64 + 96 + 160 + 320 = 712; the last conv's 1280 (read by the classifier).
+  ["mobilenet-v2", 9128],
   // CARN (64 channels): entry 64; per cascading block (3): two inner fusions, its output
   // fusion and the first conv of its 3 residual blocks, 6·64; the global fusions 3·64; the
   // upsampler's 256 channels in pixel-shuffle blocks of 4: 64. 64 + 1152 + 192 + 64.

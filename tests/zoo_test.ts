@@ -60,6 +60,8 @@ const FULL: [string, number, number[]][] = [
   ["densenet121", 7_048_548, [1, 100]],
   // torchvision convnext_tiny (28,589,128) without its 18 layer-scale vectors (6,624 scalars).
   ["convnext-tiny", 28_582_504, [1, 1000]],
+  // torchvision mobilenet_v2 (width 1.0, 1000 classes).
+  ["mobilenet-v2", 3_504_872, [1, 1000]],
   // CARN-pytorch single scale x2: entry 1,792 + 3 cascading blocks of 258,624 (3 residual blocks
   // of 2·36,928 + fusion convs 8,256 + 12,352 + 16,448) + global fusion 37,056 + upsampler
   // 3x3 64->256 147,712 + exit 1,731 = 964,163 (the mean shifts are constants).
@@ -172,6 +174,7 @@ const SCALED: [string, ModelOptions & Record<string, unknown>, number[] | number
     ["resnet50", { width: 2, numClasses: 7 }, [1, 3, 64, 64], [1, 7]],
     ["densenet121", { growth: 2, numClasses: 5 }, [1, 3, 16, 16], [1, 5]],
     ["convnext-tiny", { width: 4, numClasses: 6 }, [1, 3, 32, 32], [1, 6]],
+    ["mobilenet-v2", { widthMult: 0.25, numClasses: 5 }, [2, 3, 32, 32], [2, 5]],
     ["carn", { width: 4 }, [1, 3, 6, 6], [1, 3, 12, 12]],
     ["stacked-unets", { width: 2 }, [1, 3, 16, 16], [1, 2, 16, 16]],
     ["small-cnn", { width: 4 }, [2, 1, 28, 28], [2, 10]],
@@ -226,7 +229,7 @@ Deno.test("zoo: every entry is covered and its input shape is batch 1", () => {
     const m = buildOn("meta", name);
     assert.equal(traceMeta(m, e.inputShapes ?? e.inputShape).out[0], 1, name);
   }
-  assert.equal(Object.keys(zoo).length, 30);
+  assert.equal(Object.keys(zoo).length, 31);
 });
 
 Deno.test("zoo: construction is seeded (same seed, same weights; other seed, other weights)", () => {

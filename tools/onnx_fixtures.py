@@ -13,6 +13,9 @@ hide a missing group member, and torch deduplicates equal initializers.
   /usr/bin/python3 tools/onnx_fixtures.py --bar DIR    # full-width resnet18 / mobilenet_v2
                                                       # at 64x64, 10 classes (not committed)
   /usr/bin/python3 tools/onnx_fixtures.py --resnet50 DIR  # full resnet50 (timing check)
+  /usr/bin/python3 tools/onnx_fixtures.py --torchvision DIR [--opset N]
+                                  # every torchvision classifier at full width, 64x64 input,
+                                  # 10 classes (checked with tools/onnx_check.ts)
 
 Each fixture is exported with a dynamic batch axis unless marked fixed; the manifest
 (tests/fixtures/onnx/manifest.json) records the input shape, opset and export mode.
@@ -85,6 +88,62 @@ def fmnist_resnet():
     m = small_resnet(resnet.BasicBlock, [1, 1, 1, 1], [8, 8, 16, 16])
     m.conv1 = nn.Conv2d(1, 64, kernel_size=3, stride=2, padding=1, bias=False)
     return m
+
+
+class LayersMix(nn.Module):
+    """torch.nn layers the classification models above do not use: GroupNorm, PReLU,
+    LeakyReLU, ConvTranspose2d, InstanceNorm2d, GELU, PixelShuffle, nearest and bilinear
+    upsampling, SiLU, Mish, Hardswish, channel concat, a spatial mean and a softmax head."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.prelu = nn.PReLU(8)
+        self.c2 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(16)
+        self.lrelu = nn.LeakyReLU(0.1)
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.gelu = nn.GELU()
+        self.c3 = nn.Conv2d(8, 16, 1)
+        self.shuffle = nn.PixelShuffle(2)
+        self.c4 = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+        self.silu = nn.SiLU()
+        self.c5 = nn.Conv2d(24, 12, 3, stride=2, padding=1)
+        self.mish = nn.Mish()
+        self.hs = nn.Hardswish()
+        self.fc = nn.Linear(12, 10)
+
+    def forward(self, x):
+        a = self.prelu(self.gn(self.c1(x)))
+        b = self.lrelu(self.bn(self.c2(a)))
+        c = self.gelu(self.inorm(self.up(b)))
+        d = self.silu(self.c4(self.shuffle(self.c3(c))))
+        e = nn.functional.interpolate(b[:, :8], scale_factor=2, mode="bilinear")
+        g = nn.functional.interpolate(b[:, 8:], scale_factor=2, mode="nearest")
+        f = self.hs(self.mish(self.c5(torch.cat([d, e, g], 1))))
+        return torch.softmax(self.fc(f.mean((2, 3))), 1)
+
+
+class TwoHeads(nn.Module):
+    """Two inputs (an image and a feature vector) and two outputs (class scores and a
+    per-pixel map), as detection or multi-task models have."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        )
+        self.meta = nn.Linear(5, 16)
+        self.cls = nn.Linear(16, 10)
+        self.seg = nn.Conv2d(16, 2, 1)
+
+    def forward(self, x, m):
+        f = self.body(x)
+        g = f.mean((2, 3)) + torch.relu(self.meta(m))
+        return self.cls(g), self.seg(f)
 
 
 def small_squeezenet():
@@ -217,6 +276,10 @@ FIXTURES = {
     "mnasnet": (small_mnasnet, [3, 32, 32], 17, "preserve",
                 True, "depthwise separable, mean over H, W"),
     "googlenet": (SmallGoogLeNet, [3, 32, 32], 13, "preserve", True, "Inception concats"),
+    "layers-mix": (LayersMix, [3, 32, 32], 13, "preserve", True,
+                   "GroupNorm, PReLU, ConvTranspose, InstanceNorm, PixelShuffle, Resize, Mish"),
+    "two-heads": (TwoHeads, [[3, 16, 16], [5]], 17, "preserve", True,
+                  "inputs image and meta, outputs logits and mask"),
     "convnext": (small_convnext, [3, 32, 32], 13, "preserve", True,
                  "LayerNorm decomposed (opset 13), GELU with Erf, channels-last MatMul"),
     "convnext-op17": (small_convnext, [3, 32, 32], 17, "preserve", True,
@@ -224,7 +287,9 @@ FIXTURES = {
 }
 
 
-def export(model, shape, opset, mode, dynamic, path):
+def export(model, shape, opset, mode, dynamic, path, names=(["input"], ["logits"])):
+    """Export `model` for inputs of `shape` ([C, H, W], or a list of shapes for several
+    inputs) with the given input and output names."""
     tm = {
         "preserve": torch.onnx.TrainingMode.PRESERVE,
         "training": torch.onnx.TrainingMode.TRAINING,
@@ -235,13 +300,15 @@ def export(model, shape, opset, mode, dynamic, path):
     else:
         model.eval()
     # Train-mode BatchNorm needs more than one value per channel at the last stage.
-    x = torch.randn(2 if mode == "training" else 1, *shape)
+    batch = 2 if mode == "training" else 1
+    shapes = shape if isinstance(shape[0], list) else [shape]
+    xs = tuple(torch.randn(batch, *s) for s in shapes)
     kw = {}
     if dynamic:
-        kw["dynamic_axes"] = {"input": {0: "batch"}, "logits": {0: "batch"}}
+        kw["dynamic_axes"] = {n: {0: "batch"} for n in names[0] + names[1]}
     buf = io.BytesIO()
-    torch.onnx.export(model, x, buf, opset_version=opset, training=tm, input_names=["input"],
-                      output_names=["logits"], do_constant_folding=mode != "training", **kw)
+    torch.onnx.export(model, xs, buf, opset_version=opset, training=tm, input_names=names[0],
+                      output_names=names[1], do_constant_folding=mode != "training", **kw)
     with open(path, "wb") as f:
         f.write(buf.getvalue())
     return len(buf.getvalue())
@@ -251,8 +318,36 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bar", help="write full-width resnet18 and mobilenet_v2 (64x64) to DIR")
     ap.add_argument("--resnet50", help="write a full resnet50 (224x224) to DIR")
+    ap.add_argument("--torchvision", help="write every torchvision classifier to DIR")
+    ap.add_argument("--opset", type=int, default=17, help="opset of --torchvision (13-17)")
     ap.add_argument("--only", help="comma-separated fixture names")
     a = ap.parse_args()
+    if a.torchvision:
+        os.makedirs(a.torchvision, exist_ok=True)
+        archs = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",
+                 "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+                 "efficientnet_v2_s", "regnet_y_400mf", "regnet_x_400mf", "densenet121",
+                 "squeezenet1_0", "squeezenet1_1", "shufflenet_v2_x1_0", "mnasnet1_0",
+                 "googlenet", "convnext_tiny", "alexnet", "vgg11_bn", "inception_v3"]
+        if a.only:
+            archs = a.only.split(",")
+        for name in archs:
+            torch.manual_seed(0)
+            kw = {"num_classes": 10}
+            if name == "googlenet":
+                kw.update(aux_logits=False, init_weights=False)
+            if name == "inception_v3":
+                kw.update(aux_logits=False, init_weights=False)
+            m = getattr(M, name)(**kw)
+            randomize(m, 1)
+            size = 96 if name == "inception_v3" else 64
+            path = os.path.join(a.torchvision, f"{name}-op{a.opset}.onnx")
+            try:
+                n = export(m, [3, size, size], a.opset, "preserve", True, path)
+                print(f"{name}: {n} bytes", file=sys.stderr)
+            except Exception as e:  # noqa: BLE001 (an export PyTorch itself cannot do)
+                print(f"{name}: export failed: {str(e).splitlines()[0]}", file=sys.stderr)
+        return
     if a.bar or a.resnet50:
         os.makedirs(a.bar or a.resnet50, exist_ok=True)
         jobs = []
@@ -278,7 +373,9 @@ def main():
         torch.manual_seed(seed)
         m = build()
         randomize(m, seed + 1, biases="Identity" not in note)
-        n = export(m, shape, opset, mode, dynamic, os.path.join(OUT, f"{name}.onnx"))
+        names = (["image", "meta"], ["logits", "mask"]) if name == "two-heads" else (["input"],
+                                                                                      ["logits"])
+        n = export(m, shape, opset, mode, dynamic, os.path.join(OUT, f"{name}.onnx"), names)
         if mode == "training":
             # The same weights in inference form: the reference for eval mode.
             export(m, shape, opset, "preserve", dynamic, os.path.join(OUT, f"{name}.eval.onnx"))

@@ -21,7 +21,7 @@ import { graphCost } from "../compress/flops.ts";
 import { compress, formatCompression, zeroRandomGroups } from "../compress/compress.ts";
 import { zoo } from "../zoo/index.ts";
 import { importOnnx } from "../onnx/import.ts";
-import type { AnyModule } from "../nn/module.ts";
+import type { AnyModule, ModuleOutput } from "../nn/module.ts";
 import { flattenOutput } from "../graph/graph.ts";
 
 const USAGE = "usage: deno task partition (--model NAME | --onnx FILE [--input-shape C,H,W]) " +
@@ -111,8 +111,8 @@ async function main(args: string[]): Promise<number> {
   let model: AnyModule, inputs: number[][];
   if (o.onnx) {
     try {
-      const m = await importOnnx(o.onnx, { inputShape: o.inputShape });
-      (model = m), (inputs = [m.inputShape]);
+      const m = await importOnnx<ModuleOutput>(o.onnx, { inputShape: o.inputShape });
+      (model = m), (inputs = m.inputShapes);
     } catch (e) {
       console.error(`partition: ${(e as Error).message}`);
       return 1;

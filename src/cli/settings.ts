@@ -13,7 +13,12 @@ export type OptimizerName = typeof OPTIMIZERS[number];
 export interface Settings {
   /** The task (`--task`): classification, super-resolution, segmentation. */
   task: string;
+  /** Zoo model name, or the ONNX file's name without its extension. */
   model: string;
+  /** ONNX file the model is imported from (null: a zoo model). */
+  onnx: string | null;
+  /** Input [C, H, W] an ONNX file is imported for where its dims are dynamic (null: the file's). */
+  inputShape: number[] | null;
   width: number | null;
   /** A data set of the task (`Task.datasets`). */
   dataset: string;
@@ -70,6 +75,8 @@ export class UsageError extends Error {}
 export const DEFAULTS: Readonly<Settings> = {
   task: "classification",
   model: "small-cnn",
+  onnx: null,
+  inputShape: null,
   width: null,
   dataset: "sample",
   dataDir: null,

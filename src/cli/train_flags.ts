@@ -126,6 +126,28 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
       return m;
     },
   },
+  onnx: {
+    type: "string",
+    arg: "FILE",
+    section: "Model and data",
+    help: "train and prune a model exported to ONNX (e.g. by torch.onnx.export with BatchNorm " +
+      "kept) instead of a zoo model; its parameter and input/output names are kept in the files " +
+      "written",
+    setting: "onnx",
+    read: nonEmpty("a file"),
+  },
+  "input-shape": {
+    type: "string",
+    arg: "C,H,W",
+    section: "Model and data",
+    help: "input shape of an --onnx model whose file leaves it dynamic (default: the data set's)",
+    setting: "inputShape",
+    read: (v, flag) => {
+      const dims = v.split(",").map((d) => num(flag, d.trim(), "pos-int"));
+      if (dims.length < 1) throw new UsageError(`--${flag} needs dimensions like 3,64,64`);
+      return dims;
+    },
+  },
   width: {
     type: "string",
     arg: "N",
@@ -491,7 +513,7 @@ function checkTask(s: Settings, explicit: Set<keyof Settings>): void {
     if (!explicit.has(k as keyof Settings)) (s as unknown as Record<string, unknown>)[k] = val;
   }
   if (!explicit.has("dataset")) s.dataset = task.datasets[0];
-  if (zoo[s.model].task !== task.name) {
+  if (!s.onnx && zoo[s.model].task !== task.name) {
     throw new UsageError(
       `--model ${s.model} is a ${zoo[s.model].task} model; for --task ${task.name} choose one of ` +
         modelsOf(task.name).join(", "),
@@ -540,6 +562,21 @@ export function parseCli(args: string[]): ParsedCli {
       ? f.read!(val, name)
       : val;
     explicit.add(f.setting);
+  }
+  if (explicit.has("onnx")) {
+    for (
+      const [k, flag] of [["model", "--model"], ["width", "--width"], ["scratch", "--scratch"]]
+    ) {
+      if (explicit.has(k as keyof Settings)) {
+        throw new UsageError(
+          `${flag} does not apply to --onnx models` +
+            (k === "scratch" ? " (an ONNX file has no initializer to train from scratch)" : ""),
+        );
+      }
+    }
+    s.model = s.onnx!.replace(/^.*[\\/]/, "").replace(/\.onnx$/i, "") || "onnx";
+  } else if (explicit.has("inputShape")) {
+    throw new UsageError("--input-shape applies to --onnx models only");
   }
   checkTask(s, explicit);
   const opt = s.optimizer as OptimizerName;

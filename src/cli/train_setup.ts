@@ -10,12 +10,42 @@ import { SGD } from "../optim/sgd.ts";
 import { Adam, AdamW } from "../optim/adam.ts";
 import type { DHSPG } from "../optim/dhspg.ts";
 import { zoo } from "../zoo/index.ts";
+import { loadOnnx } from "../onnx/import.ts";
 import { OTO } from "../oto.ts";
 import { lambdaOf, type Settings, startPruningStep } from "./settings.ts";
 import type { Task, TaskData } from "./task.ts";
 
-/** A freshly built zoo model for the data, and the input shape it is traced with. */
+/**
+ * A freshly built zoo model (or the --onnx file imported) for the data, and the input shape it
+ * is traced with.
+ */
 export function buildModel(s: Settings, d: TaskData): { model: Module; input: number[] } {
+  if (s.onnx) {
+    let bytes: Uint8Array;
+    try {
+      bytes = Deno.readFileSync(s.onnx);
+    } catch (e) {
+      throw new Error(`cannot read --onnx ${s.onnx}: ${(e as Error).message}`);
+    }
+    const opts = s.inputShape ? { inputShape: s.inputShape } : {};
+    const model = loadOnnx(bytes, s.onnx, opts, d.inputShape);
+    if (model.inputNames.length !== 1 || model.outputNames.length !== 1) {
+      model.dispose();
+      throw new Error(
+        `${s.onnx} has ${model.inputNames.length} inputs and ${model.outputNames.length} ` +
+          `outputs; the train CLI feeds one image and reads one output`,
+      );
+    }
+    const want = model.inputShape.slice(1);
+    if (want.join() !== d.inputShape.join()) {
+      model.dispose();
+      throw new Error(
+        `${s.onnx} takes [${want}] inputs but ${d.name} has [${d.inputShape}] images; choose ` +
+          `a data set that matches the model`,
+      );
+    }
+    return { model, input: [1, ...want] };
+  }
   const model = zoo[s.model].build({
     seed: s.seed,
     ...d.modelOptions,

@@ -174,6 +174,7 @@ export async function compress<O extends ModuleOutput = Tensor>(
     }
   }
   const model = new GraphModule<O>(compact, state, { trainGraph: compactTrain });
+  if (source instanceof Module && source.ioNames) model.ioNames = { ...source.ioNames };
   model.eval();
   const before = graphCost(graph), after = graphCost(compact);
   return {

@@ -104,7 +104,11 @@ export function executeGraphAll(
       attrs = { ...attrs, seed: rngFor().nextU32() };
     }
     const op = getOp(n.op);
-    const outs = withPath(n.path, () => apply(op, ins, attrs as never, backend));
+    // Creation ops (no inputs) run on the input's backend; others where their inputs live, so
+    // a node that reads parameters only (a reshaped PReLU slope) runs for real in a shape-only
+    // trace, where the backend would be "meta" but its inputs are not.
+    const at = ins.length ? undefined : backend;
+    const outs = withPath(n.path, () => apply(op, ins, attrs as never, at));
     n.outputs.forEach((t, i) => values.set(t, outs[i]));
   }
   return graph.outputs.map((t) => {

@@ -49,6 +49,11 @@ export abstract class Module<O extends ModuleOutput = Tensor> {
   private readonly _children = new Map<string, AnyModule>();
   /** This module's name inside its parent ("" for the root). */
   name = "";
+  /**
+   * Names of the model's inputs and outputs in exported files (ONNX); `importOnnx` sets the
+   * source file's, compression keeps them. Unset: "input" and "output" (numbered when several).
+   */
+  ioNames?: { inputs: string[]; outputs: string[] };
 
   /** The computation. Invoke modules with {@link call}, which records the module path. */
   abstract forward(...xs: Tensor[]): O;

@@ -32,6 +32,8 @@ import type { OnnxEmitter } from "./rules.ts";
 export interface OnnxExportOptions {
   /** Name of the graph input (default "input"; "input0", "input1", ... for several). */
   inputName?: string;
+  /** Names of the graph inputs in order (over `inputName`): an imported model's, say. */
+  inputNames?: readonly string[];
   /** Name of the graph output (default "output"; "output0", ... for several, or a record's keys). */
   outputName?: string;
   /** Name stored in the ONNX graph (default "oto"). */
@@ -90,7 +92,7 @@ export async function graphToOnnx(
   const names = new Map<number, string>();
   const multi = (base: string, i: number, n: number) => (n === 1 ? base : `${base}${i}`);
   graph.inputs.forEach((t, i) => {
-    const name = multi(opts.inputName ?? "input", i, graph.inputs.length);
+    const name = opts.inputNames?.[i] ?? multi(opts.inputName ?? "input", i, graph.inputs.length);
     const gt = graph.tensors[t];
     names.set(t, name);
     b.input(name, declared?.inputs[i] ?? gt.shape, onnxDtype(gt.dtype, `input ${name}`));
@@ -188,6 +190,17 @@ export async function graphToOnnx(
 }
 
 /**
+ * The model's own input/output names (an imported model's) unless `opts` names them; several
+ * outputs come as a record, whose keys name them.
+ */
+function withNames(model: AnyModule, opts: OnnxExportOptions): OnnxExportOptions {
+  const n = model.ioNames;
+  if (!n) return opts;
+  const out = n.outputs.length === 1 ? { outputName: n.outputs[0] } : {};
+  return { inputNames: n.inputs, ...out, ...opts };
+}
+
+/**
  * ONNX bytes of `model` (any Module, including a compressed `GraphModule`) for inputs shaped
  * like `sampleInput` (a shape or a tensor; only its shape is used). The model is traced in eval
  * mode; its train/eval state is left as it was.
@@ -195,8 +208,9 @@ export async function graphToOnnx(
 export async function onnxBytes(
   model: AnyModule,
   sampleInput: SampleInputs,
-  opts: OnnxExportOptions = {},
+  options: OnnxExportOptions = {},
 ): Promise<Uint8Array> {
+  const opts = withNames(model, options);
   const { graph, declared } = traceForExport(model, sampleInput, opts);
   return (await graphToOnnx(graph, model.stateDict(), opts, declared)).bytes;
 }
@@ -346,8 +360,9 @@ export async function exportOnnx(
   model: AnyModule,
   path: string,
   sampleInput: SampleInputs,
-  opts: OnnxExportOptions = {},
+  options: OnnxExportOptions = {},
 ): Promise<OnnxExportInfo> {
+  const opts = withNames(model, options);
   const { graph, declared } = traceForExport(model, sampleInput, opts);
   const r = await graphToOnnx(graph, model.stateDict(), opts, declared);
   await writeFileAtomic(path, r.bytes);

@@ -2,7 +2,10 @@
  * `importOnnx`: an ONNX file (PyTorch, Keras, ... exports) as a trainable oto model. The graph
  * is decoded, exporter idioms are folded back into oto's ops, every initializer is classified by
  * what the graph does with it (conv/gemm/matmul weights and biases and norm scales/shifts are
- * trainable parameters, running statistics are buffers, shape constants stay constants), and
+ * trainable parameters, running statistics are buffers, shape constants stay constants; other
+ * float initializers that meet data in arithmetic are trained when they hold more than one value,
+ * as a layer scale or a learned embedding, unless they act on the model input itself, where
+ * they are preprocessing constants), and
  * the model is run once shape-only to check every node and record its shapes.
  *
  * @example
@@ -15,9 +18,16 @@
  * ```
  * @module
  */
-import { type BackendName, getDefaultBackend, numel } from "../tensor.ts";
+import { type BackendName, getDefaultBackend, numel, type Tensor } from "../tensor.ts";
+import type { ModuleOutput } from "../nn/module.ts";
 import { metaTensor } from "../graph/trace.ts";
-import { decodeModel, elemName, type OnnxModel, type OnnxNode } from "./proto.ts";
+import {
+  decodeModel,
+  elemName,
+  type OnnxModel,
+  type OnnxNode,
+  type OnnxValueInfo,
+} from "./proto.ts";
 import type { HostValue } from "./values.ts";
 import { rewrite } from "./import/patterns.ts";
 import { opImport, supportedOps } from "./import/table.ts";
@@ -33,6 +43,8 @@ export interface ImportOnnxOptions {
    * leaves dimensions other than the batch dynamic; checked against the file otherwise.
    */
   inputShape?: readonly number[];
+  /** {@link inputShape} for each input of a model with several (in the file's input order). */
+  inputShapes?: readonly (readonly number[])[];
   /** Initializers to keep as non-trainable buffers although the graph would train them. */
   buffers?: readonly string[];
   /** Backend that holds the parameters (default: the default backend). */
@@ -56,12 +68,15 @@ function roles(m: OnnxModel, nodes: OnnxNode[]): Map<string, Set<Role>> {
     if (!s) out.set(v, s = new Set());
     s.add(r);
   };
+  const graphInputs = new Set(m.inputs.map((i) => i.name));
   for (let k = nodes.length - 1; k >= 0; k--) {
     const n = nodes[k];
     const rs = opImport(n)!.roles?.(n, n.inputs.map((v) => dynamic.has(v))) ?? [];
+    // Arithmetic on the model input itself is preprocessing (a mean and std): constants.
+    const preprocess = n.inputs.some((v) => graphInputs.has(v));
     n.inputs.forEach((v, i) => {
       const r = rs[i];
-      if (!v || !r) return;
+      if (!v || !r || (r === "operand" && preprocess)) return;
       if (r === "view") { for (const x of out.get(n.outputs[0]) ?? []) add(v, x); }
       else add(v, r);
     });
@@ -94,9 +109,16 @@ function describeNode(n: OnnxNode, opset: number): string {
   return `node "${n.name}" (op ${n.domain ? `${n.domain}:` : ""}${n.opType}, opset ${opset})`;
 }
 
-/** The reference input shape: the file's dims with the batch (or all, when given) chosen. */
-function referenceShape(m: OnnxModel, file: string, given?: readonly number[]): number[] {
-  const inp = m.inputs[0];
+/**
+ * The reference input shape: the file's dims with the batch (or all, when given) chosen;
+ * `fallback` ([C, H, W]) stands in for dims the file leaves dynamic when none are given.
+ */
+function referenceShape(
+  inp: OnnxValueInfo,
+  file: string,
+  given?: readonly number[],
+  fallback?: readonly number[],
+): number[] {
   if (inp.elemType !== 1) {
     throw new Error(
       `importOnnx: ${file}: input "${inp.name}" is ${elemName(inp.elemType)}; oto models take ` +
@@ -111,6 +133,7 @@ function referenceShape(m: OnnxModel, file: string, given?: readonly number[]): 
       );
     }
     const missing = dims.slice(1).some((d) => d === null);
+    if (missing && fallback) return referenceShape(inp, file, fallback);
     if (missing) {
       throw new Error(
         `importOnnx: ${file}: input "${inp.name}" has dynamic dimensions ` +
@@ -139,7 +162,9 @@ function referenceShape(m: OnnxModel, file: string, given?: readonly number[]): 
 /**
  * Import an ONNX model (a file path or the file's bytes) as a trainable {@link OnnxModule}:
  * parameters keep the file's initializer names, and the model runs in train mode with batch
- * statistics and dropout and in eval mode with running statistics. It works with `OTO.create`,
+ * statistics and dropout and in eval mode with running statistics. A model with several inputs
+ * takes them in the file's order (`inputShapes` where they are dynamic); with several outputs
+ * it returns a record by output name (say so with the type parameter `O`). It works with `OTO.create`,
  * DHSPG, `compress`, `exportOnnx` and safetensors like any Module.
  *
  * An operator oto cannot run fails here, naming the node, its op type and opset and listing the
@@ -155,30 +180,50 @@ function referenceShape(m: OnnxModel, file: string, given?: readonly number[]): 
  * console.log(model.inputShape, model.namedParameters().length, y.shape);
  * ```
  */
-export async function importOnnx(
+export async function importOnnx<O extends ModuleOutput = Tensor>(
   source: string | Uint8Array,
   options: ImportOnnxOptions = {},
-): Promise<OnnxModule> {
-  const file = typeof source === "string" ? source : "<bytes>";
+): Promise<OnnxModule<O>> {
+  if (typeof source !== "string") return loadOnnx<O>(source, "<bytes>", options);
   let bytes: Uint8Array;
-  if (typeof source === "string") {
-    try {
-      bytes = await Deno.readFile(source);
-    } catch (e) {
-      throw new Error(`importOnnx: cannot read ${source}: ${(e as Error).message}`);
-    }
-  } else bytes = source;
+  try {
+    bytes = await readWhole(source);
+  } catch (e) {
+    throw new Error(`importOnnx: cannot read ${source}: ${(e as Error).message}`);
+  }
+  return loadOnnx<O>(bytes, source, options);
+}
+
+/** A file's bytes read into one buffer of its size (Deno.readFile grows its buffer: 2x the CPU). */
+async function readWhole(path: string): Promise<Uint8Array> {
+  using f = await Deno.open(path);
+  const buf = new Uint8Array((await f.stat()).size);
+  let off = 0;
+  while (off < buf.length) {
+    const n = await f.read(buf.subarray(off));
+    if (n === null) throw new Error(`the file ended after ${off} of ${buf.length} bytes`);
+    off += n;
+  }
+  return buf;
+}
+
+/**
+ * {@link importOnnx} of a file's bytes, synchronously. `fallbackInputShape` ([C, H, W]) is used
+ * where the file leaves the input's dims dynamic and `options.inputShape` is not given.
+ */
+export function loadOnnx<O extends ModuleOutput = Tensor>(
+  bytes: Uint8Array,
+  file: string,
+  options: ImportOnnxOptions = {},
+  fallbackInputShape?: readonly number[],
+): OnnxModule<O> {
   const m = decodeModel(bytes, file);
-  if (m.inputs.length !== 1) {
+  if (m.inputs.length === 0) throw new Error(`importOnnx: ${file} has no graph input`);
+  const givenShapes = options.inputShapes ?? (options.inputShape ? [options.inputShape] : null);
+  if (givenShapes && givenShapes.length !== m.inputs.length) {
     throw new Error(
       `importOnnx: ${file} has ${m.inputs.length} inputs (${m.inputs.map((i) => i.name)}); ` +
-        `oto imports models with one input`,
-    );
-  }
-  if (m.outputs.length !== 1) {
-    throw new Error(
-      `importOnnx: ${file} has ${m.outputs.length} outputs (${m.outputs.map((o) => o.name)}); ` +
-        `oto imports models with one output`,
+        `${givenShapes.length} input shape(s) given`,
     );
   }
   const g = rewrite({
@@ -230,16 +275,18 @@ export async function importOnnx(
     nodes,
     constants,
     params,
-    inputName: m.inputs[0].name,
-    outputName: m.outputs[0].name,
+    inputNames: m.inputs.map((i) => i.name),
+    outputNames: m.outputs.map((o) => o.name),
     opset: m.opset,
     source: file,
   };
-  const model = new OnnxModule(plan, options.backend ?? getDefaultBackend());
+  const model = new OnnxModule<O>(plan, options.backend ?? getDefaultBackend());
   model.eval();
-  const shape = referenceShape(m, file, options.inputShape);
+  const shapes = m.inputs.map((inp, i) =>
+    referenceShape(inp, file, givenShapes?.[i], i === 0 ? fallbackInputShape : undefined)
+  );
   try {
-    model.recordReference(metaTensor(shape));
+    model.recordReference(shapes.map((s) => metaTensor(s)));
   } catch (e) {
     model.dispose();
     throw new Error(`importOnnx: ${(e as Error).message}`, { cause: (e as Error).cause });

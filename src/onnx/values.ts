@@ -30,7 +30,10 @@ export function hostValue(
   if (data.length !== n) {
     throw new Error(`host value of shape [${shape}] needs ${n} values, got ${data.length}`);
   }
-  const d = kind === "float" ? Float32Array.from(data) : Array.from(data);
+  // Float data stays in (or becomes) a Float32Array without a second copy of large weights.
+  const d = kind === "float"
+    ? (data instanceof Float32Array ? data : Float32Array.from(data))
+    : Array.from(data);
   return fromShape
     ? { kind, shape: [...shape], data: d, fromShape }
     : { kind, shape: [...shape], data: d };

@@ -16,6 +16,7 @@ import { vgg16, vgg16bn } from "./vgg.ts";
 import { resnet18, resnet50 } from "./resnet.ts";
 import { densenet121 } from "./densenet.ts";
 import { convnextTiny } from "./convnext.ts";
+import { mobilenetV2 } from "./mobilenet.ts";
 import { carn, carnSmall } from "./carn.ts";
 import { stackedUnets } from "./unet.ts";
 import { resnetSmall, smallCnn, vggSmall } from "./small.ts";
@@ -47,6 +48,7 @@ export * from "./vgg.ts";
 export * from "./resnet.ts";
 export * from "./densenet.ts";
 export * from "./convnext.ts";
+export * from "./mobilenet.ts";
 export * from "./carn.ts";
 export * from "./unet.ts";
 export * from "./small.ts";
@@ -114,6 +116,13 @@ export const zoo: Record<string, ZooEntry> = {
     inputShape: [1, 3, 224, 224],
     description: "ConvNeXt-T (depths [3,3,9,3], dims [96,192,384,768]) without layer scale, " +
       "1x1 convs for the pointwise layers; 28,582,504 parameters",
+    task: "classification",
+  },
+  "mobilenet-v2": {
+    build: mobilenetV2,
+    inputShape: [1, 3, 224, 224],
+    description: "torchvision MobileNetV2 (width 1.0: inverted residuals with ReLU6, " +
+      "depthwise convs, last conv 1280); 3,504,872 parameters",
     task: "classification",
   },
   "carn": {

@@ -4,7 +4,7 @@
  * oto's ops, evaluating shape arithmetic on the host for the shapes of each call. Tracing it
  * records oto ops like any Module, so partition, DHSPG, compression and export apply unchanged.
  */
-import { Module } from "../../nn/module.ts";
+import { type AnyModule, Module, type ModuleOutput } from "../../nn/module.ts";
 import { type BackendName, fromHost, Tensor } from "../../tensor.ts";
 import { withPath } from "../../ops/registry.ts";
 import type { OnnxNode } from "../proto.ts";
@@ -33,8 +33,9 @@ export interface OnnxModulePlan {
   constants: Map<string, HostValue>;
   /** Parameters (trainable) and buffers with their values. */
   params: { name: string; value: Float32Array; shape: number[]; trainable: boolean }[];
-  inputName: string;
-  outputName: string;
+  /** The graph's inputs and outputs, in order. */
+  inputNames: string[];
+  outputNames: string[];
   opset: number;
   /** Where the model came from (file name), for errors. */
   source: string;
@@ -42,22 +43,24 @@ export interface OnnxModulePlan {
 
 /**
  * A model imported from ONNX (see `importOnnx`). Works wherever a Module does; `inputShape` is
- * the shape it was imported for (batch 1 when the file leaves the batch dynamic).
+ * the shape it was imported for (batch 1 when the file leaves the batch dynamic). It comes back
+ * in eval mode: call `train()` before training (batch statistics, dropout). A file with several
+ * inputs takes them in its order; with several outputs `forward` returns a record by output
+ * name (`O`: the output type the caller expects, one tensor by default).
  */
-export class OnnxModule extends Module {
-  /** Input shape the model was imported and checked for (batch included). */
-  inputShape: number[] = [];
-  /** Name of the file's graph input. */
-  readonly inputName: string;
-  /** Name of the file's graph output. */
-  readonly outputName: string;
+export class OnnxModule<O extends ModuleOutput = Tensor> extends Module<O> {
+  /** Input shapes the model was imported and checked for (batch included), in input order. */
+  inputShapes: number[][] = [];
+  /** The file's graph inputs and outputs, in order. */
+  readonly inputNames: string[];
+  readonly outputNames: string[];
   /** Default operator set version of the file. */
   readonly opset: number;
   /** Where the model came from. */
   readonly source: string;
   private readonly nodes: PlannedNode[];
   private readonly constants: Map<string, HostValue>;
-  private readonly paramAt = new Map<string, { m: Module; leaf: string; trainable: boolean }>();
+  private readonly paramAt = new Map<string, { m: AnyModule; leaf: string; trainable: boolean }>();
   private readonly persistent: Set<HostValue>;
   private readonly cache = new Map<HostValue, Map<BackendName, Tensor>>();
   private refs: (NodeShapes | undefined)[] = [];
@@ -68,15 +71,16 @@ export class OnnxModule extends Module {
     this.nodes = plan.nodes;
     this.constants = plan.constants;
     this.persistent = new Set(plan.constants.values());
-    this.inputName = plan.inputName;
-    this.outputName = plan.outputName;
+    this.inputNames = plan.inputNames;
+    this.outputNames = plan.outputNames;
     this.opset = plan.opset;
     this.source = plan.source;
+    this.ioNames = { inputs: [...plan.inputNames], outputs: [...plan.outputNames] };
     for (const p of plan.params) {
       const t = fromHost(p.value, p.shape, "f32", device);
       const parts = p.name.split(".");
       const leaf = parts.pop()!;
-      const m = parts.reduce<Module>(
+      const m = parts.reduce<AnyModule>(
         (parent, s) =>
           parent.children().find(([n]) => n === s)?.[1] ?? parent.module(s, new Params()),
         this,
@@ -94,25 +98,47 @@ export class OnnxModule extends Module {
     return at.trainable ? at.m.getParam(at.leaf) : at.m.getBuffer(at.leaf);
   }
 
-  /** Run once shape-only at `shape` and keep every node's shapes (see `RunContext.ref`). */
-  recordReference(x: Tensor): void {
+  /** Shape of the (first) input the model was imported for. */
+  get inputShape(): number[] {
+    return this.inputShapes[0];
+  }
+
+  /** The sample input of the import: one shape, or one per input (for `OTO.create`, `trace`). */
+  get sampleInput(): number[] | number[][] {
+    return this.inputShapes.length === 1 ? this.inputShapes[0] : this.inputShapes;
+  }
+
+  /** Name of the (first) graph input. */
+  get inputName(): string {
+    return this.inputNames[0];
+  }
+
+  /** Name of the (first) graph output. */
+  get outputName(): string {
+    return this.outputNames[0];
+  }
+
+  /** Run once shape-only on `xs` and keep every node's shapes (see `RunContext.ref`). */
+  recordReference(xs: Tensor[]): void {
     this.recording = true;
     this.refs = [];
     try {
-      this.forward(x);
+      this.forward(...xs);
     } finally {
       this.recording = false;
     }
-    this.inputShape = [...x.shape];
+    this.inputShapes = xs.map((x) => [...x.shape]);
   }
 
-  forward(...xs: Tensor[]): Tensor {
-    if (xs.length !== 1) {
-      throw new Error(`${this.source}: the model takes one input ("${this.inputName}")`);
+  forward(...xs: Tensor[]): O {
+    if (xs.length !== this.inputNames.length) {
+      throw new Error(
+        `${this.source}: the model takes ${this.inputNames.length} input(s) ` +
+          `(${this.inputNames.map((n) => `"${n}"`).join(", ")}), got ${xs.length}`,
+      );
     }
-    const x = xs[0];
-    const backend: BackendName = x.backend === "meta" ? "cpu" : x.backend;
-    const env = new Map<string, Val>([[this.inputName, x]]);
+    const backend: BackendName = xs[0].backend === "meta" ? "cpu" : xs[0].backend;
+    const env = new Map<string, Val>(this.inputNames.map((n, i) => [n, xs[i]]));
     const params = new Set<Tensor>();
     const value = (name: string, n: OnnxNode): Val | undefined => {
       if (!name) return undefined;
@@ -179,8 +205,13 @@ export class OnnxModule extends Module {
         this.refs[i] = { ins: ins.map(shape), outs: outs.map(shape) };
       }
     });
-    const out = value(this.outputName, this.nodes[this.nodes.length - 1].node)!;
-    return out instanceof Tensor ? out : constant(out);
+    const last = this.nodes[this.nodes.length - 1].node;
+    const outs = this.outputNames.map((name) => {
+      const v = value(name, last)!;
+      return v instanceof Tensor ? v : constant(v);
+    });
+    if (outs.length === 1) return outs[0] as unknown as O;
+    return Object.fromEntries(this.outputNames.map((n, i) => [n, outs[i]])) as unknown as O;
   }
 
   /** Free parameters, buffers and the uploaded constants. */

@@ -157,15 +157,29 @@ function pool(kind: "max" | "avg"): OpImport {
         if (attrInt(n, "storage_order", 0) !== 0) {
           throw unsupported("storage_order", 1, "row-major only");
         }
-        // Padded taps never win a max: explicit -inf padding is the same.
-        const y = padExtra(x, extra, -Infinity);
+        // Extra padding at the end only (SAME padding of an even input) is ceil mode when that
+        // gives the same windows: no pad op, so the channels stay prunable. Otherwise padded
+        // taps never win a max, and explicit -inf padding is the same.
+        let useCeil = ceil, y = x;
+        if (extra) {
+          const out = (i: number, pads: number, c: boolean) => {
+            const span = g.dil[i] * (ks[i] - 1) + 1, len = x.shape[2 + i] + pads - span;
+            return (c ? Math.ceil(len / g.strides[i]) : Math.floor(len / g.strides[i])) + 1;
+          };
+          const endOnly = extra[0] === 0 && extra[1] === 0 && !ceil;
+          const same = [0, 1].every((i) =>
+            out(i, 2 * sym[i], true) === out(i, 2 * sym[i] + extra[2 + i], false)
+          );
+          if (endOnly && same) useCeil = true;
+          else y = padExtra(x, extra, -Infinity);
+        }
         return [
           ops.maxPool2d(y, {
             kernel: ks,
             stride: g.strides,
             padding: sym,
             dilation: g.dil,
-            ceilMode: ceil,
+            ceilMode: useCeil,
           }),
         ];
       }
@@ -261,7 +275,8 @@ function resize(ctx: RunContext, ins: readonly (Val | undefined)[]): Val[] {
   const mode = attrString(n, "mode", "nearest");
   const legacy = n.opType === "Upsample";
   let scales: number[] | null = null;
-  const scaleIn = legacy ? ins[1] : ins[2];
+  // Resize takes (X, scales) at opset 10, (X, roi, scales, sizes) from opset 11.
+  const scaleIn = legacy || ctx.opset < 11 ? ins[1] : ins[2];
   if (legacy && ctx.opset < 9) scales = attrInts(n, "scales", null);
   else if (scaleIn !== undefined && host(scaleIn, "scales").data.length) {
     scales = Array.from(host(scaleIn, "scales").data);
@@ -273,13 +288,15 @@ function resize(ctx: RunContext, ins: readonly (Val | undefined)[]): Val[] {
   if (!scales || scales.length !== 4 || scales[0] !== 1 || scales[1] !== 1) {
     throw new NodeError(`resizing needs scales or sizes on H and W only, got [${scales}]`);
   }
-  const ct = attrString(n, "coordinate_transformation_mode", legacy ? "asymmetric" : "half_pixel");
+  // Upsample and opset-10 Resize map output to input coordinates as x / scale, floored.
+  const old = legacy || ctx.opset < 11;
+  const ct = old ? "asymmetric" : attrString(n, "coordinate_transformation_mode", "half_pixel");
   const scale: Pair = [scales[2], scales[3]];
   if (mode === "nearest") {
-    const nm = attrString(n, "nearest_mode", "round_prefer_floor");
+    const nm = old ? "floor" : attrString(n, "nearest_mode", "round_prefer_floor");
     const exact = scale.every((s) => Number.isInteger(s));
     // With integer scales every asymmetric rounding mode picks floor(dst / scale).
-    if (ct !== "asymmetric" || !(nm === "floor" || exact || legacy)) {
+    if (ct !== "asymmetric" || !(nm === "floor" || exact)) {
       throw unsupported(
         "coordinate_transformation_mode",
         `${ct}/${nm}`,
@@ -380,10 +397,15 @@ export const NN_OPS: Record<string, OpImport> = {
     },
   },
   MatMul: {
-    roles: (_n, dynamic) => [undefined, dynamic[0] ? "weight" : undefined],
+    // x·W with a weight W is a linear layer; W·x (a weight on the left) is a plain product.
+    roles: (_n, dynamic) => [
+      dynamic[1] && !dynamic[0] ? "weight" : undefined,
+      dynamic[0] ? "weight" : undefined,
+    ],
     run(ctx, ins) {
       const a = need(ins, 0, "A"), b = need(ins, 1, "B");
       if (isHost(a) && isHost(b)) throw new NodeError("MatMul of two constants is not supported");
+      if (ctx.isParam(a) && !ctx.isParam(b)) return [matmulOf(ctx.tensor(a), ctx.tensor(b))];
       return [linearOrMatmul(ctx, ctx.tensor(a), b, undefined, true)];
     },
   },
@@ -458,6 +480,25 @@ export const NN_OPS: Record<string, OpImport> = {
         ops.layerNorm2d(x, flat(ins[1]), flat(ins[2]), {
           eps: attrFloat(ctx.node, "epsilon", 1e-6),
           normCount: attrInt(ctx.node, "norm_count", c),
+        }),
+      ];
+    },
+  },
+  "oto.GroupNorm": {
+    roles: normRoles,
+    run(ctx, ins) {
+      const x = ctx.tensor(need(ins, 0, "x"));
+      const c = x.shape[1];
+      const flat = (v: Val | undefined) => {
+        if (v === undefined) return null;
+        const t = ctx.tensor(v);
+        if (t.size !== c) throw new NodeError(`GroupNorm ${t.shape} is not one value per channel`);
+        return t.rank === 1 ? t : ops.reshape(t, [c]);
+      };
+      return [
+        ops.groupNorm(x, flat(ins[1]), flat(ins[2]), {
+          groups: attrInt(ctx.node, "groups", 1),
+          eps: attrFloat(ctx.node, "epsilon", 1e-5),
         }),
       ];
     },

@@ -6,7 +6,10 @@
  * - oto's own channels-first LayerNorm (ReduceSum over channels ... ) as `layerNorm2d`;
  * - GELU as x·0.5·(1 + erf(x/√2)); SiLU as x·sigmoid(x); HardSwish as x·HardSigmoid(x);
  *   Mish as x·tanh(softplus(x)) (opsets before 18, as oto writes it);
- * - a fully connected layer as MatMul(x, W) + b, or MatMul(x, Transpose(W)) + b.
+ * - a fully connected layer as MatMul(x, W) + b, or MatMul(x, Transpose(W)) + b;
+ * - GroupNorm as Reshape/InstanceNormalization/Reshape/Mul/Add.
+ * (ShuffleNet's channel shuffle, Reshape/Transpose/Reshape, stays as it is: the partition follows
+ * channels through reshapes and permutes, so the shuffled spaces are pruned exactly.)
  * Fused nodes replace the last node of their pattern (same output name); nodes nothing reads
  * any more are dropped.
  */
@@ -189,18 +192,58 @@ function layerNorm2d(g: Rewrite, ix: Index, div: OnnxNode): OnnxNode | undefined
   const mul = ix.next(div.outputs[0], "Mul");
   const ad = mul && ix.next(mul.outputs[0], "Add");
   if (!mul || !ad) return;
-  const param = (v: string | undefined) => {
-    // Reshape(param, [C, 1, 1]) or the parameter itself.
-    const r = ix.op(v, "Reshape");
-    const src = r ? r.inputs[0] : v;
-    return src && g.initializers.has(src) ? src : undefined;
-  };
-  const gamma = param(mul.inputs[1]), beta = param(ad.inputs[1]);
+  const gamma = initializerOf(g, ix, mul.inputs[1]), beta = initializerOf(g, ix, ad.inputs[1]);
   if (!gamma || !beta) return;
   return fused(ad, "oto.LayerNorm2d", [x, gamma, beta], {
     epsilon: eps,
     norm_count: Math.round(1 / inv),
   });
+}
+
+/** An initializer, or an initializer seen through Reshape/Unsqueeze (a per-channel [C, 1, 1]). */
+function initializerOf(g: Rewrite, ix: Index, v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (g.initializers.has(v)) return v;
+  const p = ix.producer.get(v);
+  if (
+    p && (p.opType === "Reshape" || p.opType === "Unsqueeze") && g.initializers.has(p.inputs[0])
+  ) {
+    return p.inputs[0];
+  }
+  return undefined;
+}
+
+/**
+ * GroupNorm as PyTorch (and oto) export it before opset 18: Reshape(x, [N, G, -1]),
+ * InstanceNormalization with unit scale and zero shift, Reshape back, then Mul(gamma) and
+ * Add(beta) per channel.
+ */
+function groupNorm(g: Rewrite, ix: Index, inorm: OnnxNode): OnnxNode | undefined {
+  const r1 = ix.op(inorm.inputs[0], "Reshape");
+  const target = r1 && g.initializers.get(r1.inputs[1]);
+  const scale = g.initializers.get(inorm.inputs[1]);
+  const shift = g.initializers.get(inorm.inputs[2]);
+  if (!r1 || !target || !scale || !shift || !ix.single(r1.outputs[0])) return;
+  const t = Array.from(target.data);
+  if (t.length !== 3 || t[2] !== -1 || !(t[0] === 0 || t[0] === -1 || t[0] > 0)) return;
+  const groups = t[1];
+  if (Array.from(scale.data).some((v) => v !== 1) || Array.from(shift.data).some((v) => v !== 0)) {
+    return;
+  }
+  const r2 = ix.next(inorm.outputs[0], "Reshape");
+  if (!r2) return;
+  const x = r1.inputs[0];
+  const shape = ix.op(r2.inputs[1], "Shape");
+  if (!(shape && shape.inputs[0] === x) && !g.initializers.has(r2.inputs[1])) return;
+  const eps = inorm.attrs.get("epsilon");
+  const attrs = { groups, epsilon: eps?.type === "float" ? eps.value : 1e-5 };
+  const mul = ix.next(r2.outputs[0], "Mul");
+  const gamma = mul && initializerOf(g, ix, ix.other(mul, r2.outputs[0]));
+  const add = gamma && ix.next(mul!.outputs[0], "Add");
+  const beta = add && initializerOf(g, ix, ix.other(add, mul!.outputs[0]));
+  if (beta) return fused(add!, "oto.GroupNorm", [x, gamma!, beta], attrs);
+  if (gamma) return fused(mul!, "oto.GroupNorm", [x, gamma], attrs);
+  return fused(r2, "oto.GroupNorm", [x], attrs);
 }
 
 /** x·0.5·(1 + erf(x/√2)) in any association of the three factors. */
@@ -306,6 +349,7 @@ export function rewrite(g: Rewrite): Rewrite {
     ["Erf", (ix, n) => gelu(ix, n)],
     ["Mul", (ix, n) => gatedSelf(ix, n)],
     ["MatMul", (ix, n) => linear(g, ix, n)],
+    ["InstanceNormalization", (ix, n) => groupNorm(g, ix, n)],
   ];
   for (const [op, match] of passes) {
     const ix = new Index(g);
