@@ -1,0 +1,245 @@
+/**
+ * Architectures written after the issue-14 cases, by a reviewer, torchvision-style: each model's
+ * prunable group count is derived by hand (an exact partition of the architecture), and the
+ * compact model (a seeded half of every prunable ZIG zeroed) must give the same outputs at batch
+ * 1, at batch 3 and in train mode. They cover what the cases did not: Inception branches with a
+ * pooled branch, SqueezeNet fire modules, ResNeXt with a ResNet-D average-pool shortcut,
+ * EfficientNet MBConv blocks (SE as a mean with keepDims and 1x1 convs), an FPN with two
+ * outputs, Swin's patch merging (strided slices of NHWC, concat along the last axis), an L2
+ * normalisation over the channels with clamps, GroupNorm blocks, and a GeGLU MLP (a
+ * channels-last split of the hidden layer into value and gate).
+ */
+import assert from "node:assert/strict";
+import * as o from "../mod.ts";
+import { init } from "../mod.ts";
+import { roundTrip } from "./zig_helpers.ts";
+
+await init({ quiet: true, backend: "cpu" });
+const { Conv2d, BatchNorm2d, Linear, LayerNorm, Module } = o;
+type T = o.Tensor;
+
+/** conv (no bias) + BatchNorm + ReLU, registered on `m` as `<name>c` and `<name>b`. */
+function cbr(m: o.AnyModule, name: string, cin: number, cout: number, k: number, opt = {}) {
+  const c = m.module(
+    `${name}c`,
+    new Conv2d(cin, cout, k, { padding: k >> 1, bias: false, ...opt }),
+  );
+  const b = m.module(`${name}b`, new BatchNorm2d(cout));
+  return (x: T) => o.relu(b.call(c.call(x)));
+}
+
+/** Two GoogLeNet blocks: 1x1 | 1x1-3x3 | 1x1-5x5 | maxpool-1x1, concatenated. */
+class Inception extends Module {
+  stem = cbr(this, "stem", 3, 4, 3);
+  blocks: ((x: T) => T)[] = [];
+  fc = this.module("fc", new Linear(9, 5));
+  constructor() {
+    super();
+    for (const [p, cin] of [["a", 4], ["b", 9]] as const) {
+      const b1 = cbr(this, p + "1", cin, 2, 1);
+      const b2a = cbr(this, p + "2a", cin, 2, 1), b2b = cbr(this, p + "2b", 2, 3, 3);
+      const b3a = cbr(this, p + "3a", cin, 2, 1), b3b = cbr(this, p + "3b", 2, 2, 5);
+      const b4 = cbr(this, p + "4", cin, 2, 1);
+      const pool = (x: T) => o.maxPool2d(x, { kernel: 3, stride: 1, padding: 1 });
+      this.blocks.push((x) => o.concat([b1(x), b2b(b2a(x)), b3b(b3a(x)), b4(pool(x))], 1));
+    }
+  }
+  forward(x: T) {
+    let h = this.stem(x);
+    for (const f of this.blocks) h = f(h);
+    return this.fc.call(o.flatten(o.adaptiveAvgPool2d(h, 1)));
+  }
+}
+
+/** SqueezeNet: two fire modules (squeeze, expand 1x1 | 3x3), a conv classifier, global pool. */
+class SqueezeNet extends Module {
+  stem = this.module("stem", new Conv2d(3, 8, 3, { stride: 2 }));
+  s1 = this.module("s1", new Conv2d(8, 2, 1));
+  e11 = this.module("e11", new Conv2d(2, 4, 1));
+  e13 = this.module("e13", new Conv2d(2, 4, 3, { padding: 1 }));
+  s2 = this.module("s2", new Conv2d(8, 3, 1));
+  e21 = this.module("e21", new Conv2d(3, 4, 1));
+  e23 = this.module("e23", new Conv2d(3, 4, 3, { padding: 1 }));
+  cls = this.module("cls", new Conv2d(8, 5, 1));
+  fire(s: o.Conv2d, a: o.Conv2d, b: o.Conv2d, x: T) {
+    const q = o.relu(s.call(x));
+    return o.concat([o.relu(a.call(q)), o.relu(b.call(q))], 1);
+  }
+  forward(x: T) {
+    const pool = (t: T) => o.maxPool2d(t, { kernel: 3, stride: 2, ceilMode: true });
+    let h = pool(o.relu(this.stem.call(x)));
+    h = pool(this.fire(this.s2, this.e21, this.e23, this.fire(this.s1, this.e11, this.e13, h)));
+    return o.flatten(o.adaptiveAvgPool2d(o.relu(this.cls.call(h)), 1));
+  }
+}
+
+/** ResNeXt bottleneck (grouped 3x3, stride 2) with a ResNet-D shortcut (avg pool, 1x1). */
+class ResNeXtD extends Module {
+  stem = cbr(this, "stem", 3, 8, 3);
+  c1 = cbr(this, "c1", 8, 8, 1);
+  c2 = cbr(this, "c2", 8, 8, 3, { groups: 2, stride: 2 });
+  c3c = this.module("c3c", new Conv2d(8, 16, 1, { bias: false }));
+  c3b = this.module("c3b", new BatchNorm2d(16));
+  dc = this.module("dc", new Conv2d(8, 16, 1, { bias: false }));
+  db = this.module("db", new BatchNorm2d(16));
+  fc = this.module("fc", new Linear(16, 5));
+  forward(x: T) {
+    const h = this.stem(x);
+    const y = this.c3b.call(this.c3c.call(this.c2(this.c1(h))));
+    const pooled = o.avgPool2d(h, { kernel: 2, stride: 2, ceilMode: true, countIncludePad: false });
+    const z = o.relu(o.add(y, this.db.call(this.dc.call(pooled))));
+    return this.fc.call(o.flatten(o.adaptiveAvgPool2d(z, 1)));
+  }
+}
+
+/** EfficientNet: MBConv (expand, SiLU, depthwise, SE, project), stride 2 then residual. */
+class MBConv extends Module {
+  stem = this.module("stem", new Conv2d(3, 4, 3, { padding: 1, bias: false }));
+  sb = this.module("sb", new BatchNorm2d(4));
+  blocks: ((x: T) => T)[] = [];
+  head = this.module("head", new Conv2d(6, 8, 1));
+  fc = this.module("fc", new Linear(8, 5));
+  constructor() {
+    super();
+    const block = (p: string, cin: number, cout: number, stride: number) => {
+      const e = 4 * cin;
+      const ex = this.module(p + "ex", new Conv2d(cin, e, 1, { bias: false }));
+      const eb = this.module(p + "eb", new BatchNorm2d(e));
+      const dw = this.module(
+        p + "dw",
+        new Conv2d(e, e, 3, { padding: 1, stride, groups: e, bias: false }),
+      );
+      const db = this.module(p + "db", new BatchNorm2d(e));
+      const r = this.module(p + "r", new Conv2d(e, 2, 1));
+      const x2 = this.module(p + "x", new Conv2d(2, e, 1));
+      const pj = this.module(p + "pj", new Conv2d(e, cout, 1, { bias: false }));
+      const pb = this.module(p + "pb", new BatchNorm2d(cout));
+      return (x: T) => {
+        const h = o.silu(db.call(dw.call(o.silu(eb.call(ex.call(x))))));
+        const s = o.sigmoid(x2.call(o.silu(r.call(o.mean(h, [2, 3], true)))));
+        const y = pb.call(pj.call(o.mul(h, s)));
+        return stride === 1 && cin === cout ? o.add(x, y) : y;
+      };
+    };
+    this.blocks.push(block("a", 4, 6, 2), block("b", 6, 6, 1));
+  }
+  forward(x: T) {
+    let h = o.silu(this.sb.call(this.stem.call(x)));
+    for (const b of this.blocks) h = b(h);
+    return this.fc.call(o.flatten(o.adaptiveAvgPool2d(o.silu(this.head.call(h)), 1)));
+  }
+}
+
+/** FPN: lateral 1x1 convs, a nearest upsample added top-down, one 3x3 head per level. */
+class FPN extends Module<T[]> {
+  c1 = cbr(this, "c1", 3, 4, 3);
+  c2 = cbr(this, "c2", 4, 8, 3, { stride: 2 });
+  l1 = this.module("l1", new Conv2d(4, 6, 1));
+  l2 = this.module("l2", new Conv2d(8, 6, 1));
+  o1 = this.module("o1", new Conv2d(6, 3, 3, { padding: 1 }));
+  o2 = this.module("o2", new Conv2d(6, 3, 3, { padding: 1 }));
+  forward(x: T): T[] {
+    const a = this.c1(x), b = this.c2(a);
+    const p2 = this.l2.call(b);
+    const p1 = o.add(this.l1.call(a), o.upsample(p2, { scaleFactor: 2 }));
+    return [this.o1.call(p1), this.o2.call(p2)];
+  }
+}
+
+/** Swin's patch merging: NHWC, four strided slices concatenated on C, LayerNorm, Linear. */
+class PatchMerge extends Module {
+  stem = this.module("stem", new Conv2d(3, 4, 2, { stride: 2 }));
+  ln0 = this.module("ln0", new LayerNorm(4));
+  ln = this.module("ln", new LayerNorm(16));
+  red = this.module("red", new Linear(16, 8, { bias: false }));
+  fc1 = this.module("fc1", new Linear(8, 12));
+  fc2 = this.module("fc2", new Linear(12, 8));
+  head = this.module("head", new Linear(8, 5));
+  forward(x: T) {
+    const h = this.ln0.call(o.permute(this.stem.call(x), [0, 2, 3, 1]));
+    const s = (a: number, b: number) =>
+      o.slice(h, [0, a, b, 0], [Infinity, Infinity, Infinity, Infinity], [1, 2, 2, 1]);
+    let m = this.red.call(this.ln.call(o.concat([s(0, 0), s(1, 0), s(0, 1), s(1, 1)], 3)));
+    m = o.add(m, this.fc2.call(o.gelu(this.fc1.call(m))));
+    return this.head.call(o.mean(m, [1, 2]));
+  }
+}
+
+/** x / ||x|| over the channels, a clamp that keeps 0, one that does not. */
+class L2Clamp extends Module {
+  a = cbr(this, "a", 3, 6, 3);
+  b = this.module("b", new Conv2d(6, 6, 3, { padding: 1 }));
+  c = this.module("c", new Conv2d(6, 4, 1));
+  fc = this.module("fc", new Linear(4, 5));
+  forward(x: T) {
+    const h = this.a(x);
+    const norm = o.sqrt(o.add(o.sum(o.square(h), 1, true), o.full([1], 1e-6)));
+    const v = o.clamp(this.b.call(o.div(h, norm)), -1, 1);
+    return this.fc.call(o.mean(o.clamp(this.c.call(v), 0.1, 6), [2, 3]));
+  }
+}
+
+/** conv + GroupNorm(2 groups) + SiLU twice (ResNet-GN / diffusion U-Net blocks). */
+class GroupNormNet extends Module {
+  c1 = this.module("c1", new Conv2d(3, 8, 3, { padding: 1 }));
+  g1 = this.module("g1", new o.GroupNorm(2, 8));
+  c2 = this.module("c2", new Conv2d(8, 6, 3, { padding: 1 }));
+  g2 = this.module("g2", new o.GroupNorm(3, 6));
+  fc = this.module("fc", new Linear(6, 5));
+  forward(x: T) {
+    const h = o.silu(this.g1.call(this.c1.call(x)));
+    return this.fc.call(o.mean(o.silu(this.g2.call(this.c2.call(h))), [2, 3]));
+  }
+}
+
+/** A GeGLU MLP over channels-last tokens: fc1 to 2H, split on the last axis, a * gelu(b). */
+class GeGLU extends Module {
+  patch = this.module("patch", new Conv2d(3, 6, 2, { stride: 2 }));
+  fc1 = this.module("fc1", new Linear(6, 16));
+  fc2 = this.module("fc2", new Linear(8, 6));
+  head = this.module("head", new Linear(6, 5));
+  forward(x: T) {
+    const t = o.permute(this.patch.call(x), [0, 2, 3, 1]);
+    const [a, g] = o.split(this.fc1.call(t), 2, 3);
+    const y = o.add(t, this.fc2.call(o.mul(a, o.gelu(g))));
+    return this.head.call(o.mean(y, [1, 2]));
+  }
+}
+
+const CASES: [string, () => o.AnyModule, number[], number][] = [
+  // stem 4; per block 2 + 2 + 3 + 2 + 2 + 2 = 13 (every branch conv; the concat only orders
+  // them): 4 + 13 + 13.
+  ["inception", () => new Inception(), [1, 3, 8, 8], 30],
+  // stem 8, s1 2, e11 4, e13 4, s2 3, e21 4, e23 4; cls feeds the output.
+  ["squeezenet", () => new SqueezeNet(), [1, 3, 23, 23], 29],
+  // stem 8 (read by c1 and the shortcut), c1 with the 2-group c2 in whole conv groups of 4:
+  // 2, the stream (c3 and the shortcut joined by the add) 16.
+  ["resnext-d", () => new ResNeXtD(), [1, 3, 7, 7], 26],
+  // stem 4; a: expand 16 (the depthwise conv with it), SE hidden 2, the stream 6 (a's and b's
+  // projections joined by b's residual add); b: expand 24, SE hidden 2; head 8.
+  ["mbconv", () => new MBConv(), [1, 3, 8, 8], 62],
+  // c1 4, c2 8, the pyramid's 6 (l1 and l2 joined by the add); o1 and o2 feed the outputs.
+  ["fpn", () => new FPN(), [1, 3, 8, 8], 18],
+  // stem 4 (each channel four times in the merged 16, with ln0's and ln's entries), the
+  // stream after red 8 (red, fc2), fc1 12.
+  ["patch merging", () => new PatchMerge(), [1, 3, 8, 8], 24],
+  // a 6 (the sum over channels reads zeros as nothing, the division keeps them), b 6 (clamp
+  // to [-1, 1] keeps 0); c stays: clamp to [0.1, 6] maps 0 to 0.1.
+  ["l2 norm and clamps", () => new L2Clamp(), [1, 3, 6, 6], 12],
+  // c1 in blocks of 4 (2 groups), c2 in blocks of 2 (3 groups).
+  ["group norm", () => new GroupNormNet(), [1, 3, 6, 6], 5],
+  // patch 6 (the stream, fc2's rows), the GeGLU hidden 8 (row j and row 8 + j of fc1 together).
+  // 5x5 tokens: no other axis is as long as a compact half, so split sizes taken on the wrong
+  // axis fail.
+  ["geglu", () => new GeGLU(), [1, 3, 10, 10], 14],
+];
+
+for (const [name, build, shape, groups] of CASES) {
+  Deno.test(`held-back ${name}: ${groups} prunable groups; compact outputs equal at batch 1, 3 and in train mode`, async () => {
+    for (const seed of [1, 2]) {
+      const r = await roundTrip(build(), shape, { seed });
+      assert.equal(r.counts.prunableGroups, groups, `${name}: prunable groups`);
+      assert.ok(r.report.paramsAfter < r.report.paramsBefore, `${name}: nothing was removed`);
+    }
+  });
+}
