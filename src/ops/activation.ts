@@ -82,6 +82,23 @@ const ROWS: Record<string, UnaryRow> = {
       ),
       kink("clamp' = 0 at the upper bound: the derivative outside", [6, 3, 6], "up", relu6Attrs),
       { name: "ReLU6, zero-invariant", ins: [rand([2, 3, 2, 2], -3, 8)], attrs: relu6Attrs },
+      // A range without 0 maps zero channels to a bound: the channel rule must say so.
+      {
+        name: "clamp to [0.25, 6]: 0 maps to 0.25",
+        ins: [rand([2, 3, 2, 2], -1, 8)],
+        attrs: {
+          alpha: 0.25,
+          beta: 6,
+        },
+      },
+      {
+        name: "clamp to [-6, -0.5]: 0 maps to -0.5",
+        ins: [rand([2, 3, 2, 2], -8, 1)],
+        attrs: {
+          alpha: -6,
+          beta: -0.5,
+        },
+      },
       { name: "no lower bound", ins: [rand([9], -3, 3)], attrs: { alpha: -F32_MAX, beta: 1 } },
     ],
   },
