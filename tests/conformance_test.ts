@@ -6,7 +6,9 @@
  * - the gradient against central differences of the cpu facet in f64 (tests/conformance/grad.ts),
  *   or, at a tie or kink, against the op's declared tie rule (ties.ts);
  * - the ONNX facet executed in onnxruntime against the cpu reference (onnx.ts);
- * - the declared channel rule against the cpu reference (channels.ts).
+ * - the declared channel rule against the cpu reference (channels.ts);
+ * - all of these again for each fractional attribute moved to another value (variants.ts), so a
+ *   facet that ignores an attribute every sample sets alike still fails.
  * A new op needs samples (the registry test and the type require them); every facet it declares
  * must be exercised by at least one of them. Failures name op, sample, backend, facet, element
  * and values.
@@ -26,6 +28,7 @@ import { checkGrad } from "./conformance/grad.ts";
 import { checkOnnx, onnxAttrs } from "./conformance/onnx.ts";
 import { cpu64, infoOf, runOn, type RunResult } from "./conformance/run.ts";
 import { checkTies, probeTies } from "./conformance/ties.ts";
+import { attrVariants } from "./conformance/variants.ts";
 
 /** Another backend vs the cpu oracle: outputs, mutated inputs and gradients. */
 async function checkBackend(c: SampleContext, row: BackendRow): Promise<string[]> {
@@ -94,6 +97,47 @@ function checkF64(c: SampleContext): string[] {
   return problems;
 }
 
+/**
+ * A sample with one attribute moved (conformance/variants.ts), on the base sample's inputs:
+ * checked like a sample when the cpu reference computes something else with it.
+ */
+async function checkVariant(
+  sample: OpSample<unknown>,
+  base: SampleContext,
+  backends: readonly BackendRow[],
+): Promise<string[]> {
+  let info;
+  try {
+    info = infoOf(base.op, base.inputs, sample.attrs);
+  } catch {
+    return []; // the moved value is not valid for this op
+  }
+  const cpu = await runOn(base.op, base.inputs, sample.attrs, "cpu", { wrt: base.wrt });
+  if (sameRun(cpu, base.cpu)) return []; // the attribute does not matter on these inputs
+  const c: SampleContext = { ...base, sample, info, cpu };
+  const problems: string[] = [];
+  if (wants("grad")) {
+    problems.push(...checkF64(c));
+    if (c.wrt.length) problems.push(...checkGrad(c));
+  }
+  if (wants("backends")) {
+    for (const row of backends) problems.push(...await checkBackend(c, row));
+  }
+  if (wants("onnx")) problems.push(...await checkOnnx(c));
+  if (wants("channels")) problems.push(...checkChannels(c).problems);
+  return problems;
+}
+
+/** Whether two cpu runs computed exactly the same outputs, updates and gradients. */
+function sameRun(a: RunResult, b: RunResult): boolean {
+  const same = (x?: ArrayLike<number> | null, y?: ArrayLike<number> | null) =>
+    (!x && !y) || (!!x && !!y && x.length === y.length &&
+      Array.prototype.every.call(x, (v: number, i: number) => Object.is(v, y[i])));
+  return a.outs.every((o, k) => same(o.data, b.outs[k]?.data)) &&
+    [...a.mutated].every(([i, v]) => same(v.data, b.mutated.get(i)?.data)) &&
+    (a.grads ?? []).every((g, k) => same(g, b.grads?.[k]));
+}
+
 const FACETS = Deno.env.get("OTO_CONFORM_FACETS")?.split(",");
 const wants = (facet: string) => !FACETS || FACETS.includes(facet);
 
@@ -108,6 +152,8 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
   const problems: string[] = [];
   let gradChecked = false, onnxChecked = false, channelsChecked = false;
   let probe: SampleContext | undefined;
+  const varied = new Set<string>();
+  const variants: { sample: OpSample<unknown>; base: SampleContext }[] = [];
   for (const sample of samples as readonly OpSample<unknown>[]) {
     const inputs = sampleInputs(op.name, sample);
     let info;
@@ -123,6 +169,7 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
     const wrt = differentiable ? inputs.flatMap((x, i) => (x.constant ? [] : [i])) : [];
     const cpu = await runOn(op, inputs, sample.attrs, "cpu", { wrt });
     const c: SampleContext = { op, sample, inputs, info, wrt, cpu };
+    for (const v of attrVariants(sample, varied)) variants.push({ sample: v.sample, base: c });
     if (!probe && wrt.length && inputs.some((x, i) => wrt.includes(i) && x.host.length > 0)) {
       probe = c;
     }
@@ -144,6 +191,9 @@ async function conform(op: OpSpec<never>, backends: readonly BackendRow[]): Prom
       problems.push(...ch.problems);
       channelsChecked ||= ch.checked;
     } else channelsChecked = true;
+  }
+  for (const { sample, base } of variants) {
+    problems.push(...await checkVariant(sample, base, backends));
   }
   // An op with a kink or tie must declare its tie rule (a sample with `ties`).
   if (wants("grad") && probe && !(samples as readonly OpSample<unknown>[]).some((s) => s.ties)) {
