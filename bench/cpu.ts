@@ -1,6 +1,6 @@
 /**
  * oto's wasm CPU backend against PyTorch's CPU backend, side by side in one run:
- * `deno task bench:cpu [--cases gemm,conv,train] [--rounds 5] [--threads N]`.
+ * `deno task bench:cpu [--cases gemm,conv,train] [--rounds 30] [--threads N]`.
  *
  * Cases (the bar of issue 17):
  * - `gemm`: C = A @ B, 1024 x 1024 x 1024 (PyTorch: its BLAS sgemm; see the BLAS note below);
@@ -10,10 +10,13 @@
  *
  * Before timing, each case checks that both compute the same numbers from the same inputs (the
  * GEMM and conv outputs, and the loss and every updated parameter after one training step from
- * the same weights); a mismatch stops the bench. Then the two alternate (oto, peer, oto, ...)
- * for `--rounds` rounds; each round times a few reps. Printed per case: the median wall time per
- * rep, the CPU-seconds per rep (all threads: `process.cpuUsage()` here, `getrusage` in the peer)
- * and the ratios peer/oto (> 1: oto is faster), with the load average before and after.
+ * the same weights); a mismatch stops the bench. Then `--rounds` short rounds: in each, oto and
+ * the peer run a few reps right after each other (who goes first alternates). Printed per case:
+ * the median and best wall time per rep, the CPU-seconds per rep (all threads:
+ * `process.cpuUsage()` here, `getrusage` in the peer), and the ratios peer/oto (> 1: oto is
+ * faster) of wall time and of CPU-seconds as medians over the rounds with their quartiles (the
+ * load of a shared machine drifts within seconds; a round's two halves see about the same), then
+ * the same ratios from the totals; the load average before and after.
  *
  * Threads: oto uses `--threads` (default: all hardware threads, main included); the peer gets
  * the same count (`torch.set_num_threads`, OMP/OpenBLAS thread variables). PyTorch's OpenMP
@@ -49,13 +52,13 @@ import { stats } from "./util.ts";
 const { values: args } = parseArgs({
   options: {
     cases: { type: "string", default: "gemm,conv,train" },
-    rounds: { type: "string", default: "5" },
+    rounds: { type: "string", default: "30" },
     threads: { type: "string" },
     python: { type: "string", default: "/usr/bin/python3" },
     "peer-omp-wait": { type: "string" },
   },
 });
-const ROUNDS = Math.max(1, Number(args.rounds) || 5);
+const ROUNDS = Math.max(1, Number(args.rounds) || 30);
 const CASES = new Set(args.cases!.split(","));
 
 const loadavg = () => {
@@ -226,24 +229,43 @@ async function timeCase(c: Case): Promise<void> {
   await c.oto();
   if (peer) await peer.ask({ cmd: "time", case: c.name, reps: 1 });
   const ot: number[] = [], pt: number[] = [];
+  // Per round: the peer/oto ratios of that round's wall time and CPU-seconds. The load on a
+  // shared machine drifts over seconds, so rounds are short, each side runs right after the
+  // other (in alternating order) and the ratio's median is taken over rounds.
+  const wallRatio: number[] = [], cpuRatio: number[] = [];
   let ocpu = 0, pcpu = 0;
   const load0 = loadavg();
   for (let r = 0; r < ROUNDS; r++) {
-    const c0 = cpuNow();
-    for (let i = 0; i < c.reps; i++) {
-      const t0 = performance.now();
-      await c.oto();
-      ot.push((performance.now() - t0) / 1000);
-    }
-    ocpu += cpuNow() - c0;
-    if (peer) {
-      const res = await peer.ask<{ times: number[]; cpu: number }>({
+    let owall = 0, ocpuR = 0, pwall = 0, pcpuR = 0;
+    const runOto = async () => {
+      const c0 = cpuNow();
+      for (let i = 0; i < c.reps; i++) {
+        const t0 = performance.now();
+        await c.oto();
+        const t = (performance.now() - t0) / 1000;
+        ot.push(t);
+        owall += t;
+      }
+      ocpuR = cpuNow() - c0;
+    };
+    const runPeer = async () => {
+      const res = await peer!.ask<{ times: number[]; cpu: number }>({
         cmd: "time",
         case: c.name,
         reps: c.reps,
       });
       pt.push(...res.times);
-      pcpu += res.cpu;
+      pwall = res.times.reduce((s, t) => s + t, 0);
+      pcpuR = res.cpu;
+    };
+    if (peer && r % 2 === 1) await runPeer();
+    await runOto();
+    if (peer && r % 2 === 0) await runPeer();
+    ocpu += ocpuR;
+    if (peer) {
+      pcpu += pcpuR;
+      wallRatio.push(pwall / owall);
+      cpuRatio.push(pcpuR / ocpuR);
     }
   }
   const n = ROUNDS * c.reps;
@@ -256,13 +278,19 @@ async function timeCase(c: Case): Promise<void> {
     `  ${who.padEnd(8)} ${(s.median * 1e3).toFixed(2).padStart(9)} ms median ` +
     `(${rate(s.median)}), best ${(s.min * 1e3).toFixed(2)} ms; ` +
     `${(cpu / n * 1e3).toFixed(2)} CPU-ms/rep (${rate(cpu / n)} per CPU-second)`;
-  console.log(`${c.name} (${n} reps, load ${load0} -> ${loadavg()}):`);
+  console.log(`${c.name} (${ROUNDS} rounds of ${c.reps} reps, load ${load0} -> ${loadavg()}):`);
   console.log(line("oto", so, ocpu));
   if (sp) {
     console.log(line("PyTorch", sp, pcpu));
+    const w = stats(wallRatio), u = stats(cpuRatio);
+    const q = (v: readonly number[], f: number) =>
+      [...v].sort((x, y) => x - y)[Math.floor(f * (v.length - 1))];
     console.log(
-      `  oto / PyTorch throughput: ${(sp.median / so.median).toFixed(2)}x wall (median), ` +
-        `${(pcpu / ocpu).toFixed(2)}x per CPU-second`,
+      `  oto / PyTorch throughput: ${w.median.toFixed(2)}x wall, ${u.median.toFixed(2)}x per ` +
+        `CPU-second (medians over rounds; quartiles ${q(wallRatio, 0.25).toFixed(2)}-` +
+        `${q(wallRatio, 0.75).toFixed(2)} and ${q(cpuRatio, 0.25).toFixed(2)}-` +
+        `${q(cpuRatio, 0.75).toFixed(2)}); totals ${(sp.median / so.median).toFixed(2)}x ` +
+        `(median reps), ${(pcpu / ocpu).toFixed(2)}x (CPU-seconds)`,
     );
   }
 }
@@ -286,7 +314,7 @@ async function gemmCase(): Promise<Case> {
   return {
     name: "gemm",
     unit: { flops: 2 * n ** 3 },
-    reps: 4,
+    reps: 2,
     oto: () => Promise.resolve(tidy(() => void matmul(a, b))),
   };
 }
@@ -321,7 +349,7 @@ async function convCase(): Promise<Case> {
     console.log(`conv: oto and PyTorch agree on y, dx, dw (max diff ${e.toExponential(1)} of max)`);
   }
   const flops = 3 * 2 * 8 * 32 * 32 * 32 * 16 * 9;
-  return { name: "conv", unit: { flops }, reps: 10, oto: () => Promise.resolve(step().dispose()) };
+  return { name: "conv", unit: { flops }, reps: 5, oto: () => Promise.resolve(step().dispose()) };
 }
 
 async function trainCase(model: "small-cnn" | "vgg-small" | "resnet-small"): Promise<Case> {
@@ -374,7 +402,7 @@ async function trainCase(model: "small-cnn" | "vgg-small" | "resnet-small"): Pro
         `after one step (max diff ${e.toExponential(1)} of max)`,
     );
   }
-  return { name, unit: { images: batch }, reps: 3, oto: async () => void await step() };
+  return { name, unit: { images: batch }, reps: 2, oto: async () => void await step() };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -175,17 +175,26 @@ static void direct_task(const void* p, int t, int tid) {
   }
 }
 
+int winograd_conv(const float* x, const float* w, const float* bias, float* y, int N, int G, int R,
+                  int O, int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph,
+                  int pw, int dh, int dw, int sg, int so, int sr, int flip, char* work,
+                  int work_bytes);
+
 /*
  * y[n, gi*O + o, oy, ox] = bias[gi*O + o] + sum_{r, ky, kx} x[n, gi*R + r, oy*sh - ph + ky*dh,
  * ox*sw - pw + kx*dw] * w[gi*sg + o*so + r*sr + tap], tap = ky*kw + kx (mirrored when flip).
  * Ho, Wo are given (any size: pixels outside x read zeros). `work` holds `work_bytes` bytes;
  * returns 0 when done, or the bytes of work memory needed (call again with that much), or -1
- * when one output row does not fit the scratch memory.
+ * when one output row does not fit the scratch memory. 3x3 stride-1 convs with enough channels
+ * go to winograd.c.
  */
 int EXPORT(conv_direct)(const float* x, const float* w, const float* bias, float* y, int N, int G,
                         int R, int O, int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw,
                         int ph, int pw, int dh, int dw, int sg, int so, int sr, int flip,
                         char* work, int work_bytes) {
+  int wr = winograd_conv(x, w, bias, y, N, G, R, O, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw,
+                         sg, so, sr, flip, work, work_bytes);
+  if (wr != 1) return wr;
   direct_args a;
   geom g = {N, G, R, O, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw};
   a.g = g;

@@ -58,6 +58,14 @@ function geo(d: ConvGeometry, s: ConvSteps): number[] {
 }
 
 /**
+ * Whether the direct conv computes 3x3 stride-1 convs by Winograd F(2x2, 3x3)
+ * (kernels/wasm/winograd.c; on by default). For tests and benchmarks of the plain kernel.
+ */
+export function setWasmWinograd(on: boolean): void {
+  wasmRuntime().kernels.set_winograd(on ? 1 : 0);
+}
+
+/**
  * Direct conv: y = bias + x ⋆ w, with the weight read through `ws` (mirrored taps when
  * `flip`). Pixels outside x read zeros, so any output size (crops, transposed convs' padding)
  * works. `bias` is 0 for none.

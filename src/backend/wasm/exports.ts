@@ -38,6 +38,10 @@ export interface KernelExports {
     y: number,
     ...geomStridesFlipWork: number[]
   ): number;
+  /** 1: conv_direct takes 3x3 stride-1 convs to Winograd F(2x2, 3x3) (the default); 0: never. */
+  set_winograd(on: number): void;
+  /** Convs computed by Winograd so far. */
+  winograd_count(): number;
   /** Conv weight gradient; returns like conv_direct. */
   conv_wgrad(x: number, dy: number, dw: number, ...geomWork: number[]): number;
   /** im2col + GEMM conv: mode 0 forward, 1 input gradient, 2 weight gradient. */
