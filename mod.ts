@@ -19,13 +19,34 @@ export {
   type HostArray,
   numel,
   setDefaultBackend,
+  type Storage,
   Tensor,
   type TensorInfo,
   tidy,
 } from "./src/tensor.ts";
-export { manualSeed, Rng } from "./src/random.ts";
+export { manualSeed, Rng, type RngState } from "./src/random.ts";
 export { backward, zeroGrad } from "./src/autograd.ts";
-export { allOps, getOp, noGrad, type OpSpec } from "./src/ops/registry.ts";
+export { allOps, getOp, type GradNode, noGrad, type OpSpec } from "./src/ops/registry.ts";
+export type {
+  AliasOp,
+  BackendFacets,
+  CostFn,
+  GradFn,
+  GradNode as GradNodeOf,
+  KernelOp,
+  NoFacet,
+  OnnxAttr,
+  OnnxEmitter,
+  OnnxRule,
+  OpFacets,
+  OpInfo,
+  OpSample,
+  OpSpec as OpSpecOf,
+  SampleInput,
+  TieBreak,
+  TieRule,
+} from "./src/ops/spec.ts";
+export type { OnnxDim } from "./src/onnx/writer.ts";
 export { gpuMemory, sync } from "./src/backend/webgpu.ts";
 export { wasmMemory } from "./src/backend/wasm/runtime.ts";
 export type { HeapStats } from "./src/backend/wasm/heap.ts";
@@ -39,6 +60,7 @@ export * from "./src/optim/schedules.ts";
 export * from "./src/data/loader.ts";
 export * from "./src/io/weights.ts";
 export { DHSPG, type DHSPGOptions, type DHSPGStats, type DHSPGVariant } from "./src/optim/dhspg.ts";
+export type { ZigLayout } from "./src/optim/dhspg_layout.ts";
 export * from "./src/nn/index.ts";
 export {
   Graph,
@@ -46,6 +68,8 @@ export {
   type GraphNode,
   type GraphParam,
   type GraphTensor,
+  type NodeParam,
+  type TensorKind,
 } from "./src/graph/graph.ts";
 export {
   metaTensor,
@@ -58,7 +82,13 @@ export {
 export { executeGraph, executeGraphAll, type ExecuteOptions } from "./src/graph/execute.ts";
 export { renderSvg, toDot } from "./src/zig/dot.ts";
 export { type Analysis, analyze, partition, type PartitionOptions } from "./src/zig/partition.ts";
-export { formatPartition, groupWidth, partitionCounts, partitionJson } from "./src/zig/report.ts";
+export {
+  formatPartition,
+  groupWidth,
+  partitionCounts,
+  partitionJson,
+  type ReportTotals,
+} from "./src/zig/report.ts";
 export type { ChannelRule } from "./src/zig/rules.ts";
 export type { ParamSlice, Partition, Zig } from "./src/zig/types.ts";
 export {
@@ -69,8 +99,9 @@ export {
   formatCompression,
   zeroGroupsInPlace,
   zeroRandomGroups,
+  type ZigKept,
 } from "./src/compress/compress.ts";
-export { type GraphCost, graphCost } from "./src/compress/flops.ts";
+export { type GraphCost, graphCost, type NodeCost } from "./src/compress/flops.ts";
 export { GraphModule } from "./src/compress/graph_module.ts";
 export { reinitialized } from "./src/compress/scratch.ts";
 export { OTO, type OtoCompressed, type OtoOptions, type ZigSummary } from "./src/oto.ts";
@@ -78,6 +109,7 @@ export {
   exportOnnx,
   graphToOnnx,
   onnxBytes,
+  type OnnxDeclaredShapes,
   type OnnxExportInfo,
   type OnnxExportOptions,
 } from "./src/onnx/export.ts";
@@ -87,8 +119,10 @@ export { type DecodedImage, decodeImage, type FloatImage, toFloatImage } from ".
 export {
   resizeBytes,
   resizeCenterCrop,
+  type ResizeKernel,
   type ResizeOptions,
   resizePlanes,
+  type ResizeStyle,
 } from "./src/data/resample.ts";
 export {
   type BadImage,
@@ -107,15 +141,32 @@ export {
   type SrImage,
   type SrLoadOptions,
 } from "./src/data/sr.ts";
-export { SrPatchLoader, type SrPatchOptions } from "./src/data/sr_loader.ts";
+export { type SrHostBatch, SrPatchLoader, type SrPatchOptions } from "./src/data/sr_loader.ts";
 export {
   makeShapesSegmentation,
   type SegmentationDataset,
   SegmentationLoader,
   type SegmentationLoaderOptions,
+  type ShapesOptions,
 } from "./src/data/segmentation.ts";
-export { loadFashionMnist, loadIdxDataset, loadSample, readIdx } from "./src/data/idx.ts";
-export { loadCifar10, loadCifar100 } from "./src/data/cifar.ts";
+export {
+  type IdxArray,
+  type IdxDatasetOptions,
+  loadFashionMnist,
+  loadIdxDataset,
+  loadSample,
+  type PathLike,
+  readIdx,
+  type ReadIdxOptions,
+  type Split,
+} from "./src/data/idx.ts";
+export {
+  type Cifar100Options,
+  type CifarOptions,
+  loadCifar10,
+  loadCifar100,
+} from "./src/data/cifar.ts";
 export { makeSynthetic, type SyntheticOptions } from "./src/data/synthetic.ts";
-export { loadSafetensors, saveSafetensors } from "./src/io/safetensors.ts";
-export { zoo, type ZooEntry } from "./src/zoo/index.ts";
+export { loadSafetensors, type SafetensorsFile, saveSafetensors } from "./src/io/safetensors.ts";
+export type { NamedArray, NamedArrayDtype, SafetensorsDtype } from "./src/io/named_array.ts";
+export { type ModelOptions, zoo, type ZooEntry, type ZooTask } from "./src/zoo/index.ts";

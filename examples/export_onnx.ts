@@ -13,7 +13,7 @@
  * remove. `deno task train` writes `full.onnx` and `compressed.onnx` the same way.
  * @module
  */
-import { parseArgs } from "node:util";
+import { FlagError, flags, numberFlag, runMain } from "./cli.ts";
 import * as ort from "onnxruntime-node";
 import {
   exportOnnx,
@@ -28,19 +28,21 @@ import {
 import { zoo } from "../src/zoo/index.ts";
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    args: Deno.args,
-    options: {
-      model: { type: "string", default: "small-cnn" },
-      width: { type: "string" },
-      weights: { type: "string" },
-      out: { type: "string", default: "out/onnx" },
-    },
+  const a = flags(Deno.args, {
+    model: { type: "string", default: "small-cnn" },
+    width: { type: "string" },
+    weights: { type: "string" },
+    out: { type: "string", default: "out/onnx" },
   });
   const entry = zoo[a.model!];
-  if (!entry) throw new Error(`unknown model ${a.model}; one of ${Object.keys(zoo).join(", ")}`);
+  if (!entry) {
+    throw new FlagError(`unknown --model "${a.model}"; one of ${Object.keys(zoo).join(", ")}`);
+  }
+  const width = a.width === undefined
+    ? undefined
+    : numberFlag("width", a.width, "a positive integer", (x) => Number.isInteger(x) && x > 0);
   await init();
-  const model = entry.build({ seed: 0, ...(a.width ? { width: Number(a.width) } : {}) });
+  const model = entry.build({ seed: 0, ...(width ? { width } : {}) });
   const shape = entry.inputShape;
   const oto = await OTO.create(model, shape, { name: a.model });
   if (a.weights) await loadWeights(model, a.weights);
@@ -67,4 +69,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("export_onnx", main);

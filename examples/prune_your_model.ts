@@ -13,7 +13,7 @@
  * `oto.dhspg()` trains it so that a target fraction of those groups becomes exactly zero.
  * @module
  */
-import { parseArgs } from "node:util";
+import { flags, numberFlag, runMain } from "./cli.ts";
 import {
   AdaptiveAvgPool2d,
   add,
@@ -71,15 +71,18 @@ export class MyNet extends Module {
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    args: Deno.args,
-    options: {
-      steps: { type: "string", default: "120" },
-      target: { type: "string", default: "0.5" },
-      out: { type: "string", default: "out/prune_your_model" },
-    },
+  const a = flags(Deno.args, {
+    steps: { type: "string", default: "120" },
+    target: { type: "string", default: "0.5" },
+    out: { type: "string", default: "out/prune_your_model" },
   });
-  const steps = Number(a.steps), target = Number(a.target);
+  const steps = numberFlag(
+    "steps",
+    a.steps,
+    "a positive integer",
+    (x) => Number.isInteger(x) && x > 0,
+  );
+  const target = numberFlag("target", a.target, "a number in [0, 1)", (x) => x >= 0 && x < 1);
   const { backend } = await init();
   console.log(`backend ${backend}`);
 
@@ -152,4 +155,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${a.out}/compressed.safetensors and ${a.out}/compressed.onnx`);
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("prune_your_model", main);

@@ -17,7 +17,7 @@
  * The pieces (`SmallCnn`, `trainEpoch`, `evaluate`) are exported for the tests and benches.
  * @module
  */
-import { parseArgs } from "node:util";
+import { FlagError, flags, numberFlag, runMain } from "./cli.ts";
 import {
   BatchNorm2d,
   ClassificationMeter,
@@ -128,26 +128,33 @@ export async function evaluate(model: Module, loader: DataLoader): Promise<Epoch
 }
 
 async function main(): Promise<void> {
-  const { values: a } = parseArgs({
-    args: Deno.args,
-    options: {
-      "data-dir": { type: "string", default: FASHION_MNIST_DIR },
-      sample: { type: "boolean", default: false },
-      epochs: { type: "string", default: "6" },
-      width: { type: "string", default: "16" },
-      wd: { type: "string", default: "1e-4" },
-      "batch-size": { type: "string", default: "64" },
-      lr: { type: "string", default: "0.05" },
-      limit: { type: "string" },
-      seed: { type: "string", default: "0" },
-      hflip: { type: "boolean", default: false },
-      save: { type: "string" },
-      backend: { type: "string", default: "auto" },
-    },
+  const a = flags(Deno.args, {
+    "data-dir": { type: "string", default: FASHION_MNIST_DIR },
+    sample: { type: "boolean", default: false },
+    epochs: { type: "string", default: "6" },
+    width: { type: "string", default: "16" },
+    wd: { type: "string", default: "1e-4" },
+    "batch-size": { type: "string", default: "64" },
+    lr: { type: "string", default: "0.05" },
+    limit: { type: "string" },
+    seed: { type: "string", default: "0" },
+    hflip: { type: "boolean", default: false },
+    save: { type: "string" },
+    backend: { type: "string", default: "auto" },
   });
-  const epochs = Number(a.epochs), bs = Number(a["batch-size"]), lr = Number(a.lr);
-  const seed = Number(a.seed);
-  const limit = a.limit === undefined ? undefined : Number(a.limit);
+  const posInt = (x: number) => Number.isInteger(x) && x > 0;
+  const epochs = numberFlag("epochs", a.epochs, "a positive integer", posInt);
+  const bs = numberFlag("batch-size", a["batch-size"], "a positive integer", posInt);
+  const lr = numberFlag("lr", a.lr, "a positive number", (x) => x > 0);
+  const seed = numberFlag("seed", a.seed, "an integer", Number.isInteger);
+  const limit = a.limit === undefined
+    ? undefined
+    : numberFlag("limit", a.limit, "a positive integer", posInt);
+  const width = numberFlag("width", a.width, "a positive integer", posInt);
+  const weightDecay = numberFlag("wd", a.wd, "a non-negative number", (x) => x >= 0);
+  if (!["auto", "webgpu", "cpu"].includes(a.backend!)) {
+    throw new FlagError(`unknown --backend "${a.backend}"; choose auto, webgpu or cpu`);
+  }
   const { backend, adapter } = await init({ backend: a.backend as "webgpu" | "cpu" | "auto" });
   console.log(`backend ${backend} (${adapter})`);
   let train: ImageDataset, test: ImageDataset;
@@ -161,7 +168,7 @@ async function main(): Promise<void> {
   }
   console.log(`data ${train.name} ${train.n} images, ${test.name} ${test.n} images`);
   manualSeed(seed);
-  const model = new SmallCnn({ width: Number(a.width) });
+  const model = new SmallCnn({ width });
   const norm = { mean: [FASHION_MEAN], std: [FASHION_STD] };
   const trainLoader = new DataLoader(train, {
     batchSize: bs,
@@ -171,7 +178,6 @@ async function main(): Promise<void> {
     ...norm,
   });
   const testLoader = new DataLoader(test, { batchSize: 500, ...norm });
-  const weightDecay = Number(a.wd);
   const opt = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay });
   const scheduler = new CosineAnnealing(opt, { tMax: epochs * trainLoader.length });
   console.log(
@@ -204,4 +210,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runMain("train_mnist", main);

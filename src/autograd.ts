@@ -9,6 +9,7 @@ import { add } from "./ops/elementwise.ts";
 import { copy } from "./ops/cast.ts";
 import { fill } from "./ops/fill.ts";
 import { sumTo } from "./ops/reduce.ts";
+import { checkInterrupt } from "./interrupt.ts";
 
 /**
  * Accumulate d(root)/d(leaf) into `leaf.grad` for every leaf that requires grad.
@@ -38,6 +39,7 @@ export function backward(root: Tensor, seed?: Tensor): void {
     grads.set(root, seed ?? fill(root.shape, 1, root.backend));
     for (let i = order.length - 1; i >= 0; i--) {
       const node = order[i];
+      checkInterrupt("backward");
       const gouts = node.outs.map((o) => grads.get(o) ?? fill(o.shape, 0, o.backend));
       for (const o of node.outs) grads.delete(o);
       const gins = (node.op.grad as (c: unknown, g: readonly Tensor[]) => (Tensor | null)[])(

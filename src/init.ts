@@ -9,6 +9,7 @@ import { type BackendName, setDefaultBackend } from "./tensor.ts";
 
 /** What {@link init} chose. */
 export interface InitResult {
+  /** The backend ops run on by default. */
   backend: BackendName;
   /** The WebGPU adapter's name, or the wasm backend's threads ("2 threads, SIMD128"). */
   adapter: string;

@@ -5,7 +5,9 @@
 
 /** What {@link Rng.state} returns. */
 export interface RngState {
+  /** The xoshiro128** state words. */
   s: number[];
+  /** A second normal draw kept from the last Box-Muller pair. */
   spare: number | null;
 }
 
@@ -14,6 +16,7 @@ export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /** A generator whose state is derived from `seed` (any integer). */
   constructor(seed: number) {
     // splitmix32 expands the seed into the state (never all zero).
     let x = seed >>> 0;

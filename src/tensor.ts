@@ -37,17 +37,21 @@ export function numel(shape: readonly number[]): number {
  * host array (cpu), or a block of the wasm heap (`ptr`, its byte offset) with a host view.
  */
 export class Storage {
+  /** Tensors sharing this storage; the buffer is released at zero. */
   refs = 1;
+  /** Memory on `backend`: a GPU buffer (webgpu), a host array (cpu) or nothing (meta). */
   constructor(
     readonly backend: BackendName,
     readonly gpu: GPUBuffer | null,
     readonly host: HostArray | null,
     readonly ptr = -1,
   ) {}
+  /** Count one more tensor sharing it. */
   retain(): this {
     this.refs++;
     return this;
   }
+  /** Count one tensor less; the GPU buffer returns to the pool at zero. */
   release(): void {
     if (--this.refs !== 0) return;
     if (this.gpu) releaseBuffer(this.gpu);
@@ -151,6 +155,7 @@ let nextId = 0;
 
 /** An n-dimensional array on one backend. Create with `tensor`, `zeros`, `randn`, ... */
 export class Tensor implements TensorInfo {
+  /** Unique id (graph capture and error messages name tensors by it). */
   readonly id = nextId++;
   /** Whether gradients flow to this tensor. */
   requiresGrad = false;
@@ -164,6 +169,7 @@ export class Tensor implements TensorInfo {
   label?: string;
   private disposed = false;
 
+  /** A tensor over `storage` (use the creation functions, not this, to make tensors). */
   constructor(
     readonly shape: readonly number[],
     readonly dtype: DType,
@@ -243,6 +249,7 @@ export class Tensor implements TensorInfo {
     return (await this.data())[0];
   }
 
+  /** "Tensor(label [shape] dtype backend)", for logs. */
   toString(): string {
     return `Tensor(${
       this.label ? this.label + " " : ""

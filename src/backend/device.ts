@@ -8,6 +8,7 @@
 
 /** Thrown for every WebGPU failure: missing adapter, validation error, device loss. */
 export class GpuError extends Error {
+  /** Always "GpuError". */
   override name = "GpuError";
 }
 

@@ -5,7 +5,10 @@
  * - the optimizer state (`optim/...`): SGD momentum buffers and Adam moments per parameter, or
  *   DHSPG's flat moments, its G_p mask, step count and partition flag;
  * - in the `__metadata__` entry `oto.checkpoint`, a JSON object with the settings, the number of
- *   completed epochs and steps, the per-epoch history, and free-form run data.
+ *   completed epochs and steps, the per-epoch history, and free-form run data;
+ * - in `oto.sha256`, the SHA-256 of every tensor (name, dtype, shape, bytes, in name order),
+ *   which {@link loadCheckpoint} verifies: a bit flip anywhere in the weights or the optimizer
+ *   state is an error, not a silently different resumed run.
  *
  * Data order and augmentation need no saved state: the DataLoader derives batch `b` of epoch
  * `e` from (seed, e, b) only, and the trainer reseeds the global generator (dropout seeds) from
@@ -46,6 +49,7 @@ import { writeInto } from "../io/weights.ts";
 /** Checkpoint format version (bumped on incompatible changes). */
 export const CHECKPOINT_VERSION = 1;
 const META_KEY = "oto.checkpoint";
+const SUM_KEY = "oto.sha256";
 const DT = { f32: "F32", i32: "I32", u32: "U32" } as const;
 
 export type { OptimizerState };
@@ -73,6 +77,28 @@ function named(t: Tensor, data: HostArray): NamedArray {
   return { dtype: DT[t.dtype], shape: [...t.shape], data };
 }
 
+/**
+ * SHA-256 (hex) of a checkpoint: its metadata JSON, then each tensor's name, dtype, shape and
+ * bytes, in name order.
+ */
+export async function checkpointDigest(
+  meta: string,
+  tensors: Record<string, NamedArray>,
+): Promise<string> {
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [enc.encode(meta + "\n")];
+  for (const name of Object.keys(tensors).sort()) {
+    const a = tensors[name];
+    parts.push(enc.encode(`${JSON.stringify([name, a.dtype, a.shape])}\n`));
+    parts.push(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength));
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) (all.set(p, off), off += p.length);
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(h, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files.
 
@@ -98,7 +124,11 @@ export async function saveCheckpoint(
     version: CHECKPOINT_VERSION,
     optimizer: { kind: os.kind, scalars: os.scalars },
   };
-  await saveSafetensors(path, tensors, { [META_KEY]: JSON.stringify(meta) });
+  const json = JSON.stringify(meta);
+  await saveSafetensors(path, tensors, {
+    [META_KEY]: json,
+    [SUM_KEY]: await checkpointDigest(json, tensors),
+  });
 }
 
 /** Read a checkpoint written by {@link saveCheckpoint}; errors name the file and the problem. */
@@ -115,7 +145,20 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   }
   const raw = file.metadata[META_KEY];
   if (!raw) throw new Error(`checkpoint ${path}: not an oto checkpoint (no ${META_KEY} metadata)`);
-  const meta = JSON.parse(raw) as CheckpointMeta & {
+  const sum = file.metadata[SUM_KEY];
+  if (sum !== undefined && sum !== await checkpointDigest(raw, file.tensors)) {
+    throw new Error(
+      `checkpoint ${path} is damaged: its contents do not match their SHA-256 (changed on ` +
+        `disk or in transit)`,
+    );
+  }
+  let parsed;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new Error(`checkpoint ${path} is damaged: its ${META_KEY} metadata is not JSON`);
+  }
+  const meta = parsed as CheckpointMeta & {
     optimizer: { kind: string; scalars: Record<string, unknown> };
   };
   if (meta.version !== CHECKPOINT_VERSION) {
@@ -159,4 +202,38 @@ export function restoreCheckpoint(
   }
   for (const [name, t] of state) writeInto(t, ck.model[name].data, name);
   into.optimizer.loadStateDict(ck.optimizer);
+}
+
+/**
+ * The metadata of a checkpoint without reading its tensors (the safetensors header only), or
+ * null when there is no such file. Errors name the file.
+ */
+export async function readCheckpointMeta(path: string): Promise<CheckpointMeta | null> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw new Error(`checkpoint ${path}: ${(e as Error).message}`);
+  }
+  try {
+    const head = new Uint8Array(8);
+    if ((await f.read(head)) !== 8) throw new Error("shorter than a safetensors header");
+    const n = Number(new DataView(head.buffer).getBigUint64(0, true));
+    if (!(n > 0 && n < 100_000_000)) throw new Error(`header length ${n} is not plausible`);
+    const buf = new Uint8Array(n);
+    let got = 0;
+    while (got < n) {
+      const r = await f.read(buf.subarray(got));
+      if (r === null) throw new Error("the header is truncated");
+      got += r;
+    }
+    const raw = JSON.parse(new TextDecoder().decode(buf))?.__metadata__?.[META_KEY];
+    if (typeof raw !== "string") throw new Error(`no ${META_KEY} metadata`);
+    return JSON.parse(raw) as CheckpointMeta;
+  } catch (e) {
+    throw new Error(`checkpoint ${path} is damaged: ${(e as Error).message}`);
+  } finally {
+    f.close();
+  }
 }

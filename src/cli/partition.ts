@@ -23,6 +23,7 @@ import { zoo } from "../zoo/index.ts";
 import { importOnnx } from "../onnx/import.ts";
 import type { AnyModule, ModuleOutput } from "../nn/module.ts";
 import { flattenOutput } from "../graph/graph.ts";
+import { oneLine, userPath } from "./paths.ts";
 
 const USAGE = "usage: deno task partition (--model NAME | --onnx FILE [--input-shape C,H,W]) " +
   "[--json] [--verify] [--dot FILE] [--seed N]";
@@ -80,11 +81,11 @@ export function parseCli(args: string[]): {
   const name = v.onnx ? v.onnx.replace(/^.*[\\/]/, "") : v.model!;
   return {
     model: name,
-    onnx: v.onnx,
+    onnx: v.onnx === undefined ? undefined : userPath(v.onnx),
     inputShape,
     json: v.json!,
     verify: v.verify!,
-    dot: v.dot,
+    dot: v.dot === undefined ? undefined : userPath(v.dot),
     seed,
     help: false,
   };
@@ -197,5 +198,15 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    // One line naming what failed (a --dot file that cannot be written, ...); OTO_DEBUG=1 for
+    // the stack.
+    console.error(`partition: ${oneLine(e)}`);
+    if (Deno.env.get("OTO_DEBUG")) console.error((e as Error)?.stack);
+    code = 1;
+  }
+  Deno.exit(code);
 }

@@ -6,7 +6,8 @@
 /** One panel: a title and one or more named series over the same x values. */
 export interface Panel {
   title: string;
-  series: { name: string; values: number[]; color?: string }[];
+  /** Each series' values at the shared x values, or at its own `x` (points within epochs). */
+  series: { name: string; values: number[]; x?: number[]; color?: string }[];
   /** Fixed y range (e.g. [0, 1] for accuracy); default: data range. */
   yRange?: [number, number];
 }
@@ -45,7 +46,10 @@ export function curvesSvg(x: number[], panels: Panel[], title = "oto training"):
     let [lo, hi] = p.yRange ?? [Math.min(...all), Math.max(...all)];
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) [lo, hi] = [0, 1];
     if (hi - lo < 1e-12) [lo, hi] = [lo - 0.5, hi + 0.5];
-    const x0 = Math.min(...x), x1 = Math.max(...x, x0 + 1);
+    const xs = [...x, ...p.series.flatMap((s) => s.x ?? [])];
+    let x0 = Math.min(...xs), x1 = Math.max(...xs);
+    // One point alone sits in the middle, not against the left edge.
+    if (!(x1 > x0)) [x0, x1] = [x0 - 0.5, x0 + 0.5];
     const sx = (v: number) => ox + m.l + ((v - x0) / (x1 - x0)) * iw;
     const sy = (v: number) => oy + m.t + ih - ((v - lo) / (hi - lo)) * ih;
     parts.push(
@@ -62,7 +66,7 @@ export function curvesSvg(x: number[], panels: Panel[], title = "oto training"):
       );
       parts.push(`<text x="${ox + m.l - 6}" y="${sy(t) + 4}" text-anchor="end">${t}</text>`);
     }
-    for (const t of niceTicks(x0, x1, Math.min(6, x.length))) {
+    for (const t of niceTicks(x0, x1, Math.max(2, Math.min(6, x.length)))) {
       parts.push(`<text x="${sx(t)}" y="${oy + m.t + ih + 14}" text-anchor="middle">${t}</text>`);
     }
     parts.push(
@@ -70,7 +74,8 @@ export function curvesSvg(x: number[], panels: Panel[], title = "oto training"):
     );
     p.series.forEach((s, i) => {
       const color = s.color ?? COLORS[i % COLORS.length];
-      const pts = s.values.map((v, j) => (Number.isFinite(v) ? `${sx(x[j])},${sy(v)}` : null))
+      const sxs = s.x ?? x;
+      const pts = s.values.map((v, j) => (Number.isFinite(v) ? `${sx(sxs[j])},${sy(v)}` : null))
         .filter((v) => v);
       if (pts.length > 1) {
         parts.push(

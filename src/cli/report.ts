@@ -15,18 +15,20 @@
  */
 import { curvesSvg, type Panel } from "./plot.ts";
 import { table } from "./progress.ts";
-import { ACCURACY, metricField, type MetricSpec } from "./task.ts";
+import type { Preprocessing } from "./preprocessing.ts";
+import { ACCURACY, metricField, type MetricSpec, type Split } from "./task.ts";
 
 /**
- * One epoch of a run. The task's metrics are fields `train<Key>` (metrics measured on training
- * batches too) and `test<Key>`: `trainAccuracy` and `testAccuracy` for classification.
+ * One epoch of a run. The loss and the task's metrics measured after the epoch are fields
+ * `testLoss` / `test<Key>` (or `valLoss` / `val<Key>` with a validation split: the test set is
+ * then scored once, at the end); metrics measured on the training batches too are
+ * `train<Key>`: `trainAccuracy` and `testAccuracy` for classification.
  */
 export interface EpochRecord {
   epoch: number;
   /** Optimizer steps completed at the end of the epoch. */
   step: number;
   trainLoss: number;
-  testLoss: number;
   /** Zero groups / prunable groups (DHSPG runs; 0 for the baseline). */
   groupSparsity: number;
   /** Learning rate of the epoch's last step. */
@@ -35,8 +37,24 @@ export interface EpochRecord {
   seconds: number;
   /** Training images per second. */
   throughput: number;
-  /** The task's metrics (`trainAccuracy`, `testAccuracy`, `testPsnr`, ...). */
+  /** `testLoss` or `valLoss`, and the task's metrics (`trainAccuracy`, `testPsnr`, ...). */
   [metric: string]: number;
+}
+
+/**
+ * A point of the running training loss (and metrics measured on training batches) within an
+ * epoch: `epoch` is fractional (1.5 = half-way through the second epoch). About ten per epoch,
+ * at fixed batches, so a resumed run records the same points.
+ */
+export interface CurvePoint {
+  epoch: number;
+  loss: number;
+  [metric: string]: number;
+}
+
+/** Where a history's per-epoch evaluation was done: "val" with a validation split. */
+export function evalSplit(h: readonly EpochRecord[]): Split {
+  return h.length && "valLoss" in h[0] ? "val" : "test";
 }
 
 /** Size, cost and quality of one model; the task's metrics as `test<Key>` fields. */
@@ -72,14 +90,21 @@ export interface TrainReport {
   dataset: {
     name: string;
     train: number;
+    /** Training images held out for validation (`--val-split`). */
+    val?: number;
     test: number;
     shape: number[];
     /** Classes of a classifier; null for image-to-image tasks. */
     classes: number | null;
     /** The data in one line (patches, splits, reference scores, skipped images). */
     summary?: string;
+    classNames?: string[];
   };
+  /** What the model expects of its input (also in the ONNX and safetensors metadata). */
+  preprocessing?: Preprocessing;
   history: EpochRecord[];
+  /** Running training loss within epochs (the pruned run). */
+  curve?: CurvePoint[];
   baselineHistory?: EpochRecord[];
   /** The compressed architecture trained from fresh weights (`--scratch`). */
   scratchHistory?: EpochRecord[];
@@ -100,7 +125,10 @@ export interface TrainReport {
     passed: boolean;
   };
   timings: {
+    /** Wall seconds over every process that worked on the run (to its last checkpoint). */
     totalSeconds: number;
+    /** Processes that worked on the run (1 + resumes). */
+    sessions?: number;
     trainSeconds: number;
     baselineSeconds?: number;
     scratchSeconds?: number;
@@ -117,9 +145,9 @@ const exp = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x))
 /** The task's metrics by default: classification's. */
 const DEFAULT_METRICS: readonly MetricSpec[] = [ACCURACY];
 
-/** A model's or epoch's test value of metric `m`, formatted. */
-const test = (m: MetricSpec, r: Record<string, number | undefined>, digits = 2) =>
-  m.format(r[metricField("test", m.key)] ?? NaN, digits);
+/** A model's or epoch's value of metric `m` on `split` (default test), formatted. */
+const test = (m: MetricSpec, r: Record<string, number | undefined>, split: Split = "test") =>
+  m.format(r[metricField(split, m.key)] ?? NaN, 2);
 
 /**
  * The per-epoch table (header + one row per epoch), as printed after training; one column per
@@ -131,12 +159,13 @@ export function epochTable(
   metrics: readonly MetricSpec[] = DEFAULT_METRICS,
 ): string {
   const onTrain = metrics.filter((m) => m.onTrain);
+  const ev = evalSplit(h);
   const rows: (string | number)[][] = [[
     "epoch",
     "train loss",
     ...onTrain.map((m) => `train ${m.short}`),
-    "test loss",
-    ...metrics.map((m) => `test ${m.short}`),
+    `${ev} loss`,
+    ...metrics.map((m) => `${ev} ${m.short}`),
     ...(pruning ? ["group sparsity"] : []),
     "lr",
     "img/s",
@@ -147,8 +176,8 @@ export function epochTable(
       r.epoch,
       r.trainLoss.toFixed(4),
       ...onTrain.map((m) => m.format(r[metricField("train", m.key)], 2)),
-      r.testLoss.toFixed(4),
-      ...metrics.map((m) => test(m, r)),
+      r[`${ev}Loss`].toFixed(4),
+      ...metrics.map((m) => test(m, r, ev)),
       ...(pruning ? [r.groupSparsity.toFixed(3)] : []),
       r.lr.toPrecision(3),
       r.throughput.toFixed(1),
@@ -260,6 +289,13 @@ export function reportMarkdown(
     "```",
     epochTable(r.history, true, metrics),
     "```",
+    ...(evalSplit(r.history) === "val"
+      ? [
+        "",
+        "(Per epoch on the validation images held out of the training set; the test set " +
+        "is scored once, in the table above.)",
+      ]
+      : []),
     "",
   );
   if (r.baselineHistory?.length) {
@@ -284,8 +320,24 @@ export function reportMarkdown(
       (r.timings.scratchSeconds !== undefined
         ? `, ${r.timings.scratchSeconds.toFixed(1)} s scratch training`
         : "") +
-      ".",
+      ((r.timings.sessions ?? 1) > 1
+        ? ` (over ${r.timings.sessions} processes: the run was resumed; time after a ` +
+          `process's last checkpoint is not counted).`
+        : "."),
     "",
+    ...(r.preprocessing
+      ? [
+        "## Input",
+        "",
+        `${r.preprocessing.layout} float32 [N, ${r.preprocessing.channels}, ` +
+        `${r.preprocessing.height}, ${r.preprocessing.width}] (any N): ` +
+        `${r.preprocessing.formula} with mean [${r.preprocessing.mean.map((v) => v.toFixed(4))}] ` +
+        `and std [${r.preprocessing.std.map((v) => v.toFixed(4))}]` +
+        (r.dataset.classNames ? `; classes ${r.dataset.classNames.join(", ")}` : "") +
+        ". The ONNX and safetensors files carry the same in their metadata.",
+        "",
+      ]
+      : []),
     "## Files",
     "",
     ...Object.entries(r.files).map(([k, p]) => `- \`${p}\`: ${k}`),
@@ -304,23 +356,33 @@ export function reportCurves(
   metrics: readonly MetricSpec[] = DEFAULT_METRICS,
 ): string {
   const h = r.history, b = r.baselineHistory ?? [], sc = r.scratchHistory ?? [];
+  const ev = evalSplit(h);
   const x = h.map((e) => e.epoch);
   const pad = (vals: number[]) => x.map((_, i) => vals[i] ?? NaN);
+  const curve = r.curve ?? [];
+  // The running training loss within epochs when it was recorded (a 1-epoch run still shows
+  // a curve), else the per-epoch means.
+  const trainSeries = (key: string, name: string) =>
+    curve.length
+      ? { name, values: curve.map((p) => p[key]), x: curve.map((p) => p.epoch) }
+      : { name, values: h.map((e) => e[metricField("train", key)]) };
+  const evLoss = `${ev}Loss`;
   const panels: Panel[] = [
     {
       title: "loss",
       series: [
-        { name: "train", values: h.map((e) => e.trainLoss) },
-        { name: "test", values: h.map((e) => e.testLoss) },
-        ...(b.length ? [{ name: "baseline test", values: pad(b.map((e) => e.testLoss)) }] : []),
-        ...(sc.length ? [{ name: "scratch test", values: pad(sc.map((e) => e.testLoss)) }] : []),
+        trainSeries("loss", "train (running)"),
+        { name: ev, values: h.map((e) => e[evLoss]) },
+        ...(b.length ? [{ name: `baseline ${ev}`, values: pad(b.map((e) => e[evLoss])) }] : []),
+        ...(sc.length ? [{ name: `scratch ${ev}`, values: pad(sc.map((e) => e[evLoss])) }] : []),
       ],
     },
     ...metrics.map((m) => {
-      const key = metricField("test", m.key);
+      const key = metricField(ev, m.key);
       return {
-        title: `test ${m.name}`,
+        title: `${ev} ${m.name}`,
         series: [
+          ...(m.onTrain && curve.length ? [trainSeries(m.key, "train (running)")] : []),
           { name: "oto", values: h.map((e) => e[key]) },
           ...(b.length ? [{ name: "baseline", values: pad(b.map((e) => e[key])) }] : []),
           ...(sc.length ? [{ name: "scratch", values: pad(sc.map((e) => e[key])) }] : []),

@@ -25,6 +25,8 @@ export interface Settings {
   dataDir: string | null;
   limit: number | null;
   testLimit: number | null;
+  /** Fraction of the training set held out for validation (0: the test set is evaluated per epoch). */
+  valSplit: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -56,8 +58,13 @@ export interface Settings {
 
 /** Flags that do not change the result. */
 export interface RunFlags {
+  /** The output folder, resolved against the folder the command was started from. */
   out: string;
   resume: boolean;
+  /** Start over in an `--out` that holds an unfinished run. */
+  overwrite: boolean;
+  /** Exit 0 even when pruning did not reach its target (or could not start). */
+  allowUnreached: boolean;
   quiet: boolean;
   /** Requested backend; null when not given (a resumed run keeps its checkpoint's). */
   backend: "auto" | "webgpu" | "wasm" | "cpu" | null;
@@ -65,6 +72,8 @@ export interface RunFlags {
   checkpointMinutes: number;
   stopAfterEpoch: number | null;
   stopAfterStep: number | null;
+  /** Testing: act as if Ctrl-C came part-way through this optimizer step. */
+  interruptAtStep: number | null;
   help: boolean;
 }
 
@@ -82,6 +91,7 @@ export const DEFAULTS: Readonly<Settings> = {
   dataDir: null,
   limit: null,
   testLimit: null,
+  valSplit: 0,
   epochs: 3,
   batchSize: 64,
   lr: 0.02,

@@ -76,8 +76,9 @@ export interface BatchSource {
 export interface TaskData {
   /** Name of the train/test pair ("fashion-mnist-sample"). */
   name: string;
-  /** Examples in the training and the test set. */
+  /** Examples in the training, validation (0: none) and test set. */
   trainCount: number;
+  valCount: number;
   testCount: number;
   /** One example as the model takes it: [channels, height, width]. */
   inputShape: number[];
@@ -94,6 +95,8 @@ export interface TaskData {
   summary: string;
   /** Shuffled (and augmented) training batches. */
   trainBatches(opts: { batchSize: number; seed: number }): BatchSource;
+  /** Validation batches in order (held-out training examples), or null without a split. */
+  valBatches(): BatchSource | null;
   /** Test batches in order. */
   testBatches(): BatchSource;
   /** The first test batch on the host, normalised: the full-vs-compressed check's input. */
@@ -104,12 +107,23 @@ export interface TaskData {
   notes?: string[];
 }
 
+/** One data set of a task (`--dataset`). */
+export interface DatasetSpec {
+  /** What it is, for --help. */
+  help: string;
+  /**
+   * Where its files are by default (`--data-dir` overrides it), or null for a data set with no
+   * files (embedded, generated): `--data-dir` is then an error.
+   */
+  dataDir: string | null;
+}
+
 /** A training task: the record the CLI's loop is generic over. */
 export interface Task {
   /** Its name (`--task`). */
   name: string;
-  /** Its data sets (`--dataset`), the first is the default. */
-  datasets: readonly string[];
+  /** Its data sets (`--dataset`) by name; the first is the default. */
+  datasets: Readonly<Record<string, DatasetSpec>>;
   /** The metrics shown per epoch and in reports; the first is the headline. */
   metrics: readonly MetricSpec[];
   /**
@@ -135,14 +149,17 @@ export interface Task {
   evaluate(model: Module, batches: BatchSource): Promise<MeterReading>;
 }
 
+/** Where a record's values were measured: training batches, validation or test set. */
+export type Split = "train" | "val" | "test";
+
 /** `trainAccuracy` from ("train", "accuracy"). */
-export function metricField(prefix: "train" | "test", key: string): string {
+export function metricField(prefix: Split, key: string): string {
   return prefix + key[0].toUpperCase() + key.slice(1);
 }
 
 /** The record fields of a reading's metrics (`testAccuracy: 0.91`, ...), in the task's order. */
 export function metricFields(
-  prefix: "train" | "test",
+  prefix: Split,
   metrics: readonly MetricSpec[],
   reading: MeterReading,
 ): Record<string, number> {

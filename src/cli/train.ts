@@ -32,19 +32,25 @@ import { join } from "node:path";
 import { init } from "../init.ts";
 import type { Module } from "../nn/module.ts";
 import { reinitialized } from "../compress/scratch.ts";
-import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, loadCheckpoint, readCheckpointMeta } from "./checkpoint.ts";
 import { DEFAULTS, type RunFlags, type Settings, settingsDiff, UsageError } from "./settings.ts";
 import { HELP, parseCli } from "./train_flags.ts";
 import type { Task } from "./task.ts";
 import { taskOf } from "./tasks/index.ts";
 import { baseOptimizer, buildModel, epochSeed, setupPruned } from "./train_setup.ts";
-import { Console, type RunContext, StopRequested, trainRun } from "./train_loop.ts";
-import { compressAndVerify, type RunResult, writeResults } from "./train_results.ts";
+import { Console, RunClock, type RunContext, trainRun } from "./train_loop.ts";
+import { compressAndVerify, runFiles, type RunResult, writeResults } from "./train_results.ts";
+import { lockRunDir, type RunDir, RunDirError } from "./run_dir.ts";
+import { StopRequested, type StopSignal, StopSignals } from "./stop.ts";
 
 export { HELP, parseCli, TRAIN_FLAGS } from "./train_flags.ts";
 export { type RunFlags, type Settings, startPruningStep, UsageError } from "./settings.ts";
 export { CIFAR10_DIR } from "./tasks/classification.ts";
 export { VERIFY_TOLERANCE } from "./train_results.ts";
+export { StopRequested } from "./stop.ts";
+
+/** Exit code when pruning could not start or did not reach its target (see --allow-unreached). */
+export const EXIT_UNREACHED = 4;
 
 /** Checkpoint files of a run folder: the pruned run's and the extra runs'. */
 function checkpointFiles(out: string) {
@@ -54,16 +60,51 @@ function checkpointFiles(out: string) {
     scratch: join(out, "scratch-checkpoint.safetensors"),
   };
 }
+type CheckpointFiles = ReturnType<typeof checkpointFiles>;
+
+/** What the folder's checkpoints say about the run in it. */
+interface FolderState {
+  /** Why the run there is unfinished, or null (no run, or a finished one). */
+  unfinished: string | null;
+  /** Wall seconds and processes recorded by its latest checkpoint. */
+  elapsed: number;
+  sessions: number;
+}
+
+async function folderState(files: CheckpointFiles, out: string): Promise<FolderState> {
+  const st: FolderState = { unfinished: null, elapsed: 0, sessions: 0 };
+  let any = false;
+  for (const [label, f] of Object.entries(files)) {
+    const meta = await readCheckpointMeta(f).catch((e) => {
+      st.unfinished ??= (e as Error).message;
+      return null;
+    });
+    if (!meta) continue;
+    any = true;
+    st.elapsed = Math.max(st.elapsed, (meta.elapsed as number) ?? 0);
+    st.sessions = Math.max(st.sessions, (meta.sessions as number) ?? 0);
+    const epochs = (meta.settings as Settings | undefined)?.epochs ?? 0;
+    if (meta.epoch < epochs) {
+      st.unfinished ??= `${label === "pruned" ? "" : `its ${label} run `}stopped at epoch ` +
+        `${meta.epoch} of ${epochs} (step ${meta.step})`;
+    }
+  }
+  const report = join(out, "report.json");
+  if (any && !st.unfinished && !(await Deno.stat(report).catch(() => null))) {
+    st.unfinished = "training finished but its results were never written";
+  }
+  return st;
+}
 
 /**
  * `--resume`: the checkpoint and the settings it was written with. Explicit flags that
- * contradict it are refused (exit 2); the extra runs may be added, and an extra run added by an
- * earlier resume continues too.
+ * contradict it are refused (exit 2), except a larger `--epochs`; the extra runs may be
+ * added, and an extra run added by an earlier resume continues too.
  */
 async function resumeSettings(
   s: Settings,
   explicit: Set<keyof Settings>,
-  files: ReturnType<typeof checkpointFiles>,
+  files: CheckpointFiles,
 ): Promise<{ ck: Checkpoint; s: Settings } | string> {
   let ck;
   try {
@@ -74,9 +115,20 @@ async function resumeSettings(
   const saved = { ...DEFAULTS, ...(ck.meta.settings as Settings) };
   // The extra runs do not change the pruned one: they may be added to a run on resume.
   const extra = (["baseline", "scratch"] as const).filter((k) => explicit.has(k));
-  const diff = settingsDiff(saved, s, [...explicit].filter((k) => !extra.includes(k as never)));
-  if (diff.length) return `--resume: flags differ from the checkpoint: ${diff.join("; ")}`;
-  let out: Settings = { ...saved, ...Object.fromEntries(extra.map((k) => [k, true])) };
+  const longer = explicit.has("epochs") && s.epochs > saved.epochs;
+  const checked = [...explicit].filter((k) =>
+    !extra.includes(k as never) && !(k === "epochs" && longer)
+  );
+  const diff = settingsDiff(saved, s, checked);
+  if (diff.length) {
+    return `--resume: flags differ from the checkpoint: ${diff.join("; ")}` +
+      (explicit.has("epochs") && !longer ? " (--epochs may only grow)" : "");
+  }
+  let out: Settings = {
+    ...saved,
+    ...Object.fromEntries(extra.map((k) => [k, true])),
+    ...(longer ? { epochs: s.epochs } : {}),
+  };
   for (const k of ["baseline", "scratch"] as const) {
     if (!out[k] && (await Deno.stat(files[k]).catch(() => null))) out = { ...out, [k]: true };
   }
@@ -85,7 +137,6 @@ async function resumeSettings(
 
 /** Run the CLI; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const t0 = performance.now();
   let parsed;
   try {
     parsed = parseCli(args);
@@ -96,14 +147,58 @@ export async function main(args: string[]): Promise<number> {
     }
     throw e;
   }
-  const { flags, explicit } = parsed;
-  let s = parsed.settings;
-  if (flags.help) {
+  if (parsed.flags.help) {
     console.log(HELP);
     return 0;
   }
+  let dir: RunDir;
+  try {
+    dir = await lockRunDir(parsed.flags.out);
+  } catch (e) {
+    if (!(e instanceof RunDirError)) throw e;
+    console.error(`train: ${e.message}`);
+    return 1;
+  }
+  const signals = new StopSignals((sig: StopSignal, code: number) => {
+    console.error(
+      `train: stopped at once (${sig}${signals.count > 1 ? ", second signal" : ""}); the last ` +
+        `checkpoint in ${dir.path} is intact: continue with --resume`,
+    );
+    dir.release();
+    Deno.exit(code);
+  });
+  try {
+    await signals.start();
+    return await run(parsed, dir, signals);
+  } finally {
+    signals.dispose();
+    dir.release();
+  }
+}
+
+async function run(
+  parsed: ReturnType<typeof parseCli>,
+  dir: RunDir,
+  signals: StopSignals,
+): Promise<number> {
+  const { flags, explicit } = parsed;
+  let s = parsed.settings;
   const io = new Console(flags.quiet);
+  if (dir.tookOver) {
+    io.log(
+      `--out ${dir.path}: took over the stale lock of pid ${dir.tookOver.pid} ` +
+        `(${dir.tookOver.why})`,
+    );
+  }
   const ckFiles = checkpointFiles(flags.out);
+  const state = await folderState(ckFiles, flags.out);
+  if (!flags.resume && state.unfinished && !flags.overwrite) {
+    console.error(
+      `train: --out ${flags.out} holds an unfinished run (${state.unfinished}); continue it ` +
+        `with --resume, start it over with --overwrite, or choose another --out`,
+    );
+    return 2;
+  }
   let ck: Checkpoint | null = null;
   if (flags.resume) {
     const r = await resumeSettings(s, explicit, ckFiles);
@@ -113,6 +208,7 @@ export async function main(args: string[]): Promise<number> {
     }
     ({ ck, s } = r);
   }
+  const clock = flags.resume ? new RunClock(state.elapsed, state.sessions) : new RunClock();
 
   const want = flags.backend ?? (ck?.meta.backend as RunFlags["backend"]) ?? "auto";
   const { backend, adapter, reason } = await init({ backend: want ?? "auto", quiet: flags.quiet });
@@ -123,21 +219,40 @@ export async function main(args: string[]): Promise<number> {
 
   // The pruned run.
   const pruned = await setupPruned(s, task, data);
-  await Deno.mkdir(flags.out, { recursive: true });
   const { oto, opt, model, startStep, stepsPerEpoch } = pruned;
+  const totalSteps = s.epochs * stepsPerEpoch;
+  if (startStep >= totalSteps && !flags.allowUnreached) {
+    console.error(
+      `train: --start-pruning ${s.startPruning} is step ${startStep}, but the run has ` +
+        `${totalSteps} steps (${s.epochs} epoch${s.epochs > 1 ? "s" : ""} of ${stepsPerEpoch}): ` +
+        `DHSPG would never prune; lower --start-pruning or raise --epochs ` +
+        `(or pass --allow-unreached)`,
+    );
+    return 2;
+  }
   const counts = oto.zigs.counts;
   io.log(
     `model ${s.model}: ${oto.cost.params.toLocaleString("en-US")} parameters, ` +
       `${oto.cost.macs.toLocaleString("en-US")} MACs per image; ${counts.prunableZigs} prunable ` +
       `ZIGs with ${counts.prunableGroups} channels; DHSPG (${s.optimizer}) target ` +
-      `${s.targetSparsity}, pruning from step ${startStep} of ${s.epochs * stepsPerEpoch}`,
+      `${s.targetSparsity}, pruning from step ${startStep} of ${totalSteps}`,
   );
   if (!flags.resume) {
-    for (const f of Object.values(ckFiles)) {
-      await Deno.remove(f).catch(() => {});
-    }
+    // A fresh start: the old run's checkpoints and results go (the folder is locked).
+    const old = [...Object.values(ckFiles), ...Object.values(runFiles(flags.out, ""))];
+    for (const f of old) if (f) await Deno.remove(f).catch(() => {});
   }
-  const ctx: RunContext = { s, flags, task, data, io, checkpoint: ckFiles.pruned, label: "oto" };
+  const ctx: RunContext = {
+    s,
+    flags,
+    task,
+    data,
+    io,
+    checkpoint: ckFiles.pruned,
+    label: "oto",
+    signals,
+    clock,
+  };
   const run = await trainRun(ctx, model, opt, ck);
   const finalStats = await opt.stats();
 
@@ -170,7 +285,6 @@ export async function main(args: string[]): Promise<number> {
     scratch,
     extraCheckpoints: ckFiles,
     backend: `${backend} (${adapter})`,
-    t0,
   });
   small.dispose();
   scratch?.model.dispose();
@@ -183,6 +297,15 @@ export async function main(args: string[]): Promise<number> {
         `${v.tolerance})`,
     );
     return 1;
+  }
+  if (!finalStats.reachedTarget) {
+    console.error(
+      `train: pruning did not reach its target: group sparsity ` +
+        `${finalStats.groupSparsity.toFixed(3)} < --target-sparsity ${s.targetSparsity} ` +
+        `(results written); train longer, start pruning earlier or raise --lambda` +
+        (flags.allowUnreached ? "" : "; --allow-unreached accepts this"),
+    );
+    if (!flags.allowUnreached) return EXIT_UNREACHED;
   }
   return 0;
 }

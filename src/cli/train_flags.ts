@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { userPath } from "./paths.ts";
 import { zoo } from "../zoo/index.ts";
 import { FASHION_MNIST_DIR } from "../data/idx.ts";
 import {
@@ -175,17 +176,21 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "DIR",
     section: "Model and data",
-    help: `where the data set lives (fashion-mnist: ${FASHION_MNIST_DIR}; cifar10: ` +
-      `${CIFAR10_DIR}, the binary version)`,
+    help: `where the data set's files are (fashion-mnist: ${FASHION_MNIST_DIR}; cifar10: ` +
+      `${CIFAR10_DIR}, the binary version; folder, div2k: required); an error for the data sets ` +
+      "without files",
     setting: "dataDir",
-    read: nonEmpty("a directory"),
+    read: (v, flag) => userPath(nonEmpty("a directory")(v, flag)),
   },
   "val-split": {
     type: "string",
     arg: "X",
     section: "Model and data",
-    help: "folder data sets without a train/test split: hold out this fraction of each class " +
-      "(of the images, for super-resolution) for testing (default 0.2)",
+    help: "hold out this fraction of the training images (seeded) for validation: the per-epoch " +
+      "table then shows validation loss and metrics, and the test set is scored once, at the " +
+      "end, so that settings are chosen on held-out training data. A folder data set without a " +
+      "train/test split of its own holds this fraction of each class (of the images, for " +
+      "super-resolution) out as its test set instead (default 0.2)",
     setting: "valSplit",
     read: (v, flag) => {
       const x = num(flag, v, "unit");
@@ -280,7 +285,7 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "X",
     section: "Training",
-    help: `sgd momentum (default ${DEFAULTS.momentum})`,
+    help: `sgd momentum (default ${DEFAULTS.momentum}; an error with adam/adamw)`,
     setting: "momentum",
     read: number("unit"),
   },
@@ -367,25 +372,39 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
       "gives (Liu et al. 2019)",
     setting: "scratch",
   },
+  "allow-unreached": {
+    type: "boolean",
+    section: "Pruning (DHSPG, OTOv2)",
+    help: "exit with 0 even when pruning cannot start within the run or the target sparsity " +
+      "is not reached (otherwise: a line on the terminal and exit code 4)",
+  },
   out: {
     type: "string",
     arg: "DIR",
     section: "Output",
-    help: "output directory (default ./out/<model>-<dataset>)",
+    help: "output directory (default ./out/<model>-<dataset>; relative to the folder the " +
+      "command was started from). One run at a time: a lock file keeps a second run out",
   },
   resume: {
     type: "boolean",
     section: "Output",
     help: "continue from DIR/checkpoint.safetensors where the run stopped (settings come from " +
-      "the checkpoint; flags that contradict it are an error)",
+      "the checkpoint; flags that contradict it are an error, except a larger --epochs: the " +
+      "cosine learning rate then follows the longer schedule from the current step on)",
+  },
+  overwrite: {
+    type: "boolean",
+    section: "Output",
+    help: "start over in a DIR that holds an unfinished run (without it, such a DIR is refused)",
   },
   "checkpoint-every": {
     type: "string",
     arg: "MIN",
     section: "Output",
     help: "also checkpoint inside an epoch every MIN minutes (default 10; 0: at epoch ends " +
-      "only). Ctrl-C (SIGINT) or SIGTERM checkpoints after the current step and exits with " +
-      "130 / 143",
+      "only). Ctrl-C (SIGINT), SIGTERM or SIGHUP stops the step in progress (between layers), " +
+      "checkpoints and exits with 130 / 143 / 129; a second one exits at once (the last " +
+      "checkpoint stays valid)",
   },
   backend: {
     type: "string",
@@ -412,6 +431,13 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     arg: "N",
     section: "Testing",
     help: "exit with code 3 right after checkpointing optimizer step N",
+  },
+  "interrupt-at-step": {
+    type: "string",
+    arg: "N",
+    section: "Testing",
+    help: "act as if Ctrl-C came part-way through optimizer step N (after its first layer): " +
+      "checkpoint the state from before that step and exit with 130",
   },
 };
 
@@ -449,7 +475,8 @@ full.safetensors, compressed.safetensors, checkpoint.safetensors (atomically, se
 with --baseline also baseline.safetensors and baseline-checkpoint.safetensors, with --scratch
 scratch.safetensors and scratch-checkpoint.safetensors.
 Exit codes: 0 done, 1 failed (data, verification, ...), 2 bad flags, 3 --stop-after-*,
-130 / 143 interrupted by SIGINT / SIGTERM (checkpoint saved).`;
+4 pruning did not reach its target (see --allow-unreached), 129 / 130 / 143 interrupted by
+SIGHUP / SIGINT / SIGTERM.`;
 }
 
 /** `--help`. */
@@ -463,6 +490,9 @@ export interface ParsedCli {
   /** The settings given explicitly (checked against a checkpoint on `--resume`). */
   explicit: Set<keyof Settings>;
 }
+
+/** The data sets read from files (`--data-dir`); the others are embedded or generated. */
+const DATASETS_WITH_FILES = ["fashion-mnist", "cifar10", "folder", "div2k"];
 
 /** Flags that apply only to some tasks or data sets. */
 const APPLIES: {
@@ -492,8 +522,14 @@ const APPLIES: {
   {
     setting: "valSplit",
     flag: "val-split",
-    when: (s) => s.dataset === "folder",
-    what: "--dataset folder",
+    when: (s) => s.task === "classification" || s.dataset === "folder",
+    what: "--task classification and --dataset folder",
+  },
+  {
+    setting: "dataDir",
+    flag: "data-dir",
+    when: (s) => DATASETS_WITH_FILES.includes(s.dataset),
+    what: `the data sets read from files (${DATASETS_WITH_FILES.join(", ")}), not to --dataset`,
   },
   {
     setting: "skipBadImages",
@@ -530,9 +566,35 @@ function checkTask(s: Settings, explicit: Set<keyof Settings>): void {
   }
   for (const a of APPLIES) {
     if (explicit.has(a.setting) && !a.when(s)) {
-      throw new UsageError(`--${a.flag} applies only to ${a.what}`);
+      throw new UsageError(
+        a.setting === "dataDir"
+          ? `--data-dir does not apply to --dataset ${s.dataset} (it has no files); drop it or ` +
+            `choose one of ${DATASETS_WITH_FILES.join(", ")}`
+          : `--${a.flag} applies only to ${a.what}`,
+      );
     }
   }
+}
+
+/**
+ * `--lr -1` as `--lr=-1`: parseArgs takes a value that starts with "-" for a flag, so negative
+ * numbers reach the flag's own check ("must be positive") instead of "ambiguous".
+ */
+export function joinNegativeValues(args: string[], flags: Readonly<Record<string, FlagSpec>>) {
+  const takesValue = new Set(
+    Object.entries(flags).flatMap(([k, f]) =>
+      f.type === "string" ? [`--${k}`, ...(f.short ? [`-${f.short}`] : [])] : []
+    ),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (takesValue.has(args[i]) && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
 }
 
 /** Parse the command line; bad flags throw a one-line {@link UsageError}. */
@@ -540,7 +602,7 @@ export function parseCli(args: string[]): ParsedCli {
   let v: Record<string, string | boolean | undefined>;
   try {
     v = parseArgs({
-      args,
+      args: joinNegativeValues(args, TRAIN_FLAGS),
       strict: true,
       allowPositionals: false,
       options: Object.fromEntries(
@@ -582,6 +644,12 @@ export function parseCli(args: string[]): ParsedCli {
   const opt = s.optimizer as OptimizerName;
   if (!explicit.has("lr")) s.lr = defaultLr(opt);
   if (!explicit.has("weightDecay")) s.weightDecay = defaultWeightDecay(opt);
+  if (explicit.has("momentum") && opt !== "sgd") {
+    throw new UsageError(`--momentum applies to --optimizer sgd only (not ${opt})`);
+  }
+  if (v.resume && v.overwrite) {
+    throw new UsageError("--resume continues a run, --overwrite starts it over: give one");
+  }
 
   const str = (k: string) => v[k] as string | undefined;
   const backend = str("backend") ?? null;
@@ -592,13 +660,16 @@ export function parseCli(args: string[]): ParsedCli {
   const optional = (k: string, kind: NumKind) =>
     str(k) === undefined ? null : num(k, str(k)!, kind);
   const flags: RunFlags = {
-    out: str("out") ?? join("out", `${s.model}-${s.dataset}`),
+    out: userPath(str("out") ?? join("out", `${s.model}-${s.dataset}`)),
     resume: Boolean(v.resume),
+    overwrite: Boolean(v.overwrite),
+    allowUnreached: Boolean(v["allow-unreached"]),
     quiet: Boolean(v.quiet),
     backend: backend as RunFlags["backend"],
     checkpointMinutes: optional("checkpoint-every", "non-neg") ?? 10,
     stopAfterEpoch: optional("stop-after-epoch", "pos-int"),
     stopAfterStep: optional("stop-after-step", "pos-int"),
+    interruptAtStep: optional("interrupt-at-step", "pos-int"),
     help: Boolean(v.help),
   };
   return { settings: s, flags, explicit };

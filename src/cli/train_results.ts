@@ -13,7 +13,6 @@ import { saveWeights } from "../io/weights.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
 import { exportOnnx } from "../onnx/export.ts";
 import {
-  type EpochRecord,
   epochTable,
   type ModelSummary,
   reportCurves,
@@ -21,17 +20,24 @@ import {
   type TrainReport,
 } from "./report.ts";
 import { type MeterReading, metricField, metricFields } from "./task.ts";
-import type { RunContext } from "./train_loop.ts";
-import type { PrunedSetup } from "./train_setup.ts";
+import type { RunContext, TrainedRun } from "./train_loop.ts";
+import { buildOptions, type PrunedSetup } from "./train_setup.ts";
+import { ARCH_KEY, type Architecture } from "./shipped.ts";
+import { lambdaOf } from "./settings.ts";
+import { preprocessingOf, shipMetadata } from "./preprocessing.ts";
 
 /** Verification tolerance: max |full - compressed| / max |full| on a test batch. */
 export const VERIFY_TOLERANCE = 1e-3;
 
 /** A trained run: its model, per-epoch history and training seconds. */
-export interface RunResult {
+export interface RunResult extends TrainedRun {
   model: Module;
-  history: EpochRecord[];
-  seconds: number;
+}
+
+/** The channels of the model's first convolution (or linear layer): the zoo's `width`. */
+export function firstWidth(model: Module): number | null {
+  const w = model.namedParameters().find(([, t]) => t.rank >= 2);
+  return w ? w[1].shape[0] : null;
 }
 
 /** The output files of a run folder, by description. */
@@ -114,7 +120,7 @@ export async function compressAndVerify(ctx: RunContext, p: PrunedSetup): Promis
 /** Everything {@link writeResults} reports. */
 export interface Outcome {
   pruned: PrunedSetup;
-  run: { history: EpochRecord[]; seconds: number };
+  run: TrainedRun;
   finalStats: DHSPGStats;
   verified: Verified;
   baseline: RunResult | null;
@@ -122,8 +128,6 @@ export interface Outcome {
   /** Checkpoint files of the extra runs. */
   extraCheckpoints: { baseline: string; scratch: string };
   backend: string;
-  /** performance.now() at the start of the process. */
-  t0: number;
 }
 
 /** Write the weights, ONNX files and reports; print the tables and the summary line. */
@@ -134,11 +138,32 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const small = compressed.model;
   const cr = compressed.report;
   const files = runFiles(flags.out, ctx.checkpoint);
-  const meta = { model: s.model, dataset: data.name, settings: JSON.stringify(s) };
-  await saveWeights(model, files["full model weights (safetensors)"], meta);
-  await saveWeights(small, files["compressed model weights (safetensors)"], meta);
-  // Fully convolutional tasks take any image size: height and width stay symbolic.
-  const onnxOpts = task.dynamicSize ? { dynamicAxes: { 2: "height", 3: "width" } } : {};
+  const preprocessing = preprocessingOf(data.inputShape, data.mean, data.std);
+  const shipped = shipMetadata({
+    preprocessing,
+    classNames: data.classNames,
+    task: task.name,
+    model: s.model,
+    dataset: data.name,
+  });
+  const meta = { ...shipped, settings: JSON.stringify(s) };
+  // The architecture: enough for oto to rebuild either model from its file alone.
+  const arch: Architecture = { model: s.model, options: buildOptions(s, data), input };
+  const kept = Object.fromEntries(cr.zigs.filter((z) => z.prunable).map((z) => [z.id, z.kept]));
+  await saveWeights(model, files["full model weights (safetensors)"], {
+    ...meta,
+    [ARCH_KEY]: JSON.stringify(arch),
+  });
+  await saveWeights(small, files["compressed model weights (safetensors)"], {
+    ...meta,
+    [ARCH_KEY]: JSON.stringify({ ...arch, kept }),
+  });
+  // Any batch size (and, for fully convolutional tasks, any image size); the preprocessing and
+  // class names travel with the file.
+  const dynamicAxes: Record<number, string> = task.dynamicSize
+    ? { 0: "batch", 2: "height", 3: "width" }
+    : { 0: "batch" };
+  const onnxOpts = { dynamicAxes, metadata: shipped };
   const fullOnnx = await exportOnnx(model, files["full model (ONNX, opset 17)"], input, onnxOpts);
   const smallOnnx = await exportOnnx(
     small,
@@ -179,17 +204,27 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const st = o.finalStats;
   const report: TrainReport = {
     title: `oto: ${s.model} on ${data.name}`,
-    settings: { ...s, startPruningStep: startStep },
+    // Defaults resolved: the values the run used.
+    settings: {
+      ...s,
+      width: s.width ?? firstWidth(model),
+      lambda: lambdaOf(s),
+      startPruningStep: startStep,
+    },
     backend: o.backend,
     dataset: {
       name: data.name,
       summary: data.summary,
       train: data.trainCount,
+      ...(data.valCount ? { val: data.valCount } : {}),
       test: data.testCount,
       shape: input.slice(1),
       classes: data.classes,
+      ...(data.classNames ? { classNames: data.classNames } : {}),
     },
+    preprocessing,
     history: o.run.history,
+    curve: o.run.curve,
     ...(o.baseline ? { baselineHistory: o.baseline.history } : {}),
     ...(o.scratch ? { scratchHistory: o.scratch.history } : {}),
     full: {
@@ -230,7 +265,8 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
     },
     verify,
     timings: {
-      totalSeconds: (performance.now() - o.t0) / 1000,
+      totalSeconds: ctx.clock.elapsed,
+      sessions: ctx.clock.sessions + 1,
       trainSeconds: o.run.seconds,
       ...(o.baseline ? { baselineSeconds: o.baseline.seconds } : {}),
       ...(o.scratch ? { scratchSeconds: o.scratch.seconds } : {}),

@@ -15,6 +15,11 @@ import { OTO } from "../oto.ts";
 import { lambdaOf, type Settings, startPruningStep } from "./settings.ts";
 import type { Task, TaskData } from "./task.ts";
 
+/** The zoo build options of the settings' model for the data (the seed apart). */
+export function buildOptions(s: Settings, d: TaskData): Record<string, number> {
+  return { ...d.modelOptions, ...(s.width !== null ? { width: s.width } : {}) };
+}
+
 /**
  * A freshly built zoo model (or the --onnx file imported) for the data, and the input shape it
  * is traced with.
@@ -46,11 +51,7 @@ export function buildModel(s: Settings, d: TaskData): { model: Module; input: nu
     }
     return { model, input: [1, ...want] };
   }
-  const model = zoo[s.model].build({
-    seed: s.seed,
-    ...d.modelOptions,
-    ...(s.width !== null ? { width: s.width } : {}),
-  });
+  const model = zoo[s.model].build({ seed: s.seed, ...buildOptions(s, d) });
   return { model, input: [1, ...d.inputShape] };
 }
 

@@ -42,20 +42,31 @@ export interface CompressOptions {
 
 /** Kept channels of one ZIG family. */
 export interface ZigKept {
+  /** The ZIG's id. */
   id: number;
+  /** Channels before compression. */
   size: number;
+  /** Channels kept. */
   kept: number;
+  /** Whether the ZIG could be pruned. */
   prunable: boolean;
 }
 
 /** Sizes before and after compression. */
 export interface CompressReport {
+  /** Trainable parameters of the full model. */
   paramsBefore: number;
+  /** Trainable parameters of the compact model. */
   paramsAfter: number;
+  /** Multiply-accumulates per image of the full model. */
   macsBefore: number;
+  /** Multiply-accumulates per image of the compact model. */
   macsAfter: number;
+  /** Arithmetic operations per image of the full model. */
   flopsBefore: number;
+  /** Arithmetic operations per image of the compact model. */
   flopsAfter: number;
+  /** Channels kept in each ZIG family. */
   zigs: ZigKept[];
   /** Things worth knowing (e.g. why there is no train-mode graph). */
   notes: string[];
@@ -67,6 +78,7 @@ export interface CompressResult<O extends ModuleOutput = Tensor> {
   model: GraphModule<O>;
   /** Its graph (eval mode). */
   graph: Graph;
+  /** Sizes before and after, and what was kept per ZIG. */
   report: CompressReport;
   /** Kept group indices of every prunable ZIG, by ZIG id. */
   kept: Map<number, number[]>;

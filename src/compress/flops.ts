@@ -8,10 +8,15 @@ import type { Graph } from "../graph/graph.ts";
 
 /** Cost of one node. */
 export interface NodeCost {
+  /** Index of the node in the graph. */
   node: number;
+  /** The op's name. */
   op: string;
+  /** The module path of the layer it belongs to. */
   path: string;
+  /** Multiply-accumulates per image. */
   macs: number;
+  /** Arithmetic operations per image. */
   flops: number;
 }
 
@@ -23,6 +28,7 @@ export interface GraphCost {
   macs: number;
   /** All arithmetic operations (2 per MAC plus elementwise work). */
   flops: number;
+  /** The cost of every node, in graph order. */
   nodes: NodeCost[];
   /** Ops without a `cost` facet (counted as 0). */
   uncosted: string[];

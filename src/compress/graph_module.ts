@@ -35,7 +35,9 @@ export interface GraphModuleOptions {
  * ```
  */
 export class GraphModule<O extends ModuleOutput = Tensor> extends Module<O> {
+  /** The eval-mode graph it runs. */
   readonly graph: Graph;
+  /** The train-mode graph (batch statistics, dropout), when there is one. */
   readonly trainGraph?: Graph;
 
   /**
@@ -63,6 +65,7 @@ export class GraphModule<O extends ModuleOutput = Tensor> extends Module<O> {
     if (!this.trainGraph) this.eval();
   }
 
+  /** Register `t` as a parameter or buffer under its dotted path, creating containers. */
   private register(path: string, t: Tensor, trainable: boolean): void {
     const parts = path.split(".");
     const leaf = parts.pop()!;
@@ -75,7 +78,10 @@ export class GraphModule<O extends ModuleOutput = Tensor> extends Module<O> {
     else m.buffer(leaf, t);
   }
 
-  /** The graph's outputs, structured as the traced model returned them. */
+  /**
+   * The graph's outputs, structured as the traced model returned them: the train-mode graph in
+   * train mode (an error without one), the eval graph otherwise.
+   */
   forward(...xs: Tensor[]): O {
     if (this.training && !this.trainGraph) {
       throw new Error(

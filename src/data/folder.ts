@@ -44,14 +44,19 @@ export interface ImageFolderOptions {
 
 /** An image left out by `skipBadImages`. */
 export interface BadImage {
+  /** The image file. */
   file: string;
+  /** Why it could not be used. */
   problem: string;
 }
 
 /** What {@link loadImageFolder} and {@link loadImageCsv} return. */
 export interface ImageFolderData {
+  /** The training images. */
   train: ImageDataset;
+  /** The held-out images (a `test`/`val` subfolder or the validation fraction). */
   test: ImageDataset;
+  /** Class names in label order (the subfolder names, sorted). */
   classNames: string[];
   /** How the test images were chosen. */
   split: "folders" | "csv" | "fraction";

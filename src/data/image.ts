@@ -21,14 +21,21 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import pngjs from "pngjs";
-import jpegjs from "jpeg-js";
-import * as jpegTurbo from "@cwasm/jpeg-turbo";
+// Inline npm: specifiers (versions as in deno.json): mod.ts must load without the project's
+// import map, from any folder.
+// deno-lint-ignore no-import-prefix
+import pngjs from "npm:pngjs@7.0.0";
+// deno-lint-ignore no-import-prefix
+import jpegjs from "npm:jpeg-js@0.4.4";
+// deno-lint-ignore no-import-prefix
+import * as jpegTurbo from "npm:@cwasm/jpeg-turbo@0.1.3";
 import { DataError } from "./dataset.ts";
 
 /** Decoded pixels, interleaved (row-major, channels last), as the file stores them. */
 export interface DecodedImage {
+  /** Width in pixels. */
   width: number;
+  /** Height in pixels. */
   height: number;
   /** Channels of `data`: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA. */
   channels: 1 | 2 | 3 | 4;
@@ -36,6 +43,7 @@ export interface DecodedImage {
   bitDepth: 8 | 16;
   /** `height * width * channels` samples. */
   data: Uint8Array | Uint16Array;
+  /** The file's format. */
   format: "png" | "jpeg";
   /** A conversion the decoder made that the caller may want to know about (CMYK → RGB). */
   note?: string;
@@ -195,9 +203,13 @@ export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
 
 /** An image as float planes: `channels` planes of `height * width` values in [0, 1] (CHW). */
 export interface FloatImage {
+  /** Planes (1 grey, 3 RGB). */
   channels: number;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
+  /** `channels * height * width` values in [0, 1], plane after plane. */
   data: Float32Array;
 }
 

@@ -17,13 +17,17 @@ import { DataError, type ImageDataset, imageSize } from "./dataset.ts";
 
 /** One batch: images [B, C, H, W] (f32) and labels [B] (i32). */
 export interface Batch {
+  /** Inputs [N, C, H, W] (f32, normalised). */
   x: Tensor;
+  /** Labels [N] (i32). */
   y: Tensor;
 }
 
 /** A batch still on the host (what {@link DataLoader.hostBatch} returns). */
 export interface HostBatch {
+  /** Inputs, N*C*H*W values (normalised). */
   x: Float32Array;
+  /** Labels, N values. */
   y: Int32Array;
   /** Images in this batch. */
   n: number;
@@ -98,12 +102,19 @@ export function mixSeed(seed: number, epoch: number, salt: number): number {
  * ```
  */
 export class DataLoader implements AsyncIterable<Batch> {
+  /** The data set it reads. */
   readonly dataset: ImageDataset;
+  /** Images per batch. */
   readonly batchSize: number;
+  /** Whether each epoch visits the images in a new seeded order. */
   readonly shuffle: boolean;
+  /** Seed of the order and the augmentation. */
   readonly seed: number;
+  /** Whether an incomplete last batch is skipped. */
   readonly dropLast: boolean;
+  /** Random-crop padding in pixels (0: no cropping). */
   readonly cropPadding: number;
+  /** Whether images are flipped horizontally with probability 1/2. */
   readonly hflip: boolean;
   /** The epoch the next iteration will produce. */
   epoch: number;
@@ -111,6 +122,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   private readonly invStd: Float32Array;
   private readonly backend?: BackendName;
 
+  /** Batches of `dataset`; options are checked here (errors name the data set). */
   constructor(dataset: ImageDataset, opts: LoaderOptions) {
     const name = dataset.name;
     const bs = opts.batchSize;
@@ -261,6 +273,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /** The batches of the next epoch (see {@link epochBatches}). */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.epochBatches();
   }

@@ -13,19 +13,29 @@ import { gaussian, mulberry32 } from "./synthetic.ts";
 
 /** Images (NCHW, [0, 1]) with one class per pixel (N x H x W). */
 export interface SegmentationDataset {
+  /** Short name, e.g. `"shapes/train"`. */
   name: string;
+  /** Pixels, N*C*H*W (NCHW), values in [0, 1]. */
   images: Float32Array;
+  /** One class per pixel, N*H*W. */
   masks: Int32Array;
+  /** Number of images. */
   n: number;
+  /** Channels per image. */
   channels: number;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
+  /** Number of classes (labels are in [0, numClasses)). */
   numClasses: number;
+  /** Class names by label. */
   classNames: string[];
 }
 
 /** Options of {@link makeShapesSegmentation}. */
 export interface ShapesOptions {
+  /** Number of images. */
   n: number;
   /** Side of the square images (default 32). */
   size?: number;
@@ -104,6 +114,7 @@ export function makeShapesSegmentation(opts: ShapesOptions): SegmentationDataset
 
 /** Options of {@link SegmentationLoader}. */
 export interface SegmentationLoaderOptions {
+  /** Images per batch. */
   batchSize: number;
   /** Reshuffle every epoch (default false). */
   shuffle?: boolean;
@@ -113,24 +124,33 @@ export interface SegmentationLoaderOptions {
   hflip?: boolean;
   /** Per-channel mean subtracted (default 0s) and standard deviation divided by (default 1s). */
   mean?: readonly number[];
+  /** See `mean`. */
   std?: readonly number[];
   /** First epoch number (default 0). */
   epoch?: number;
+  /** Backend of the batches' tensors (default: the default backend). */
   backend?: BackendName;
 }
 
 /** Batches of a {@link SegmentationDataset}; the same (seed, epoch, batch) gives the same batch. */
 export class SegmentationLoader implements AsyncIterable<Batch> {
+  /** The data set it reads. */
   readonly dataset: SegmentationDataset;
+  /** Images per batch. */
   readonly batchSize: number;
+  /** Whether each epoch visits the images in a new seeded order. */
   readonly shuffle: boolean;
+  /** Seed of the order and the flips. */
   readonly seed: number;
+  /** Whether image and mask are flipped horizontally with probability 1/2. */
   readonly hflip: boolean;
+  /** The epoch the next iteration produces. */
   epoch: number;
   private readonly mean: number[];
   private readonly invStd: number[];
   private readonly backend?: BackendName;
 
+  /** Batches of `dataset`; options are checked here. */
   constructor(dataset: SegmentationDataset, opts: SegmentationLoaderOptions) {
     const c = dataset.channels;
     if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) {
@@ -240,6 +260,7 @@ export class SegmentationLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /** The batches of the next epoch. */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.epochBatches();
   }

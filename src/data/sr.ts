@@ -20,12 +20,17 @@ import { mulberry32, shuffleInPlace } from "./synthetic.ts";
 
 /** One HR image and its LR version, 8-bit CHW planes. */
 export interface SrImage {
+  /** The HR file's path relative to the data set's folder (or its file stem). */
   name: string;
+  /** Channels of both images (1 grey, 3 RGB). */
   channels: 1 | 3;
   /** HR size (a multiple of `scale`). */
   height: number;
+  /** HR width (a multiple of `scale`). */
   width: number;
+  /** Upscaling factor from LR to HR. */
   scale: number;
+  /** `channels x height x width` HR samples. */
   hr: Uint8Array;
   /** `channels x height/scale x width/scale`. */
   lr: Uint8Array;
@@ -33,15 +38,21 @@ export interface SrImage {
 
 /** A set of {@link SrImage}s of one scale. */
 export interface SrDataset {
+  /** Short name of the set. */
   name: string;
+  /** Upscaling factor of every pair. */
   scale: number;
+  /** Channels of every image. */
   channels: 1 | 3;
+  /** The image pairs. */
   images: SrImage[];
 }
 
 /** Training and held-out pairs. */
 export interface SrData {
+  /** Pairs to train on. */
   train: SrDataset;
+  /** Held-out pairs to evaluate on. */
   test: SrDataset;
   /** Where the held-out images come from. */
   split: "div2k" | "folders" | "fraction" | "embedded";

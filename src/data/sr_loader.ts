@@ -19,6 +19,7 @@ import type { SrDataset, SrImage } from "./sr.ts";
 export interface SrPatchOptions {
   /** Side of the LR patch (the HR patch is `patchSize * scale`). */
   patchSize: number;
+  /** Patch pairs per batch. */
   batchSize: number;
   /** Patches drawn from every image per epoch (default 1). */
   patchesPerImage?: number;
@@ -34,8 +35,11 @@ export interface SrPatchOptions {
 
 /** A batch on the host: LR patches, HR patches, count. */
 export interface SrHostBatch {
+  /** LR patches, n * C * p * p values in [0, 1]. */
   x: Float32Array;
+  /** HR patches, n * C * (p s) * (p s) values in [0, 1]. */
   y: Float32Array;
+  /** Patch pairs in the batch. */
   n: number;
 }
 
@@ -84,16 +88,23 @@ function patch(
  * ```
  */
 export class SrPatchLoader implements AsyncIterable<Batch> {
+  /** The image pairs it cuts patches from. */
   readonly dataset: SrDataset;
+  /** Side of the LR patch in pixels. */
   readonly patchSize: number;
+  /** Patch pairs per batch. */
   readonly batchSize: number;
+  /** Patches drawn from every image per epoch. */
   readonly patchesPerImage: number;
+  /** Seed of the patch positions and the augmentation. */
   readonly seed: number;
+  /** Whether patches are flipped horizontally / vertically and transposed at random. */
   readonly augment: boolean;
   /** The epoch the next iteration will produce. */
   epoch: number;
   private readonly backend?: BackendName;
 
+  /** Patch batches of `dataset`; options are checked here. */
   constructor(dataset: SrDataset, opts: SrPatchOptions) {
     const name = dataset.name;
     for (const k of ["patchSize", "batchSize"] as const) {
@@ -203,6 +214,7 @@ export class SrPatchLoader implements AsyncIterable<Batch> {
     }
   }
 
+  /** The batches of the next epoch. */
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
     return this.epochBatches();
   }

@@ -11,9 +11,13 @@ export type TensorKind = "input" | "param" | "buffer" | "constant" | "activation
 
 /** One tensor of the graph. */
 export interface GraphTensor {
+  /** Index in {@link Graph.tensors}. */
   id: number;
+  /** Shape as traced. */
   shape: number[];
+  /** Element type. */
   dtype: DType;
+  /** What produces it: an input, a parameter, a buffer, a constant or an op. */
   kind: TensorKind;
   /** Parameter or buffer path ("layer1.0.conv1.weight") for `param`/`buffer` tensors. */
   name?: string;
@@ -37,13 +41,17 @@ export interface NodeParam {
 
 /** One op application. */
 export interface GraphNode {
+  /** Index in {@link Graph.nodes} (topological order). */
   id: number;
+  /** The op's registry name. */
   op: string;
   /** Attributes as the op received them (plain data, deep-copied). */
   attrs: Record<string, unknown>;
   /** Module path the op ran under ("layer2.0.conv1"; "" for the root module). */
   path: string;
+  /** Tensor ids it reads, in the op's input order. */
   inputs: number[];
+  /** Tensor ids it writes. */
   outputs: number[];
   /** The inputs that are parameters or buffers. */
   params: NodeParam[];
@@ -57,8 +65,11 @@ export interface GraphParam {
   name: string;
   /** Other paths of the same tensor (a module registered twice). */
   aliases: string[];
+  /** Shape of the tensor. */
   shape: number[];
+  /** Element type. */
   dtype: DType;
+  /** A trained parameter (true) or a buffer such as BatchNorm running statistics (false). */
   trainable: boolean;
   /** Graph tensor id, or -1 when no op reads it. */
   tensor: number;
@@ -66,9 +77,13 @@ export interface GraphParam {
 
 /** Plain data of a {@link Graph} (what `trace` records). */
 export interface GraphData {
+  /** Op nodes in topological order. */
   nodes: GraphNode[];
+  /** Every tensor by id. */
   tensors: GraphTensor[];
+  /** Tensor ids of the model inputs. */
   inputs: number[];
+  /** Tensor ids of the model outputs. */
   outputs: number[];
   /** Every parameter and buffer of the model, trainable first, in registration order. */
   params: GraphParam[];
@@ -118,9 +133,13 @@ export function packOutput(
 
 /** A traced graph with adjacency maps. */
 export class Graph implements GraphData {
+  /** Op nodes in topological order. */
   readonly nodes: GraphNode[];
+  /** Every tensor by id. */
   readonly tensors: GraphTensor[];
+  /** Tensor ids of the model inputs. */
   readonly inputs: number[];
+  /** Tensor ids of the model outputs. */
   readonly outputs: number[];
   readonly params: GraphParam[];
   readonly constants: Map<number, Tensor>;
@@ -129,6 +148,7 @@ export class Graph implements GraphData {
   private readonly users: number[][];
   private readonly byName = new Map<string, GraphParam>();
 
+  /** A graph from recorded data, with its adjacency maps built. */
   constructor(d: GraphData) {
     this.nodes = d.nodes;
     this.tensors = d.tensors;

@@ -74,6 +74,11 @@ export async function writeFileAtomic(
       } catch { /* already closed */ }
     }
     if (created) await Deno.remove(tmp).catch(() => {});
+    // OS errors ("No space left on device (os error 28)") do not say which file: add it, keeping
+    // the error's class.
+    if (err instanceof Error && !err.message.includes(target)) {
+      err.message = `writing ${target}: ${err.message}`;
+    }
     throw err;
   }
   await syncDir(dir);
@@ -99,6 +104,14 @@ export function writeTextAtomic(
 async function writeAll(file: Deno.FsFile, chunk: Uint8Array): Promise<void> {
   let off = 0;
   while (off < chunk.length) off += await file.write(chunk.subarray(off));
+}
+
+/**
+ * Whether a file name is one of {@link writeFileAtomic}'s temporary files (`.<name>.<tag>.tmp`):
+ * left behind only when a process died mid-write, so the owner of a folder may remove them.
+ */
+export function isAtomicTemp(name: string): boolean {
+  return /^\..+\.[0-9a-f]{12}\.tmp$/.test(name);
 }
 
 function randomTag(): string {

@@ -20,9 +20,13 @@ export interface ImageQualityOptions {
 
 /** An image as CHW planes with values in [0, 1]. */
 export interface Planes {
+  /** `channels * height * width` values, plane after plane. */
   data: ArrayLike<number>;
+  /** Planes (1 grey, 3 RGB). */
   channels: number;
+  /** Height in pixels. */
   height: number;
+  /** Width in pixels. */
   width: number;
 }
 
@@ -169,7 +173,9 @@ export function ssim(sr: Planes, hr: Planes, opts: ImageQualityOptions = {}): nu
 
 /** PSNR and SSIM of one image pair. */
 export interface ImageQuality {
+  /** Peak signal-to-noise ratio (dB). */
   psnr: number;
+  /** Structural similarity in [-1, 1]. */
   ssim: number;
 }
 

@@ -8,6 +8,7 @@ import { type Rng, rngFor } from "../random.ts";
 
 /** Where to create the tensor and which generator to use. */
 export interface ParamInitOptions {
+  /** Backend of the created tensor (default: the default backend). */
   backend?: BackendName;
   /** Explicit seed (default: the global generator). */
   seed?: number;

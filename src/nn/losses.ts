@@ -13,6 +13,7 @@ export type LossReduction = "mean" | "sum" | "none";
 export interface CrossEntropyLossOptions {
   /** Mix the one-hot targets with the uniform distribution: (1-s)·onehot + s/K (default 0). */
   labelSmoothing?: number;
+  /** How per-element losses are combined (default "mean"). */
   reduction?: LossReduction;
 }
 

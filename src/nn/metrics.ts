@@ -15,13 +15,17 @@ export interface ClassificationStats {
   loss: number;
   /** Fraction of images whose arg-max class equals the label. */
   accuracy: number;
+  /** Images added. */
   images: number;
 }
 
 /** The sums of a {@link ClassificationMeter}, as plain numbers. */
 export interface MeterState {
+  /** Sum of the batches' mean losses times their image counts. */
   lossSum: number;
+  /** Images whose arg-max class equals the label. */
   correct: number;
+  /** Images added. */
   images: number;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Tensor } from "../tensor.ts";
 import { withPath } from "../ops/registry.ts";
+import { checkInterrupt } from "../interrupt.ts";
 
 /** What a model's `forward` returns: one tensor, an array of tensors or a record of them. */
 export type ModuleOutput = Tensor | readonly Tensor[] | { readonly [name: string]: Tensor };
@@ -58,8 +59,12 @@ export abstract class Module<O extends ModuleOutput = Tensor> {
   /** The computation. Invoke modules with {@link call}, which records the module path. */
   abstract forward(...xs: Tensor[]): O;
 
-  /** Run `forward` with this module's name pushed on the op path. */
+  /**
+   * Run `forward` with this module's name pushed on the op path (a stop requested through
+   * `setInterruptProbe` is honoured here, between layers).
+   */
   call(...xs: Tensor[]): O {
+    checkInterrupt(this.name || "forward");
     return withPath(this.name, () => this.forward(...xs));
   }
 

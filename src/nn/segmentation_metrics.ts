@@ -21,12 +21,15 @@ export interface SegmentationStats {
   meanIoU: number;
   /** Per class: true positives / (predicted + labelled - true positives); NaN when absent. */
   iou: number[];
+  /** Labelled pixels counted. */
   pixels: number;
 }
 
 /** The raw sums of a {@link SegmentationMeter}: loss x pixels, then per class TP, predicted, labelled. */
 export interface SegmentationMeterState {
+  /** Loss x pixels, then for each class: true positives, predicted, labelled. */
   sums: number[];
+  /** Labelled pixels counted. */
   pixels: number;
 }
 
@@ -52,6 +55,7 @@ export class SegmentationMeter {
   /** Pixels added so far. */
   pixels = 0;
 
+  /** Sums for `numClasses` classes. */
   constructor(readonly numClasses: number) {
     if (!Number.isInteger(numClasses) || numClasses < 2) {
       throw new RangeError(

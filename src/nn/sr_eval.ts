@@ -135,9 +135,11 @@ export interface SrEvalResult {
   ssim: number;
   /** Mean absolute error of the raw outputs against HR (the training loss), over all pixels. */
   l1: number;
+  /** Images evaluated. */
   images: number;
   /** The bicubic baseline, when asked for. */
   bicubic?: ImageQuality;
+  /** PSNR and SSIM of each image, by name. */
   perImage: ({ name: string } & ImageQuality)[];
 }
 

@@ -13,13 +13,17 @@ import { crossEntropyLoss } from "./losses.ts";
  * not import optim/ (which imports io/, which imports nn/).
  */
 export interface StepOptimizer {
+  /** Update the parameters from their gradients. */
   step(): void;
+  /** Clear the parameters' gradients. */
   zeroGrad(): void;
 }
 
 /** A batch of inputs and targets (labels, target images, label maps). */
 export interface TrainBatch {
+  /** Inputs. */
   x: Tensor;
+  /** Targets: class labels, target images or label maps. */
   y: Tensor;
 }
 

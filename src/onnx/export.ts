@@ -46,16 +46,24 @@ export interface OnnxExportOptions {
    * reshape to fixed sizes, a flatten into a linear layer) is an error naming the op and layer.
    */
   dynamicAxes?: Readonly<Record<number, string>>;
+  /**
+   * Key/value strings stored in the model's `metadata_props` (read them back with any ONNX
+   * reader): preprocessing, class names, provenance.
+   */
+  metadata?: Readonly<Record<string, string>>;
 }
 
 /** Declared input and output shapes, with symbolic names for dynamic axes. */
 export interface OnnxDeclaredShapes {
+  /** Declared shape of each graph input. */
   inputs: OnnxDim[][];
+  /** Declared shape of each graph output. */
   outputs: OnnxDim[][];
 }
 
 /** What {@link exportOnnx} wrote. */
 export interface OnnxExportInfo {
+  /** The file written. */
   path: string;
   /** Size of the file in bytes. */
   bytes: number;
@@ -65,10 +73,13 @@ export interface OnnxExportInfo {
   initializers: number;
   /** Input and output shapes (the first input and output). */
   inputShape: number[];
+  /** The first output's shape (batch included, as traced). */
   outputShape: number[];
-  /** Every input's and output's shape. */
+  /** Every input's shape. */
   inputShapes: number[][];
+  /** Every output's shape. */
   outputShapes: number[][];
+  /** The ONNX opset of the file. */
   opset: number;
 }
 
@@ -186,7 +197,7 @@ export async function graphToOnnx(
     const i = graph.outputs.indexOf(t);
     b.output(name, declared?.outputs[i] ?? gt.shape, onnxDtype(gt.dtype, `output ${name}`));
   }
-  return { bytes: b.encode(opts.graphName ?? "oto"), nodes, initializers };
+  return { bytes: b.encode(opts.graphName ?? "oto", opts.metadata), nodes, initializers };
 }
 
 /**

@@ -3,7 +3,9 @@
  * importer works with: nodes with typed attributes, initializers as host values, graph inputs
  * and outputs with their declared shapes (a string or missing dimension is dynamic).
  */
-import onnxProto from "onnx-proto";
+// Inline npm: specifier: mod.ts must load without the project's import map (see writer.ts).
+// deno-lint-ignore no-import-prefix
+import onnxProto from "npm:onnx-proto@8.0.1";
 import { type HostValue, hostValue } from "./values.ts";
 
 const { onnx } = onnxProto;

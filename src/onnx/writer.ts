@@ -2,7 +2,10 @@
  * Builds ONNX models with `npm:onnx-proto`: the emitter handed to every op's `onnx` facet,
  * plus graph inputs, outputs and initializers. Opset 17 (LayerNormalization is native).
  */
-import onnxProto from "onnx-proto";
+// An inline npm: specifier, not the import map's bare name: mod.ts must load from any folder
+// (and from a URL) without the project's deno.json.
+// deno-lint-ignore no-import-prefix
+import onnxProto from "npm:onnx-proto@8.0.1";
 import type { OnnxAttr, OnnxEmitter } from "./rules.ts";
 
 const { onnx } = onnxProto;
@@ -115,13 +118,14 @@ export class OnnxBuilder implements OnnxEmitter {
     this.outputs.push(valueInfo(name, shape, dtype));
   }
 
-  /** Serialise the model. */
-  encode(graphName = "oto"): Uint8Array {
+  /** Serialise the model, with `metadata` as its `metadata_props` (key/value strings). */
+  encode(graphName = "oto", metadata: Readonly<Record<string, string>> = {}): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       opsetImport: [{ domain: "", version: OPSET }],
       producerName: "oto",
       producerVersion: "0.1.0",
+      metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
       graph: onnx.GraphProto.create({
         name: graphName,
         node: this.nodes,

@@ -13,6 +13,7 @@ import { ints, rand } from "./samples.ts";
 
 /** Attributes of concat: the (normalised) axis. */
 export interface ConcatAttrs {
+  /** The axis the inputs are joined along. */
   axis: number;
 }
 
@@ -112,7 +113,9 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /** Attributes of split: the axis and the size of each part along it. */
 export interface SplitAttrs {
+  /** The axis the input is split along. */
   axis: number;
+  /** The size of each part along it (they sum to the input's size). */
   sizes: readonly number[];
 }
 

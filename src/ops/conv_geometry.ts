@@ -28,14 +28,19 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 
 /** Normalised attributes of `conv2d`. */
 export interface Conv2dAttrs {
+  /** Step between windows [h, w]. */
   stride: [number, number];
+  /** Zero padding on each side [h, w]. */
   padding: [number, number];
+  /** Spacing between kernel taps [h, w]. */
   dilation: [number, number];
+  /** Channel groups. */
   groups: number;
 }
 
 /** Normalised attributes of `convTranspose2d`. */
 export interface ConvTranspose2dAttrs extends Conv2dAttrs {
+  /** Extra rows and columns added to one side of the output [h, w]. */
   outputPadding: [number, number];
 }
 
@@ -44,6 +49,7 @@ export interface ConvTranspose2dAttrs extends Conv2dAttrs {
  * produces ([H, W] of the conv input for `conv2dBackwardInput`, [kh, kw] for the weight).
  */
 export interface ConvBackwardAttrs extends Conv2dAttrs {
+  /** [H, W] of the conv input (input gradient) or [kh, kw] (weight gradient). */
   size: [number, number];
 }
 

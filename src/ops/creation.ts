@@ -14,7 +14,9 @@ import { fill } from "./fill.ts";
 
 /** Where and how to create a tensor. */
 export interface CreateOptions {
+  /** Backend of the tensor (default: the default backend). */
   backend?: BackendName;
+  /** Element type (default "f32"). */
   dtype?: DType;
 }
 
@@ -24,7 +26,8 @@ export interface RandomOptions extends CreateOptions {
   seed?: number;
 }
 
-type Nested = number | Nested[];
+/** Numbers nested in arrays, as `tensor()` accepts them ([[1, 2], [3, 4]]). */
+export type Nested = number | Nested[];
 
 const backendOf = (opts: CreateOptions): BackendName => opts.backend ?? getDefaultBackend();
 

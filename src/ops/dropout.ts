@@ -20,7 +20,9 @@ const dropSample = (name: string, shape: number[], p: number, seed: number) => (
 
 /** Attributes of the dropout op (training mode only; eval never records it). */
 export interface DropoutAttrs {
+  /** Probability of zeroing an element. */
   p: number;
+  /** Seed of the mask. */
   seed: number;
 }
 
@@ -86,7 +88,9 @@ const dropoutOp: OpSpec<DropoutAttrs> = defineOp<DropoutAttrs>({
 
 /** Options of {@link dropout}. */
 export interface DropoutOptions {
+  /** Probability of zeroing an element, in [0, 1]. */
   p: number;
+  /** Whether dropout applies (false: the identity). */
   training: boolean;
   /** Mask seed (default: drawn from the global generator, see `manualSeed`). */
   seed?: number;

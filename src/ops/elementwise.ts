@@ -10,7 +10,7 @@ import { type DType, type HostArray, numel, type Tensor } from "../tensor.ts";
 import { fill } from "./fill.ts";
 import { apply1, defineOp, type OpSpec, shapeError } from "./registry.ts";
 import { broadcastShapes, broadcastStrides, elementMap, packShape, sameShape } from "./util.ts";
-import type { ChannelRule, NoFacet, OnnxRule, OpSample } from "./spec.ts";
+import type { ChannelRule, OnnxRule, OpSample } from "./spec.ts";
 import { kink } from "./samples.ts";
 import { binarySamples, compareTie, tieData, unarySamples } from "./elementwise_samples.ts";
 
@@ -19,32 +19,8 @@ const wgslType = (d: DType) => d;
 // ---------------------------------------------------------------------------------------------
 // Unary
 
-/** Attributes of unary ops: `alpha`/`beta` are op-specific scalars (slope, scale, shift). */
-export interface UnaryAttrs {
-  alpha: number;
-  beta: number;
-}
-
-type UnaryGrad = (x: Tensor, y: Tensor, g: Tensor, a: UnaryAttrs) => Tensor;
-
-/** One unary op: its kernel body, reference, gradient and ONNX mapping side by side. */
-export interface UnaryRow {
-  /** WGSL body of `fn f(x: f32) -> f32`, may use p.alpha, p.beta. */
-  wgsl: string;
-  cpu: (x: number, alpha: number, beta: number) => number;
-  /** d(out)/d(in) * g, from input x, output y and output gradient g (or why there is none). */
-  grad: UnaryGrad | { none: string };
-  /** f(0) == 0, so an all-zero channel stays zero (ZIG pass-through). */
-  zeroInvariant: boolean;
-  /** Channel rule when it depends on the attributes (clamp); overrides `zeroInvariant`. */
-  channels?: ChannelRule<UnaryAttrs>;
-  onnx: OnnxRule<UnaryAttrs> | NoFacet;
-  /** Range of the samples' inputs (default [-2, 2]) and their attributes (default 0, 0). */
-  domain?: [number, number];
-  attrs?: UnaryAttrs;
-  /** Samples beyond the shared ones: kinks with their tie rule, other attributes. */
-  samples?: OpSample<UnaryAttrs>[];
-}
+import type { UnaryAttrs, UnaryGrad, UnaryRow } from "./unary_row.ts";
+export type { UnaryAttrs, UnaryGrad, UnaryRow };
 
 const SQRT1_2 = Math.SQRT1_2;
 function erf(x: number): number {

@@ -16,6 +16,7 @@ import { ints, rand } from "./samples.ts";
 
 /** Attributes of gather: the (normalised) axis of `x` that the indices pick from. */
 export interface GatherAttrs {
+  /** The axis of `x` the indices pick from. */
   axis: number;
 }
 

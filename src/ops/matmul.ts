@@ -19,7 +19,9 @@ const mm = (name: string, a: number[], b: number[], transA = false, transB = fal
 
 /** Attributes: transpose the last two axes of A and/or B before multiplying. */
 export interface MatmulAttrs {
+  /** Multiply by the transpose of A (its last two axes). */
   transA: boolean;
+  /** Multiply by the transpose of B (its last two axes). */
   transB: boolean;
 }
 
@@ -205,15 +207,21 @@ export function setMatmulKernel(p: MatmulKernelPolicy): MatmulKernelPolicy {
 
 /** Shape of one matmul dispatch: C[b] (m x n) = op(A[b]) (m x k) @ op(B[b]) (k x n). */
 export interface MatmulDims {
+  /** Rows of C. */
   m: number;
+  /** Columns of C. */
   n: number;
+  /** The shared (inner) dimension. */
   k: number;
   /** Number of output matrices. */
   batch: number;
   /** Element stride between A matrices (0 broadcasts A over the batch); likewise sb for B. */
   sa: number;
+  /** Element stride between B matrices (0 broadcasts B). */
   sb: number;
+  /** A is read transposed. */
   transA: boolean;
+  /** B is read transposed. */
   transB: boolean;
 }
 

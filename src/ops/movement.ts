@@ -82,10 +82,17 @@ const reshapeOp = defineAliasOp<ReshapeAttrs>({
   follow: (_a, t, [x]) => ({ shape: reshapeTarget(t.ins[0].shape, t.outs[0].shape, x.shape) }),
   cost: () => ({ macs: 0, flops: 0 }),
   onnx: (e, io) => {
-    const shape = io.info.outs[0].shape;
-    const s = e.constant(shape.map(Number), [shape.length], "i64");
-    // ONNX reads a 0 in the target as "keep that input dim" unless allowzero is set.
-    e.node("Reshape", [io.inputs[0], s], io.outputs, shape.includes(0) ? { allowzero: 1 } : {});
+    const [i, o] = [io.info.ins[0].shape, io.info.outs[0].shape];
+    if (o.includes(0)) {
+      // ONNX reads a 0 in the target as "keep that input dim" unless allowzero is set.
+      const s = e.constant(o.map(Number), [o.length], "i64");
+      e.node("Reshape", [io.inputs[0], s], io.outputs, { allowzero: 1 });
+      return;
+    }
+    // A kept leading (batch) dimension is written as 0, "copy it from the input", so the file
+    // works at any batch size.
+    const dims = o.map((d, k) => (k === 0 && i.length > 0 && d === i[0] ? 0 : Number(d)));
+    e.node("Reshape", [io.inputs[0], e.constant(dims, [dims.length], "i64")], io.outputs);
   },
   samples: [
     { name: "flatten NCHW", ins: [rand([2, 3, 2, 2])], attrs: { shape: [2, -1] } },

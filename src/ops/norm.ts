@@ -117,8 +117,11 @@ function affineOr(x: Tensor, t: Tensor | null, shape: readonly number[], value: 
 
 /** Attributes of {@link batchNorm}. */
 export interface BatchNormAttrs {
+  /** Batch statistics (true, updating the running ones) or the running statistics. */
   training: boolean;
+  /** Weight of the batch's statistics in the running averages. */
   momentum: number;
+  /** Added to the variance before the square root. */
   eps: number;
 }
 
@@ -181,8 +184,11 @@ const batchNormOp = defineOp<BatchNormAttrs>({
 
 /** Options of {@link batchNorm}. */
 export interface BatchNormOptions {
+  /** Batch statistics (true, updating the running ones) or the running statistics. */
   training: boolean;
+  /** Weight of the batch's statistics in the running averages (default 0.1). */
   momentum?: number;
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
 }
 
@@ -225,6 +231,7 @@ export function batchNorm(
 
 /** Attributes of {@link instanceNorm}. */
 export interface EpsAttrs {
+  /** Added to the variance before the square root. */
   eps: number;
 }
 
@@ -267,7 +274,9 @@ export function instanceNorm(
 
 /** Attributes of {@link groupNorm}. */
 export interface GroupNormAttrs {
+  /** Groups the channels are split into. */
   groups: number;
+  /** Added to the variance before the square root. */
   eps: number;
 }
 
@@ -340,7 +349,9 @@ export function groupNorm(
 
 /** Attributes of {@link layerNorm}. */
 export interface LayerNormAttrs {
+  /** The trailing dimensions normalised together. */
   normalizedShape: readonly number[];
+  /** Added to the variance before the square root. */
   eps: number;
   /**
    * Divisor of the statistics (default: the normalised elements). A pruned model keeps the
@@ -477,6 +488,7 @@ export function layerNorm(
 
 /** Attributes of {@link layerNorm2d}. */
 export interface LayerNorm2dAttrs {
+  /** Added to the variance before the square root. */
   eps: number;
   /** Divisor of the statistics (default C): channels beyond C count as zeros. */
   normCount: number;
@@ -538,6 +550,7 @@ const layerNorm2dOp = defineOp<LayerNorm2dAttrs>({
 
 /** Options of {@link layerNorm2d}. */
 export interface LayerNorm2dOptions {
+  /** Added to the variance before the square root (default 1e-6). */
   eps?: number;
   /** Expected channel count (checked when given). */
   channels?: number;

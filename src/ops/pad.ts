@@ -12,8 +12,11 @@ import { ints, rand } from "./samples.ts";
 
 /** Attributes of {@link pad}: elements added before and after each axis, and the fill value. */
 export interface PadAttrs {
+  /** Elements added before each axis (one entry per axis). */
   before: readonly number[];
+  /** Elements added after each axis. */
   after: readonly number[];
+  /** The value of the added elements. */
   value: number;
 }
 

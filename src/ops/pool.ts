@@ -28,14 +28,20 @@ import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./regist
 import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
 import { fixed, ramp, rand, values } from "./samples.ts";
 
-type Pair = [number, number];
+/** A [height, width] pair. */
+export type Pair = [number, number];
 
 /** Normalised window attributes of max and average pooling. */
 export interface Pool2dAttrs {
+  /** Window [h, w]. */
   kernel: Pair;
+  /** Step between windows [h, w]. */
   stride: Pair;
+  /** Padding on each side [h, w]. */
   padding: Pair;
+  /** Spacing between window taps [h, w]. */
   dilation: Pair;
+  /** Output sizes round up (a last, partial window). */
   ceilMode: boolean;
   /** Average pooling only: divide by the window including padding (PyTorch default true). */
   countIncludePad: boolean;
@@ -43,24 +49,35 @@ export interface Pool2dAttrs {
 
 /** Attributes of adaptive average pooling: the output size. */
 export interface AdaptivePoolAttrs {
+  /** Output [h, w]. */
   size: Pair;
 }
 
 /** Options of {@link maxPool2d}. Numbers apply to both axes; pairs are [h, w]. */
 export interface MaxPool2dOptions {
+  /** Window size. */
   kernel: number | readonly number[];
+  /** Step between windows (default: the window). */
   stride?: number | readonly number[];
+  /** Implicit -infinity padding on each side (default 0). */
   padding?: number | readonly number[];
+  /** Spacing between window taps (default 1). */
   dilation?: number | readonly number[];
+  /** Round output sizes up (default false). */
   ceilMode?: boolean;
 }
 
 /** Options of {@link avgPool2d}. */
 export interface AvgPool2dOptions {
+  /** Window size. */
   kernel: number | readonly number[];
+  /** Step between windows (default: the window). */
   stride?: number | readonly number[];
+  /** Zero padding on each side (default 0). */
   padding?: number | readonly number[];
+  /** Divide by the window including padding (default true, as PyTorch). */
   countIncludePad?: boolean;
+  /** Round output sizes up (default false). */
   ceilMode?: boolean;
 }
 

@@ -68,7 +68,9 @@ function reduceSamples(kind: Kind): OpSample<ReduceAttrs>[] {
 
 /** Attributes of reductions. */
 export interface ReduceAttrs {
+  /** The (normalised) axes reduced over. */
   axes: readonly number[];
+  /** Keep the reduced axes with size 1. */
   keepDims: boolean;
 }
 

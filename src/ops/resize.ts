@@ -39,8 +39,11 @@ const f32 = Math.fround;
 
 /** Attributes of {@link upsample} (normalised). */
 export interface UpsampleAttrs {
+  /** Output size / input size [h, w]. */
   scale: [number, number];
+  /** How output pixels are computed from input pixels. */
   mode: "nearest" | "bilinear";
+  /** Bilinear only: corner pixel centres map onto each other. */
   alignCorners: boolean;
 }
 
@@ -48,6 +51,7 @@ export interface UpsampleAttrs {
 export interface UpsampleOptions {
   /** Output size = floor(input size · scaleFactor) per spatial axis. */
   scaleFactor: number | readonly number[];
+  /** "nearest" (default) or "bilinear". */
   mode?: "nearest" | "bilinear";
   /** Bilinear only: map corner pixel centres onto each other (PyTorch default false). */
   alignCorners?: boolean;
@@ -227,6 +231,7 @@ export function upsample(x: Tensor, opts: UpsampleOptions): Tensor {
 
 /** Attributes of pixelShuffle / pixelUnshuffle. */
 export interface ShuffleAttrs {
+  /** The block side r: r^2 channels become an r x r block of pixels (or back). */
   factor: number;
 }
 

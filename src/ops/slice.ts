@@ -21,8 +21,11 @@ const SLICES: [string, number[], number[], number[], number[]][] = [
 
 /** Normalised slice: first index and step per axis (every axis) and the output shape. */
 export interface SliceAttrs {
+  /** First index per axis. */
   starts: readonly number[];
+  /** Step per axis. */
   steps: readonly number[];
+  /** Output shape. */
   shape: readonly number[];
 }
 

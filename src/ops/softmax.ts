@@ -46,6 +46,7 @@ const ceSamples = (grad: boolean): OpSample<CrossEntropyAttrs>[] =>
 
 /** Attributes of softmax / logSoftmax: the (normalised) axis. */
 export interface SoftmaxAttrs {
+  /** The axis normalised over. */
   axis: number;
 }
 

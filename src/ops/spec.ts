@@ -16,18 +16,23 @@ export type HostArray = Float32Array | Int32Array | Uint32Array;
 
 /** Shape and dtype, the part of a tensor that shape rules see. */
 export interface TensorInfo {
+  /** The shape. */
   shape: readonly number[];
+  /** The element type. */
   dtype: DType;
 }
 
 /** Input/output shapes as the facets see them. */
 export interface OpInfo {
+  /** Shapes and dtypes of the op's inputs. */
   ins: readonly TensorInfo[];
+  /** Shapes and dtypes of the op's outputs. */
   outs: readonly TensorInfo[];
 }
 
 /** A facet an op does not have, and why (a backward kernel has no ONNX form, argmax no grad). */
 export interface NoFacet {
+  /** Why the op has no such facet. */
   none: string;
 }
 
@@ -205,6 +210,7 @@ export type OnnxRule<A = unknown> = (
 
 /** One input of a sample: a shape and either explicit values or seeded random ones. */
 export interface SampleInput {
+  /** The input's shape. */
   readonly shape: readonly number[];
   /** Element type (default f32). */
   readonly dtype?: DType;
@@ -251,7 +257,9 @@ export interface TieRule {
 export interface OpSample<A> {
   /** What the sample covers ("stride 2, dilation 2, padding larger than the kernel"). */
   readonly name: string;
+  /** The inputs, as host values. */
   readonly ins: readonly SampleInput[];
+  /** The attributes. */
   readonly attrs: A;
   /** The sample sits on a tie or kink: the rule its gradient and output follow there. */
   readonly ties?: TieRule;
@@ -288,6 +296,7 @@ export interface BackendFacets<A> {
 
 /** Facets every op has, whatever its kernels. */
 export interface OpFacets<A, T> {
+  /** The op's registry name ("conv2d"). */
   readonly name: string;
   /** Names of the inputs, which tell graph capture the role of a parameter input. */
   readonly inputNames?: readonly string[];
@@ -318,11 +327,13 @@ export interface OpFacets<A, T> {
 
 /** An op that computes its outputs with a kernel on every backend. */
 export interface KernelOp<A, T> extends OpFacets<A, T>, BackendFacets<A> {
+  /** Not an alias: the op runs a kernel. */
   readonly alias?: false;
 }
 
 /** An op whose output 0 shares input 0's storage (reshape): no kernel runs on any backend. */
 export interface AliasOp<A, T> extends OpFacets<A, T> {
+  /** The op's output 0 is a view of input 0. */
   readonly alias: true;
   /** Never called, so never written. */
   readonly cpu?: never;
@@ -337,8 +348,12 @@ export type OpSpec<A, T> = KernelOp<A, T> | AliasOp<A, T>;
 
 /** How a tensor was computed: the op application autograd walks back through. */
 export interface GradNode<T> {
+  /** The op that was applied. */
   op: OpSpec<never, T>;
+  /** Its inputs. */
   ins: readonly T[];
+  /** Its outputs. */
   outs: readonly T[];
+  /** Its attributes. */
   attrs: unknown;
 }

@@ -13,9 +13,13 @@ import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}. */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr?: number;
+  /** Decay rates of the first and second moments (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the second moment's square root (default 1e-8). */
   eps?: number;
+  /** Weight decay (Adam: added to the gradient, default 0; AdamW: decoupled, default 1e-2). */
   weightDecay?: number;
 }
 
@@ -96,9 +100,12 @@ const adamOp = defineOp<AdamAttrs>({
   })),
 });
 
-type AdamHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };
+/** The hyper-parameters of one Adam(W) parameter group. */
+export type AdamHyper = { lr: number; betas: [number, number]; eps: number; weightDecay: number };
 
-class AdamBase extends Optimizer<AdamHyper> {
+/** What Adam and AdamW share: the moments, bias correction and the update kernel. */
+export class AdamBase extends Optimizer<AdamHyper> {
+  /** `decoupled`: AdamW's weight decay (p *= 1 - lr wd) instead of Adam's (added to g). */
   constructor(
     params: ParamsInput<AdamHyper>,
     opts: AdamOptions,
@@ -121,6 +128,7 @@ class AdamBase extends Optimizer<AdamHyper> {
     }
   }
 
+  /** One Adam(W) update of `p` from its gradient `g`, with the group's hyper-parameters. */
   protected update(
     p: Tensor,
     g: Tensor,
@@ -162,6 +170,7 @@ class AdamBase extends Optimizer<AdamHyper> {
  * ```
  */
 export class Adam extends AdamBase {
+  /** Adam over `params` (tensors or groups with their own options). */
   constructor(params: ParamsInput<AdamHyper>, opts: AdamOptions = {}) {
     super(params, opts, false, "Adam");
   }
@@ -172,6 +181,7 @@ export class Adam extends AdamBase {
  * Adam step. Default weight decay 1e-2.
  */
 export class AdamW extends AdamBase {
+  /** AdamW over `params` (tensors or groups with their own options). */
   constructor(params: ParamsInput<AdamHyper>, opts: AdamOptions = {}) {
     super(params, opts, true, "AdamW");
   }

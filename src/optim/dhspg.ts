@@ -128,12 +128,17 @@ export interface DHSPGStats {
   step: number;
   /** Zero groups / prunable groups. */
   groupSparsity: number;
+  /** Prunable groups that are exactly zero. */
   zeroGroups: number;
+  /** Prunable groups. */
   totalGroups: number;
   /** Whether zeroGroups/totalGroups >= target. */
   reachedTarget: boolean;
+  /** Whether the partition into G_p and G_np has happened. */
   partitioned: boolean;
+  /** Groups in G_p (penalised toward zero). */
   numGp: number;
+  /** Groups in G_np (trained as the base optimizer). */
   numGnp: number;
   /** Sum of group norms. */
   omega: number;
@@ -188,25 +193,45 @@ type TableKey =
  * `schedules.ts` work as with SGD/Adam.
  */
 export class DHSPG extends Optimizer<{ lr: number }> {
+  /** See {@link DHSPGOptions.variant}. */
   readonly variant: DHSPGVariant;
+  /** See {@link DHSPGOptions.targetGroupSparsity}. */
   targetGroupSparsity: number;
+  /** See {@link DHSPGOptions.tolerance}. */
   tolerance: number;
+  /** See {@link DHSPGOptions.epsilon}. */
   epsilon: number;
+  /** See {@link DHSPGOptions.startPruningStep}. */
   readonly startPruningStep: number;
+  /** See {@link DHSPGOptions.partitionStep}. */
   partitionStep: number;
+  /** See {@link DHSPGOptions.halfSpaceStep}. */
   halfSpaceStep: number;
+  /** See {@link DHSPGOptions.warmUpSteps}. */
   warmUpSteps: number;
+  /** See {@link DHSPGOptions.groupDivisible}. */
   groupDivisible: number;
+  /** See {@link DHSPGOptions.fixedZeroGroups}. */
   fixedZeroGroups: boolean;
+  /** See {@link DHSPGOptions.lambda}. */
   lambda: number;
+  /** See {@link DHSPGOptions.lambdaAmplify}. */
   lambdaAmplify: number;
+  /** See {@link DHSPGOptions.hatLambdaCoeff}. */
   hatLambdaCoeff: number;
+  /** See {@link DHSPGOptions.firstMomentum}. */
   firstMomentum: number;
+  /** See {@link DHSPGOptions.secondMomentum}. */
   secondMomentum: number;
+  /** See {@link DHSPGOptions.dampening}. */
   dampening: number;
+  /** See {@link DHSPGOptions.weightDecay}. */
   weightDecay: number;
+  /** See {@link DHSPGOptions.weightDecayType}. */
   weightDecayType: "l2_norm" | "l1_norm";
+  /** See {@link DHSPGOptions.upperGroupSparsity}. */
   upperGroupSparsity: number;
+  /** See {@link DHSPGOptions.partitionScope}. */
   partitionScope: "global" | "zig";
 
   private partitioned_ = false;
@@ -216,6 +241,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
   /** Which moment buffers the variant keeps. */
   private readonly needs: { m: boolean; v: boolean };
 
+  /** DHSPG over the named parameters, grouped by `partition`'s ZIGs; unset options from §4.2. */
   constructor(
     params: Map<string, Tensor> | Iterable<[string, Tensor]>,
     partition: Partition,
@@ -275,6 +301,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     this.hadGrad = this.layout.params.map(() => false);
   }
 
+  /** Throw (naming the option) when a hyper-parameter is out of range. */
   private validate(): void {
     const bad = (what: string) => {
       throw new Error(`DHSPG: ${what}`);
@@ -316,6 +343,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     return this.layout.params.map((p) => p.name);
   }
 
+  /** Smallest number of zero groups that meets the target sparsity. */
   private needZeros(): number {
     // Smallest k with k / total >= target (in float64).
     const total = this.layout.ng;
@@ -456,6 +484,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     };
   }
 
+  /** The statistics vector, read back from the GPU engine (or the cpu engine's). */
   private async rawStats(): Promise<Float32Array> {
     if (this.engine instanceof GpuEngine) {
       await this.engine.refresh(this.needZeros());

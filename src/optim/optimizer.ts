@@ -46,6 +46,7 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** The optimizer's name ("SGD", "Adam", ...), recorded in its {@link stateDict}. */
   readonly kind: string;
 
+  /** Parameter groups from `params` over `defaults`; `name` is recorded in the state. */
   constructor(params: ParamsInput<H>, defaults: H, name: string) {
     this.kind = name;
     const list = [...(params as Iterable<unknown>)];

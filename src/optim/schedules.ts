@@ -11,6 +11,7 @@ import type { Optimizer } from "./optimizer.ts";
  * optimizer, so schedules can be nested.
  */
 export interface LrSchedule {
+  /** The lr at step `t` for an initial lr `base`. */
   lrAt(t: number, base: number): number;
 }
 
@@ -33,6 +34,7 @@ export abstract class LRScheduler implements LrSchedule {
     }
   }
 
+  /** The lr at step `t` for an initial lr `base`. */
   abstract lrAt(t: number, base: number): number;
 
   /** Advance one step (epoch or iteration) and set the new learning rates. */
@@ -46,6 +48,7 @@ export abstract class LRScheduler implements LrSchedule {
     return this.opt ? this.opt.paramGroups.map((g) => g.lr) : [];
   }
 
+  /** Set every group's lr for the current step. */
   private apply(): void {
     if (!this.opt) return;
     for (const g of this.opt.paramGroups) g.lr = this.lrAt(this.lastStep, g.initialLr!);
@@ -60,8 +63,11 @@ function checkPositiveInt(what: string, v: number): void {
 
 /** lr = base · gamma^⌊t / stepSize⌋ (`torch.optim.lr_scheduler.StepLR`). */
 export class StepLR extends LRScheduler {
+  /** Steps between decays. */
   readonly stepSize: number;
+  /** Factor of each decay. */
   readonly gamma: number;
+  /** Decay `optimizer`'s lr (or none, nested) by `gamma` (default 0.1) every `stepSize` steps. */
   constructor(
     optimizer: Optimizer<{ lr: number }> | null,
     opts: { stepSize: number; gamma?: number },
@@ -73,6 +79,7 @@ export class StepLR extends LRScheduler {
     this.gamma = gamma;
     this.attach(optimizer);
   }
+  /** base * gamma^floor(t / stepSize). */
   lrAt(t: number, base: number): number {
     return base * this.gamma ** Math.floor(t / this.stepSize);
   }
@@ -83,8 +90,11 @@ export class StepLR extends LRScheduler {
  * `torch.optim.lr_scheduler.CosineAnnealingLR`): lr = etaMin + (base − etaMin)(1 + cos(πt/tMax))/2.
  */
 export class CosineAnnealing extends LRScheduler {
+  /** Steps from the base lr to `etaMin`. */
   readonly tMax: number;
+  /** The lr after `tMax` steps. */
   readonly etaMin: number;
+  /** Anneal `optimizer`'s lr (or none, nested) to `etaMin` (default 0) over `tMax` steps. */
   constructor(
     optimizer: Optimizer<{ lr: number }> | null,
     opts: { tMax: number; etaMin?: number },
@@ -95,6 +105,7 @@ export class CosineAnnealing extends LRScheduler {
     this.etaMin = opts.etaMin ?? 0;
     this.attach(optimizer);
   }
+  /** etaMin + (base - etaMin)(1 + cos(pi t / tMax)) / 2. */
   lrAt(t: number, base: number): number {
     return this.etaMin + (base - this.etaMin) * (1 + Math.cos(Math.PI * t / this.tMax)) / 2;
   }
@@ -123,9 +134,13 @@ export class CosineAnnealing extends LRScheduler {
  * ```
  */
 export class LinearWarmup extends LRScheduler {
+  /** Steps of the warmup. */
   readonly warmupSteps: number;
+  /** Fraction of the base lr at step 0. */
   readonly startFactor: number;
+  /** The schedule after the warmup (constant base lr when null). */
   readonly then: LrSchedule | null;
+  /** Warm `optimizer`'s lr (or none, nested) up linearly, then follow `then`. */
   constructor(
     optimizer: Optimizer<{ lr: number }> | null,
     opts: { warmupSteps: number; startFactor?: number; then?: LrSchedule },
@@ -139,6 +154,7 @@ export class LinearWarmup extends LRScheduler {
     this.then = opts.then ?? null;
     this.attach(optimizer);
   }
+  /** Linear from startFactor * base to base, then `then` from step 0. */
   lrAt(t: number, base: number): number {
     if (t < this.warmupSteps) {
       return base * (this.startFactor + (1 - this.startFactor) * t / this.warmupSteps);

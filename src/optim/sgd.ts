@@ -25,10 +25,15 @@ import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link SGD}. */
 export interface SgdOptions {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor (default 0). */
   momentum?: number;
+  /** Dampening of the momentum (default 0). */
   dampening?: number;
+  /** Nesterov momentum (default false; needs momentum > 0 and no dampening). */
   nesterov?: boolean;
+  /** Weight decay added to the gradient (default 0). */
   weightDecay?: number;
 }
 
@@ -144,6 +149,7 @@ const sgdMomentumOp = defineOp<SgdAttrs>({
  * ```
  */
 export class SGD extends Optimizer<Required<SgdOptions>> {
+  /** SGD over `params` (tensors or groups with their own options). */
   constructor(params: ParamsInput<Required<SgdOptions>>, opts: SgdOptions) {
     const defaults: Required<SgdOptions> = {
       lr: opts.lr,
@@ -162,6 +168,7 @@ export class SGD extends Optimizer<Required<SgdOptions>> {
     }
   }
 
+  /** One SGD update of `p` from its gradient `g`, with the group's hyper-parameters. */
   protected update(
     p: Tensor,
     g: Tensor,

@@ -6,9 +6,13 @@ import type { Partition, Zig } from "./types.ts";
 
 /** Totals shown at the top of a report. */
 export interface ReportTotals {
+  /** Model name (printed in the header). */
   model?: string;
+  /** Trainable parameters. */
   params: number;
+  /** Multiply-accumulates per image. */
   macs: number;
+  /** Arithmetic operations per image. */
   flops?: number;
 }
 

@@ -13,8 +13,11 @@
 export interface ParamSlice {
   /** Parameter or buffer path, as in `module.namedParameters()` ("layer1.0.conv1.weight"). */
   param: string;
+  /** The axis along which channels are laid out. */
   axis: number;
+  /** Index of the ZIG's channel 0 along the axis. */
   offset: number;
+  /** Consecutive indices per channel. */
   block: number;
   /** Distance between the first indices of consecutive groups (default `block`). */
   stride?: number;
@@ -74,6 +77,7 @@ export interface Zig {
 
 /** The whole partition. */
 export interface Partition {
+  /** Every ZIG, prunable or not. */
   zigs: Zig[];
   /** Trainable parameters outside every prunable ZIG member list (trained normally). */
   otherParams: string[];

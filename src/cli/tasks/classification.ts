@@ -12,70 +12,102 @@ import { loadImageCsv, loadImageFolder } from "../../data/folder.ts";
 import { FASHION_MNIST_DIR, loadFashionMnist, loadSample } from "../../data/idx.ts";
 import { loadCifar10 } from "../../data/cifar.ts";
 import { makeSynthetic } from "../../data/synthetic.ts";
+import { Rng } from "../../random.ts";
 import type { Settings } from "../settings.ts";
 import { ACCURACY, type MeterReading, type Task, type TaskData, type TaskMeter } from "../task.ts";
 
 /** Default CIFAR-10 location (binary version). */
 export const CIFAR10_DIR = "/usr/share/datasets/cifar10";
 
+/** Fashion-MNIST's classes, by label (the IDX files do not carry them). */
+export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
+]);
+
 /** Images per evaluation batch. */
 const EVAL_BATCH = 250;
+
+function named(d: ImageDataset, names: readonly string[]): ImageDataset {
+  return d.classNames || d.numClasses !== names.length ? d : { ...d, classNames: [...names] };
+}
+
+/**
+ * One split of a classification data set, pixels in [0, 1] (not normalised): the training
+ * images (the first `limit`) or the test images. `seed` is the synthetic set's.
+ */
+export async function loadClassificationSplit(
+  dataset: string,
+  split: "train" | "test",
+  opts: { dataDir?: string | null; limit?: number | null; seed?: number } = {},
+): Promise<ImageDataset> {
+  const limit = split === "train" ? opts.limit ?? undefined : undefined;
+  switch (dataset) {
+    case "sample":
+      return named(await loadSample(split, { limit }), FASHION_MNIST_CLASSES);
+    case "fashion-mnist": {
+      const dir = opts.dataDir ?? FASHION_MNIST_DIR;
+      return named(await loadFashionMnist(split, dir, { limit }), FASHION_MNIST_CLASSES);
+    }
+    case "cifar10":
+      return await loadCifar10(opts.dataDir ?? CIFAR10_DIR, split, { limit });
+    case "synthetic": {
+      const seed = opts.seed ?? 0;
+      return split === "train"
+        ? makeSynthetic({ n: opts.limit ?? 2048, seed: 1000 + seed })
+        : makeSynthetic({ n: 512, seed: 2000 + seed });
+    }
+  }
+  throw new Error(`classification: no data set "${dataset}"`);
+}
 
 async function loadPair(
   s: Settings,
 ): Promise<{ train: ImageDataset; test: ImageDataset; notes?: string[] }> {
+  if (s.dataset === "folder") return await loadFolder(s);
+  const opts = { dataDir: s.dataDir, limit: s.limit, seed: s.seed };
+  const [train, test] = await Promise.all([
+    loadClassificationSplit(s.dataset, "train", opts),
+    loadClassificationSplit(s.dataset, "test", opts),
+  ]);
+  return { train, test };
+}
+
+/**
+ * An image folder or CSV: its own train/test split, or a seeded `--val-split` fraction of every
+ * class held out as the test set (default 0.2).
+ */
+async function loadFolder(
+  s: Settings,
+): Promise<{ train: ImageDataset; test: ImageDataset; notes: string[] }> {
   const limit = s.limit ?? undefined;
-  switch (s.dataset) {
-    case "folder": {
-      const dir = s.dataDir!;
-      const opts = {
-        size: s.imageSize,
-        seed: s.seed,
-        skipBadImages: s.skipBadImages,
-        ...(s.valSplit !== null ? { valSplit: s.valSplit } : {}),
-      };
-      const d = dir.toLowerCase().endsWith(".csv")
-        ? await loadImageCsv(dir, opts)
-        : await loadImageFolder(dir, opts);
-      let train = d.train;
-      if (limit !== undefined && limit < train.n) {
-        train = subsetDataset(train, Array.from({ length: limit }, (_, i) => i), train.name);
-      }
-      const notes = [
-        ...d.skipped.map((b) => `skipped ${b.file}: ${b.problem}`),
-        ...(d.ignored.length
-          ? [`${d.ignored.length} files without an image extension ignored`]
-          : []),
-      ];
-      return { train, test: d.test, notes };
-    }
-    case "sample": {
-      const [train, test] = await Promise.all([loadSample("train", { limit }), loadSample("test")]);
-      return { train, test };
-    }
-    case "fashion-mnist": {
-      const dir = s.dataDir ?? FASHION_MNIST_DIR;
-      const [train, test] = await Promise.all([
-        loadFashionMnist("train", dir, { limit }),
-        loadFashionMnist("test", dir),
-      ]);
-      return { train, test };
-    }
-    case "cifar10": {
-      const dir = s.dataDir ?? CIFAR10_DIR;
-      const [train, test] = await Promise.all([
-        loadCifar10(dir, "train", { limit }),
-        loadCifar10(dir, "test"),
-      ]);
-      return { train, test };
-    }
-    case "synthetic":
-      return {
-        train: makeSynthetic({ n: s.limit ?? 2048, seed: 1000 + s.seed }),
-        test: makeSynthetic({ n: 512, seed: 2000 + s.seed }),
-      };
+  const dir = s.dataDir!;
+  const opts = {
+    size: s.imageSize,
+    seed: s.seed,
+    skipBadImages: s.skipBadImages,
+    ...(s.valSplit !== null ? { valSplit: s.valSplit } : {}),
+  };
+  const d = dir.toLowerCase().endsWith(".csv")
+    ? await loadImageCsv(dir, opts)
+    : await loadImageFolder(dir, opts);
+  let train = d.train;
+  if (limit !== undefined && limit < train.n) {
+    train = subsetDataset(train, Array.from({ length: limit }, (_, i) => i), train.name);
   }
-  throw new Error(`classification: no data set "${s.dataset}"`);
+  const notes = [
+    ...d.skipped.map((b) => `skipped ${b.file}: ${b.problem}`),
+    ...(d.ignored.length ? [`${d.ignored.length} files without an image extension ignored`] : []),
+  ];
+  return { train, test: d.test, notes };
 }
 
 /**
@@ -90,11 +122,39 @@ function augmentOf(s: Settings): { cropPadding: number; hflip: boolean } {
   return { cropPadding: 0, hflip: false };
 }
 
-/** A classification data pair as {@link TaskData}: normalised by the training set's statistics. */
+/**
+ * Split a training set into training and validation images: a seeded random `fraction` (at
+ * least one image) is held out, each part keeping the original order.
+ */
+export function splitValidation(
+  ds: ImageDataset,
+  fraction: number,
+  seed: number,
+): { train: ImageDataset; val: ImageDataset } {
+  const nVal = Math.max(1, Math.round(ds.n * fraction));
+  if (nVal >= ds.n) {
+    throw new Error(
+      `${ds.name}: --val-split ${fraction} leaves no training images (${ds.n} in all)`,
+    );
+  }
+  const held = new Set(new Rng(0x7a11d ^ seed).permutation(ds.n).subarray(0, nVal));
+  const keep = (want: boolean) =>
+    Array.from({ length: ds.n }, (_, i) => i).filter((i) => held.has(i) === want);
+  return {
+    train: subsetDataset(ds, keep(false), ds.name),
+    val: subsetDataset(ds, keep(true), ds.name.replace(/\/train$/, "") + "/val"),
+  };
+}
+
+/**
+ * A classification data set as {@link TaskData}: normalised by the training images'
+ * statistics; `val` (held-out training images) is evaluated per epoch instead of `test`.
+ */
 export function classificationData(
   train: ImageDataset,
   test: ImageDataset,
   augment: { cropPadding: number; hflip: boolean },
+  val: ImageDataset | null = null,
 ): TaskData {
   if (train.n === 0 || test.n === 0) {
     throw new Error(`${train.name}: the data set is empty (${train.n} train, ${test.n} test)`);
@@ -107,6 +167,7 @@ export function classificationData(
     // "fashion-mnist-sample/train" -> "fashion-mnist-sample" (the name of the pair).
     name: train.name.replace(/\/train$/, ""),
     trainCount: train.n,
+    valCount: val?.n ?? 0,
     testCount: test.n,
     inputShape: shape,
     classes: train.numClasses,
@@ -118,10 +179,11 @@ export function classificationData(
       numClasses: train.numClasses,
       inputSize: train.height,
     },
-    summary: `${train.n} train, ${test.n} test images of [${shape.join(", ")}], ` +
-      `${train.numClasses} classes`,
+    summary: `${train.n} train, ${val ? `${val.n} validation, ` : ""}${test.n} test images ` +
+      `of [${shape.join(", ")}], ${train.numClasses} classes`,
     trainBatches: ({ batchSize, seed }) =>
       new DataLoader(train, { batchSize, shuffle: true, seed, ...norm, ...augment }),
+    valBatches: () => val && new DataLoader(val, { batchSize: EVAL_BATCH, ...norm }),
     testBatches: testLoader,
     verifyBatch: () => {
       const b = testLoader().hostBatch(0, 0);
@@ -161,11 +223,19 @@ export const classification: Task = {
   metrics: [ACCURACY],
   async loadData(s) {
     const pair = await loadPair(s);
+    const train = pair.train;
     let test = pair.test;
     if (s.testLimit !== null && s.testLimit < test.n) {
       test = subsetDataset(test, Array.from({ length: s.testLimit }, (_, i) => i));
     }
-    const d = classificationData(pair.train, test, augmentOf(s));
+    // --val-split holds validation images out of the training set; a folder without a split
+    // of its own uses it for its test set instead (loadFolder).
+    const split = s.valSplit !== null && s.dataset !== "folder"
+      ? splitValidation(train, s.valSplit, s.seed)
+      : null;
+    const d = split
+      ? classificationData(split.train, test, augmentOf(s), split.val)
+      : classificationData(train, test, augmentOf(s));
     if (pair.notes?.length) {
       d.notes = pair.notes;
       const skipped = pair.notes.filter((n) => n.startsWith("skipped ")).length;

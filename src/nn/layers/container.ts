@@ -17,6 +17,7 @@ import type { Tensor } from "../../tensor.ts";
  * ```
  */
 export class Sequential extends Module {
+  /** The modules in order, registered as children "0", "1", ... */
   constructor(...modules: Module[]) {
     super();
     modules.forEach((m, i) => this.module(String(i), m));
@@ -58,6 +59,7 @@ export class Sequential extends Module {
     return this;
   }
 
+  /** Each module on the previous one's output, in order. */
   forward(x: Tensor): Tensor {
     let h = x;
     for (const [, m] of this.children()) h = m.call(h);

@@ -7,9 +7,13 @@ import { pair, positiveInt, type Size2 } from "./util.ts";
 
 /** Options of {@link Conv2d}. */
 export interface Conv2dLayerOptions {
+  /** Step between windows: one size or [height, width] (default 1). */
   stride?: Size2;
+  /** Zeros added on each side: one size or [height, width] (default 0). */
   padding?: Size2;
+  /** Spacing between kernel taps: one size or [height, width] (default 1). */
   dilation?: Size2;
+  /** Channel groups: in and out channels are split into this many groups (default 1). */
   groups?: number;
   /** Learn an additive bias (default true). */
   bias?: boolean;
@@ -34,15 +38,23 @@ function checkGroups(layer: string, inC: number, outC: number, groups: number): 
 }
 
 /** Geometry, weight and bias shared by {@link Conv2d} and {@link ConvTranspose2d}. */
-abstract class ConvBase extends Module {
+export abstract class ConvBase extends Module {
+  /** Input channels. */
   inChannels: number;
+  /** Output channels. */
   outChannels: number;
+  /** Kernel [height, width]. */
   kernelSize: [number, number];
+  /** Step between windows [height, width]. */
   stride: [number, number];
+  /** Zero padding on each side [height, width]. */
   padding: [number, number];
+  /** Spacing between kernel taps [height, width]. */
   dilation: [number, number];
+  /** Channel groups. */
   groups: number;
 
+  /** Options checked (errors name `layer`) and weights drawn as PyTorch does. */
   protected constructor(
     layer: string,
     inChannels: number,
@@ -94,6 +106,7 @@ abstract class ConvBase extends Module {
  * ```
  */
 export class Conv2d extends ConvBase {
+  /** `inChannels` to `outChannels` with a `kernelSize` kernel (one size or [kh, kw]). */
   constructor(
     inChannels: number,
     outChannels: number,
@@ -105,6 +118,7 @@ export class Conv2d extends ConvBase {
     this.initParams([outChannels, inChannels / this.groups, kh, kw], opts.bias);
   }
 
+  /** The convolution of x [N, inChannels, H, W] (plus bias): [N, outChannels, H', W']. */
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, {
       stride: this.stride,
@@ -129,8 +143,10 @@ export class Conv2d extends ConvBase {
  * ```
  */
 export class ConvTranspose2d extends ConvBase {
+  /** Extra rows and columns added to one side of the output. */
   outputPadding: [number, number];
 
+  /** `inChannels` to `outChannels` with a `kernelSize` kernel (one size or [kh, kw]). */
   constructor(
     inChannels: number,
     outChannels: number,
@@ -152,6 +168,7 @@ export class ConvTranspose2d extends ConvBase {
     this.initParams([inChannels, outChannels / this.groups, kh, kw], opts.bias);
   }
 
+  /** The transposed convolution of x [N, inChannels, H, W] (plus bias). */
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, {
       stride: this.stride,

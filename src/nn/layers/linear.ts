@@ -25,9 +25,12 @@ export interface LinearLayerOptions {
  * ```
  */
 export class Linear extends Module {
+  /** Size of each input's last dimension. */
   inFeatures: number;
+  /** Size of each output's last dimension. */
   outFeatures: number;
 
+  /** A [outFeatures, inFeatures] weight and (unless `bias: false`) a bias, PyTorch's init. */
   constructor(inFeatures: number, outFeatures: number, opts: LinearLayerOptions = {}) {
     super();
     this.inFeatures = positiveInt(inFeatures, "inFeatures", "Linear");
@@ -46,6 +49,7 @@ export class Linear extends Module {
     return this.getParam("bias") ?? null;
   }
 
+  /** x W^T + b over the last dimension of x. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }

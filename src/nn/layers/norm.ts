@@ -49,11 +49,16 @@ export interface BatchNormLayerOptions {
  * ```
  */
 export class BatchNorm2d extends Module {
+  /** Channels (the size of dimension 1). */
   numFeatures: number;
+  /** Added to the variance before the square root. */
   eps: number;
+  /** Weight of each new batch's statistics in the running averages. */
   momentum: number;
+  /** Whether the layer has a learned scale and shift. */
   affine: boolean;
 
+  /** BatchNorm over `numFeatures` channels (options as PyTorch's, with its defaults). */
   constructor(numFeatures: number, opts: BatchNormLayerOptions = {}) {
     super();
     this.numFeatures = positiveInt(numFeatures, "numFeatures", "BatchNorm2d");
@@ -86,6 +91,7 @@ export class BatchNorm2d extends Module {
     return this.getBuffer("running_var")!;
   }
 
+  /** Normalised x: batch statistics in train mode (updating the running ones), else running. */
   forward(x: Tensor): Tensor {
     const y = batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
@@ -102,6 +108,7 @@ export class BatchNorm2d extends Module {
 
 /** Options of {@link InstanceNorm2d}. */
 export interface InstanceNormLayerOptions {
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
   /** Learn a per-channel scale and shift (default false, as PyTorch). */
   affine?: boolean;
@@ -109,10 +116,14 @@ export interface InstanceNormLayerOptions {
 
 /** Instance normalisation: each (sample, channel) plane normalised on its own. No buffers. */
 export class InstanceNorm2d extends Module {
+  /** Channels (the size of dimension 1). */
   numFeatures: number;
+  /** Added to the variance before the square root. */
   eps: number;
+  /** Whether the layer has a learned scale and shift. */
   affine: boolean;
 
+  /** InstanceNorm over `numFeatures` channels (options as PyTorch's, with its defaults). */
   constructor(numFeatures: number, opts: InstanceNormLayerOptions = {}) {
     super();
     this.numFeatures = positiveInt(numFeatures, "numFeatures", "InstanceNorm2d");
@@ -124,6 +135,7 @@ export class InstanceNorm2d extends Module {
     }
   }
 
+  /** x normalised over each image's and channel's spatial positions. */
   forward(x: Tensor): Tensor {
     return instanceNorm(x, this.getParam("weight") ?? null, this.getParam("bias") ?? null, {
       eps: this.eps,
@@ -133,6 +145,7 @@ export class InstanceNorm2d extends Module {
 
 /** Options of {@link LayerNorm}. */
 export interface LayerNormLayerOptions {
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
   /** Learn `weight` and `bias` of the normalised shape (default true). */
   elementwiseAffine?: boolean;
@@ -147,10 +160,14 @@ export interface LayerNormLayerOptions {
  * ```
  */
 export class LayerNorm extends Module {
+  /** The trailing dimensions normalised together. */
   normalizedShape: number[];
+  /** Added to the variance before the square root. */
   eps: number;
+  /** Whether the layer has a learned elementwise scale and shift. */
   elementwiseAffine: boolean;
 
+  /** LayerNorm over the trailing `normalizedShape` dimensions (options as PyTorch's). */
   constructor(normalizedShape: number | readonly number[], opts: LayerNormLayerOptions = {}) {
     super();
     const shape = typeof normalizedShape === "number" ? [normalizedShape] : [...normalizedShape];
@@ -164,6 +181,7 @@ export class LayerNorm extends Module {
     }
   }
 
+  /** x normalised over its trailing `normalizedShape` dimensions. */
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.getParam("weight") ?? null, this.getParam("bias") ?? null, {
       normalizedShape: this.normalizedShape,
@@ -183,7 +201,9 @@ export interface LayerNorm2dLayerOptions {
  * with per-channel `weight` and `bias`: ConvNeXt's `LayerNorm2d`.
  */
 export class LayerNorm2d extends Module {
+  /** Channels (the size of dimension 1). */
   numChannels: number;
+  /** Added to the variance before the square root. */
   eps: number;
   /**
    * Channel count to divide by in the statistics, when it must differ from the actual channel
@@ -191,6 +211,7 @@ export class LayerNorm2d extends Module {
    */
   normCount?: number;
 
+  /** LayerNorm over the channels of NCHW input, at every position (ConvNeXt's). */
   constructor(numChannels: number, opts: LayerNorm2dLayerOptions = {}) {
     super();
     this.numChannels = positiveInt(numChannels, "numChannels", "LayerNorm2d");
@@ -199,6 +220,7 @@ export class LayerNorm2d extends Module {
     this.param("bias", constantInit([numChannels], 0));
   }
 
+  /** x normalised over its channels at each position. */
   forward(x: Tensor): Tensor {
     const attrs: { eps: number; normCount?: number } = { eps: this.eps };
     if (this.normCount !== undefined) attrs.normCount = this.normCount;
@@ -208,15 +230,20 @@ export class LayerNorm2d extends Module {
 
 /** Options of {@link GroupNorm}. */
 export interface GroupNormLayerOptions {
+  /** Added to the variance before the square root (default 1e-5). */
   eps?: number;
 }
 
 /** Group normalisation: channels split into `numGroups` groups normalised per sample. */
 export class GroupNorm extends Module {
+  /** Groups the channels are split into. */
   numGroups: number;
+  /** Channels (the size of dimension 1). */
   numChannels: number;
+  /** Added to the variance before the square root. */
   eps: number;
 
+  /** GroupNorm of `numChannels` channels in `numGroups` groups (options as PyTorch's). */
   constructor(numGroups: number, numChannels: number, opts: GroupNormLayerOptions = {}) {
     super();
     positiveInt(numGroups, "numGroups", "GroupNorm");
@@ -233,6 +260,7 @@ export class GroupNorm extends Module {
     this.param("bias", constantInit([numChannels], 0));
   }
 
+  /** x normalised over each group of channels and the spatial positions. */
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.getParam("weight")!, this.getParam("bias")!, {
       groups: this.numGroups,

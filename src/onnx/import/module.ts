@@ -66,6 +66,7 @@ export class OnnxModule<O extends ModuleOutput = Tensor> extends Module<O> {
   private refs: (NodeShapes | undefined)[] = [];
   private recording = false;
 
+  /** A module running `plan`'s nodes, its initializers placed on `device`. */
   constructor(plan: OnnxModulePlan, device: BackendName) {
     super();
     this.nodes = plan.nodes;
@@ -130,6 +131,7 @@ export class OnnxModule<O extends ModuleOutput = Tensor> extends Module<O> {
     this.inputShapes = xs.map((x) => [...x.shape]);
   }
 
+  /** Run the imported graph on its inputs, in the file's input order (any batch size when dynamic). */
   forward(...xs: Tensor[]): O {
     if (xs.length !== this.inputNames.length) {
       throw new Error(
