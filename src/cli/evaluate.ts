@@ -108,14 +108,14 @@ function parse(args: string[]) {
   }
   if (v.help) return null;
   if (!v.model) throw new UsageError(`missing --model DIR|FILE (${USAGE})`);
-  const datasets = classification.datasets;
-  if (!v.dataset || !datasets[v.dataset]) {
+  const datasets = classification.datasets.filter((d) => d !== "folder");
+  if (!v.dataset || !datasets.includes(v.dataset)) {
     throw new UsageError(
       `${v.dataset ? `unknown --dataset "${v.dataset}"` : "missing --dataset"}; choose one of ` +
-        Object.keys(datasets).join(", "),
+        datasets.join(", "),
     );
   }
-  if (v["data-dir"] !== undefined && datasets[v.dataset].dataDir === null) {
+  if (v["data-dir"] !== undefined && !["fashion-mnist", "cifar10"].includes(v.dataset)) {
     throw new UsageError(`--data-dir does not apply to --dataset ${v.dataset} (it has no files)`);
   }
   const int = (flag: string, s: string, min: number) => {

@@ -25,8 +25,6 @@ export interface Settings {
   dataDir: string | null;
   limit: number | null;
   testLimit: number | null;
-  /** Fraction of the training set held out for validation (0: the test set is evaluated per epoch). */
-  valSplit: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -44,7 +42,11 @@ export interface Settings {
   baseline: boolean;
   /** Also train the compressed architecture from scratch (fresh weights, same schedule). */
   scratch: boolean;
-  /** Held-out fraction of a data set that names no split (folders); null: the loader's default. */
+  /**
+   * `--val-split`: the fraction of the training images held out for validation (evaluated per
+   * epoch; the test set is then scored once, at the end); for a folder data set without a split
+   * of its own, the fraction held out as its test set. Null: none (folders: 0.2).
+   */
   valSplit: number | null;
   /** Leave out unreadable images (and list them) instead of stopping. */
   skipBadImages: boolean;
@@ -91,7 +93,6 @@ export const DEFAULTS: Readonly<Settings> = {
   dataDir: null,
   limit: null,
   testLimit: null,
-  valSplit: 0,
   epochs: 3,
   batchSize: 64,
   lr: 0.02,

@@ -76,10 +76,11 @@ export interface BatchSource {
 export interface TaskData {
   /** Name of the train/test pair ("fashion-mnist-sample"). */
   name: string;
-  /** Examples in the training, validation (0: none) and test set. */
+  /** Examples in the training and the test set. */
   trainCount: number;
-  valCount: number;
   testCount: number;
+  /** Training examples held out for validation (`--val-split`), when the task supports it. */
+  valCount?: number;
   /** One example as the model takes it: [channels, height, width]. */
   inputShape: number[];
   /** Classes of a classifier (null for image-to-image tasks). */
@@ -95,8 +96,11 @@ export interface TaskData {
   summary: string;
   /** Shuffled (and augmented) training batches. */
   trainBatches(opts: { batchSize: number; seed: number }): BatchSource;
-  /** Validation batches in order (held-out training examples), or null without a split. */
-  valBatches(): BatchSource | null;
+  /**
+   * Validation batches in order (held-out training examples), evaluated per epoch instead of
+   * the test set; absent or null without a validation split.
+   */
+  valBatches?(): BatchSource | null;
   /** Test batches in order. */
   testBatches(): BatchSource;
   /** The first test batch on the host, normalised: the full-vs-compressed check's input. */
@@ -107,23 +111,12 @@ export interface TaskData {
   notes?: string[];
 }
 
-/** One data set of a task (`--dataset`). */
-export interface DatasetSpec {
-  /** What it is, for --help. */
-  help: string;
-  /**
-   * Where its files are by default (`--data-dir` overrides it), or null for a data set with no
-   * files (embedded, generated): `--data-dir` is then an error.
-   */
-  dataDir: string | null;
-}
-
 /** A training task: the record the CLI's loop is generic over. */
 export interface Task {
   /** Its name (`--task`). */
   name: string;
-  /** Its data sets (`--dataset`) by name; the first is the default. */
-  datasets: Readonly<Record<string, DatasetSpec>>;
+  /** Its data sets (`--dataset`), the first is the default. */
+  datasets: readonly string[];
   /** The metrics shown per epoch and in reports; the first is the headline. */
   metrics: readonly MetricSpec[];
   /**

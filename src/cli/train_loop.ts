@@ -183,8 +183,9 @@ async function runEpochs(
 ): Promise<TrainedRun> {
   const { s, data, io, flags, task, signals } = ctx;
   const loader = data.trainBatches({ batchSize: s.batchSize, seed: s.seed });
-  const evalSrc = data.valBatches() ?? data.testBatches();
-  const ev: Split = data.valBatches() ? "val" : "test";
+  const val = data.valBatches?.() ?? null;
+  const evalSrc = val ?? data.testBatches();
+  const ev: Split = val ? "val" : "test";
   const schedule = new CosineAnnealing(null, { tMax: s.epochs * loader.length });
   const curveEvery = Math.max(1, Math.ceil(loader.length / CURVE_POINTS));
   let history: EpochRecord[] = [], curve: CurvePoint[] = [];
