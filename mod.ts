@@ -42,7 +42,7 @@ export type {
   OpInfo,
   OpSample,
   OpSpec as OpSpecOf,
-  SampleInput,
+  SampleInput as OpSampleInput,
   TieBreak,
   TieRule,
 } from "./src/ops/spec.ts";
@@ -69,6 +69,7 @@ export {
   type GraphParam,
   type GraphTensor,
   type NodeParam,
+  type OutputKind,
   type TensorKind,
 } from "./src/graph/graph.ts";
 export {
@@ -90,7 +91,8 @@ export {
   type ReportTotals,
 } from "./src/zig/report.ts";
 export type { ChannelRule } from "./src/zig/rules.ts";
-export type { ParamSlice, Partition, Zig } from "./src/zig/types.ts";
+export type { Blocker, ParamSlice, Partition, Zig } from "./src/zig/types.ts";
+export type { TensorChannels } from "./src/zig/assemble.ts";
 export {
   compress,
   type CompressOptions,

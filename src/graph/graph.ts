@@ -94,6 +94,7 @@ export interface GraphData {
    * are `outputNames` (in `outputs` order).
    */
   outputKind?: OutputKind;
+  /** The record's keys, in `outputs` order (record outputs only). */
   outputNames?: string[];
 }
 
@@ -143,7 +144,9 @@ export class Graph implements GraphData {
   readonly outputs: number[];
   readonly params: GraphParam[];
   readonly constants: Map<number, Tensor>;
+  /** How the model returned its outputs (see {@link GraphData.outputKind}). */
   readonly outputKind: OutputKind;
+  /** The record's keys, in `outputs` order (record outputs only). */
   readonly outputNames: string[];
   private readonly users: number[][];
   private readonly byName = new Map<string, GraphParam>();

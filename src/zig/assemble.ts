@@ -14,8 +14,11 @@ import type { Blocker, ParamSlice, Zig } from "./types.ts";
 
 /** The ZIG and group of every channel position of one tensor (-1: no ZIG). */
 export interface TensorChannels {
+  /** The tensor's channel axes. */
   axes: number[];
+  /** ZIG id of each channel position (-1: no ZIG). */
   zig: Int32Array;
+  /** Group (channel) index within its ZIG of each position. */
   group: Int32Array;
 }
 

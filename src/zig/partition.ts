@@ -42,6 +42,7 @@ export interface PartitionOptions {
 
 /** The partition plus the channels of every tensor (for DOT and compression). */
 export interface Analysis {
+  /** The ZIGs. */
   partition: Partition;
   /** ZIG ids of each tensor's channels, in order of first appearance (-1: no ZIG). */
   tensorZigs: Map<number, number[]>;

@@ -49,6 +49,7 @@ export interface Blocker {
   op: string;
   /** Module path of the op ("" for the root module). */
   layer: string;
+  /** The reason ("not zero-invariant", "tied to the model input", ...). */
   why: string;
 }
 
