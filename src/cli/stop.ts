@@ -152,7 +152,7 @@ export class StepGuard {
   restore(): void {
     for (const [b, s] of this.saved) {
       if (b.backend === "webgpu") copyBuffer(s.storage.gpu!, b.storage.gpu!, b.size * 4);
-      else if (b.backend === "cpu") b.hostData().set(s.hostData());
+      else if (b.backend === "cpu" || b.backend === "wasm") b.hostData().set(s.hostData());
       else throw new Error(`StepGuard: cannot restore a buffer on backend ${b.backend}`);
     }
     setGlobalRngState(this.rng);
