@@ -25,9 +25,13 @@ export function sizeClass(bytes: number): number {
 
 /** Byte counts of the heap: held by live blocks, idle in free lists, carved from memory. */
 export interface HeapStats {
+  /** Bytes in blocks that tensors hold now. */
   liveBytes: number;
+  /** Bytes in freed blocks kept in the size classes' free lists for reuse. */
   pooledBytes: number;
+  /** Bytes ever carved from the memory (live + pooled). */
   allocatedBytes: number;
+  /** The wasm memory's size in bytes. */
   memoryBytes: number;
 }
 
