@@ -12,6 +12,7 @@ import { decodeSafetensors } from "../src/io/safetensors.ts";
 import { isAtomicTemp, writeFileAtomic } from "../src/io/atomic.ts";
 import { LOCK_NAME, lockOwnerAlive, lockRunDir, STALE_SECONDS } from "../src/cli/run_dir.ts";
 import { StopSignals } from "../src/cli/stop.ts";
+import { readCheckpointMeta } from "../src/cli/checkpoint.ts";
 import { assertOneLine, cli, denoCommand, readUntil, TINY, withTempDir } from "./cli_helpers.ts";
 
 const weights = async (path: string) => decodeSafetensors(await Deno.readFile(path), path).tensors;
@@ -188,13 +189,14 @@ Deno.test("a write that fails (file too large, disk full) is one line naming the
   });
 });
 
-Deno.test("SIGHUP stops like SIGTERM: checkpoint, exit 129, --resume finishes", async () => {
+Deno.test("SIGHUP stops like SIGTERM: checkpoint, exit 129, --resume finishes with every process's time", async () => {
   if (Deno.build.os === "windows") return;
   await withTempDir("oto_runs_hup_", async (dir) => {
     const train = new URL("../src/cli/train.ts", import.meta.url).pathname;
     const args = [...TINY.filter((a) => a !== "--quiet"), "--epochs", "12", "--out", dir];
     const child = denoCommand(["run", "-A", train, ...args]).spawn();
-    await readUntil(child, /oto epoch 1\/12:/);
+    // Epoch 1 is done (trained and evaluated) when epoch 2's line starts.
+    await readUntil(child, /oto epoch 2\/12:/);
     child.kill("SIGHUP");
     const out = await child.output();
     const stderr = new TextDecoder().decode(out.stderr);
@@ -203,11 +205,35 @@ Deno.test("SIGHUP stops like SIGTERM: checkpoint, exit 129, --resume finishes", 
       stderr,
       /^train: interrupted \(SIGHUP\) .*; checkpoint saved, continue with --resume$/m,
     );
-    const done = await cli("train", ["--resume", "--out", dir, "--quiet"]);
+    // Resumed for one step only, then stopped again: far less time than the first process,
+    // so a resumed clock that forgot the first process's time goes backwards.
+    const ckFile = join(dir, "checkpoint.safetensors");
+    const ck1 = (await readCheckpointMeta(ckFile))!;
+    assert.ok((ck1.elapsed as number) > 0 && ck1.sessions === 1, "the first process's time");
+    const next = ["--resume", "--out", dir, "--quiet"];
+    const one = await cli("train", [...next, "--stop-after-step", String(ck1.step + 1)]);
+    assert.equal(one.code, 3, one.stderr);
+    const ck2 = (await readCheckpointMeta(ckFile))!;
+    assert.equal(ck2.sessions, 2);
+    assert.ok(
+      (ck2.elapsed as number) > (ck1.elapsed as number),
+      `wall time over both processes: ${ck2.elapsed} after ${ck1.elapsed}`,
+    );
+    const done = await cli("train", next);
     assert.equal(done.code, 0, done.stderr);
     const rep = JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
     assert.equal(rep.history.length, 12);
-    assert.equal(rep.timings.sessions, 2, "the report counts both processes");
+    assert.equal(rep.timings.sessions, 3, "the report counts every process");
+    assert.ok(
+      rep.timings.totalSeconds > (ck2.elapsed as number),
+      "total includes earlier processes",
+    );
+    // Training seconds: every epoch's, those trained by earlier processes included.
+    const perEpoch = rep.history.reduce((t: number, h: { seconds: number }) => t + h.seconds, 0);
+    assert.ok(
+      Math.abs(rep.timings.trainSeconds - perEpoch) <= 1e-9 * perEpoch,
+      `training seconds ${rep.timings.trainSeconds} = the epochs' ${perEpoch}`,
+    );
   });
 });
 
