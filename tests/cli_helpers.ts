@@ -55,9 +55,20 @@ export async function deno(args: string[], opts: DenoOptions = {}): Promise<Run>
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** Run one of the CLIs (`deno run -A`). */
+/**
+ * The permission flags of a `deno task` in deno.json (`--allow-read`, `--allow-run=dot`, ...),
+ * so that tests run each CLI with exactly what its task grants.
+ */
+export function taskPermissions(task: string): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const line: string | undefined = config.tasks?.[task];
+  if (line === undefined) throw new Error(`deno.json has no task "${task}"`);
+  return line.split(/\s+/).filter((w) => w === "-A" || w.startsWith("--allow-"));
+}
+
+/** Run one of the CLIs with its deno task's permissions (`deno task train` grants). */
 export function cli(tool: keyof typeof CLI, args: string[], opts = {}): Promise<Run> {
-  return deno(["run", "-A", CLI[tool], ...args], opts);
+  return deno(["run", ...taskPermissions(tool), CLI[tool], ...args], opts);
 }
 
 /** A tiny training run: 4-channel small CNN, 96 synthetic images, pruning from the second step. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { deno, ROOT, withTempDir } from "./cli_helpers.ts";
+import { deno, ROOT, taskPermissions, withTempDir } from "./cli_helpers.ts";
 
 Deno.test("mod.ts imported from a scratch folder: prune and export without the import map", async () => {
   await withTempDir("oto_lib_", async (dir) => {
@@ -76,4 +76,20 @@ Deno.test("deno doc --lint mod.ts: every public symbol documented, no private ty
   const problems = (r.stderr.match(/^error\[[a-z-]+\]/gm) ?? []).length;
   assert.equal(problems, 0, r.stderr.slice(0, 3000));
   assert.equal(r.code, 0, r.stderr.slice(-500));
+});
+
+Deno.test("every deno task names the permissions it needs (none runs with -A)", () => {
+  const tasks: Record<string, string> = JSON.parse(
+    Deno.readTextFileSync(join(ROOT, "deno.json")),
+  ).tasks;
+  const runs = Object.entries(tasks).filter(([, line]) => /\bdeno (run|test|bench)\b/.test(line));
+  assert.ok(runs.length >= 8, "the tasks were read");
+  for (const [name, line] of runs) {
+    assert.doesNotMatch(line, /(^|\s)(-A|--allow-all)(\s|$)/, `task ${name}: ${line}`);
+  }
+  // The CLI tests run each tool with its task's flags (tests/cli_helpers.ts), so a task whose
+  // flags are too narrow fails those tests.
+  for (const tool of ["train", "partition", "evaluate", "predict"]) {
+    assert.ok(taskPermissions(tool).length > 0, tool);
+  }
 });
