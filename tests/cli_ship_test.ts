@@ -122,6 +122,39 @@ Deno.test("a run's compressed ONNX at batch 8 + its own preprocessing scores wha
       );
       assert.ok(Math.abs(got.loss - rep.compressed.testLoss) < 1e-3, `${got.loss}`);
     }
+    // --backend: the oracle backend scores the run folder as the report does; a backend for an
+    // ONNX file (onnxruntime runs it) or an unknown one is a flag error.
+    const onCpu = await cli("evaluate", [
+      "--model",
+      dir,
+      "--dataset",
+      "sample",
+      "--backend",
+      "cpu",
+      "--json",
+    ]);
+    assert.equal(onCpu.code, 0, onCpu.stderr);
+    const cpuScore = JSON.parse(onCpu.stdout.trim().split("\n").pop()!);
+    assert.equal(cpuScore.backend, "cpu");
+    assert.ok(Math.abs(cpuScore.accuracy - rep.compressed.testAccuracy) <= 1 / cpuScore.images);
+    for (
+      const [model, backend, want] of [
+        [
+          join(dir, "compressed.onnx"),
+          "wasm",
+          /--backend applies to \.safetensors models.*onnxruntime/,
+        ],
+        [dir, "tpu", /--backend must be one of auto, webgpu, wasm, cpu, got "tpu"/],
+      ] as const
+    ) {
+      for (const tool of ["evaluate", "predict"] as const) {
+        const extra = tool === "evaluate" ? ["--dataset", "sample"] : [join(dir, "x.png")];
+        const r = await cli(tool, ["--model", model, "--backend", backend, ...extra]);
+        assert.equal(r.code, 2, `${tool} --backend ${backend}: ${r.stderr}`);
+        assert.match(assertOneLine(r.stderr, tool, `--backend ${backend}`), want);
+      }
+    }
+
     // deno task predict on PNG files of test images: the classes onnxruntime gave them.
     const test = await loadSample("test");
     const { predicted } = await onnxAccuracy(join(dir, "compressed.onnx"), 8);

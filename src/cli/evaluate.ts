@@ -1,25 +1,31 @@
 /**
  * `deno task evaluate --model DIR|FILE --dataset NAME [--data-dir DIR] [--limit N]
- * [--batch-size N] [--seed N] [--json]`
+ * [--batch-size N] [--seed N] [--backend auto|webgpu|wasm|cpu] [--json]`
  *
  * Score a shipped model on a data set's test images exactly as a user would run it: the
  * preprocessing comes from the model file's own metadata (not from the data), the model runs
- * in onnxruntime (`.onnx`) or in oto (`.safetensors`; a run folder means its
- * `compressed.safetensors`), and loss and accuracy are computed on the host from the outputs.
+ * in onnxruntime (`.onnx`) or in oto (`.safetensors`, on `--backend`, default as `init()`
+ * chooses; a run folder means its `compressed.safetensors`), and loss and accuracy are computed
+ * on the host from the outputs.
  *
  * Exit codes: 0 done, 1 failed (file, data), 2 bad flags. Errors are one line.
  * @module
  */
 import { parseArgs } from "node:util";
-import { init } from "../init.ts";
 import { imageSize } from "../data/dataset.ts";
 import { oneLine, userPath } from "./paths.ts";
-import { loadShipped, resolveModelFile, type ShippedModel } from "./shipped.ts";
+import {
+  backendFlagProblem,
+  initFor,
+  loadShipped,
+  resolveModelFile,
+  type ShippedModel,
+} from "./shipped.ts";
 import { classification, loadClassificationSplit } from "./tasks/classification.ts";
 import type { Preprocessing } from "./preprocessing.ts";
 
 const USAGE = "usage: deno task evaluate --model DIR|FILE --dataset NAME [--data-dir DIR] " +
-  "[--limit N] [--batch-size N] [--seed N] [--json]";
+  "[--limit N] [--batch-size N] [--seed N] [--backend auto|webgpu|wasm|cpu] [--json]";
 
 /** A bad command line: one line, exit code 2. */
 class UsageError extends Error {}
@@ -99,6 +105,7 @@ function parse(args: string[]) {
         limit: { type: "string" },
         "batch-size": { type: "string", default: "100" },
         seed: { type: "string", default: "0" },
+        backend: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -132,6 +139,7 @@ function parse(args: string[]) {
     limit: v.limit === undefined ? null : int("limit", v.limit, 1),
     batch: int("batch-size", v["batch-size"]!, 1),
     seed: int("seed", v.seed!, 0),
+    backend: v.backend ?? null,
     json: v.json!,
   };
 }
@@ -151,7 +159,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const file = await resolveModelFile(o.model);
-  if (file.endsWith(".safetensors")) await init({ quiet: true });
+  const bad = backendFlagProblem(o.backend, file);
+  if (bad) {
+    console.error(`evaluate: ${bad}`);
+    return 2;
+  }
+  const backend = await initFor(file, o.backend);
   const model = await loadShipped(file);
   try {
     if (model.task !== "classification") {
@@ -175,9 +188,9 @@ export async function main(args: string[]): Promise<number> {
       ds.labels.subarray(0, n),
       o.batch,
     );
-    const runtime = model.runtime === "onnx" ? "onnxruntime" : "oto";
+    const runtime = model.runtime === "onnx" ? "onnxruntime" : `oto on ${backend}`;
     if (o.json) {
-      console.log(JSON.stringify({ file, runtime, dataset: ds.name, ...score }));
+      console.log(JSON.stringify({ file, runtime, backend, dataset: ds.name, ...score }));
     } else {
       console.log(
         `evaluate: ${file} (${runtime}) on ${ds.name}, ${score.images} images: accuracy ` +

@@ -1,5 +1,6 @@
 /**
- * `deno task predict --model DIR|FILE [--top K] [--batch-size N] [--json] IMAGE...`
+ * `deno task predict --model DIR|FILE [--top K] [--batch-size N] [--backend auto|webgpu|wasm|cpu]
+ * [--json] IMAGE...`
  *
  * Classify PNG or JPEG files with a shipped model, preprocessed exactly as its own metadata
  * says: converted to the model's channels (grey ↔ RGB as PIL's `convert`), resized on the
@@ -7,22 +8,28 @@
  * transform, bilinear), scaled to [0, 1] and normalised with the stored mean and std. A `.onnx`
  * file runs in onnxruntime, a `.safetensors` file (or a run folder: its
  * `compressed.safetensors`) in oto. Prints the top classes of each image with their
- * probabilities (softmax of the model's outputs).
+ * probabilities (softmax of the model's outputs). `--backend` picks oto's backend for a
+ * `.safetensors` model (default: as `init()` chooses).
  *
  * Exit codes: 0 done, 1 failed (an unreadable image or model: one line naming the file),
  * 2 bad flags.
  * @module
  */
 import { parseArgs } from "node:util";
-import { init } from "../init.ts";
 import { decodeImage, toFloatImage } from "../data/image.ts";
 import { resizeCenterCrop } from "../data/resample.ts";
 import { oneLine, userPath } from "./paths.ts";
-import { loadShipped, resolveModelFile, type ShippedModel } from "./shipped.ts";
+import {
+  backendFlagProblem,
+  initFor,
+  loadShipped,
+  resolveModelFile,
+  type ShippedModel,
+} from "./shipped.ts";
 import { normalise } from "./evaluate.ts";
 
-const USAGE = "usage: deno task predict --model DIR|FILE [--top K] [--batch-size N] [--json] " +
-  "IMAGE...";
+const USAGE = "usage: deno task predict --model DIR|FILE [--top K] [--batch-size N] " +
+  "[--backend auto|webgpu|wasm|cpu] [--json] IMAGE...";
 
 /** A bad command line: one line, exit code 2. */
 class UsageError extends Error {}
@@ -100,6 +107,7 @@ function parse(args: string[]) {
         model: { type: "string" },
         top: { type: "string", default: "3" },
         "batch-size": { type: "string", default: "32" },
+        backend: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -123,6 +131,7 @@ function parse(args: string[]) {
     files: r.positionals.map(userPath),
     top: int("top", v.top!),
     batch: int("batch-size", v["batch-size"]!),
+    backend: v.backend ?? null,
     json: v.json!,
   };
 }
@@ -142,7 +151,12 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   const file = await resolveModelFile(o.model);
-  if (file.endsWith(".safetensors")) await init({ quiet: true });
+  const bad = backendFlagProblem(o.backend, file);
+  if (bad) {
+    console.error(`predict: ${bad}`);
+    return 2;
+  }
+  await initFor(file, o.backend);
   const model = await loadShipped(file);
   try {
     if (model.task !== "classification") {

@@ -19,6 +19,7 @@ import { trace } from "../graph/trace.ts";
 import { partition } from "../zig/partition.ts";
 import { compress, zeroGroupsInPlace } from "../compress/compress.ts";
 import { zoo } from "../zoo/index.ts";
+import { init } from "../init.ts";
 import { META_KEYS, type Preprocessing, readPreprocessing } from "./preprocessing.ts";
 
 /** Metadata key of the architecture a safetensors file was saved from. */
@@ -62,6 +63,32 @@ export async function resolveModelFile(path: string): Promise<string> {
     `--model ${path}: a folder without compressed.safetensors or compressed.onnx (not a ` +
       `deno task train output folder?)`,
   );
+}
+
+/** What `--backend` accepts (the train CLI's choices). */
+export const BACKEND_CHOICES = ["auto", "webgpu", "wasm", "cpu"] as const;
+/** A `--backend` value. */
+export type BackendChoice = typeof BACKEND_CHOICES[number];
+
+/**
+ * A `--backend` flag's problem for `file`, or null: an unknown name, or a backend asked for a
+ * model that onnxruntime runs (only oto's `.safetensors` models run on oto's backends).
+ */
+export function backendFlagProblem(backend: string | null, file: string): string | null {
+  if (backend === null) return null;
+  if (!(BACKEND_CHOICES as readonly string[]).includes(backend)) {
+    return `--backend must be one of ${BACKEND_CHOICES.join(", ")}, got "${backend}"`;
+  }
+  if (!file.endsWith(".safetensors")) {
+    return `--backend applies to .safetensors models (run by oto); ${file} runs in onnxruntime`;
+  }
+  return null;
+}
+
+/** Start oto's backend when `file` is run by oto (`.safetensors`); returns its name or null. */
+export async function initFor(file: string, backend: string | null): Promise<string | null> {
+  if (!file.endsWith(".safetensors")) return null;
+  return (await init({ quiet: true, backend: (backend ?? "auto") as BackendChoice })).backend;
 }
 
 /** Load a model file (`.onnx` or `.safetensors`); errors name the file and the problem. */
