@@ -41,6 +41,7 @@ import type { OptimizerState } from "../optim/state.ts";
 import {
   loadSafetensors,
   type NamedArray,
+  readSafetensorsMetadata,
   SafetensorsError,
   saveSafetensors,
 } from "../io/safetensors.ts";
@@ -209,31 +210,25 @@ export function restoreCheckpoint(
  * null when there is no such file. Errors name the file.
  */
 export async function readCheckpointMeta(path: string): Promise<CheckpointMeta | null> {
-  let f: Deno.FsFile;
+  let meta;
   try {
-    f = await Deno.open(path, { read: true });
+    meta = await readSafetensorsMetadata(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw new Error(`checkpoint ${path}: ${(e as Error).message}`);
+    if (!(e instanceof SafetensorsError)) {
+      throw new Error(`checkpoint ${path}: ${(e as Error).message}`);
+    }
+    throw new Error(
+      `checkpoint ${path} is damaged: ${e.message.replace(`safetensors ${path}: `, "")}`,
+    );
+  }
+  if (meta === null) return null;
+  const raw = meta[META_KEY];
+  if (typeof raw !== "string") {
+    throw new Error(`checkpoint ${path} is damaged: no ${META_KEY} metadata`);
   }
   try {
-    const head = new Uint8Array(8);
-    if ((await f.read(head)) !== 8) throw new Error("shorter than a safetensors header");
-    const n = Number(new DataView(head.buffer).getBigUint64(0, true));
-    if (!(n > 0 && n < 100_000_000)) throw new Error(`header length ${n} is not plausible`);
-    const buf = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const r = await f.read(buf.subarray(got));
-      if (r === null) throw new Error("the header is truncated");
-      got += r;
-    }
-    const raw = JSON.parse(new TextDecoder().decode(buf))?.__metadata__?.[META_KEY];
-    if (typeof raw !== "string") throw new Error(`no ${META_KEY} metadata`);
     return JSON.parse(raw) as CheckpointMeta;
   } catch (e) {
     throw new Error(`checkpoint ${path} is damaged: ${(e as Error).message}`);
-  } finally {
-    f.close();
   }
 }

@@ -13,7 +13,7 @@ import onnxProto from "npm:onnx-proto@8.0.1";
 import { fromHost, getDefaultBackend, tidy } from "../tensor.ts";
 import { noGrad } from "../ops/registry.ts";
 import type { Module } from "../nn/module.ts";
-import { loadSafetensors } from "../io/safetensors.ts";
+import { loadSafetensors, readSafetensorsMetadata } from "../io/safetensors.ts";
 import { loadWeights } from "../io/weights.ts";
 import { trace } from "../graph/trace.ts";
 import { partition } from "../zig/partition.ts";
@@ -56,9 +56,14 @@ export async function resolveModelFile(path: string): Promise<string> {
   const st = await Deno.stat(path).catch(() => null);
   if (!st) throw new Error(`--model ${path} not found`);
   if (!st.isDirectory) return path;
-  for (const f of ["compressed.safetensors", "compressed.onnx"]) {
-    if (await Deno.stat(join(path, f)).catch(() => null)) return join(path, f);
-  }
+  // The safetensors file when oto can rebuild its model (a zoo model's run; an imported ONNX
+  // model's weights need its graph, so such a run is served by its ONNX file).
+  const weights = join(path, "compressed.safetensors");
+  const meta = await readSafetensorsMetadata(weights).catch(() => null);
+  if (meta?.[ARCH_KEY]) return weights;
+  const onnx = join(path, "compressed.onnx");
+  if (await Deno.stat(onnx).catch(() => null)) return onnx;
+  if (meta) return weights;
   throw new Error(
     `--model ${path}: a folder without compressed.safetensors or compressed.onnx (not a ` +
       `deno task train output folder?)`,

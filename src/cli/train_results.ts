@@ -147,16 +147,16 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
     dataset: data.name,
   });
   const meta = { ...shipped, settings: JSON.stringify(s) };
-  // The architecture: enough for oto to rebuild either model from its file alone.
+  // The architecture: enough for oto to rebuild a zoo model from its file alone. An imported
+  // ONNX model has none (its graph is in the ONNX files).
   const arch: Architecture = { model: s.model, options: buildOptions(s, data), input };
   const kept = Object.fromEntries(cr.zigs.filter((z) => z.prunable).map((z) => [z.id, z.kept]));
-  await saveWeights(model, files["full model weights (safetensors)"], {
-    ...meta,
-    [ARCH_KEY]: JSON.stringify(arch),
-  });
+  const archOf = (a: Architecture): Record<string, string> =>
+    s.onnx ? {} : { [ARCH_KEY]: JSON.stringify(a) };
+  await saveWeights(model, files["full model weights (safetensors)"], { ...meta, ...archOf(arch) });
   await saveWeights(small, files["compressed model weights (safetensors)"], {
     ...meta,
-    [ARCH_KEY]: JSON.stringify({ ...arch, kept }),
+    ...archOf({ ...arch, kept }),
   });
   // Any batch size (and, for fully convolutional tasks, any image size); the preprocessing and
   // class names travel with the file.

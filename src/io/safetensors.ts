@@ -493,6 +493,42 @@ export async function loadSafetensors(path: string | URL): Promise<SafetensorsFi
   return decodeSafetensors(await Deno.readFile(path), String(path));
 }
 
+/**
+ * The `__metadata__` of a safetensors file, reading only its header (not the tensors), or null
+ * when there is no such file. A file too short, or with an implausible or unreadable header,
+ * throws a {@link SafetensorsError} naming it; other failures to open it throw as they came.
+ */
+export async function readSafetensorsMetadata(
+  path: string,
+): Promise<Record<string, string> | null> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+  try {
+    const head = new Uint8Array(8);
+    if ((await f.read(head)) !== 8) throw new Error("shorter than a safetensors header");
+    const n = Number(new DataView(head.buffer).getBigUint64(0, true));
+    if (!(n > 0 && n <= MAX_HEADER_BYTES)) throw new Error(`header length ${n} is not plausible`);
+    const buf = new Uint8Array(n);
+    for (let got = 0; got < n;) {
+      const r = await f.read(buf.subarray(got));
+      if (r === null) throw new Error("the header is truncated");
+      got += r;
+    }
+    const meta = JSON.parse(new TextDecoder().decode(buf))?.__metadata__ ?? {};
+    if (typeof meta !== "object" || Array.isArray(meta)) throw new Error("bad __metadata__");
+    return meta as Record<string, string>;
+  } catch (e) {
+    throw new SafetensorsError(path, (e as Error).message);
+  } finally {
+    f.close();
+  }
+}
+
 /** Most names listed per problem category in a {@link checkAgainst} error. */
 const MAX_LISTED = 20;
 
