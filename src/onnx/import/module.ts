@@ -51,8 +51,9 @@ export interface OnnxModulePlan {
 export class OnnxModule<O extends ModuleOutput = Tensor> extends Module<O> {
   /** Input shapes the model was imported and checked for (batch included), in input order. */
   inputShapes: number[][] = [];
-  /** The file's graph inputs and outputs, in order. */
+  /** The file's graph inputs, in order. */
   readonly inputNames: string[];
+  /** The file's graph outputs, in order. */
   readonly outputNames: string[];
   /** Default operator set version of the file. */
   readonly opset: number;
