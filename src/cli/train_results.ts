@@ -23,6 +23,7 @@ import {
 import { type MeterReading, metricField, metricFields } from "./task.ts";
 import type { RunContext } from "./train_loop.ts";
 import type { PrunedSetup } from "./train_setup.ts";
+import { lambdaOf } from "./settings.ts";
 
 /** Verification tolerance: max |full - compressed| / max |full| on a test batch. */
 export const VERIFY_TOLERANCE = 1e-3;
@@ -179,7 +180,7 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const st = o.finalStats;
   const report: TrainReport = {
     title: `oto: ${s.model} on ${data.name}`,
-    settings: { ...s, startPruningStep: startStep },
+    settings: { ...s, lambda: lambdaOf(s), startPruningStep: startStep },
     backend: o.backend,
     dataset: {
       name: data.name,
@@ -227,6 +228,8 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
       sparsity: st.groupSparsity,
       target: s.targetSparsity,
       reached: st.reachedTarget,
+      reachedStep: st.reachedStep,
+      reachedEpoch: st.reachedStep === null ? null : st.reachedStep / o.pruned.stepsPerEpoch,
     },
     verify,
     timings: {
@@ -273,6 +276,16 @@ function printSummary(ctx: RunContext, report: TrainReport): void {
     `params ${f.params.toLocaleString("en-US")} -> ${c.params.toLocaleString("en-US")} ` +
       `(-${pctChange(f.params, c.params)}), MACs ${f.macs.toLocaleString("en-US")} -> ` +
       `${c.macs.toLocaleString("en-US")} (-${pctChange(f.macs, c.macs)})`,
+  );
+  const g = report.groups;
+  io.log(
+    `group sparsity ${g.sparsity.toFixed(3)} (target ${g.target}): ` +
+      (g.reachedStep == null
+        ? "the target was not met"
+        : `first met at step ${g.reachedStep} (epoch ${g.reachedEpoch!.toFixed(2)}), ` +
+          `${
+            g.reachedStep - Number(report.settings.startPruningStep)
+          } steps after pruning started`),
   );
   const pz = report.zigs.filter((z) => z.prunable);
   io.log(
