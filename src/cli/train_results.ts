@@ -23,7 +23,6 @@ import {
 import { type MeterReading, metricField, metricFields } from "./task.ts";
 import type { RunContext } from "./train_loop.ts";
 import type { PrunedSetup } from "./train_setup.ts";
-import { lambdaOf } from "./settings.ts";
 
 /** Verification tolerance: max |full - compressed| / max |full| on a test batch. */
 export const VERIFY_TOLERANCE = 1e-3;
@@ -180,7 +179,15 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const st = o.finalStats;
   const report: TrainReport = {
     title: `oto: ${s.model} on ${data.name}`,
-    settings: { ...s, lambda: lambdaOf(s), startPruningStep: startStep },
+    // Defaults resolved: the values the run used, and the group-lasso budget they give.
+    settings: {
+      ...s,
+      lambda: o.pruned.plan.lambda,
+      lambdaBudget: o.pruned.plan.budget,
+      firstStepReach: o.pruned.plan.firstStepReach,
+      regime: o.pruned.plan.regime,
+      startPruningStep: startStep,
+    },
     backend: o.backend,
     dataset: {
       name: data.name,
@@ -244,7 +251,9 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
       ...cr.notes,
       ...(st.reachedTarget ? [] : [
         `the target group sparsity ${s.targetSparsity} was not reached ` +
-        `(${st.groupSparsity.toFixed(3)}); train longer, start pruning earlier or raise --lambda`,
+        `(${st.groupSparsity.toFixed(3)}): the group-lasso budget lambda x sum of lr over the ` +
+        `pruning steps was ${o.pruned.plan.budget.toPrecision(3)}; raise --lambda (the budget ` +
+        "grows with it), start pruning earlier or train longer",
       ]),
     ],
   };
