@@ -7,6 +7,9 @@
  * @module
  */
 
+import { CosineAnnealing } from "../src/optim/schedules.ts";
+import { type Regime, regimeOf } from "../src/cli/pruning_plan.ts";
+
 /** One value of an axis: its id (part of the run's name) and the train flags it adds. */
 export type AxisValues = Record<string, string[]>;
 
@@ -184,6 +187,12 @@ export interface SummaryRow {
   epsilon: number;
   startPruningStep: number;
   totalSteps: number;
+  /** lambda · Σ lr over the pruning steps (recomputed from the settings and the schedule). */
+  budget: number | null;
+  /** lr · lambda / (1 − epsilon) at the first pruning step. */
+  firstStepReach: number | null;
+  /** The regime these numbers predict (src/cli/pruning_plan.ts). */
+  regime: Regime | null;
   target: number;
   /** Where per-epoch accuracy was measured: "val" (held-out training images) or "test". */
   split: "val" | "test";
@@ -218,6 +227,25 @@ function lastAcc(h: unknown): { split: "val" | "test"; acc: number | null } {
   return { split: "test", acc: num(last.testAccuracy) };
 }
 
+/**
+ * Budget, first-step reach and regime of a run from its settings (lr, lambda, epsilon, start)
+ * and the cosine schedule the train CLI uses over `totalSteps` (null when a setting is
+ * missing).
+ */
+function planNumbers(s: Rec, totalSteps: number) {
+  const lr = num(s.lr), lambda = num(s.lambda), eps = num(s.epsilon);
+  const start = num(s.startPruningStep);
+  if (lr === null || lambda === null || eps === null || start === null || !totalSteps) {
+    return { budget: null, firstStepReach: null, regime: null };
+  }
+  const cos = new CosineAnnealing(null, { tMax: totalSteps });
+  let sum = 0;
+  for (let t = start; t < totalSteps; t++) sum += cos.lrAt(t, lr);
+  const budget = lambda * sum;
+  const firstStepReach = start < totalSteps ? cos.lrAt(start, lr) * lambda / (1 - eps) : 0;
+  return { budget, firstStepReach, regime: regimeOf(firstStepReach, budget) };
+}
+
 /** A summary row from a run's report.json (and its sweep run), baseline from `base`. */
 export function summaryRow(run: PlannedRun, report: Rec, base: Rec | null): SummaryRow {
   const s = report.settings as Rec;
@@ -228,6 +256,8 @@ export function summaryRow(run: PlannedRun, report: Rec, base: Rec | null): Summ
   const baseSummary = base?.baseline as Rec | undefined;
   const scratch = report.scratch as Rec | undefined;
   const zigs = (report.zigs as Rec[]).filter((z) => z.prunable);
+  const totalSteps = (hist[hist.length - 1]?.step as number) ?? 0;
+  const plan = planNumbers(s, totalSteps);
   return {
     id: run.id,
     values: run.values,
@@ -235,7 +265,8 @@ export function summaryRow(run: PlannedRun, report: Rec, base: Rec | null): Summ
     lambda: num(s.lambda),
     epsilon: s.epsilon as number,
     startPruningStep: s.startPruningStep as number,
-    totalSteps: (hist[hist.length - 1]?.step as number) ?? 0,
+    totalSteps,
+    ...plan,
     target: groups.target as number,
     split,
     acc: acc ?? NaN,
@@ -283,6 +314,8 @@ export function summaryMarkdown(
     "run",
     "lambda",
     "eps",
+    "budget",
+    "first-step reach",
     "prune from step",
     "target",
     ...(val ? ["val acc (vs base)"] : []),
@@ -302,6 +335,8 @@ export function summaryMarkdown(
       r.id,
       r.lambda === null ? "" : String(r.lambda),
       String(r.epsilon),
+      r.budget === null ? "" : r.budget.toPrecision(3),
+      r.firstStepReach === null ? "" : `${r.firstStepReach.toPrecision(2)} (${r.regime})`,
       `${r.startPruningStep} of ${r.totalSteps}`,
       String(r.target),
       ...(val ? [cell(r.acc, r.baselineAcc)] : []),
@@ -339,7 +374,10 @@ export function summaryMarkdown(
       : "Test accuracy in % after the last epoch (these runs held no validation images out).") +
     " In brackets: " +
     "points against the unpruned baseline of the same model and schedule (`--baseline`). " +
-    "Scratch: the pruned shape trained from fresh weights (`--scratch`). " +
+    "Scratch: the pruned shape trained from fresh weights (`--scratch`). Budget: lambda " +
+    "times the sum of the learning rates over the pruning steps; first-step reach: " +
+    "lr x lambda / (1 - epsilon) at the first pruning step, and the regime they predict " +
+    "(src/cli/pruning_plan.ts). " +
     '"Target met at step": the optimizer steps completed when the group sparsity first ' +
     "reached the target, and how many steps after pruning started.",
     "",

@@ -111,6 +111,7 @@ function fakeReport(o: { val: boolean; baseline?: boolean; scratch?: boolean }) 
     settings: {
       model: "vgg-small",
       width: null,
+      lr: 0.02,
       lambda: 0.05,
       epsilon: 0.95,
       startPruningStep: 100,
@@ -151,6 +152,12 @@ Deno.test("sweep: a summary row carries the report's numbers, against the baseli
   };
   const base = fakeReport({ val: true, baseline: true });
   const row = summaryRow(run, fakeReport({ val: true, scratch: true }), base);
+  // lambda · Σ_{t=100}^{299} 0.02 (1 + cos(πt/300)) / 2, the cosine sum in closed form.
+  const th = Math.PI / 300;
+  const cosines = (Math.sin(299.5 * th) - Math.sin(99.5 * th)) / (2 * Math.sin(th / 2));
+  const budget = 0.05 * 0.01 * (200 + cosines);
+  assert.ok(Math.abs(row.budget! - budget) < 1e-12, `budget ${row.budget} vs ${budget}`);
+  assert.ok(Math.abs(row.firstStepReach! - 0.01 * 1.5 * 0.05 / 0.05) < 1e-12);
   assert.deepEqual(row, {
     id: "x",
     values: { a: "x" },
@@ -159,6 +166,9 @@ Deno.test("sweep: a summary row carries the report's numbers, against the baseli
     epsilon: 0.95,
     startPruningStep: 100,
     totalSteps: 300,
+    budget: row.budget,
+    firstStepReach: row.firstStepReach,
+    regime: "weak",
     target: 0.7,
     split: "val",
     acc: 0.9125,
@@ -182,7 +192,7 @@ Deno.test("sweep: a summary row carries the report's numbers, against the baseli
   // 91.25 - 92.50 = -1.25 points; 90.50 - 92.00 = -1.50; MACs 1000 -> 250 = -75%.
   assert.match(
     md,
-    /\| x \| 0\.05 \| 0\.95 \| 100 of 300 \| 0\.7 \| 91\.25 \(-1\.25\) \| 90\.50 \(-1\.50\) \|/,
+    /\| x \| 0\.05 \| 0\.95 \| 0\.0590 \| 0\.015 \(weak\) \| 100 of 300 \| 0\.7 \| 91\.25 \(-1\.25\) \| 90\.50 \(-1\.50\) \|/,
   );
   assert.match(
     md,
