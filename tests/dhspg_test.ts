@@ -336,7 +336,7 @@ async function leastSquares(be: o.BackendName) {
 }
 
 Deno.test("DHSPG reports the step the target was first met, however often stats are read, and keeps it in its state", async () => {
-  for (const be of await backends()) {
+  await forBackends(async (be) => {
     // Observed: the zero groups read back after every step.
     const a = lsProblem(be);
     let observed = -1;
@@ -361,7 +361,7 @@ Deno.test("DHSPG reports the step the target was first met, however often stats 
     assert.equal(s.step, observed + 6);
     again.dispose();
     b.dispose();
-  }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
