@@ -335,7 +335,7 @@ async function leastSquares(be: o.BackendName) {
   dispose();
 }
 
-Deno.test("DHSPG reports the step the target was first met, however often stats are read, and keeps it in its state", async () => {
+test("DHSPG reports the step the target was first met, however often stats are read, and keeps it in its state", async () => {
   await forBackends(async (be) => {
     // Observed: the zero groups read back after every step.
     const a = lsProblem(be);

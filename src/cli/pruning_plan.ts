@@ -20,8 +20,8 @@ import { CosineAnnealing } from "../optim/schedules.ts";
 import { type OptimizerName, type Settings, startPruningStep } from "./settings.ts";
 
 /**
- * The defaults the CLI's DHSPG takes when the flags do not say (chosen from the measured
- * regime comparison in bench/results/dhspg-*; README "DHSPG: regimes and defaults").
+ * The defaults the CLI's DHSPG takes when the flags do not say. Provisional: the regime sweep
+ * (bench/sweeps/dhspg-regimes-*.json) is measuring them against the old defaults and OTOv2's.
  */
 export const PRUNING_DEFAULTS: {
   /** Group-lasso budget lambda · Σ lr over the pruning steps, per base optimizer. */
@@ -69,7 +69,10 @@ export function regimeOf(firstStepReach: number, budget: number): Regime {
   return budget < WEAK_BUDGET ? "weak" : "gradual";
 }
 
-/** Budgets below this measured too small to reach a target of 0.5 (bench/results/dhspg-*). */
+/**
+ * Budgets below this are flagged as likely too small to reach the target (an estimate from the
+ * group norms, about 1 at the partition; the regime sweep checks it).
+ */
 export const WEAK_BUDGET = 4;
 
 /** The start step, lambda and budget of a run with `stepsPerEpoch` optimizer steps an epoch. */
@@ -109,6 +112,10 @@ export function describePlan(s: Settings, p: PruningPlan): string {
       "steps",
     "weak": `the budget is below ${WEAK_BUDGET}: the target may not be reached; raise --lambda`,
   };
+  if (s.targetSparsity === 0) {
+    return `DHSPG (${s.optimizer}): target group sparsity 0: no channel is penalised or pruned ` +
+      "(trains as the plain optimizer)";
+  }
   return `DHSPG (${s.optimizer}): target group sparsity ${s.targetSparsity}, pruning from step ` +
     `${p.startStep} of ${p.totalSteps}, lambda ${p.lambda.toPrecision(3)}` +
     (p.lambdaAuto ? " (default: a group-lasso budget" : " (group-lasso budget") +
