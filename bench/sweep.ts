@@ -112,10 +112,21 @@ async function writeSummary(sw: Sweep): Promise<{ rows: SummaryRow[]; pending: s
     rows.push(summaryRow(r, rep, base?.baseline ? base : null));
   }
   await Deno.mkdir(sw.dir, { recursive: true });
-  await Deno.writeTextFile(
-    join(sw.dir, "summary.md"),
-    summaryMarkdown(sw.name, sw.spec, rows, pending),
-  );
+  const md = join(sw.dir, "summary.md");
+  await Deno.writeTextFile(md, summaryMarkdown(sw.name, sw.spec, rows, pending));
+  // The summary is committed with the results: wrapped and aligned as `deno task check` wants.
+  const fmt = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", md],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output().catch((e: Error) => ({
+    success: false,
+    stderr: new TextEncoder().encode(e.message),
+  }));
+  if (!fmt.success) {
+    console.error(`sweep: deno fmt ${md} failed: ${new TextDecoder().decode(fmt.stderr).trim()}`);
+  }
   await Deno.writeTextFile(
     join(sw.dir, "summary.json"),
     JSON.stringify({ name: sw.name, spec: sw.spec, rows, pending }, null, 2) + "\n",
