@@ -38,6 +38,7 @@ import { HELP, parseCli } from "./train_flags.ts";
 import type { Task } from "./task.ts";
 import { taskOf } from "./tasks/index.ts";
 import { baseOptimizer, buildModel, epochSeed, setupPruned } from "./train_setup.ts";
+import { describePlan } from "./pruning_plan.ts";
 import { Console, type RunContext, StopRequested, trainRun } from "./train_loop.ts";
 import { compressAndVerify, type RunResult, writeResults } from "./train_results.ts";
 
@@ -124,14 +125,14 @@ export async function main(args: string[]): Promise<number> {
   // The pruned run.
   const pruned = await setupPruned(s, task, data);
   await Deno.mkdir(flags.out, { recursive: true });
-  const { oto, opt, model, startStep, stepsPerEpoch } = pruned;
+  const { oto, opt, model, plan } = pruned;
   const counts = oto.zigs.counts;
   io.log(
     `model ${s.model}: ${oto.cost.params.toLocaleString("en-US")} parameters, ` +
       `${oto.cost.macs.toLocaleString("en-US")} MACs per image; ${counts.prunableZigs} prunable ` +
-      `ZIGs with ${counts.prunableGroups} channels; DHSPG (${s.optimizer}) target ` +
-      `${s.targetSparsity}, pruning from step ${startStep} of ${s.epochs * stepsPerEpoch}`,
+      `ZIGs with ${counts.prunableGroups} channels`,
   );
+  io.log(describePlan(s, plan));
   if (!flags.resume) {
     for (const f of Object.values(ckFiles)) {
       await Deno.remove(f).catch(() => {});
