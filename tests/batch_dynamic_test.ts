@@ -2,7 +2,8 @@
  * Graphs traced at batch 1 run at other batch sizes when the model computes shape attributes
  * from its input in ways the traced numbers do not show: Swin's window partition (the batch
  * folded into the window axis and unfolded again), a token Linear over `reshape(x, [-1, c])`,
- * ViT's class token `expand(cls, [n, 1, c])` (a no-op copy at n = 1), and a Siamese network
+ * ViT's class token `expand(cls, [n, 1, c])` (a no-op copy at n = 1) with a positional
+ * embedding, and a Siamese network
  * that runs both inputs as one batch and slices it at row n. The reference is the model itself
  * at that batch size; the compact model (half of every prunable group zeroed) must agree too.
  */
@@ -51,6 +52,7 @@ class TokenLinear extends o.Module {
 class ClassToken extends o.Module {
   patch = this.module("patch", new o.Conv2d(3, 6, 2, { stride: 2 }));
   cls = this.param("cls", o.randn([1, 1, 6], { seed: 1 }));
+  pos = this.param("pos", o.randn([1, 17, 6], { seed: 2 }));
   f1 = this.module("f1", new o.Linear(6, 8));
   f2 = this.module("f2", new o.Linear(8, 6));
   head = this.module("head", new o.Linear(6, 5));
@@ -58,7 +60,7 @@ class ClassToken extends o.Module {
     const p = this.patch.call(x);
     const [n, c] = p.shape;
     let t = o.transpose(o.reshape(p, [n, c, -1]), 1, 2);
-    t = o.concat([o.expand(this.cls, [n, 1, c]), t], 1);
+    t = o.add(o.concat([o.expand(this.cls, [n, 1, c]), t], 1), this.pos);
     t = o.add(t, this.f2.call(o.gelu(this.f1.call(t))));
     return this.head.call(o.reshape(o.slice(t, [0, 0], [Infinity, 1]), [n, c]));
   }
@@ -81,9 +83,9 @@ const CASES: [string, () => o.Module, number[][], number][] = [
   ["swin windows", () => new Windows(), [[1, 3, 8, 8]], 12],
   // a 6, l 4.
   ["token linear over reshape(-1, c)", () => new TokenLinear(), [[1, 3, 6, 6]], 10],
-  // f1's hidden 8; the stream (patch, cls, f2) stays: the class token is a parameter of
-  // shape [1, 1, C] that the partition does not split.
-  ["class token", () => new ClassToken(), [[1, 3, 8, 8]], 8],
+  // the stream 6 (patch, the class token's and the positional embedding's slices along C,
+  // f2), f1's hidden 8.
+  ["class token", () => new ClassToken(), [[1, 3, 8, 8]], 14],
   // a 6, b 4.
   ["siamese batch concat", () => new Siamese(), [[1, 3, 6, 6], [1, 3, 6, 6]], 10],
 ];

@@ -117,8 +117,22 @@ Deno.test("train CLI: synthetic run writes every file; report matches the compre
       rep.groups.total - zigs.reduce((s: number, z: { kept: number }) => s + z.kept, 0),
     );
 
+    // When the target was first met: after pruning started, and consistent with the sparsity
+    // read at the end of each epoch (3 steps per epoch here).
+    const g = rep.groups;
+    assert.ok(g.reached && g.sparsity >= g.target, JSON.stringify(g));
+    assert.ok(g.reachedStep > rep.settings.startPruningStep, `reached at ${g.reachedStep}`);
+    assert.equal(g.reachedEpoch, g.reachedStep / 3);
+    const firstMet = rep.history.findIndex((h: { groupSparsity: number }) =>
+      h.groupSparsity >= g.target
+    );
+    assert.ok(firstMet >= 0 && g.reachedStep <= rep.history[firstMet].step);
+    if (firstMet > 0) assert.ok(g.reachedStep > rep.history[firstMet - 1].step);
+    assert.equal(rep.settings.lambda, 30, "the lambda DHSPG used");
+
     const md = await Deno.readTextFile(join(dir, "report.md"));
     assert.match(md, /\*\*passed\*\*/);
+    assert.match(md, new RegExp(`target first met at step ${g.reachedStep} `));
     assert.match(md, new RegExp(rep.compressed.params.toLocaleString("en-US")));
     assert.match(await Deno.readTextFile(join(dir, "curves.svg")), /^<svg/);
 

@@ -267,7 +267,8 @@ test("DHSPG zeroes exactly the irrelevant groups of a group-sparse least-squares
   await forBackends(leastSquares);
 });
 
-async function leastSquares(be: o.BackendName) {
+/** A group-sparse least-squares problem (3 of 8 groups relevant) and DHSPG on it. */
+function lsProblem(be: o.BackendName) {
   const G = 8, d = 4, m = 256, n = G * d;
   const support = [1, 4, 6];
   const A = Float64Array.from(hostRand([m, n], 11).data, (v) => v * Math.sqrt(3));
@@ -291,23 +292,35 @@ async function leastSquares(be: o.BackendName) {
   const x = o.fromHost(Float32Array.from(hostRand([G, d], 14).data), [G, d], "f32", At.backend)
     .keep();
   x.requiresGrad = true;
-  const opt = new o.DHSPG([["x", x]], partition, {
-    variant: "sgd",
-    lr: 0.5,
-    lambda: 0.02,
-    epsilon: 0.5,
-    targetGroupSparsity: (G - support.length) / G,
-    tolerance: 0,
-    startPruningStep: 5,
-  });
-  for (let step = 0; step < 100; step++) {
+  const dhspg = () =>
+    new o.DHSPG([["x", x]], partition, {
+      variant: "sgd",
+      lr: 0.5,
+      lambda: 0.02,
+      epsilon: 0.5,
+      targetGroupSparsity: (G - support.length) / G,
+      tolerance: 0,
+      startPruningStep: 5,
+    });
+  const opt = dhspg();
+  const step = (opt: o.DHSPG) => {
     o.tidy(() => {
       const r = o.sub(o.matmul(At, o.reshape(x, [n, 1])), yt);
       o.backward(o.scale(o.mean(o.square(r)), 0.5));
     });
     opt.step();
     opt.zeroGrad();
-  }
+  };
+  const dispose = () => {
+    opt.dispose();
+    for (const t of [At, yt, x]) (t.grad?.dispose(), t.dispose());
+  };
+  return { G, d, m, n, A, y, support, x, opt, dhspg, step, dispose };
+}
+
+async function leastSquares(be: o.BackendName) {
+  const { G, d, m, n, A, y, support, x, opt, step, dispose } = lsProblem(be);
+  for (let k = 0; k < 100; k++) step(opt);
   const s = await opt.stats();
   const zero = await opt.zeroGroups();
   const want = Array.from({ length: G }, (_, g) => !support.includes(g));
@@ -319,9 +332,37 @@ async function leastSquares(be: o.BackendName) {
   const best = restrictedLoss(A, y, m, n, cols);
   const got = lsLoss(A, y, m, n, xf);
   assert.ok(got <= 1.01 * best, `${be}: loss ${got} vs restricted optimum ${best}`);
-  opt.dispose();
-  for (const t of [At, yt, x]) (t.grad?.dispose(), t.dispose());
+  dispose();
 }
+
+test("DHSPG reports the step the target was first met, however often stats are read, and keeps it in its state", async () => {
+  await forBackends(async (be) => {
+    // Observed: the zero groups read back after every step.
+    const a = lsProblem(be);
+    let observed = -1;
+    for (let k = 1; k <= 100 && observed < 0; k++) {
+      a.step(a.opt);
+      const zeros = (await a.opt.zeroGroups()).filter((z) => z).length;
+      if (zeros / a.G >= a.opt.targetGroupSparsity) observed = k;
+      if (observed < 0) assert.equal((await a.opt.stats()).reachedStep, null, `${be} step ${k}`);
+    }
+    a.dispose();
+    assert.ok(observed > 5 && observed < 100, `${be}: reached at step ${observed}`);
+    // Not read until the end, with a checkpoint-style state round trip after the target was met.
+    const b = lsProblem(be);
+    for (let k = 0; k < observed + 3; k++) b.step(b.opt);
+    const state = await b.opt.stateDict();
+    assert.equal(state.scalars.reachedStep, observed, be);
+    const again = b.dhspg();
+    again.loadStateDict(state);
+    for (let k = 0; k < 3; k++) b.step(again);
+    const s = await again.stats();
+    assert.equal(s.reachedStep, observed, `${be}: restored ${JSON.stringify(s)}`);
+    assert.equal(s.step, observed + 6);
+    again.dispose();
+    b.dispose();
+  });
+});
 
 // ---------------------------------------------------------------------------------------------
 // (c) a small CNN on the embedded Fashion-MNIST sample, partitioned by the ZIG partitioner.
@@ -374,6 +415,7 @@ test("DHSPG on a small CNN (Fashion-MNIST sample) reaches the target; zero group
   }
   const s = await opt.stats();
   assert.ok(reachedAt > 10 && reachedAt <= steps, `target reached at step ${reachedAt}`);
+  assert.equal(s.reachedStep, reachedAt);
   assert.ok(s.reachedTarget && s.groupSparsity >= 0.5, JSON.stringify(s));
   assert.ok(s.partitioned && s.numGp === 6, `G_p ${s.numGp}`);
   assert.ok(losses.every(Number.isFinite), "finite losses");

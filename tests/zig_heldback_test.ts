@@ -206,6 +206,29 @@ class GeGLU extends Module {
   }
 }
 
+/**
+ * ViT tokens as torchvision writes them: a class token [1, 1, C] expanded over the batch and
+ * put before the patch tokens, a positional embedding [1, T, C] added, a pre-norm MLP block,
+ * the class token's features to the head.
+ */
+class VitTokens extends Module {
+  patch = this.module("patch", new Conv2d(3, 6, 2, { stride: 2 }));
+  cls = this.param("cls", o.randn([1, 1, 6], { seed: 1 }));
+  pos = this.param("pos", o.randn([1, 17, 6], { seed: 2 }));
+  ln = this.module("ln", new LayerNorm(6));
+  fc1 = this.module("fc1", new Linear(6, 12));
+  fc2 = this.module("fc2", new Linear(12, 6));
+  head = this.module("head", new Linear(6, 5));
+  forward(x: T) {
+    const p = this.patch.call(x);
+    const [n, c] = p.shape;
+    let t = o.transpose(o.reshape(p, [n, c, -1]), 1, 2);
+    t = o.add(o.concat([o.expand(this.cls, [n, 1, c]), t], 1), this.pos);
+    t = o.add(t, this.fc2.call(o.gelu(this.fc1.call(this.ln.call(t)))));
+    return this.head.call(o.reshape(o.slice(t, [0, 0], [Infinity, 1]), [n, c]));
+  }
+}
+
 const CASES: [string, () => o.AnyModule, number[], number][] = [
   // stem 4; per block 2 + 2 + 3 + 2 + 2 + 2 = 13 (every branch conv; the concat only orders
   // them): 4 + 13 + 13.
@@ -232,6 +255,9 @@ const CASES: [string, () => o.AnyModule, number[], number][] = [
   // 5x5 tokens: no other axis is as long as a compact half, so split sizes taken on the wrong
   // axis fail.
   ["geglu", () => new GeGLU(), [1, 3, 10, 10], 14],
+  // the token stream 6 (patch, the class token's and the positional embedding's slices along
+  // C, the LayerNorm, fc2's rows), the MLP hidden 12.
+  ["vit tokens", () => new VitTokens(), [1, 3, 8, 8], 18],
 ];
 
 for (const [name, build, shape, groups] of CASES) {
@@ -243,3 +269,35 @@ for (const [name, build, shape, groups] of CASES) {
     }
   });
 }
+
+Deno.test("vit tokens: the class token and the positional embedding are sliced with the stream; DHSPG zeroes them with it", async () => {
+  const model = new VitTokens();
+  const oto = await o.OTO.create(model, [1, 3, 8, 8]);
+  const stream = oto.partition.zigs.find((z) => z.members.some((m) => m.param === "patch.weight"))!;
+  assert.ok(stream.prunable);
+  for (const p of ["cls", "pos"]) {
+    assert.ok(stream.members.some((m) => m.param === p && m.axis === 2), `${p} along its axis 2`);
+  }
+  const opt = oto.dhspg({ lr: 0.05, lambda: 10, epsilon: 0.95, targetGroupSparsity: 0.5 });
+  const x = o.randn([8, 3, 8, 8], { seed: 6 });
+  const y = o.tensor(Array.from({ length: 8 }, (_, i) => i % 5), [8], { dtype: "i32" });
+  model.train();
+  for (let step = 0; step < 30; step++) {
+    o.tidy(() => o.backward(o.crossEntropyLoss(model.call(x), y)));
+    opt.step();
+    opt.zeroGrad();
+  }
+  const st = await opt.stats();
+  assert.ok(st.zeroGroups > 0, `DHSPG zeroed groups: ${JSON.stringify(st)}`);
+  const { model: small, report } = await oto.compress();
+  const kept = report.zigs.filter((z) => z.prunable).reduce((s, z) => s + z.kept, 0);
+  assert.equal(kept, st.totalGroups - st.zeroGroups, "every zeroed group is removed");
+  model.eval();
+  const a = await o.tidy(() => model.call(x)).data();
+  const b = await o.tidy(() => small.call(x)).data();
+  const scale = Math.max(...Array.from(a, Math.abs));
+  a.forEach((v, i) =>
+    assert.ok(Math.abs(v - b[i]) <= 1e-4 * scale, `output ${i}: ${b[i]} vs ${v}`)
+  );
+  opt.dispose();
+});

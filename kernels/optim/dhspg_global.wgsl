@@ -1,7 +1,8 @@
 // DHSPG phase 3, one workgroup: zero groups (max|x| == 0), omega = sum of group norms, whether
 // the target sparsity is reached (zeros >= need), |G_p|, and the lambdas / projections of the
-// last decide phase. The result is a 16-float summary read lazily by stats().
-struct P { ng: u32, need: u32, _a: u32, _b: u32 }
+// last decide phase. The result is a 16-float summary read lazily by stats(). summary[10]
+// remembers 1 + `done` (steps completed) the first time the target is met, and is kept after.
+struct P { ng: u32, need: u32, done: u32, _b: u32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> stats: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> mask: array<u32>;
@@ -48,6 +49,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
     summary[1] = f32(p.ng);
     summary[2] = t.x;
     summary[3] = select(0.0, 1.0, k.x >= p.need);
+    if (k.x >= p.need && summary[10] == 0.0) { summary[10] = f32(p.done + 1u); }
     summary[4] = f32(k.y);
     summary[5] = select(0.0, t.y, k.z > 0u);
     summary[6] = t.z;

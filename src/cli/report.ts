@@ -115,7 +115,17 @@ export interface TrainReport {
   /** A method the task compares with on the same test set (super-resolution: bicubic). */
   reference?: { name: string; [metric: string]: number | string };
   zigs: ZigRecord[];
-  groups: { total: number; zero: number; sparsity: number; target: number; reached: boolean };
+  groups: {
+    total: number;
+    zero: number;
+    sparsity: number;
+    target: number;
+    reached: boolean;
+    /** Optimizer steps completed when the sparsity first met the target (null: never). */
+    reachedStep?: number | null;
+    /** The same in epochs (reachedStep / steps per epoch). */
+    reachedEpoch?: number | null;
+  };
   verify: {
     images: number;
     maxAbsDiff: number;
@@ -141,6 +151,17 @@ const int = (n: number) => Math.round(n).toLocaleString("en-US");
 const change = (a: number, b: number) =>
   a === 0 ? "" : `${b <= a ? "-" : "+"}${(100 * Math.abs(1 - b / a)).toFixed(1)}%`;
 const exp = (x: number) => (Number.isFinite(x) ? x.toExponential(2) : String(x));
+
+/** ", target met at step N (epoch E), K steps after pruning started" (or "", when unknown). */
+function reachedWhen(r: TrainReport): string {
+  const { reachedStep, reachedEpoch } = r.groups;
+  const start = r.settings.startPruningStep;
+  if (reachedStep === undefined) return "";
+  if (reachedStep === null) return ", the target was never met";
+  return `, the target first met at step ${int(reachedStep)}` +
+    (reachedEpoch != null ? ` (epoch ${reachedEpoch.toFixed(2)})` : "") +
+    (typeof start === "number" ? `, ${int(reachedStep - start)} steps after pruning started` : "");
+}
 
 /** The task's metrics by default: classification's. */
 const DEFAULT_METRICS: readonly MetricSpec[] = [ACCURACY];
@@ -214,7 +235,7 @@ export function reportMarkdown(
         `[${r.dataset.shape}])`) +
     `, backend ${r.backend}. Target group sparsity ${s.targetSparsity}; ` +
     `reached ${r.groups.sparsity.toFixed(3)} (${r.groups.zero} of ${r.groups.total} ` +
-    `prunable channels are zero).`,
+    `prunable channels are zero)${reachedWhen(r)}.`,
     "",
     "## Full vs compressed model",
     "",

@@ -32,8 +32,8 @@ export interface Settings {
   momentum: number;
   weightDecay: number;
   targetSparsity: number;
-  /** As given: "1" (epochs) or "300steps". */
-  startPruning: string;
+  /** As given: "1" (epochs), "300steps" or "40%" (of the training); null: the default. */
+  startPruning: string | null;
   epsilon: number;
   lambda: number | null;
   /** Where DHSPG ranks groups for pruning: "global" (OTOv2) or "zig" (same fraction per ZIG). */
@@ -100,8 +100,8 @@ export const DEFAULTS: Readonly<Settings> = {
   momentum: 0.9,
   weightDecay: 0,
   targetSparsity: 0.5,
-  startPruning: "0.25",
-  epsilon: 0.99,
+  startPruning: null,
+  epsilon: 0.9,
   lambda: null,
   pruneScope: "global",
   seed: 0,
@@ -124,20 +124,23 @@ export function defaultWeightDecay(optimizer: OptimizerName): number {
   return optimizer === "adamw" ? 1e-2 : 0;
 }
 
-/** The group-lasso strength DHSPG uses when `--lambda` is not given. */
-export function lambdaOf(s: Settings): number {
-  return s.lambda ?? (s.optimizer === "sgd" ? 1 : 100);
-}
-
-/** Steps before pruning starts for `spec` ("1", "0.5", "300steps"). */
-export function startPruningStep(spec: string, stepsPerEpoch: number): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(steps?)?\s*$/.exec(spec);
+/**
+ * Steps before pruning starts for `spec`: "1", "0.5" (epochs), "300steps", or "40%" of the
+ * `totalSteps` of the run.
+ */
+export function startPruningStep(spec: string, stepsPerEpoch: number, totalSteps: number): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(steps?|%)?\s*$/.exec(spec);
   if (!m) {
     throw new UsageError(
-      `--start-pruning must be a number of epochs ("1", "0.5") or steps ("300steps"), got "${spec}"`,
+      `--start-pruning must be a number of epochs ("1", "0.5"), of steps ("300steps") or a ` +
+        `percentage of the training ("40%"), got "${spec}"`,
     );
   }
   const v = Number(m[1]);
+  if (m[2] === "%") {
+    if (v > 100) throw new UsageError(`--start-pruning: at most 100%, got "${spec}"`);
+    return Math.round((v / 100) * totalSteps);
+  }
   if (m[2]) {
     if (!Number.isInteger(v)) {
       throw new UsageError(`--start-pruning: steps must be whole, got "${spec}"`);

@@ -38,6 +38,7 @@ import { HELP, parseCli } from "./train_flags.ts";
 import type { Task } from "./task.ts";
 import { taskOf } from "./tasks/index.ts";
 import { baseOptimizer, buildModel, epochSeed, setupPruned } from "./train_setup.ts";
+import { describePlan } from "./pruning_plan.ts";
 import { Console, RunClock, type RunContext, trainRun } from "./train_loop.ts";
 import { compressAndVerify, runFiles, type RunResult, writeResults } from "./train_results.ts";
 import { lockRunDir, type RunDir, RunDirError } from "./run_dir.ts";
@@ -219,11 +220,13 @@ async function run(
 
   // The pruned run.
   const pruned = await setupPruned(s, task, data);
-  const { oto, opt, model, startStep, stepsPerEpoch } = pruned;
+  const { oto, opt, model, startStep, stepsPerEpoch, plan } = pruned;
   const totalSteps = s.epochs * stepsPerEpoch;
   if (startStep >= totalSteps && !flags.allowUnreached) {
     console.error(
-      `train: --start-pruning ${s.startPruning} is step ${startStep}, but the run has ` +
+      `train: --start-pruning ${
+        s.startPruning ?? "(the default)"
+      } is step ${startStep}, but the run has ` +
         `${totalSteps} steps (${s.epochs} epoch${s.epochs > 1 ? "s" : ""} of ${stepsPerEpoch}): ` +
         `DHSPG would never prune; lower --start-pruning or raise --epochs ` +
         `(or pass --allow-unreached)`,
@@ -234,9 +237,9 @@ async function run(
   io.log(
     `model ${s.model}: ${oto.cost.params.toLocaleString("en-US")} parameters, ` +
       `${oto.cost.macs.toLocaleString("en-US")} MACs per image; ${counts.prunableZigs} prunable ` +
-      `ZIGs with ${counts.prunableGroups} channels; DHSPG (${s.optimizer}) target ` +
-      `${s.targetSparsity}, pruning from step ${startStep} of ${totalSteps}`,
+      `ZIGs with ${counts.prunableGroups} channels`,
   );
+  io.log(describePlan(s, plan));
   if (!flags.resume) {
     // A fresh start: the old run's checkpoints and results go (the folder is locked).
     const old = [...Object.values(ckFiles), ...Object.values(runFiles(flags.out, ""))];

@@ -20,6 +20,7 @@ import {
   startPruningStep,
   UsageError,
 } from "./settings.ts";
+import { PRUNING_DEFAULTS } from "./pruning_plan.ts";
 import { CIFAR10_DIR } from "./tasks/classification.ts";
 import { taskOf, TASKS } from "./tasks/index.ts";
 
@@ -322,12 +323,12 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "WHEN",
     section: "Pruning (DHSPG, OTOv2)",
-    help: 'when DHSPG starts pruning: a number of epochs ("1", "0.5" = half-way through the ' +
-      'first epoch) or of optimizer steps with a "steps" suffix ("300steps"); before it, ' +
-      `DHSPG trains as the plain optimizer (default ${DEFAULTS.startPruning} epoch)`,
+    help: 'when DHSPG starts pruning: epochs ("1", "0.5" = half-way through the first epoch), ' +
+      'optimizer steps ("300steps") or a percentage of the training ("40%"); before it, DHSPG ' +
+      "trains as the plain optimizer (default: a third of the training, OTOv2's recipe)",
     setting: "startPruning",
     read: (v) => {
-      startPruningStep(v, 1); // validates
+      startPruningStep(v, 1, 100); // validates
       return v.trim();
     },
   },
@@ -335,7 +336,9 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "X",
     section: "Pruning (DHSPG, OTOv2)",
-    help: `half-space projection aggressiveness in [0, 1) (default ${DEFAULTS.epsilon})`,
+    help: "half-space projection threshold in [0, 1): a penalised channel is set to zero when " +
+      "one step would take more than 1 - X of its norm; larger X zeroes channels sooner " +
+      `(default ${DEFAULTS.epsilon})`,
     setting: "epsilon",
     read: number("unit"),
   },
@@ -343,7 +346,9 @@ export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
     type: "string",
     arg: "X",
     section: "Pruning (DHSPG, OTOv2)",
-    help: "group-lasso strength (default 1 for sgd, 100 for adam/adamw)",
+    help: "group-lasso strength: how hard the penalised channels are pulled toward zero " +
+      "(default: sized by the schedule so that X times the sum of the learning rates over the " +
+      `pruning steps, the budget, is ${PRUNING_DEFAULTS.budget.sgd}; see below)`,
     setting: "lambda",
     read: positive,
   },
@@ -446,8 +451,15 @@ const SECTION_NOTES: Record<string, string[]> = {
   "Pruning (DHSPG, OTOv2)": [
     "(--baseline and --scratch may be added when resuming a run, even a finished one; a later",
     "--resume continues them too.)",
-    "(The pruning defaults prune early and fast, for short runs. OTOv2's long-run recipes start",
-    "pruning after about a third of the training, with --epsilon 0.9 to 0.95.)",
+    "(What the defaults do: the group-lasso term moves a penalised channel toward zero by at",
+    "most about lambda x lr a step, so over the pruning steps by the budget; channels start near",
+    "norm 1. With the default budget a long run shrinks the penalised channels gradually and",
+    "zeroes them one by one (OTOv2's group-sparsity exploration); a short run has small sums of",
+    "lr, so its lambda is large and one step's lr x lambda / (1 - epsilon) exceeds the channels'",
+    "norms: they are zeroed at once on the first pruning step (one-shot pruning by OTOv2's",
+    "saliency, then fine-tuning). Raise --lambda when a run ends short of its target; OTOv2's",
+    "own lambda (1e-3 sgd, 1e-2 adam) is sized for hundreds of epochs and leaves a short run",
+    'unpruned. README: "DHSPG: regimes and defaults".)',
   ],
 };
 

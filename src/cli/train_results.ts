@@ -23,7 +23,6 @@ import { type MeterReading, metricField, metricFields } from "./task.ts";
 import type { RunContext, TrainedRun } from "./train_loop.ts";
 import { buildOptions, type PrunedSetup } from "./train_setup.ts";
 import { ARCH_KEY, type Architecture } from "./shipped.ts";
-import { lambdaOf } from "./settings.ts";
 import { preprocessingOf, shipMetadata } from "./preprocessing.ts";
 
 /** Verification tolerance: max |full - compressed| / max |full| on a test batch. */
@@ -204,11 +203,14 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
   const st = o.finalStats;
   const report: TrainReport = {
     title: `oto: ${s.model} on ${data.name}`,
-    // Defaults resolved: the values the run used.
+    // Defaults resolved: the values the run used, and the group-lasso budget they give.
     settings: {
       ...s,
       width: s.width ?? firstWidth(model),
-      lambda: lambdaOf(s),
+      lambda: o.pruned.plan.lambda,
+      lambdaBudget: o.pruned.plan.budget,
+      firstStepReach: o.pruned.plan.firstStepReach,
+      regime: o.pruned.plan.regime,
       startPruningStep: startStep,
     },
     backend: o.backend,
@@ -262,6 +264,8 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
       sparsity: st.groupSparsity,
       target: s.targetSparsity,
       reached: st.reachedTarget,
+      reachedStep: st.reachedStep,
+      reachedEpoch: st.reachedStep === null ? null : st.reachedStep / o.pruned.stepsPerEpoch,
     },
     verify,
     timings: {
@@ -277,7 +281,9 @@ export async function writeResults(ctx: RunContext, o: Outcome): Promise<TrainRe
       ...cr.notes,
       ...(st.reachedTarget ? [] : [
         `the target group sparsity ${s.targetSparsity} was not reached ` +
-        `(${st.groupSparsity.toFixed(3)}); train longer, start pruning earlier or raise --lambda`,
+        `(${st.groupSparsity.toFixed(3)}): the group-lasso budget lambda x sum of lr over the ` +
+        `pruning steps was ${o.pruned.plan.budget.toPrecision(3)}; raise --lambda (the budget ` +
+        "grows with it), start pruning earlier or train longer",
       ]),
     ],
   };
@@ -309,6 +315,16 @@ function printSummary(ctx: RunContext, report: TrainReport): void {
     `params ${f.params.toLocaleString("en-US")} -> ${c.params.toLocaleString("en-US")} ` +
       `(-${pctChange(f.params, c.params)}), MACs ${f.macs.toLocaleString("en-US")} -> ` +
       `${c.macs.toLocaleString("en-US")} (-${pctChange(f.macs, c.macs)})`,
+  );
+  const g = report.groups;
+  io.log(
+    `group sparsity ${g.sparsity.toFixed(3)} (target ${g.target}): ` +
+      (g.reachedStep == null
+        ? "the target was not met"
+        : `first met at step ${g.reachedStep} (epoch ${g.reachedEpoch!.toFixed(2)}), ` +
+          `${
+            g.reachedStep - Number(report.settings.startPruningStep)
+          } steps after pruning started`),
   );
   const pz = report.zigs.filter((z) => z.prunable);
   io.log(

@@ -12,7 +12,8 @@ import type { DHSPG } from "../optim/dhspg.ts";
 import { zoo } from "../zoo/index.ts";
 import { loadOnnx } from "../onnx/import.ts";
 import { OTO } from "../oto.ts";
-import { lambdaOf, type Settings, startPruningStep } from "./settings.ts";
+import type { Settings } from "./settings.ts";
+import { type PruningPlan, pruningPlan } from "./pruning_plan.ts";
 import type { Task, TaskData } from "./task.ts";
 
 /** The zoo build options of the settings' model for the data (the seed apart). */
@@ -64,6 +65,8 @@ export interface PrunedSetup {
   /** The step from which DHSPG prunes. */
   startStep: number;
   stepsPerEpoch: number;
+  /** Start step, lambda and the group-lasso budget the run uses. */
+  plan: PruningPlan;
 }
 
 /**
@@ -86,19 +89,20 @@ export async function setupPruned(s: Settings, task: Task, data: TaskData): Prom
     throw new Error(`model ${s.model} has no prunable channels (every ZIG is fixed)`);
   }
   const stepsPerEpoch = Math.ceil(data.trainCount / s.batchSize);
-  const startStep = startPruningStep(s.startPruning, stepsPerEpoch);
+  const plan = pruningPlan(s, stepsPerEpoch);
+  const startStep = plan.startStep;
   const opt = oto.dhspg({
     variant: s.optimizer,
     lr: s.lr,
     targetGroupSparsity: s.targetSparsity,
     startPruningStep: startStep,
     epsilon: s.epsilon,
-    lambda: lambdaOf(s),
+    lambda: plan.lambda,
     partitionScope: s.pruneScope ?? "global",
     weightDecay: s.weightDecay,
     ...(s.optimizer === "sgd" ? { firstMomentum: s.momentum } : {}),
   });
-  return { model, input, oto, opt, startStep, stepsPerEpoch };
+  return { model, input, oto, opt, startStep, stepsPerEpoch, plan };
 }
 
 /** The plain optimizer of the extra runs (--baseline, --scratch): DHSPG's base, same settings. */

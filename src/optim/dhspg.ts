@@ -134,6 +134,11 @@ export interface DHSPGStats {
   totalGroups: number;
   /** Whether zeroGroups/totalGroups >= target. */
   reachedTarget: boolean;
+  /**
+   * Steps completed when the group sparsity first met the target (null: not yet). Checked at
+   * every step and every stats() call, so it does not depend on how often stats() is read.
+   */
+  reachedStep: number | null;
   /** Whether the partition into G_p and G_np has happened. */
   partitioned: boolean;
   /** Groups in G_p (penalised toward zero). */
@@ -425,9 +430,10 @@ export class DHSPG extends Optimizer<{ lr: number }> {
    */
   async stats(): Promise<DHSPGStats> {
     let s: Float32Array;
-    if (this.engine instanceof GpuEngine) s = await this.engine.refresh(this.needZeros());
-    else {
-      this.engine.refresh(this.needZeros());
+    if (this.engine instanceof GpuEngine) {
+      s = await this.engine.refresh(this.needZeros(), this.stepCount);
+    } else {
+      this.engine.refresh(this.needZeros(), this.stepCount);
       s = this.engine.summary;
     }
     const total = this.layout.ng;
@@ -438,6 +444,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
       zeroGroups: s[S.zeros],
       totalGroups: total,
       reachedTarget: s[S.reached] > 0.5,
+      reachedStep: s[S.reachedAt] > 0 ? s[S.reachedAt] - 1 : null,
       partitioned: this.partitioned_,
       numGp,
       numGnp: total - numGp,
@@ -487,16 +494,17 @@ export class DHSPG extends Optimizer<{ lr: number }> {
   /** The statistics vector, read back from the GPU engine (or the cpu engine's). */
   private async rawStats(): Promise<Float32Array> {
     if (this.engine instanceof GpuEngine) {
-      await this.engine.refresh(this.needZeros());
+      await this.engine.refresh(this.needZeros(), this.stepCount);
       return await this.engine.readStats();
     }
-    this.engine.refresh(this.needZeros());
+    this.engine.refresh(this.needZeros(), this.stepCount);
     return this.engine.stats;
   }
 
   /**
    * The state a checkpoint needs (see {@link Optimizer.stateDict}): step count, lr, partition
-   * flag, which parameters have had a gradient, the flat moments and the G_p mask.
+   * flag, the step the target was first met, which parameters have had a gradient, the flat
+   * moments and the G_p mask.
    */
   override async stateDict(): Promise<OptimizerState> {
     const { n, ng } = this.layout;
@@ -515,6 +523,7 @@ export class DHSPG extends Optimizer<{ lr: number }> {
         stepCount: this.stepCount,
         lr: this.lr,
         partitioned: this.partitioned_,
+        reachedStep: (await this.stats()).reachedStep,
         hadGrad: [...this.hadGrad],
         params: this.paramNames,
       },
@@ -541,6 +550,9 @@ export class DHSPG extends Optimizer<{ lr: number }> {
     this.stepCount = sc.stepCount as number;
     this.lr = sc.lr as number;
     this.partitioned_ = sc.partitioned as boolean;
+    // Checkpoints written before reachedStep existed restore "not yet".
+    const reached = sc.reachedStep as number | null | undefined;
+    this.engine.writeReachedAt(typeof reached === "number" ? reached + 1 : 0);
     (sc.hadGrad as boolean[]).forEach((v, i) => (this.hadGrad[i] = v));
   }
 

@@ -40,7 +40,7 @@ export class CpuEngine {
     this.load();
     this.variant(plan, sg);
     this.groupStats();
-    this.global(plan.needZeros);
+    this.global(plan.needZeros, plan.t - 1);
     if (plan.partitionNow) this.partition(plan);
     this.decide(plan);
     if (plan.upper < 1 && plan.partitioned && plan.halfSpace && !plan.warm) this.cap(plan.upper);
@@ -114,8 +114,11 @@ export class CpuEngine {
     }
   }
 
-  /** Zero groups, omega, reached flag, G_p count and last step's lambda summary. */
-  global(needZeros: number): void {
+  /**
+   * Zero groups, omega, reached flag, G_p count and last step's lambda summary of the
+   * parameters after `done` steps; the first `done` with the target met is kept.
+   */
+  global(needZeros: number, done: number): void {
     const { stats, mask, gstate, summary } = this;
     let zeros = 0, omega = 0, gp = 0, lmin = Infinity, lmax = 0, lsum = 0, nl = 0, proj = 0;
     for (let g = 0; g < this.L.ng; g++) {
@@ -126,7 +129,9 @@ export class CpuEngine {
       if (lam > 0) (lmin = Math.min(lmin, lam), lmax = Math.max(lmax, lam), lsum += lam, nl++);
       if (gstate[g * 4 + 3] > 0.5) proj++;
     }
+    const reachedAt = summary[S.reachedAt] || (zeros >= needZeros ? done + 1 : 0);
     summary.fill(0);
+    summary[S.reachedAt] = reachedAt;
     summary[S.zeros] = zeros;
     summary[S.total] = this.L.ng;
     summary[S.omega] = omega;
@@ -255,10 +260,15 @@ export class CpuEngine {
     }
   }
 
-  /** Fresh group stats and summary from the current parameters. */
-  refresh(needZeros: number): void {
+  /** Fresh group stats and summary from the current parameters (after `done` steps). */
+  refresh(needZeros: number, done: number): void {
     this.load();
     this.groupStats();
-    this.global(needZeros);
+    this.global(needZeros, done);
+  }
+
+  /** Restore {@link S.reachedAt} (a checkpoint's). */
+  writeReachedAt(v: number): void {
+    this.summary[S.reachedAt] = v;
   }
 }

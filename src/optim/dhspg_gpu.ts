@@ -149,12 +149,13 @@ export class GpuEngine {
     );
   }
 
-  private global(needZeros: number): void {
+  /** The summary of the parameters after `done` steps (see {@link S.reachedAt}). */
+  private global(needZeros: number, done: number): void {
     dispatch(
       K.global,
       [this.stats, this.mask, this.gstate, this.summary],
       [1],
-      new Uniforms().u32(this.L.ng, needZeros, 0, 0),
+      new Uniforms().u32(this.L.ng, needZeros, done, 0),
     );
   }
 
@@ -177,7 +178,7 @@ export class GpuEngine {
     );
     if (L.ng > 0) {
       this.groupStats();
-      this.global(P.needZeros);
+      this.global(P.needZeros, P.t - 1);
       if (P.partitionNow) this.partition(P);
       const [gx, gy] = grid1d(L.ng, 256);
       const flags = (P.partitioned ? 1 : 0) | (P.warm ? 2 : 0) | (P.halfSpace ? 4 : 0) |
@@ -243,12 +244,15 @@ export class GpuEngine {
     );
   }
 
-  /** Recompute group sums and the summary from the current parameters; read the summary. */
-  async refresh(needZeros: number): Promise<Float32Array> {
+  /**
+   * Recompute group sums and the summary from the current parameters (after `done` steps);
+   * read the summary.
+   */
+  async refresh(needZeros: number, done: number): Promise<Float32Array> {
     if (this.L.ng > 0) {
       this.loadParams();
       this.groupStats();
-      this.global(needZeros);
+      this.global(needZeros, done);
     }
     return new Float32Array(await readBuffer(this.summary, S.length * 4));
   }
@@ -276,6 +280,13 @@ export class GpuEngine {
   /** Overwrite an array {@link readArray} reads. */
   writeState(name: "m" | "v" | "mask", data: Float32Array | Uint32Array): void {
     if (data.length) upload(this[name], data);
+  }
+
+  /** Restore {@link S.reachedAt} (a checkpoint's); the rest of the summary is recomputed. */
+  writeReachedAt(v: number): void {
+    const s = new Float32Array(S.length);
+    s[S.reachedAt] = v;
+    upload(this.summary, s);
   }
 
   dispose(): void {

@@ -70,6 +70,11 @@ export const S = {
   lamMean: 7,
   projected: 8,
   lamCount: 9,
+  /**
+   * 1 + the steps completed when the parameters first had the target sparsity (0: not yet).
+   * Kept across summaries; an f32 holds step counts exactly up to 2^24.
+   */
+  reachedAt: 10,
   length: 16,
 } as const;
 

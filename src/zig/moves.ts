@@ -34,6 +34,11 @@ export interface Walk {
   block(n: GraphNode, why: string): void;
   setOut(n: GraphNode, l: Layout | null): void;
   setLayout(t: number, l: Layout | null, path: string): void;
+  /**
+   * Attach a static operand that is a parameter with its values along `axis` of an `outRank`
+   * output as producer of the channels `ids`; false when it is not one.
+   */
+  attachParam(t: number, outRank: number, axis: number, ids: Int32Array): boolean;
   /** The first tensor input with tracked channels, and its index. */
   data(n: GraphNode): { i: number; l: Layout } | null;
 }
@@ -46,7 +51,7 @@ export function concatNode(w: Walk, n: GraphNode, axis: number): void {
   if (!carrier) return w.block(n, "reads no tensor with tracked channels");
   const onAxis = carrier.axes.includes(ax);
   const ls: Layout[] = [];
-  let nonzero = false;
+  const statics: number[] = [];
   for (let i = 0; i < n.inputs.length; i++) {
     const l = w.layout(n.inputs[i]);
     if (l) {
@@ -58,7 +63,7 @@ export function concatNode(w: Walk, n: GraphNode, axis: number): void {
       // A constant (or untracked tensor) concatenated to the channels: fixed channels.
       const b = w.blocker(n, "concatenates a constant to the channels");
       ls.push(w.fresh(carrier.axes, shapes[i], { fix: b }));
-    } else if (w.fill(n.inputs[i]) !== 0) nonzero = true;
+    } else statics.push(n.inputs[i]);
   }
   if (onAxis) {
     const l = concatLayout(ls, shapes, ax, out);
@@ -67,6 +72,12 @@ export function concatNode(w: Walk, n: GraphNode, axis: number): void {
   for (const l of ls.slice(1)) {
     for (let p = 0; p < l.ids.length; p++) w.ch.union(ls[0].ids[p], l.ids[p]);
   }
+  // Beside the channels (along tokens, rows): zeros, or a parameter whose values go with them.
+  const one = carrier.axes.length === 1 ? carrier.axes[0] : -1;
+  const nonzero =
+    statics.filter((t) =>
+      w.fill(t) !== 0 && !(one >= 0 && w.attachParam(t, out.length, one, ls[0].ids))
+    ).length > 0;
   const why = "concatenates a constant that is not zero next to the channels";
   w.setOut(n, nonzero ? w.mapped(ls[0], w.blocker(n, why)) : ls[0]);
 }

@@ -338,6 +338,11 @@ class Analyzer implements Walk {
       const nonOne = shape.map((d, i) => (d !== 1 ? i : -1)).filter((i) => i >= 0);
       if (nonOne.length <= 1) this.views[n.outputs[0]] = { ...v, viewAxis: nonOne[0] ?? -1 };
     }
+    // An expanded parameter ([1, 1, C] -> [N, 1, C], ViT's class token) keeps its values' axis.
+    if (v && n.op === "expand" && v.viewAxis >= 0) {
+      const d = this.shape(n.outputs[0]).length - this.shape(n.inputs[0]).length;
+      this.views[n.outputs[0]] = { ...v, viewAxis: v.viewAxis + d };
+    }
     if (v && (n.op === "reshape" || n.op === "cast") && this.fillValue[n.inputs[0]] !== undefined) {
       this.fillValue[n.outputs[0]] = this.fillValue[n.inputs[0]];
     }
@@ -516,7 +521,7 @@ class Analyzer implements Walk {
         }
         continue;
       }
-      const v = this.views[t];
+      const v = this.views[t] ?? this.axisView(t, r, channelAxes);
       const fv = this.fillValue[t];
       // A per-channel parameter (bias, layer scale) on the output's channel axis.
       const vAxis = v && v.viewAxis >= 0 ? v.viewAxis + (r - s.length) : -1;
@@ -585,6 +590,40 @@ class Analyzer implements Walk {
       if (!divisor) this.attach(v, v.paramAxis, ol.ids, "producer");
     }
     this.setOut(n, ol);
+  }
+
+  /**
+   * A parameter with values along several axes (a positional embedding [1, T, C]) seen along
+   * the one channel axis of an `outRank` output it meets: its slices there go with the channels.
+   */
+  private axisView(t: number, outRank: number, channelAxes: readonly number[]): ParamView | null {
+    const gt = this.g.tensors[t];
+    const axes = [...new Set(channelAxes)];
+    if ((gt.kind !== "param" && gt.kind !== "buffer") || axes.length !== 1) return null;
+    const pa = axes[0] - (outRank - gt.shape.length);
+    if (pa < 0 || gt.shape[pa] <= 1) return null;
+    const trainable = gt.kind === "param";
+    return {
+      param: gt.name!,
+      role: gt.kind,
+      trainable,
+      paramAxis: pa,
+      viewAxis: pa,
+      size: gt.shape[pa],
+    };
+  }
+
+  /**
+   * Attach a static operand that is a parameter with its values along `axis` of an `outRank`
+   * output (a class token concatenated to the tokens) as producer of the channels `ids`.
+   */
+  attachParam(t: number, outRank: number, axis: number, ids: Int32Array): boolean {
+    const v = this.views[t] ?? this.axisView(t, outRank, [axis]);
+    if (!v || v.viewAxis < 0) return false;
+    const d = outRank - this.shape(t).length;
+    if (v.viewAxis + d !== axis || v.size !== ids.length) return false;
+    this.attach(v, v.paramAxis, ids, "producer");
+    return true;
   }
 
   /** Values of a captured constant (cpu), or null when not readable here. */
