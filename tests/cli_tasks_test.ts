@@ -186,6 +186,8 @@ Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy,
       "1steps",
       "--baseline",
       "--scratch",
+      // A short run: the new DHSPG defaults (issue 19) leave it just under the target.
+      "--allow-unreached",
       "--out",
       out,
       "--quiet",
