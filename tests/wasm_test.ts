@@ -190,14 +190,21 @@ Deno.test("both wasm conv families (implicit, im2col + GEMM) match the cpu oracl
   }
 });
 
-/** 3x3 stride-1 convs: odd and partial tiles, bands, groups, bias, crops, padding beyond the kernel. */
+/**
+ * 3x3 stride-1 convs (forward, input and weight gradients): odd and partial tiles, bands, groups,
+ * bias, crops, padding beyond the kernel.
+ */
 const WINOGRAD: Case[] = [
   {
     what: "conv 3x3 p1 5->11 channels, 13x9, bias",
     fn: (x, w, b) => {
       const y = o.conv2d(x, w, b, { padding: 1 });
       const dy = o.mul(y, y);
-      return [y, o.conv2dBackwardInput(dy, w, [13, 9], { padding: 1 })];
+      return [
+        y,
+        o.conv2dBackwardInput(dy, w, [13, 9], { padding: 1 }),
+        o.conv2dBackwardWeight(x, dy, [3, 3], { padding: 1 }),
+      ];
     },
     shapes: [[3, 5, 13, 9], [11, 5, 3, 3], [11]],
   },
@@ -205,13 +212,20 @@ const WINOGRAD: Case[] = [
     what: "conv 3x3 p0 groups 2, 8->12 channels, 10x7",
     fn: (x, w) => {
       const y = o.conv2d(x, w, null, { groups: 2 });
-      return [y, o.conv2dBackwardInput(y, w, [10, 7], { groups: 2 })];
+      return [
+        y,
+        o.conv2dBackwardInput(y, w, [10, 7], { groups: 2 }),
+        o.conv2dBackwardWeight(x, y, [3, 3], { groups: 2 }),
+      ];
     },
     shapes: [[2, 8, 10, 7], [12, 4, 3, 3]],
   },
   {
     what: "conv 3x3 p2 (output larger than the input), 4->6 channels, 5x6",
-    fn: (x, w) => o.conv2d(x, w, null, { padding: 2 }),
+    fn: (x, w) => {
+      const y = o.conv2d(x, w, null, { padding: 2 });
+      return [y, o.conv2dBackwardWeight(x, y, [3, 3], { padding: 2 })];
+    },
     shapes: [[2, 4, 5, 6], [6, 4, 3, 3]],
   },
   {
@@ -224,8 +238,11 @@ const WINOGRAD: Case[] = [
   },
   {
     what: "conv 3x3 p1 on 70x66 in bands of tile rows, 8->8 channels",
-    fn: (x, w) => o.conv2d(x, w, null, { padding: 1 }),
-    shapes: [[1, 8, 70, 66], [8, 8, 3, 3]],
+    fn: (x, w) => {
+      const y = o.conv2d(x, w, null, { padding: 1 });
+      return [y, o.conv2dBackwardWeight(x, y, [3, 3], { padding: 1 })];
+    },
+    shapes: [[2, 8, 70, 66], [8, 8, 3, 3]],
   },
 ];
 

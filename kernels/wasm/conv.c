@@ -175,11 +175,6 @@ static void direct_task(const void* p, int t, int tid) {
   }
 }
 
-int winograd_conv(const float* x, const float* w, const float* bias, float* y, int N, int G, int R,
-                  int O, int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph,
-                  int pw, int dh, int dw, int sg, int so, int sr, int flip, char* work,
-                  int work_bytes);
-
 /*
  * y[n, gi*O + o, oy, ox] = bias[gi*O + o] + sum_{r, ky, kx} x[n, gi*R + r, oy*sh - ph + ky*dh,
  * ox*sw - pw + kx*dw] * w[gi*sg + o*so + r*sr + tap], tap = ky*kw + kx (mirrored when flip).
@@ -249,12 +244,13 @@ static inline float hsum4(v128_t v) {
     WROW(0) WROW(1) WROW(2) WROW(3) WROW(4)                           \
   }
 
-/* part[j][o] += sum_v dq[o][v] * xq[tab[j] + v] for o < O, j < J (dq has O2 zero-padded rows). */
-static void wgrad_dots(const float* xq, const float* dq, const int* tab, int J, int O, int Vp,
-                       float* part) {
+/* part[j][o] += sum_{v < Vp} dq[o * ld + v] * xq[tab[j] + v] for o < O, j < J (dq has O2
+ * zero-padded rows). */
+void wgrad_dots(const float* xq, const float* dq, const int* tab, int J, int O, int Vp, int ld,
+                float* part) {
   for (int o0 = 0; o0 < O; o0 += 2) {
-    const float* p0 = dq + (size_t)o0 * Vp;
-    const float* p1 = p0 + Vp;
+    const float* p0 = dq + (size_t)o0 * ld;
+    const float* p1 = p0 + ld;
     for (int j0 = 0; j0 < J; j0 += 5) {
       const float* q0 = xq + tab[j0];
       const float* q1 = xq + tab[MIN(j0 + 1, J - 1)];
@@ -305,7 +301,7 @@ static void wgrad_task(const void* p, int t, int tid) {
                          g->Wo * sizeof(float));
       }
     }
-    wgrad_dots(xq, dq, a->tab, J, g->O, a->Vp, part);
+    wgrad_dots(xq, dq, a->tab, J, g->O, a->Vp, a->Vp, part);
   }
 }
 
@@ -331,11 +327,14 @@ static void wsum_task(const void* p, int t, int tid) {
 /*
  * dw[gi*O + o, r, ky, kx] = sum_{n, oy, ox} dy[n, gi*O + o, oy, ox] *
  *   x[n, gi*R + r, oy*sh - ph + ky*dh, ox*sw - pw + kx*dw]  (dy is Ho x Wo, may be a crop).
- * Returns like conv_direct.
+ * Returns like conv_direct. 3x3 stride-1 convs with enough channels go to winograd_wgrad.c.
  */
 int EXPORT(conv_wgrad)(const float* x, const float* dy, float* dw, int N, int G, int R, int O,
                        int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph, int pw,
                        int dh, int dwl, char* work, int work_bytes) {
+  int wr = winograd_wgrad(x, dy, dw, N, G, R, O, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dwl,
+                          work, work_bytes);
+  if (wr != 1) return wr;
   wgrad_args a;
   geom g = {N, G, R, O, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dwl};
   a.g = g;

@@ -88,4 +88,27 @@ static inline void tile_tab(const float* base, const int* tab, int K, const floa
   TILE_OUT(y, plane, t)
 }
 
+/* conv.c: part[j][o] += sum_{v < Vp} dq[o * ld + v] * xq[tab[j] + v] for o < O, j < J; dq has
+ * an even number of rows (a zero row after an odd O), Vp is a multiple of 4. */
+void wgrad_dots(const float* xq, const float* dq, const int* tab, int J, int O, int Vp, int ld,
+                float* part);
+
+/* winograd.c / winograd_wgrad.c: F(2x2, 3x3) for conv_direct and conv_wgrad; 1 = not applicable. */
+int winograd_conv(const float* x, const float* w, const float* bias, float* y, int N, int G, int R,
+                  int O, int H, int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph,
+                  int pw, int dh, int dw, int sg, int so, int sr, int flip, char* work,
+                  int work_bytes);
+int winograd_wgrad(const float* x, const float* dy, float* dw, int N, int G, int R, int O, int H,
+                   int W, int Ho, int Wo, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                   int dwl, char* work, int work_bytes);
+/* Bᵀ d B of four tiles (lanes) whose 4x4 patches start at p (row stride XW), to v[k * ks]. */
+void winograd_input4(const float* p, int XW, float* v, int ks);
+/* Fill xp[r][2 * rows + 2][XW] with rows 2 * ty0 - ph + i, columns j - pw of x's R channels
+ * (zeros outside x). */
+void winograd_pad(const float* x, int R, int H, int W, int ph, int pw, int ty0, int rows, int XW,
+                  float* xp);
+/* Whether F(2x2, 3x3) is on (set_winograd); count a conv computed by it (winograd_count). */
+int winograd_on(void);
+void winograd_note(void);
+
 #endif

@@ -32,7 +32,7 @@ typedef struct {
   float* y;
   const int* tab;    /* tab[r] = r * Tp */
   int N, G, R, O, H, W, Ho, Wo, ph, pw;
-  int TH, TW, band, nbands, OP, XH, XW, Tp;
+  int TH, TW, band, nbands, OP, XW, Tp;
 } wino_args;
 
 /* Floats of scratch one task needs for `band` tile rows. */
@@ -42,8 +42,7 @@ static long long task_floats(int R, int OP, int TW, int band, int* XW, int* Tp) 
   return (long long)R * (2 * band + 2) * *XW + 16LL * R * *Tp + 16LL * OP * *Tp + 64;
 }
 
-/* Bᵀ d B of four tiles (lanes) whose patches start at p (row stride XW), to V[k][t] (k stride ks). */
-static inline void input_tile4(const float* p, int XW, float* v, int ks) {
+void winograd_input4(const float* p, int XW, float* v, int ks) {
   v128_t t[4][4];
   for (int i = 0; i < 4; i++, p += XW) {
     v128_t a = wasm_v128_load(p), b = wasm_v128_load(p + 4);
@@ -63,6 +62,28 @@ static inline void input_tile4(const float* p, int XW, float* v, int ks) {
   }
 }
 
+int winograd_on(void) { return enabled; }
+void winograd_note(void) { calls++; }
+
+void winograd_pad(const float* x, int R, int H, int W, int ph, int pw, int ty0, int rows, int XW,
+                  float* xp) {
+  int XH = 2 * rows + 2, lo = MAX(0, pw), hi = MIN(XW, W + pw);
+  for (int r = 0; r < R; r++) {
+    const float* xc = x + (size_t)r * H * W;
+    float* dst = xp + (size_t)r * XH * XW;
+    for (int i = 0; i < XH; i++, dst += XW) {
+      int iy = 2 * ty0 - ph + i;
+      if (iy < 0 || iy >= H || hi <= lo) {
+        __builtin_memset(dst, 0, XW * sizeof(float));
+        continue;
+      }
+      if (lo > 0) __builtin_memset(dst, 0, lo * sizeof(float));
+      __builtin_memcpy(dst + lo, xc + (size_t)iy * W + lo - pw, (hi - lo) * sizeof(float));
+      if (hi < XW) __builtin_memset(dst + hi, 0, (XW - hi) * sizeof(float));
+    }
+  }
+}
+
 static void wino_task(const void* p, int task, int tid) {
   const wino_args* a = (const wino_args*)p;
   int band = task % a->nbands, gi = (task / a->nbands) % a->G, n = task / (a->nbands * a->G);
@@ -72,22 +93,8 @@ static void wino_task(const void* p, int task, int tid) {
   float* V = xp + (((size_t)R * (2 * a->band + 2) * XW + 15) & ~(size_t)15);
   float* M = V + (size_t)16 * R * Tp;
 
-  /* the band's input: padded row iy = 2*ty0 - ph + i, column ix = j - pw */
-  for (int r = 0; r < R; r++) {
-    const float* xc = a->x + ((size_t)(n * a->G + gi) * R + r) * a->H * a->W;
-    float* dst = xp + (size_t)r * XH * XW;
-    for (int i = 0; i < XH; i++, dst += XW) {
-      int iy = 2 * ty0 - a->ph + i;
-      int lo = MAX(0, a->pw), hi = MIN(XW, a->W + a->pw);
-      if (iy < 0 || iy >= a->H || hi <= lo) {
-        __builtin_memset(dst, 0, XW * sizeof(float));
-        continue;
-      }
-      if (lo > 0) __builtin_memset(dst, 0, lo * sizeof(float));
-      __builtin_memcpy(dst + lo, xc + (size_t)iy * a->W + lo - a->pw, (hi - lo) * sizeof(float));
-      if (hi < XW) __builtin_memset(dst + hi, 0, (XW - hi) * sizeof(float));
-    }
-  }
+  winograd_pad(a->x + (size_t)(n * a->G + gi) * R * a->H * a->W, R, a->H, a->W, a->ph, a->pw, ty0,
+               rows, XW, xp);
 
   /* V: groups of four tiles of one row; lanes past the row's end write the next row's first
    * tiles (rewritten right after) or the padding past T. */
@@ -95,7 +102,7 @@ static void wino_task(const void* p, int task, int tid) {
     for (int tyl = 0; tyl < rows; tyl++) {
       const float* src = xp + ((size_t)r * XH + 2 * tyl) * XW;
       for (int tx = 0; tx < a->TW; tx += 4) {
-        input_tile4(src + 2 * tx, XW, V + (size_t)r * Tp + tyl * a->TW + tx, R * Tp);
+        winograd_input4(src + 2 * tx, XW, V + (size_t)r * Tp + tyl * a->TW + tx, R * Tp);
       }
     }
   }
@@ -220,7 +227,7 @@ int winograd_conv(const float* x, const float* w, const float* bias, float* y, i
       for (int o = 0; o < a.OP; o++) bp[gi * a.OP + o] = o < O ? bias[gi * O + o] : 0.f;
     }
   }
-  calls++;
+  winograd_note();
   a.x = x, a.U = U, a.bias = bp, a.y = y, a.tab = tab;
   a.N = N, a.G = G, a.R = R, a.O = O, a.H = H, a.W = W, a.Ho = Ho, a.Wo = Wo, a.ph = ph, a.pw = pw;
   parallel_for(wino_task, &a, N * G * a.nbands);
