@@ -249,6 +249,34 @@ const CASES: Case[] = [
     b.node("Sigmoid", ["l"], ["s"]);
     b.node("Tanh", ["s"], ["y"]);
   }],
+  ["Elu, Celu, Selu, Softplus and Softsign (composed of oto's ops)", [1, 2, 5], [1, 2, 5], (b) => {
+    b.node("Mul", ["x", b.constant([3], [])], ["x3"]); // both sides of every kink
+    b.node("Elu", ["x3"], ["e"], { alpha: f(0.7) });
+    b.node("Celu", ["e"], ["c"], { alpha: f(1.5) });
+    b.node("Selu", ["c"], ["s"]);
+    b.node("Softplus", ["s"], ["p"]);
+    b.node("Sub", ["p", b.constant([2], [])], ["q"]);
+    b.node("Softsign", ["q"], ["y"]);
+  }],
+  ["Mod (both signs) and ScatterND on the host, added to data", [1, 2, 3], [1, 2, 3], (b) => {
+    b.node("Range", [
+      b.constant([-3], [], "i64"),
+      b.constant([3], [], "i64"),
+      b.constant([1], [], "i64"),
+    ], ["r"]);
+    b.node("Mod", ["r", b.constant([4], [], "i64")], ["m"], { fmod: 0 });
+    b.node("Mod", ["r", b.constant([-4], [], "i64")], ["n"], { fmod: 1 });
+    b.node("Add", ["m", "n"], ["mn"]);
+    b.node("Cast", ["mn"], ["mf"], { to: 1 });
+    b.node("Reshape", ["mf", b.constant([2, 3], [2], "i64")], ["m2"]);
+    b.node("ScatterND", ["m2", b.constant([1, 0, 0, 2], [2, 2], "i64"), b.constant([5, 7], [2])], [
+      "s1",
+    ]);
+    b.node("ScatterND", ["s1", b.constant([1], [1, 1], "i64"), b.constant([1, 2, 3], [1, 3])], [
+      "s2",
+    ], { reduction: "add" });
+    b.node("Add", ["x", "s2"], ["y"]);
+  }],
   ["Resize nearest (sizes) and linear (scales)", [1, 2, 3, 3], [1, 2, 12, 12], (b) => {
     b.node("Shape", ["x"], ["xs"]);
     b.node("Slice", ["xs", b.constant([0], [1], "i64"), b.constant([2], [1], "i64")], ["nc"]);
