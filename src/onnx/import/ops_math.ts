@@ -141,15 +141,6 @@ function reduce(kind: "sum" | "mean" | "max" | "min" | "prod" | "l2"): OpImport 
   };
 }
 
-/**
- * ELU family from oto's ops (each carries its own gradient): max(x, 0) + a·(exp(min(x, 0)/s) − 1)
- * is ELU with s = 1 and CELU with s = a.
- */
-function expLinear(x: Tensor, a: number, s: number): Tensor {
-  const neg = ops.exp(ops.affine(ops.clamp(x, -Infinity, 0), 1 / s, 0));
-  return ops.add(ops.relu(x), ops.affine(neg, a, -a));
-}
-
 /** log(1 + e^x) as relu(x) + log(1 + e^-|x|): no overflow for large |x|. */
 function softplus(x: Tensor): Tensor {
   return ops.add(ops.relu(x), ops.log(ops.affine(ops.exp(ops.neg(ops.abs(x))), 1, 1)));
@@ -173,6 +164,7 @@ function activation(
 }
 
 const eluHost = (x: number, a: number, s: number) => x > 0 ? x : a * Math.expm1(x / s);
+/** ONNX Selu's default attributes (float32). */
 const SELU = { alpha: 1.67326319217681884765625, gamma: 1.05070102214813232421875 };
 
 /** Clip: bounds from inputs (opset 11+) or attributes. */
@@ -275,19 +267,15 @@ export const MATH_OPS: Record<string, OpImport> = {
       ins,
     ) => [ops.leakyRelu(ctx.tensor(need(ins, 0, "X")), attrFloat(ctx.node, "alpha", 0.01))],
   },
-  Elu: activation(
-    { alpha: 1 },
-    (x, a) => eluHost(x, a.alpha, 1),
-    (x, a) => expLinear(x, a.alpha, 1),
-  ),
+  Elu: activation({ alpha: 1 }, (x, a) => eluHost(x, a.alpha, 1), (x, a) => ops.elu(x, a.alpha)),
   Celu: activation({ alpha: 1 }, (x, a) => eluHost(x, a.alpha, a.alpha), (x, a) => {
     if (!(a.alpha > 0)) throw new NodeError(`attribute alpha=${a.alpha} must be positive`);
-    return expLinear(x, a.alpha, a.alpha);
+    return ops.celu(x, a.alpha);
   }),
   Selu: activation(
     SELU,
     (x, a) => a.gamma * eluHost(x, a.alpha, 1),
-    (x, a) => ops.scale(expLinear(x, a.alpha, 1), a.gamma),
+    (x, a) => ops.scale(ops.elu(x, a.alpha), a.gamma),
   ),
   Softplus: activation(
     {},
