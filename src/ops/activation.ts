@@ -193,10 +193,20 @@ const ROWS: Record<string, UnaryRow> = {
     grad: (x, _y, g, a) => mul(g, u("eluGrad", x, a.alpha, a.beta)),
     zeroInvariant: true,
     attrs: { alpha: 0.5, beta: 1 },
-    onnx: (e, io) =>
-      e.node(io.attrs.beta === 1 ? "Elu" : "Celu", io.inputs, io.outputs, {
-        alpha: { float: io.attrs.alpha },
-      }),
+    onnx: (e, io) => {
+      const { alpha, beta } = io.attrs;
+      if (beta === 1 || alpha === beta) {
+        e.node(beta === 1 ? "Elu" : "Celu", io.inputs, io.outputs, { alpha: { float: alpha } });
+        return;
+      }
+      // Another pair (not written by elu/celu): relu(x) + alpha/beta · min(celu_beta(x), 0).
+      const [c, m, s, r] = ["celu", "neg", "scaled", "pos"].map((n) => e.fresh(n));
+      e.node("Celu", io.inputs, [c], { alpha: { float: beta } });
+      e.node("Min", [c, e.constant([0], [])], [m]);
+      e.node("Mul", [m, e.constant([alpha / beta], [])], [s]);
+      e.node("Relu", io.inputs, [r]);
+      e.node("Add", [r, s], io.outputs);
+    },
     samples: [
       kink("elu'(0) = alpha / beta: the derivative from below", [0, -1, 0.5], "down", {
         alpha: 0.5,
