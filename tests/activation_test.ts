@@ -1,5 +1,5 @@
 /**
- * Mobile-network activations (clamp/ReLU6, hard swish, hard sigmoid, Mish) and global max
+ * Mobile-network activations (clamp/ReLU6, hard swish, hard sigmoid, Mish, ELU/CELU/SELU) and global max
  * pooling: values and gradients against PyTorch 1.13 (printed by `torch.nn.functional` on the
  * same inputs), webgpu against the cpu oracle, finite differences, and onnxruntime for the ONNX
  * facets.
@@ -69,6 +69,50 @@ const TORCH: [string, (x: o.Tensor) => o.Tensor, number[], number[]][] = [
       1.0000217,
     ],
   ],
+  [
+    "elu(0.5)",
+    (x) => o.elu(x, 0.5),
+    [-0.4908422, -0.4751065, -0.4589575, -0.3160603, -0.1105996, 0, 0.5, 1.5, 3, 4.5, 6, 7],
+    [0.0091578, 0.0248935, 0.0410425, 0.1839397, 0.3894004, 0.5, 1, 1, 1, 1, 1, 1],
+  ],
+  [
+    "celu(1.5)",
+    (x) => o.celu(x, 1.5),
+    [-1.3957748, -1.2969971, -1.2166867, -0.7298743, -0.2302774, 0, 0.5, 1.5, 3, 4.5, 6, 7],
+    [0.0694834, 0.1353353, 0.1888756, 0.5134171, 0.8464817, 1, 1, 1, 1, 1, 1, 1],
+  ],
+  [
+    "selu",
+    o.selu,
+    [
+      -1.7258986,
+      -1.6705687,
+      -1.6137857,
+      -1.1113307,
+      -0.3888902,
+      0,
+      0.5253505,
+      1.5760515,
+      3.1521029,
+      4.7281547,
+      6.3042059,
+      7.354907,
+    ],
+    [
+      0.0322007,
+      0.0875306,
+      0.1443136,
+      0.6467686,
+      1.3692092,
+      1.7580993,
+      1.050701,
+      1.050701,
+      1.050701,
+      1.050701,
+      1.050701,
+      1.050701,
+    ],
+  ],
 ];
 
 for (const [name, f, y, dy] of TORCH) {
@@ -130,6 +174,14 @@ test("ONNX: Clip, HardSwish, HardSigmoid, Mish (opset 17 form), GlobalMaxPool in
     1e-5,
   );
   for (const n of ["clamp", "hardSwish", "hardSigmoid", "mish"]) assert.ok(ops.includes(n), n);
+  // ELU and CELU are one op (Elu or Celu in ONNX by their attributes).
+  const elus = await checkOnnx(
+    "exponential linear units",
+    (a) => o.add(o.add(o.elu(a, 0.7), o.celu(a, 1.5)), o.selu(a)),
+    [x],
+    1e-5,
+  );
+  assert.equal(elus.filter((n) => n === "elu").length, 3);
   await checkOnnx("globalMaxPool2d", o.globalMaxPool2d, [x]);
 });
 

@@ -249,6 +249,50 @@ const CASES: Case[] = [
     b.node("Sigmoid", ["l"], ["s"]);
     b.node("Tanh", ["s"], ["y"]);
   }],
+  ["Elu, Celu, Selu, Softplus and Softsign", [1, 2, 5], [1, 2, 5], (b) => {
+    b.node("Mul", ["x", b.constant([3], [])], ["x3"]); // both sides of every kink
+    b.node("Elu", ["x3"], ["e"], { alpha: f(0.7) });
+    b.node("Celu", ["e"], ["c"], { alpha: f(1.5) });
+    b.node("Selu", ["c"], ["s"]);
+    b.node("Softplus", ["s"], ["p"]);
+    b.node("Sub", ["p", b.constant([2], [])], ["q"]);
+    b.node("Softsign", ["q"], ["y"]);
+  }],
+  ["Mod (both signs) and ScatterND on the host, added to data", [1, 2, 3], [1, 2, 3], (b) => {
+    b.node("Range", [
+      b.constant([-3], [], "i64"),
+      b.constant([3], [], "i64"),
+      b.constant([1], [], "i64"),
+    ], ["r"]);
+    b.node("Mod", ["r", b.constant([4], [], "i64")], ["m"], { fmod: 0 });
+    b.node("Mod", ["r", b.constant([-4], [], "i64")], ["n"], { fmod: 1 });
+    b.node("Add", ["m", "n"], ["mn"]);
+    b.node("Cast", ["mn"], ["mf"], { to: 1 });
+    b.node("Reshape", ["mf", b.constant([2, 3], [2], "i64")], ["m2"]);
+    b.node("ScatterND", ["m2", b.constant([1, 0, 0, 2], [2, 2], "i64"), b.constant([5, 7], [2])], [
+      "s1",
+    ]);
+    b.node("ScatterND", ["s1", b.constant([1], [1, 1], "i64"), b.constant([1, 2, 3], [1, 3])], [
+      "s2",
+    ], { reduction: "add" });
+    b.node("Add", ["x", "s2"], ["y"]);
+  }],
+  ["Dropout's mask output (eval: all true), used as data", [1, 2, 3], [1, 2, 3], (b) => {
+    b.node("Dropout", ["x", b.constant([0.3], [])], ["d", "mask"]);
+    b.node("Cast", ["mask"], ["mf"], { to: 1 });
+    b.node("Sub", ["mf", b.constant([0.5], [])], ["m"]);
+    b.node("Mul", ["d", "m"], ["y"]);
+  }],
+  ["DepthToSpace in both modes (DCR: TensorFlow's order; CRD: PyTorch's)", [1, 8, 2, 3], [
+    1,
+    2,
+    4,
+    6,
+  ], (b) => {
+    b.node("DepthToSpace", ["x"], ["d"], { blocksize: 2, mode: "DCR" });
+    b.node("Reshape", ["d", b.constant([0, 8, 2, 3], [4], "i64")], ["r"]);
+    b.node("DepthToSpace", ["r"], ["y"], { blocksize: 2, mode: "CRD" });
+  }],
   ["Resize nearest (sizes) and linear (scales)", [1, 2, 3, 3], [1, 2, 12, 12], (b) => {
     b.node("Shape", ["x"], ["xs"]);
     b.node("Slice", ["xs", b.constant([0], [1], "i64"), b.constant([2], [1], "i64")], ["nc"]);
@@ -341,4 +385,19 @@ Deno.test("importOnnx op: SAME max pooling of an even input is ceil mode, not a 
   const ops = o.trace(m, m.inputShape).nodes.map((n) => n.op);
   assert.deepEqual(ops, ["maxPool2d"]);
   assert.equal(o.trace(m, m.inputShape).nodes[0].attrs.ceilMode, true);
+});
+
+Deno.test("importOnnx op: channels through Elu, Selu and Celu stay prunable (zero stays zero)", async () => {
+  o.setDefaultBackend("cpu");
+  const bytes = model([1, 2, 5, 5], [1, 3, 5, 5], (b) => {
+    b.node("Conv", ["x", w(b, "W1", [6, 2, 3, 3], 11)], ["c"], { pads: [1, 1, 1, 1] });
+    b.node("Elu", ["c"], ["e"], { alpha: f(0.5) });
+    b.node("Selu", ["e"], ["s"]);
+    b.node("Celu", ["s"], ["u"], { alpha: f(2) });
+    b.node("Conv", ["u", w(b, "W2", [3, 6, 1, 1], 12)], ["y"]);
+  });
+  await check("Elu/Selu/Celu between convs", bytes, [1, 2, 5, 5], 2, false);
+  const m = await o.importOnnx(bytes);
+  // The first conv's 6 channels (read by the second); the output's 3 are fixed.
+  assert.equal(o.partitionCounts(o.partition(o.trace(m, m.inputShape))).prunableGroups, 6);
 });

@@ -94,8 +94,8 @@ Deno.test("importOnnx: unsupported operators and attribute values are one clear 
     },
   );
   await assert.rejects(
-    () => importOnnx(oneNode("DepthToSpace", { blocksize: 2, mode: "DCR" })),
-    /node "DepthToSpace_0" \(op DepthToSpace, opset 17\): attribute mode=DCR is not supported/,
+    () => importOnnx(oneNode("DepthToSpace", { blocksize: 2, mode: "RCD" })),
+    /node "DepthToSpace_0" \(op DepthToSpace, opset 17\): attribute mode=RCD is not supported/,
   );
   await assert.rejects(
     () => importOnnx(oneNode("MaxPool", { kernel_shape: [2, 2], storage_order: 1 })),

@@ -72,6 +72,47 @@ const FULL: [string, number, number[]][] = [
   ["carn-small", 61_331, [1, 3, 64, 64]],
 ];
 
+Deno.test("zoo carn-small: residual initialisation (He normal, scaled residual convs, zero exit)", () => {
+  const m = buildOn("cpu", "carn-small", { seed: 3 });
+  const std = (a: Float32Array) => {
+    const mean = a.reduce((s, v) => s + v, 0) / a.length;
+    return Math.sqrt(a.reduce((s, v) => s + (v - mean) ** 2, 0) / a.length);
+  };
+  let convs = 0;
+  for (const [name, p] of m.namedParameters()) {
+    const v = p.hostData() as Float32Array;
+    if (name.endsWith(".bias") || name.startsWith("exit.")) {
+      assert.ok(v.every((x) => x === 0), `${name} is zero`);
+      continue;
+    }
+    // kaiming_normal_(mode="fan_in", nonlinearity="relu"): std sqrt(2 / fan_in); the second
+    // conv of each residual block a tenth of that.
+    const fanIn = p.shape[1] * p.shape[2] * p.shape[3];
+    const want = (name.includes(".body.2.") ? 0.1 : 1) * Math.sqrt(2 / fanIn);
+    const got = std(v);
+    // 432 to 9,216 draws: the sample std is within 10% of the true one by a wide margin.
+    assert.ok(Math.abs(got / want - 1) < 0.1, `${name}: std ${got}, want ${want}`);
+    convs++;
+  }
+  assert.equal(convs, 1 + 3 * (3 * 2 + 3) + 3 + 1, "every conv but the exit is drawn");
+  // Untrained, the network is the bilinear upscaling of its input, for any input.
+  const x = uniform([2, 3, 7, 5], { backend: "cpu", seed: 9 });
+  const up = upsample(x, { scaleFactor: 2, mode: "bilinear" });
+  assert.deepEqual(Array.from(m.call(x).hostData()), Array.from(up.hostData()));
+  // CARN itself keeps PyTorch's default layer initialisation (nonzero biases and exit).
+  const ref = buildOn("cpu", "carn", { width: 4 });
+  for (const name of ["entry.bias", "exit.weight", "exit.bias"]) {
+    const p = ref.namedParameters().find(([n]) => n === name)![1];
+    assert.ok((p.hostData() as Float32Array).some((v) => v !== 0), `carn ${name} is drawn`);
+  }
+  // Seeded: the same seed gives the same weights, another seed others.
+  const again = buildOn("cpu", "carn-small", { seed: 3 }).namedParameters();
+  const other = buildOn("cpu", "carn-small", { seed: 4 }).namedParameters();
+  const entry = (ps: [string, Tensor][]) => Array.from(ps[0][1].hostData());
+  assert.deepEqual(entry(again), entry(m.namedParameters()));
+  assert.notDeepEqual(entry(other), entry(m.namedParameters()));
+});
+
 Deno.test("zoo carn x3 / x4: parameters counted by hand, output shapes", () => {
   // Without its upsampler CARN has 964,163 - 147,712 = 816,451 parameters. x3: one 3x3 conv
   // 64->576 (64·576·9 + 576 = 332,352); x4: two 64->256 convs (2·147,712 = 295,424). With the

@@ -4,7 +4,8 @@
  * and the compressed model after zeroing a seeded half of every prunable ZIG. Prints one line
  * per file and exits non-zero when any check fails.
  *
- * Usage: `deno run -A tools/onnx_check.ts [--backend cpu|webgpu] [--input-shape C,H,W] FILE...`
+ * Usage: `deno run -A tools/onnx_check.ts [--backend auto|wasm|webgpu|cpu] [--input-shape C,H,W]
+ * FILE...` (default auto: what `init()` picks, wasm without a hardware GPU)
  *
  * Import + partition time is shape-only (no weights are computed with) and reported in CPU
  * seconds of this process, as the README's timing.
@@ -17,14 +18,20 @@ import * as o from "../mod.ts";
 const args = parseArgs({
   args: Deno.args,
   allowPositionals: true,
-  options: { backend: { type: "string", default: "webgpu" }, "input-shape": { type: "string" } },
+  options: { backend: { type: "string", default: "auto" }, "input-shape": { type: "string" } },
 });
 const files = args.positionals;
 if (!files.length) {
-  console.error("usage: deno run -A tools/onnx_check.ts [--backend cpu|webgpu] FILE...");
+  console.error(
+    "usage: deno run -A tools/onnx_check.ts [--backend auto|wasm|webgpu|cpu] [--input-shape C,H,W] FILE...",
+  );
   Deno.exit(2);
 }
-await o.init({ backend: args.values.backend as "cpu" | "webgpu", quiet: true });
+const { backend } = await o.init({
+  backend: args.values.backend as "auto" | "wasm" | "webgpu" | "cpu",
+  quiet: true,
+});
+console.log(`backend ${backend}`);
 const inputShape = args.values["input-shape"]?.split(",").map(Number);
 
 function relDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { init } from "../init.ts";
 import { randn } from "../ops/creation.ts";
+import { scale as scaled } from "../ops/elementwise.ts";
 import { tidy } from "../tensor.ts";
 import { trace } from "../graph/trace.ts";
 import { renderSvg, toDot } from "../zig/dot.ts";
@@ -151,6 +152,13 @@ async function main(args: string[]): Promise<number> {
   let verify: Record<string, number> | undefined;
   let summary = "";
   if (o.verify) {
+    // A zero-initialised layer (carn-small's exit conv) would make the output independent of
+    // every group before it and the comparison vacuous: give such parameters seeded values.
+    for (const [i, [name, p]] of model.namedParameters().entries()) {
+      if ((await p.data()).every((v) => v === 0)) {
+        model.setTensor(name, scaled(randn(p.shape, { seed: o.seed + 1000 + i }), 0.1));
+      }
+    }
     const state = model.stateDict();
     await zeroRandomGroups(state, part, { seed: o.seed, fraction: 0.5 });
     const r = await compress(model, state, part, { input: inputs, trainGraph: false });

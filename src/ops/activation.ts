@@ -1,12 +1,12 @@
 /**
  * Piecewise and smooth activations of mobile networks: clamp (ReLU6, hardtanh), hard swish,
- * hard sigmoid and Mish, each a row of the unary table (one kernel body, cpu reference,
+ * hard sigmoid, Mish and the exponential linear units (ELU, CELU, SELU), each a row of the unary table (one kernel body, cpu reference,
  * gradient, channel rule and ONNX mapping side by side). Their derivatives are unary ops of
  * their own (`*Grad`, training-only), so a backward pass is one kernel per activation.
  */
 import { apply1, type OpSpec } from "./registry.ts";
 import type { Tensor } from "../tensor.ts";
-import { defineUnary, mul, type UnaryAttrs, type UnaryRow } from "./elementwise.ts";
+import { affine, defineUnary, mul, type UnaryAttrs, type UnaryRow } from "./elementwise.ts";
 import type { ChannelRule } from "./spec.ts";
 import { kink, rand } from "./samples.ts";
 
@@ -186,6 +186,42 @@ const ROWS: Record<string, UnaryRow> = {
       return t + x * (1 - t * t) * sigm(x);
     },
   ),
+  // x for x > 0, else alpha·(exp(x / beta) − 1): ELU (beta 1) and CELU (beta = alpha).
+  elu: {
+    wgsl: "return select(p.alpha * (exp(x / p.beta) - 1.0), x, x > 0.0);",
+    cpu: (x, a, s) => (x > 0 ? x : a * Math.expm1(x / s)),
+    grad: (x, _y, g, a) => mul(g, u("eluGrad", x, a.alpha, a.beta)),
+    zeroInvariant: true,
+    attrs: { alpha: 0.5, beta: 1 },
+    onnx: (e, io) => {
+      const { alpha, beta } = io.attrs;
+      if (beta === 1 || alpha === beta) {
+        e.node(beta === 1 ? "Elu" : "Celu", io.inputs, io.outputs, { alpha: { float: alpha } });
+        return;
+      }
+      // Another pair (not written by elu/celu): relu(x) + alpha/beta · min(celu_beta(x), 0).
+      const [c, m, s, r] = ["celu", "neg", "scaled", "pos"].map((n) => e.fresh(n));
+      e.node("Celu", io.inputs, [c], { alpha: { float: beta } });
+      e.node("Min", [c, e.constant([0], [])], [m]);
+      e.node("Mul", [m, e.constant([alpha / beta], [])], [s]);
+      e.node("Relu", io.inputs, [r]);
+      e.node("Add", [r, s], io.outputs);
+    },
+    samples: [
+      kink("elu'(0) = alpha / beta: the derivative from below", [0, -1, 0.5], "down", {
+        alpha: 0.5,
+        beta: 1,
+      }),
+      { name: "CELU (beta = alpha)", ins: [rand([2, 7], -4, 3)], attrs: { alpha: 1.5, beta: 1.5 } },
+    ],
+  },
+  // PyTorch's elu backward: the exponential branch for x <= 0.
+  eluGrad: gradRow(
+    "eluGrad",
+    "return select(p.alpha / p.beta * exp(x / p.beta), 1.0, x > 0.0);",
+    (x, a, s) => (x > 0 ? 1 : (a / s) * Math.exp(x / s)),
+    { alpha: 0.5, beta: 1 },
+  ),
 };
 
 for (const [name, row] of Object.entries(ROWS)) ops[name] = defineUnary(name, row);
@@ -224,3 +260,18 @@ export const hardSigmoid = (x: Tensor, alpha = 1 / 6, beta = 0.5): Tensor =>
 
 /** x·tanh(softplus(x)), as `nn.Mish`. */
 export const mish = (x: Tensor): Tensor => u("mish", x);
+
+/** x for x > 0, else alpha·(exp(x) − 1), as `nn.ELU`. Zero-invariant. */
+export const elu = (x: Tensor, alpha = 1): Tensor => u("elu", x, alpha, 1);
+
+/** x for x > 0, else alpha·(exp(x / alpha) − 1), as `nn.CELU` (alpha > 0). */
+export function celu(x: Tensor, alpha = 1): Tensor {
+  if (!(alpha > 0)) throw new Error(`celu: alpha must be positive, got ${alpha}`);
+  return u("elu", x, alpha, alpha);
+}
+
+/** SELU's constants (Klambauer et al. 2017), as PyTorch and ONNX write them. */
+const SELU = { alpha: 1.6732632423543772, scale: 1.0507009873554805 };
+
+/** scale·elu(x, alpha) with the self-normalising constants, as `nn.SELU`. */
+export const selu = (x: Tensor): Tensor => affine(u("elu", x, SELU.alpha, 1), SELU.scale, 0);

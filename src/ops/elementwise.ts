@@ -200,6 +200,14 @@ const UNARY: Record<string, UnaryRow> = {
     cpu: (x, a, b) => a * x + b,
     grad: (_x, _y, g, a) => affine(g, a.alpha, 0),
     zeroInvariant: false,
+    // A pure scale (SELU's, a mean's 1/n) keeps a zero channel zero.
+    channels: {
+      kind: "byAttrs",
+      rule: (a) =>
+        a.beta === 0
+          ? { kind: "passthrough" }
+          : { kind: "map", reason: `affine adds ${a.beta}, so a zero channel becomes ${a.beta}` },
+    },
     attrs: { alpha: -1.5, beta: 0.3 },
     onnx: (e, io) => {
       const t = e.fresh("scaled");

@@ -141,6 +141,32 @@ function reduce(kind: "sum" | "mean" | "max" | "min" | "prod" | "l2"): OpImport 
   };
 }
 
+/** log(1 + e^x) as relu(x) + log(1 + e^-|x|): no overflow for large |x|. */
+function softplus(x: Tensor): Tensor {
+  return ops.add(ops.relu(x), ops.log(ops.affine(ops.exp(ops.neg(ops.abs(x))), 1, 1)));
+}
+
+/** An activation with float attributes (defaults given), on host values too. */
+function activation(
+  attrs: Record<string, number>,
+  hostF: (x: number, a: Record<string, number>) => number,
+  tensorF: (x: Tensor, a: Record<string, number>) => Tensor,
+): OpImport {
+  return {
+    run(ctx, ins) {
+      const a: Record<string, number> = {};
+      for (const [k, d] of Object.entries(attrs)) a[k] = attrFloat(ctx.node, k, d);
+      const x = need(ins, 0, "X");
+      if (isHost(x)) return [mapBroadcast(ctx.node.opType, [x], "float", (v) => f32(hostF(v, a)))];
+      return [tensorF(x, a)];
+    },
+  };
+}
+
+const eluHost = (x: number, a: number, s: number) => x > 0 ? x : a * Math.expm1(x / s);
+/** ONNX Selu's default attributes (float32). */
+const SELU = { alpha: 1.67326319217681884765625, gamma: 1.05070102214813232421875 };
+
 /** Clip: bounds from inputs (opset 11+) or attributes. */
 function clipBounds(ctx: Parameters<OpImport["run"]>[0], ins: readonly (Val | undefined)[]) {
   const n = ctx.node;
@@ -240,6 +266,41 @@ export const MATH_OPS: Record<string, OpImport> = {
       ctx,
       ins,
     ) => [ops.leakyRelu(ctx.tensor(need(ins, 0, "X")), attrFloat(ctx.node, "alpha", 0.01))],
+  },
+  Elu: activation({ alpha: 1 }, (x, a) => eluHost(x, a.alpha, 1), (x, a) => ops.elu(x, a.alpha)),
+  Celu: activation({ alpha: 1 }, (x, a) => eluHost(x, a.alpha, a.alpha), (x, a) => {
+    if (!(a.alpha > 0)) throw new NodeError(`attribute alpha=${a.alpha} must be positive`);
+    return ops.celu(x, a.alpha);
+  }),
+  Selu: activation(
+    SELU,
+    (x, a) => a.gamma * eluHost(x, a.alpha, 1),
+    (x, a) => ops.scale(ops.elu(x, a.alpha), a.gamma),
+  ),
+  Softplus: activation(
+    {},
+    (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))),
+    (x) => softplus(x),
+  ),
+  Softsign: activation(
+    {},
+    (x) => x / (1 + Math.abs(x)),
+    (x) => ops.div(x, ops.affine(ops.abs(x), 1, 1)),
+  ),
+  Mod: {
+    run(ctx, ins) {
+      const [a, b] = [host(ins[0], "A"), host(ins[1], "B")];
+      const fmod = attrInt(ctx.node, "fmod", 0) === 1;
+      if (!fmod && kindOf([a, b]) === "float") {
+        throw new NodeError("attribute fmod=0 needs integer inputs (ONNX: float Mod is fmod=1)");
+      }
+      // fmod: the sign of the dividend (C fmod); else the sign of the divisor (Python's %).
+      const f = fmod ? (x: number, y: number) => x % y : (x: number, y: number) => {
+        const r = x % y;
+        return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+      };
+      return [mapBroadcast("Mod", [a, b], kindOf([a, b]), f)];
+    },
   },
   Clip: {
     run(ctx, ins) {

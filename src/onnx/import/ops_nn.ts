@@ -6,7 +6,7 @@
 import type { Tensor } from "../../tensor.ts";
 import * as ops from "../../ops/index.ts";
 import { linear } from "../../ops/linear.ts";
-import { isHost } from "../values.ts";
+import { hostValue, isHost, size } from "../values.ts";
 import {
   attrFloat,
   attrInt,
@@ -443,13 +443,21 @@ export const NN_OPS: Record<string, OpImport> = {
   Dropout: {
     run(ctx, ins) {
       const x = need(ins, 0, "data");
-      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]) {
-        throw new NodeError("the mask output of Dropout is not supported");
-      }
       const p = ctx.opset >= 12
         ? optScalar(ins[1], "ratio", 0.5)
         : attrFloat(ctx.node, "ratio", 0.5);
-      if (!ctx.training || isHost(x)) return [x];
+      const identity = !ctx.training || isHost(x) || p === 0;
+      if (ctx.node.outputs.length > 1 && ctx.node.outputs[1]) {
+        // Exports of eval-mode or zero-ratio dropouts (Swin's attention) write a mask that is
+        // all true; a random one would have to come from the dropout op itself.
+        if (!identity) {
+          throw new NodeError(
+            `the mask output of a training-mode Dropout (ratio ${p}) is not supported`,
+          );
+        }
+        return [x, hostValue("bool", x.shape, new Array(size(x.shape)).fill(1))];
+      }
+      if (identity) return [x];
       return [ops.dropout(x, { p, training: true })];
     },
   },
@@ -459,8 +467,17 @@ export const NN_OPS: Record<string, OpImport> = {
     run(ctx, ins) {
       const x = rank4(need(ins, 0, "input"), "input");
       const mode = attrString(ctx.node, "mode", "DCR");
-      if (mode !== "CRD") throw unsupported("mode", mode, "CRD (PyTorch's pixel_shuffle)");
-      return [ops.pixelShuffle(x, attrInt(ctx.node, "blocksize", 1))];
+      const bs = attrInt(ctx.node, "blocksize", 1);
+      if (mode === "CRD") return [ops.pixelShuffle(x, bs)];
+      if (mode !== "DCR") throw unsupported("mode", mode, "DCR, CRD");
+      // DCR (TensorFlow's depth_to_space): depth blocks outermost, so a reshape/transpose the
+      // partition follows channel by channel.
+      const [n, c, h, w] = x.shape;
+      if (c % (bs * bs)) throw new NodeError(`${c} channels do not split into ${bs}x${bs} blocks`);
+      const blocks = ops.reshape(x, [n, bs, bs, c / (bs * bs), h, w]);
+      return [
+        ops.reshape(ops.permute(blocks, [0, 3, 4, 1, 5, 2]), [n, c / (bs * bs), h * bs, w * bs]),
+      ];
     },
   },
   Pad: { run: padOp },

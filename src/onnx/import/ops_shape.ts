@@ -24,7 +24,16 @@ import {
   transposeHost,
   withShape,
 } from "../values.ts";
-import { attrInt, attrInts, NodeError, type OpImport, type RunContext, type Val } from "./types.ts";
+import {
+  attrInt,
+  attrInts,
+  attrString,
+  NodeError,
+  type OpImport,
+  type RunContext,
+  unsupported,
+  type Val,
+} from "./types.ts";
 import { axis, host, ints, need, sameShape } from "./common.ts";
 
 const shapeOf = (v: Val): readonly number[] => v.shape;
@@ -57,6 +66,48 @@ function axesOf(ctx: RunContext, ins: readonly (Val | undefined)[]): number[] | 
 }
 
 const view = () => ["view" as const];
+
+/**
+ * ScatterND on host values (Swin's shifted-window mask is built this way from zeros); data
+ * computed from the input has no oto op.
+ */
+function scatterND(ctx: RunContext, ins: readonly (Val | undefined)[]): HostValue {
+  const [x, idx, upd] = [host(ins[0], "data"), host(ins[1], "indices"), host(ins[2], "updates")];
+  const red = attrString(ctx.node, "reduction", "none");
+  const combine: Record<string, (a: number, b: number) => number> = {
+    none: (_a, b) => b,
+    add: (a, b) => a + b,
+    mul: (a, b) => a * b,
+    max: Math.max,
+    min: Math.min,
+  };
+  if (!combine[red]) throw unsupported("reduction", red, "none, add, mul, max, min");
+  const k = idx.shape[idx.shape.length - 1];
+  if (!(k >= 1 && k <= x.shape.length)) {
+    throw new NodeError(`indices' last axis ${k} must be 1..${x.shape.length} (data rank)`);
+  }
+  const inner = size(x.shape.slice(k)), count = size(idx.shape) / k;
+  if (upd.data.length !== count * inner) {
+    throw new NodeError(
+      `updates [${upd.shape}] do not fit indices [${idx.shape}] into [${x.shape}]`,
+    );
+  }
+  const out = Array.from(x.data), st: number[] = [];
+  for (let d = k - 1, m = inner; d >= 0; m *= x.shape[d], d--) st[d] = m;
+  for (let i = 0; i < count; i++) {
+    let off = 0;
+    for (let d = 0; d < k; d++) {
+      const j = idx.data[i * k + d], dim = x.shape[d];
+      const jj = j < 0 ? j + dim : j;
+      if (!(jj >= 0 && jj < dim)) throw new NodeError(`index ${j} out of range for axis ${d}`);
+      off += jj * st[d];
+    }
+    for (let e = 0; e < inner; e++) {
+      out[off + e] = combine[red](out[off + e], upd.data[i * inner + e]);
+    }
+  }
+  return hostValue(x.kind, x.shape, out, x.fromShape || upd.fromShape);
+}
 
 /** Operators of this file by ONNX op type. */
 export const SHAPE_OPS: Record<string, OpImport> = {
@@ -241,6 +292,7 @@ export const SHAPE_OPS: Record<string, OpImport> = {
       return [sliceByAttrs(x as Tensor, plan)];
     },
   },
+  ScatterND: { run: (ctx, ins) => [scatterND(ctx, ins)] },
   Gather: {
     run(ctx, ins) {
       const x = need(ins, 0, "data");
