@@ -142,7 +142,9 @@ export class Graph implements GraphData {
   readonly inputs: number[];
   /** Tensor ids of the model outputs. */
   readonly outputs: number[];
+  /** Every parameter and buffer of the model, trainable first, in registration order. */
   readonly params: GraphParam[];
+  /** Values of constant tensors (created in forward without an op), by tensor id. */
   readonly constants: Map<number, Tensor>;
   /** How the model returned its outputs (see {@link GraphData.outputKind}). */
   readonly outputKind: OutputKind;
