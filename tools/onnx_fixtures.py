@@ -16,6 +16,8 @@ hide a missing group member, and torch deduplicates equal initializers.
   /usr/bin/python3 tools/onnx_fixtures.py --torchvision DIR [--opset N]
                                   # every torchvision classifier at full width, 64x64 input,
                                   # 10 classes (checked with tools/onnx_check.ts)
+  /usr/bin/python3 tools/onnx_fixtures.py --more DIR   # Swin-T, segmentation models, a small
+                                  # ViT, a CNN of other operators (bench/results/onnx-import)
 
 Each fixture is exported with a dynamic batch axis unless marked fixed; the manifest
 (tests/fixtures/onnx/manifest.json) records the input shape, opset and export mode.
@@ -30,8 +32,10 @@ import zlib
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 import torchvision
 from torchvision import models as M
+from torchvision.models import segmentation as S
 from torchvision.models import convnext, densenet, efficientnet, mnasnet, mobilenetv2
 from torchvision.models import mobilenetv3, regnet, resnet, shufflenetv2, squeezenet
 from torchvision.ops.misc import Conv2dNormActivation
@@ -45,13 +49,18 @@ OUT = os.path.join(HERE, "..", "tests", "fixtures", "onnx")
 
 
 def randomize(model, seed, biases=True):
-    """Trained-looking BatchNorm statistics/affine parameters, layer scales and (unless
-    `biases` is false) conv/linear biases, which torchvision initializes to zero."""
+    """Trained-looking BatchNorm statistics/affine parameters, layer scales, zero-initialized
+    weights and (unless `biases` is false) conv/linear biases, which torchvision initializes
+    to zero."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
             if biases and isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
                 m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+            # A zero-initialized weight (ViT's classifier head) would make the output a constant
+            # that any import reproduces.
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and not m.weight.any():
+                m.weight.copy_(0.05 * torch.randn(m.weight.shape, generator=g))
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 c = m.num_features
                 m.running_mean.copy_(0.2 * torch.randn(c, generator=g))
@@ -287,6 +296,55 @@ FIXTURES = {
 }
 
 
+class SegOut(nn.Module):
+    """A torchvision segmentation model's `["out"]` (its forward returns a dict)."""
+
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, x):
+        return self.m(x)["out"]
+
+
+class MixedCnn(nn.Module):
+    """Operators a user's CNN may hold beyond torchvision's classifiers."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16)
+        self.c2 = nn.Conv2d(16, 32, 3, stride=2, padding=1, groups=4)
+        self.b2 = nn.BatchNorm2d(32)
+        self.c3, self.ps = nn.Conv2d(48, 64, 1), nn.PixelShuffle(2)
+        self.c4, self.pr = nn.Conv2d(16, 24, 3, padding=1), nn.PReLU(24)
+        self.fc = nn.Linear(24, 10)
+
+    def forward(self, x):
+        a = F.elu(self.b1(self.c1(x)))
+        b = F.leaky_relu(self.b2(self.c2(a)), 0.1)
+        u = F.interpolate(b, scale_factor=2, mode="bilinear", align_corners=False)
+        d = self.ps(F.softplus(self.c3(torch.cat([a, u], 1))))
+        e = self.pr(self.c4(F.avg_pool2d(d, 2)))
+        return self.fc(torch.flatten(F.adaptive_max_pool2d(e, 1), 1))
+
+
+# Exports beyond the classifiers (--more DIR): builder, input shape, opset.
+MORE = {
+    "swin_t": (lambda: M.swin_t(num_classes=10), [3, 64, 64], 17),
+    "vit_small": (lambda: M.VisionTransformer(image_size=32, patch_size=8, num_layers=2,
+                                              num_heads=2, hidden_dim=32, mlp_dim=64,
+                                              num_classes=10), [3, 32, 32], 17),
+    "lraspp_mbv3": (lambda: SegOut(S.lraspp_mobilenet_v3_large(
+        num_classes=5, weights_backbone=None)), [3, 64, 64], 17),
+    "deeplabv3_mbv3": (lambda: SegOut(S.deeplabv3_mobilenet_v3_large(
+        num_classes=5, weights_backbone=None, aux_loss=False)), [3, 64, 64], 17),
+    "fcn_resnet50": (lambda: SegOut(S.fcn_resnet50(
+        num_classes=5, weights_backbone=None, aux_loss=False)), [3, 64, 64], 17),
+    "mixed_cnn": (MixedCnn, [3, 32, 32], 17),
+    "resnet18_op13": (lambda: M.resnet18(num_classes=10), [3, 64, 64], 13),
+}
+
+
 def export(model, shape, opset, mode, dynamic, path, names=(["input"], ["logits"])):
     """Export `model` for inputs of `shape` ([C, H, W], or a list of shapes for several
     inputs) with the given input and output names."""
@@ -320,8 +378,19 @@ def main():
     ap.add_argument("--resnet50", help="write a full resnet50 (224x224) to DIR")
     ap.add_argument("--torchvision", help="write every torchvision classifier to DIR")
     ap.add_argument("--opset", type=int, default=17, help="opset of --torchvision (13-17)")
+    ap.add_argument("--more", help="write Swin-T, segmentation models, a small ViT, a mixed CNN to DIR")
     ap.add_argument("--only", help="comma-separated fixture names")
     a = ap.parse_args()
+    if a.more:
+        os.makedirs(a.more, exist_ok=True)
+        for name in a.only.split(",") if a.only else MORE:
+            build, shape, opset = MORE[name]
+            torch.manual_seed(0)
+            m = build()
+            randomize(m, 1)
+            n = export(m, shape, opset, "preserve", True, os.path.join(a.more, f"{name}.onnx"))
+            print(f"{name}: {n} bytes", file=sys.stderr)
+        return
     if a.torchvision:
         os.makedirs(a.torchvision, exist_ok=True)
         archs = ["resnet18", "resnet50", "resnext50_32x4d", "wide_resnet50_2", "mobilenet_v2",
