@@ -290,6 +290,12 @@ const MAX_WINDOWS: [string, number[], Pool2dAttrs][] = [
     [1, 2, 7, 8],
     win([3, 2], [2, 3], [1, 0], [2, 1], true),
   ],
+  // The other axis dilated: the ceil-mode end padding of W depends on W's own dilation.
+  [
+    "dilation [1, 2], ceil mode, W partial",
+    [1, 2, 5, 10],
+    win([2, 3], [2, 2], [0, 1], [1, 2], true),
+  ],
 ];
 const AVG_WINDOWS: [string, number[], Pool2dAttrs][] = [
   ["2x2 windows tiling the input", [2, 3, 4, 6], win([2, 2], [2, 2])],
