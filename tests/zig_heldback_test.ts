@@ -6,8 +6,10 @@
  * pooled branch, SqueezeNet fire modules, ResNeXt with a ResNet-D average-pool shortcut,
  * EfficientNet MBConv blocks (SE as a mean with keepDims and 1x1 convs), an FPN with two
  * outputs, Swin's patch merging (strided slices of NHWC, concat along the last axis), an L2
- * normalisation over the channels with clamps, GroupNorm blocks, and a GeGLU MLP (a
- * channels-last split of the hidden layer into value and gate).
+ * normalisation over the channels with clamps, GroupNorm blocks, a GeGLU MLP (a channels-last
+ * split of the hidden layer into value and gate), ViT tokens with a class token and a positional
+ * embedding, YOLOv5's Focus, CIFAR ResNet's option-A shortcut, SE through views, GhostNet,
+ * Res2Net and SKNet.
  */
 import assert from "node:assert/strict";
 import * as o from "../mod.ts";
@@ -229,6 +231,98 @@ class VitTokens extends Module {
   }
 }
 
+/** YOLOv5's Focus: four strided slices of the input concatenated on the channels. */
+class Focus extends Module {
+  c = cbr(this, "c", 12, 8, 3);
+  d = cbr(this, "d", 8, 6, 3);
+  fc = this.module("fc", new Linear(6, 5));
+  forward(x: T) {
+    const s = (a: number, b: number) =>
+      o.slice(x, [0, 0, a, b], [Infinity, Infinity, Infinity, Infinity], [1, 1, 2, 2]);
+    const h = this.d(this.c(o.concat([s(0, 0), s(1, 0), s(0, 1), s(1, 1)], 1)));
+    return this.fc.call(o.mean(h, [2, 3]));
+  }
+}
+/** CIFAR ResNet's option-A shortcut: a strided slice zero-padded on the channels. */
+class OptionA extends Module {
+  a = cbr(this, "a", 3, 4, 3);
+  b1 = cbr(this, "b1", 4, 8, 3, { stride: 2 });
+  b2c = this.module("b2c", new Conv2d(8, 8, 3, { padding: 1, bias: false }));
+  b2b = this.module("b2b", new BatchNorm2d(8));
+  fc = this.module("fc", new Linear(8, 5));
+  forward(x: T) {
+    const h = this.a(x);
+    const y = this.b2b.call(this.b2c.call(this.b1(h)));
+    const sc = o.pad(
+      o.slice(h, [0, 0, 0, 0], [Infinity, Infinity, Infinity, Infinity], [1, 1, 2, 2]),
+      [[0, 0], [2, 2], [0, 0], [0, 0]],
+    );
+    return this.fc.call(o.mean(o.relu(o.add(y, sc)), [2, 3]));
+  }
+}
+/** SE and global pooling written with views: `x.view(n, c, -1).mean(-1)`. */
+class SEView extends Module {
+  a = cbr(this, "a", 3, 8, 3);
+  f1 = this.module("f1", new Linear(8, 2));
+  f2 = this.module("f2", new Linear(2, 8));
+  fc = this.module("fc", new Linear(8, 5));
+  forward(x: T) {
+    const h = this.a(x);
+    const [n, c] = h.shape;
+    const s = o.sigmoid(this.f2.call(o.relu(this.f1.call(o.mean(o.reshape(h, [n, c, -1]), -1)))));
+    const g = o.mul(h, o.reshape(s, [n, c, 1, 1]));
+    return this.fc.call(o.mean(o.reshape(g, [n, c, -1]), -1));
+  }
+}
+/** GhostNet: a primary conv, a cheap depthwise conv (2 per channel), concat, the first 8. */
+class Ghost extends Module {
+  p = cbr(this, "p", 3, 3, 1);
+  q = cbr(this, "q", 3, 6, 3, { groups: 3 });
+  n = cbr(this, "n", 8, 6, 3);
+  fc = this.module("fc", new Linear(6, 5));
+  forward(x: T) {
+    const a = this.p(x);
+    const g = o.slice(o.concat([a, this.q(a)], 1), [0, 0], [Infinity, 8]);
+    return this.fc.call(o.mean(this.n(g), [2, 3]));
+  }
+}
+/** Res2Net: four chunks, hierarchical 3x3 convs with adds, concatenated. */
+class Res2 extends Module {
+  a = cbr(this, "a", 3, 8, 1);
+  k1 = cbr(this, "k1", 2, 2, 3);
+  k2 = cbr(this, "k2", 2, 2, 3);
+  k3 = cbr(this, "k3", 2, 2, 3);
+  z = cbr(this, "z", 8, 6, 1);
+  fc = this.module("fc", new Linear(6, 5));
+  forward(x: T) {
+    const [s0, s1, s2, s3] = o.split(this.a(x), 4, 1);
+    const y1 = this.k1(s1);
+    const y2 = this.k2(o.add(s2, y1));
+    const y3 = this.k3(o.add(s3, y2));
+    return this.fc.call(o.mean(this.z(o.concat([s0, y1, y2, y3], 1)), [2, 3]));
+  }
+}
+/** SKNet: two branches, a gate from their sum, softmax over the branches, weighted sum. */
+class SK extends Module {
+  b1 = cbr(this, "b1", 3, 6, 3);
+  b2 = cbr(this, "b2", 3, 6, 3, { dilation: 2, padding: 2 });
+  z = this.module("z", new Linear(6, 3));
+  a1 = this.module("a1", new Linear(3, 6));
+  a2 = this.module("a2", new Linear(3, 6));
+  fc = this.module("fc", new Linear(6, 5));
+  forward(x: T) {
+    const u1 = this.b1(x), u2 = this.b2(x);
+    const [n, c] = u1.shape;
+    const s = o.relu(this.z.call(o.mean(o.add(u1, u2), [2, 3])));
+    const att = o.softmax(
+      o.concat([o.reshape(this.a1.call(s), [n, 1, c]), o.reshape(this.a2.call(s), [n, 1, c])], 1),
+      1,
+    );
+    const w1 = o.reshape(o.slice(att, [0, 0], [Infinity, 1]), [n, c, 1, 1]);
+    const w2 = o.reshape(o.slice(att, [0, 1], [Infinity, 2]), [n, c, 1, 1]);
+    return this.fc.call(o.mean(o.add(o.mul(u1, w1), o.mul(u2, w2)), [2, 3]));
+  }
+}
 const CASES: [string, () => o.AnyModule, number[], number][] = [
   // stem 4; per block 2 + 2 + 3 + 2 + 2 + 2 = 13 (every branch conv; the concat only orders
   // them): 4 + 13 + 13.
@@ -258,6 +352,21 @@ const CASES: [string, () => o.AnyModule, number[], number][] = [
   // the token stream 6 (patch, the class token's and the positional embedding's slices along
   // C, the LayerNorm, fc2's rows), the MLP hidden 12.
   ["vit tokens", () => new VitTokens(), [1, 3, 8, 8], 18],
+  // c 8, d 6 (the input's slices stay with the input).
+  ["focus", () => new Focus(), [1, 3, 8, 8], 14],
+  // b1 8 only. An exact partition has 16 (a's 4 with b2's middle 4, b2's outer 4, b1 8): the
+  // zero padding along the channel axis blocks a's and b2's spaces (pad keeps channels only
+  // off the padded axes). Pinned so that the day it prunes, the count is raised on purpose.
+  ["resnet option-A shortcut", () => new OptionA(), [1, 3, 8, 8], 8],
+  // a 8 (its views into the gate and the pooled features), f1 2.
+  ["SE through views", () => new SEView(), [1, 3, 6, 6], 10],
+  // p's 3 channels each with its 2 cheap ones (the third family: its second cheap channel is
+  // sliced off), n 6.
+  ["ghost module", () => new Ghost(), [1, 3, 6, 6], 9],
+  // a's chunks 2 + 2 + 2 (with k1) + 2 (with k2), k3 2, z 6.
+  ["res2net", () => new Res2(), [1, 3, 6, 6], 16],
+  // the fused stream 6 (b1 and b2; a1's and a2's rows go along), z 3.
+  ["selective kernel", () => new SK(), [1, 3, 8, 8], 9],
 ];
 
 for (const [name, build, shape, groups] of CASES) {
