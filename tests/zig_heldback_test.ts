@@ -260,6 +260,17 @@ class OptionA extends Module {
     return this.fc.call(o.mean(o.relu(o.add(y, sc)), [2, 3]));
   }
 }
+/** Zero channels padded around a stream, read by a conv. */
+class PadConv extends Module {
+  a = cbr(this, "a", 3, 4, 3);
+  b = cbr(this, "b", 7, 5, 3);
+  fc = this.module("fc", new Linear(5, 5));
+  forward(x: T) {
+    const h = o.pad(this.a(x), [[0, 0], [1, 2], [1, 1], [0, 0]]);
+    return this.fc.call(o.mean(this.b(h), [2, 3]));
+  }
+}
+
 /** SE and global pooling written with views: `x.view(n, c, -1).mean(-1)`. */
 class SEView extends Module {
   a = cbr(this, "a", 3, 8, 3);
@@ -354,10 +365,11 @@ const CASES: [string, () => o.AnyModule, number[], number][] = [
   ["vit tokens", () => new VitTokens(), [1, 3, 8, 8], 18],
   // c 8, d 6 (the input's slices stay with the input).
   ["focus", () => new Focus(), [1, 3, 8, 8], 14],
-  // b1 8 only. An exact partition has 16 (a's 4 with b2's middle 4, b2's outer 4, b1 8): the
-  // zero padding along the channel axis blocks a's and b2's spaces (pad keeps channels only
-  // off the padded axes). Pinned so that the day it prunes, the count is raised on purpose.
-  ["resnet option-A shortcut", () => new OptionA(), [1, 3, 8, 8], 8],
+  // a's 4 with b2's middle 4 (the shortcut's channels), b2's outer 4 (added to the padded
+  // zeros: removed with them, the padding shrinks), b1 8.
+  ["resnet option-A shortcut", () => new OptionA(), [1, 3, 8, 8], 16],
+  // a 4, b 5; the padded zero channels b reads stay (nothing produces them).
+  ["channel padding into a conv", () => new PadConv(), [1, 3, 8, 8], 9],
   // a 8 (its views into the gate and the pooled features), f1 2.
   ["SE through views", () => new SEView(), [1, 3, 6, 6], 10],
   // p's 3 channels each with its 2 cheap ones (the third family: its second cheap channel is

@@ -107,7 +107,9 @@ export function compactGraph(
     const op = getOp(n.op);
     const exp = n.outputs.map(expected);
     let attrs = n.attrs;
-    const changed = newIns.some((t, i) => t.shape.some((d, k) => d !== oldInfo.ins[i].shape[k]));
+    // Kept channels can shrink an output whose inputs did not (zero channels padded on).
+    const changed = newIns.some((t, i) => t.shape.some((d, k) => d !== oldInfo.ins[i].shape[k])) ||
+      exp.some((e, i) => e && e.some((d, k) => d !== oldInfo.outs[i].shape[k]));
     if (changed) {
       try {
         attrs = shapeAttrs(n, attrs, exp, oldInfo, newIns, coords(n.inputs[0]), kept);
@@ -175,6 +177,17 @@ function shapeAttrs(
   if (n.op === "split" && exp.every((e) => e)) {
     const axis = attrs.axis as number;
     return { ...attrs, sizes: exp.map((e) => e![axis]) };
+  }
+  if (n.op === "pad" && e0) {
+    // Along a channel axis, each side keeps its padded positions that survived.
+    const before = [...(attrs.before as number[])], after = [...(attrs.after as number[])];
+    const k = kept.get(n.outputs[0])!, out = oldInfo.outs[0].shape;
+    const oc = keptCoords(out, k);
+    k.axes.forEach((a, q) => {
+      before[a] = count(oc[q].slice(0, before[a]));
+      after[a] = count(oc[q].slice(out[a] - after[a]));
+    });
+    return { ...attrs, before, after };
   }
   if (n.op === "slice" && e0) {
     const starts = [...(attrs.starts as number[])];

@@ -51,8 +51,8 @@ const padOp = defineOp<PadAttrs>({
       shape: ins[0].shape,
     }),
   ],
-  // Padding adds positions along the padded axes (which must not carry channels); a nonzero
-  // padding value makes a zero channel nonzero.
+  // Padding adds positions along the padded axes; a nonzero padding value makes a zero channel
+  // nonzero (and must not pad a channel axis).
   channels: {
     kind: "byAttrs",
     rule: (a) => {
@@ -63,7 +63,7 @@ const padOp = defineOp<PadAttrs>({
           reason: "padding with a nonzero value makes a zero channel nonzero",
           mixes,
         }
-        : { kind: "passthrough", mixes };
+        : { kind: "pad", before: (p) => p.before, after: (p) => p.after };
     },
   },
   cost: () => ({ macs: 0, flops: 0 }),

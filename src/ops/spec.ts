@@ -168,6 +168,17 @@ export type ChannelRule<A = unknown> =
     steps: (attrs: A) => readonly number[];
   }
   /**
+   * Zero padding: `before`/`after` positions added per axis. Along a channel axis the added
+   * positions are channels that are always zero (CIFAR ResNet's option-A shortcut pads a strided
+   * slice's channels): they go with whatever channels they meet, and compression drops them
+   * with their group (the padding shrinks).
+   */
+  | {
+    kind: "pad";
+    before: (attrs: A) => readonly number[];
+    after: (attrs: A) => readonly number[];
+  }
+  /**
    * Pixel shuffle: output channel c comes from input channels c*r*r ... c*r*r+r*r-1 (the space
    * is pruned in blocks of r*r). `inverse` (pixel unshuffle): input channel c becomes output
    * channels c*r*r ... c*r*r+r*r-1.

@@ -84,6 +84,24 @@ export function sliceLayout(
   return ids && { axes: [...l.axes], ids };
 }
 
+/**
+ * The layout of a zero padding (`before` positions per axis, `outShape` the result): the added
+ * channel positions are -1, for the caller to fill in.
+ */
+export function padLayout(
+  l: Layout,
+  inShape: readonly number[],
+  before: readonly number[],
+  outShape: readonly number[],
+): Layout | null {
+  const oldSizes = sizesOf(inShape, l.axes);
+  const ids = enumerate(sizesOf(outShape, l.axes), l.ids, (c) => {
+    const at = c.map((v, k) => v - before[l.axes[k]]);
+    return at.every((v, k) => v >= 0 && v < oldSizes[k]) ? indexOf(at, oldSizes) : -1;
+  });
+  return ids && { axes: [...l.axes], ids };
+}
+
 /** The layout after reducing `axes` (none of which carries channels). */
 export function reduceLayout(l: Layout, axes: readonly number[], keepDims: boolean): Layout {
   if (keepDims) return l;

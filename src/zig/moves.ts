@@ -10,6 +10,7 @@ import type { Channels } from "./channels.ts";
 import {
   concatLayout,
   type Layout,
+  padLayout,
   permuteLayout,
   reduceLayout,
   reshapeLayout,
@@ -108,6 +109,24 @@ export function sliceNode(
     return w.block(n, "takes every k-th channel (a strided channel slice)");
   }
   const l = sliceLayout(d.l, w.shape(n.inputs[d.i]), starts, steps, w.shape(n.outputs[0]));
+  w.setOut(n, l);
+}
+
+/**
+ * Zero padding: the input's channels keep their positions (shifted), the added positions along
+ * a channel axis are channels of their own that are always zero, so they go with whatever they
+ * meet (a residual add) and are removed with it.
+ */
+export function padNode(w: Walk, n: GraphNode, before: readonly number[]): void {
+  const d = w.data(n)!;
+  const l = padLayout(d.l, w.shape(n.inputs[d.i]), before, w.shape(n.outputs[0]));
+  if (!l) return w.block(n, "too many positions to track");
+  const holes = l.ids.reduce((k, id) => k + (id < 0 ? 1 : 0), 0);
+  if (holes) {
+    const zeros = w.ch.fresh(holes);
+    let k = 0;
+    for (let p = 0; p < l.ids.length; p++) if (l.ids[p] < 0) l.ids[p] = zeros[k++];
+  }
   w.setOut(n, l);
 }
 

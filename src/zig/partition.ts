@@ -24,6 +24,7 @@ import { Channels } from "./channels.ts";
 import { alignLayout, type Layout, productForm, sameAxes, sizesOf } from "./layout.ts";
 import {
   concatNode,
+  padNode,
   permuteNode,
   pixelShuffleNode,
   reduceNode,
@@ -318,6 +319,8 @@ class Analyzer implements Walk {
         return reduceNode(this, n, rule.axes(a), rule.keepDims(a), rule.consumes ?? false);
       case "slice":
         return sliceNode(this, n, rule.starts(a), rule.steps(a));
+      case "pad":
+        return padNode(this, n, rule.before(a));
       case "pixelShuffle":
         return pixelShuffleNode(this, n, rule.factor(a), rule.inverse ?? false);
       case "block":

@@ -320,6 +320,18 @@ const slice: Checker<Extract<ChannelRule, { kind: "slice" }>> = (c, rule, say) =
   return true;
 };
 
+/** Zero padding: input channel z is output channel before + z; the added channels are zero. */
+const pad: Checker<Extract<ChannelRule, { kind: "pad" }>> = (c, rule, say) => {
+  const x = c.info.ins[0].shape, y = c.info.outs[0].shape;
+  if (!hasChannels(x) || x[1] === 0) return false;
+  const b = rule.before(c.sample.attrs)[1];
+  moves(c, say, "pad", ends(x[1]).map((z) => ({ k: 0, inCh: z, outCh: b + z, outAxis: 1 })));
+  const added = range(0, y[1]).filter((ch) => ch < b || ch >= b + x[1]);
+  const z = added.length ? nonZero(c, run(c, edited(c, [], "perturb")), 0, added, 1) : [];
+  if (z.length) say(`added channels [${z}] are not zero`);
+  return true;
+};
+
 const permute: Checker<Extract<ChannelRule, { kind: "permute" }>> = (c, rule, say) => {
   const x = c.info.ins[0].shape;
   if (!hasChannels(x) || x[1] === 0) return false;
@@ -466,6 +478,7 @@ const CHECKERS: Record<string, Checker<never>> = {
   concat,
   split,
   slice,
+  pad,
   permute,
   reduce,
   flatten,
