@@ -192,9 +192,13 @@ function shapeAttrs(
   if (n.op === "slice" && e0) {
     const starts = [...(attrs.starts as number[])];
     const k = kept.get(n.inputs[0]);
+    const steps = attrs.steps as number[];
     k?.axes.forEach((a, q) => {
-      const before = inCoords![q].slice(0, starts[a]);
+      // A reversed run (step -1) starts at its last kept channel at or below the old start.
+      const back = steps[a] < 0 ? 1 : 0;
+      const before = inCoords![q].slice(0, starts[a] + back);
       starts[a] = count(before);
+      starts[a] = Math.max(0, starts[a] - back);
     });
     return { ...attrs, starts, shape: e0 };
   }

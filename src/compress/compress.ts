@@ -136,15 +136,13 @@ export async function compress<O extends ModuleOutput = Tensor>(
   checkPartition(graph, part);
 
   const values = await readParams(graph, params);
-  const zero = zeroGroups(graph, part, values);
+  const zero = keepOnePerSpace(part, zeroGroups(graph, part, values));
   const kept = new Map<number, number[]>();
   const removed = new Map<string, Map<number, Set<number>>>();
   for (const z of part.zigs) {
     if (!z.prunable) continue;
     const flags = zero.get(z.id)!;
-    let keep = flags.map((f, j) => (f ? -1 : j)).filter((j) => j >= 0);
-    // Never remove a whole space: its output is zero anyway, keep one channel.
-    if (keep.length === 0) keep = [0];
+    const keep = flags.map((f, j) => (f ? -1 : j)).filter((j) => j >= 0);
     kept.set(z.id, keep);
     const keepSet = new Set(keep);
     for (const s of [...z.members, ...z.consumers]) {
@@ -328,6 +326,46 @@ export function gatherAxes(
 
 // ---------------------------------------------------------------------------------------------
 // Zeroing groups (tests, `--verify`, `random_set_zero_groups`)
+
+/**
+ * Never remove a whole space: when every group of the ZIGs that share a parameter axis (one
+ * conv's rows split into several ZIGs: an irregular order such as a channel reversal or the
+ * zero channels padded around a shortcut) is zero, the first group of the first one stays (its
+ * output is zero anyway). A ZIG that is only part of a space is removed whole.
+ */
+function keepOnePerSpace(
+  part: Partition,
+  zero: Map<number, boolean[]>,
+): Map<number, boolean[]> {
+  const zigs = part.zigs.filter((z) => z.prunable);
+  const root = new Map<number, number>(zigs.map((z) => [z.id, z.id]));
+  const find = (i: number): number => {
+    while (root.get(i) !== i) i = root.get(i)!;
+    return i;
+  };
+  const byAxis = new Map<string, number>();
+  for (const z of zigs) {
+    for (const m of z.members) {
+      const key = `${m.param}\u0000${m.axis}`;
+      const other = byAxis.get(key);
+      if (other === undefined) byAxis.set(key, z.id);
+      else root.set(find(z.id), find(other));
+    }
+  }
+  const spaces = new Map<number, Zig[]>();
+  for (const z of zigs) {
+    const r = find(z.id);
+    if (!spaces.has(r)) spaces.set(r, []);
+    spaces.get(r)!.push(z);
+  }
+  const out = new Map(zero);
+  for (const list of spaces.values()) {
+    if (!list.every((z) => zero.get(z.id)!.every((f) => f))) continue;
+    const first = list[0];
+    out.set(first.id, zero.get(first.id)!.map((f, j) => (j === 0 ? false : f)));
+  }
+  return out;
+}
 
 /** Write host values into a tensor in place (keeps its identity: optimizers, sharing). */
 async function writeInPlace(t: Tensor, edit: (v: HostArray) => void): Promise<void> {

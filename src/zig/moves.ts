@@ -105,7 +105,8 @@ export function sliceNode(
   steps: readonly number[],
 ): void {
   const d = w.data(n)!;
-  if (d.l.axes.some((a) => steps[a] !== 1)) {
+  // Forward or reversed (x[:, ::-1]) channels stay a run; every k-th channel is not tracked.
+  if (d.l.axes.some((a) => Math.abs(steps[a]) !== 1)) {
     return w.block(n, "takes every k-th channel (a strided channel slice)");
   }
   const l = sliceLayout(d.l, w.shape(n.inputs[d.i]), starts, steps, w.shape(n.outputs[0]));
