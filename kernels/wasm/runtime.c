@@ -137,6 +137,31 @@ void EXPORT(worker_loop)(int tid) {
   __atomic_sub_fetch(&live, 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * A barrier with one task per thread: each waits in a loop until all have arrived, so every
+ * worker takes exactly one task and passes loop back-edges, where V8 handles interrupts. JS
+ * calls it after growing the memory: V8 tells the other threads' instances about a grow of a
+ * shared memory by an interrupt, and a worker that ran a task before handling it would check
+ * accesses against the old size.
+ */
+static int arrived;
+
+static void barrier_task(const void* p, int t, int tid) {
+  int n = *(const int*)p;
+  (void)t, (void)tid;
+  __atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST);
+  /* at least two iterations: the last thread to arrive passes a back-edge too */
+  for (volatile int i = 0; i < 2 || __atomic_load_n(&arrived, __ATOMIC_SEQ_CST) < n; i++) {
+  }
+}
+
+void EXPORT(sync_threads)(void) {
+  int n = 1 + __atomic_load_n(&live, __ATOMIC_SEQ_CST);
+  if (n == 1 || in_job) return;
+  __atomic_store_n(&arrived, 0, __ATOMIC_SEQ_CST);
+  parallel_for(barrier_task, &n, n);
+}
+
 /* Ask every worker to leave worker_loop (they return to JS and can be terminated). */
 void EXPORT(stop_workers)(void) {
   __atomic_store_n(&shutdown_flag, 1, __ATOMIC_SEQ_CST);

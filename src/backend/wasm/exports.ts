@@ -11,6 +11,8 @@ export interface KernelExports {
   worker_task_count(): number;
   worker_loop(tid: number): void;
   stop_workers(): void;
+  /** A barrier every worker passes in a loop (so each handles pending interrupts: memory grows). */
+  sync_threads(): void;
   /** C[b] (+)= A[b] B[b] with A(i,k) = A[b*sa + i*rsa + k*csa], B(k,j) = B[b*sb + k*rsb + j*csb]. */
   sgemm(
     batch: number,

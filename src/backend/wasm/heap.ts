@@ -88,7 +88,16 @@ export class Heap {
     const want = Math.min(MAX_BYTES, Math.max(end, have + (have >> 2)));
     this.memory.grow(Math.ceil((want - have) / PAGE));
     this.buf = this.memory.buffer as unknown as SharedArrayBuffer;
+    this.onGrow?.();
   }
+
+  /**
+   * Called after every grow. The runtime syncs its worker threads there: V8 tells other
+   * threads' instances of a shared memory about a grow by an interrupt, and a worker that takes
+   * a task before handling it can still check accesses against the old size (a spurious
+   * "memory access out of bounds", seen in training).
+   */
+  onGrow: (() => void) | null = null;
 
   /** The current buffer (refreshed after every grow). */
   get buffer(): SharedArrayBuffer {

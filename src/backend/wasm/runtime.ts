@@ -56,6 +56,7 @@ export function wasmRuntime(): WasmRuntime {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const kernels = instance.exports as unknown as KernelExports;
   const heap = new Heap(memory, kernels.__heap_base.value);
+  heap.onGrow = () => kernels.sync_threads();
   kernels.set_scratch(0, heap.alloc(SCRATCH_BYTES), SCRATCH_BYTES);
   const argsPtr = heap.alloc(ARG_SLOTS * ARG_SLOT_INTS * 4);
   runtime = { memory, module, kernels, heap, argsPtr };
