@@ -8,12 +8,14 @@
  * (conv.c's wgrad_dots; the tiles of several images are gathered first so that the dots are
  * long); Gᵀ M G comes once at the end.
  *
- * Tasks: a fixed number of chunks of (image, band of tile rows) items, each summing into its own
- * M (so the result does not depend on which thread ran what), then the chunks are added in order.
+ * Tasks: chunks of (image, band of tile rows) items, as many as the shape allows (up to 16, at
+ * least 128 tiles each; not the thread count), each summing into its own M (so the result does
+ * not depend on which thread ran what), then the chunks are added in order.
  */
 #include "tile.h"
 
 #define CHUNKS 16
+#define MIN_TILES 128
 #ifndef CAP_FLOATS
 #define CAP_FLOATS 196608
 #endif
@@ -190,7 +192,9 @@ int winograd_wgrad(const float* x, const float* dy, float* dw, int N, int G, int
   }
   a.nbands = (a.TH + a.band - 1) / a.band;
   a.items = N * a.nbands;
-  a.chunks = MIN(a.items, CHUNKS);
+  /* at least MIN_TILES tiles per chunk so that the dots are long (small images: few chunks) */
+  long long tiles = (long long)N * a.TH * a.TW;
+  a.chunks = (int)MAX(1, MIN(MIN(a.items, CHUNKS), tiles / MIN_TILES));
   long long need = 64 + 4LL * ((R + 3) & ~3) + 4LL * G * a.chunks * 16 * R * O;
   if (need > (256LL << 20)) return 1;
   if (need > work_bytes) return (int)need;

@@ -34,8 +34,8 @@ export function setWasmConvPath(path: "auto" | "implicit" | "gemm"): void {
  * im2col + GEMM where the implicit kernels lose (measured per CPU-second on the vgg-small and
  * resnet-small layers, bench/README.md): strided 1x1 convs (the implicit kernels copy every
  * phase of the input for a quarter of it), outputs of at most 16 pixels per image (mostly
- * padding columns and short tiles) for the forward and weight gradient, and strided convs'
- * weight gradients. Grouped convs always run implicit.
+ * padding columns and short tiles) for the forward and weight gradient unless Winograd takes
+ * them, and strided convs' weight gradients. Grouped convs always run implicit.
  */
 export function wasmConvPath(d: Dims, op: "forward" | "input" | "weight"): "implicit" | "gemm" {
   if (d.groups !== 1) return "implicit";
@@ -43,6 +43,12 @@ export function wasmConvPath(d: Dims, op: "forward" | "input" | "weight"): "impl
   const strided = d.a.stride[0] > 1 || d.a.stride[1] > 1;
   if (d.kh * d.kw === 1 && strided) return "gemm";
   if (op === "input") return "implicit";
+  // Winograd (kernels/wasm/winograd*.c, inside the implicit kernels) beats im2col + GEMM on
+  // small images too (4x4 outputs of 64 channels: 54 vs 20-29 GFLOP/s forward, 37-39 vs 30
+  // weight gradient, per CPU-second).
+  const winograd = d.kh === 3 && d.kw === 3 && !strided && d.a.dilation[0] === 1 &&
+    d.a.dilation[1] === 1 && d.r >= 4 && d.o >= 4 && d.ho * d.wo >= 16;
+  if (winograd) return "implicit";
   const small = d.ho * d.wo <= 16;
   return small || (op === "weight" && strided) ? "gemm" : "implicit";
 }
