@@ -32,6 +32,7 @@
  *
  * The peer is skipped (oto's numbers still print) without `/usr/bin/python3` + torch.
  */
+import os from "node:os";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
@@ -61,17 +62,18 @@ const { values: args } = parseArgs({
 const ROUNDS = Math.max(1, Number(args.rounds) || 30);
 const CASES = new Set(args.cases!.split(","));
 
+// node:os (--allow-sys=loadavg,cpus): Deno asks for every permission to read /proc files.
 const loadavg = () => {
   try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+    return os.loadavg().map((v) => v.toFixed(2)).join(" ");
   } catch {
     return "?";
   }
 };
 let cpuModel = "?";
 try {
-  cpuModel = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1] ?? "?";
-} catch { /* not Linux */ }
+  cpuModel = `${os.cpus()[0]?.model ?? "?"}, ${os.cpus().length} CPUs`;
+} catch { /* no --allow-sys */ }
 
 const { adapter } = await init({
   backend: "wasm",
