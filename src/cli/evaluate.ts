@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { imageSize } from "../data/dataset.ts";
-import { oneLine, userPath } from "./paths.ts";
+import { oneLine, runTool, userPath } from "./paths.ts";
 import {
   backendFlagProblem,
   initFor,
@@ -203,14 +203,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (e) {
-    console.error(`evaluate: ${oneLine(e)}`);
-    if (Deno.env.get("OTO_DEBUG")) console.error((e as Error)?.stack);
-    code = 1;
-  }
-  Deno.exit(code);
-}
+if (import.meta.main) await runTool("evaluate", main);

@@ -24,7 +24,7 @@ import { zoo } from "../zoo/index.ts";
 import { importOnnx } from "../onnx/import.ts";
 import type { AnyModule, ModuleOutput } from "../nn/module.ts";
 import { flattenOutput } from "../graph/graph.ts";
-import { oneLine, userPath } from "./paths.ts";
+import { runTool, userPath } from "./paths.ts";
 
 const USAGE = "usage: deno task partition (--model NAME | --onnx FILE [--input-shape C,H,W]) " +
   "[--json] [--verify] [--dot FILE] [--seed N]";
@@ -205,16 +205,6 @@ async function main(args: string[]): Promise<number> {
   return verify && !(verify.maxAbsDiff <= 1e-4 * Math.max(verify.outputScale, 1e-6)) ? 1 : 0;
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (e) {
-    // One line naming what failed (a --dot file that cannot be written, ...); OTO_DEBUG=1 for
-    // the stack.
-    console.error(`partition: ${oneLine(e)}`);
-    if (Deno.env.get("OTO_DEBUG")) console.error((e as Error)?.stack);
-    code = 1;
-  }
-  Deno.exit(code);
-}
+// A failure (a --dot file that cannot be written, ...) is one line naming it; OTO_DEBUG=1 for the
+// stack.
+if (import.meta.main) await runTool("partition", main);

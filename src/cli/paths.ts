@@ -22,3 +22,22 @@ export function userPath(p: string): string {
 export function oneLine(e: unknown): string {
   return ((e as Error)?.message ?? String(e)).split("\n")[0];
 }
+
+/**
+ * A tool's entry point: runs `main` on the command line and exits with its code. An error it
+ * throws becomes one line `tool: message` and exit code 1 (`OTO_DEBUG=1` adds the stack).
+ */
+export async function runTool(
+  tool: string,
+  main: (args: string[]) => Promise<number>,
+): Promise<never> {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    console.error(`${tool}: ${oneLine(e)}`);
+    if (Deno.env.get("OTO_DEBUG")) console.error((e as Error)?.stack);
+    code = 1;
+  }
+  Deno.exit(code);
+}

@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { decodeImage, toFloatImage } from "../data/image.ts";
 import { resizeCenterCrop } from "../data/resample.ts";
-import { oneLine, userPath } from "./paths.ts";
+import { oneLine, runTool, userPath } from "./paths.ts";
 import {
   backendFlagProblem,
   initFor,
@@ -178,14 +178,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  let code: number;
-  try {
-    code = await main(Deno.args);
-  } catch (e) {
-    console.error(`predict: ${oneLine(e)}`);
-    if (Deno.env.get("OTO_DEBUG")) console.error((e as Error)?.stack);
-    code = 1;
-  }
-  Deno.exit(code);
-}
+if (import.meta.main) await runTool("predict", main);
