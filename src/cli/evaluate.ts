@@ -14,13 +14,7 @@
 import { parseArgs } from "node:util";
 import { imageSize } from "../data/dataset.ts";
 import { oneLine, runTool, userPath } from "./paths.ts";
-import {
-  backendFlagProblem,
-  initFor,
-  loadShipped,
-  resolveModelFile,
-  type ShippedModel,
-} from "./shipped.ts";
+import { openClassifier, type ShippedModel } from "./shipped.ts";
 import { classification, loadClassificationSplit } from "./tasks/classification.ts";
 import type { Preprocessing } from "./preprocessing.ts";
 
@@ -158,18 +152,10 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const file = await resolveModelFile(o.model);
-  const bad = backendFlagProblem(o.backend, file);
-  if (bad) {
-    console.error(`evaluate: ${bad}`);
-    return 2;
-  }
-  const backend = await initFor(file, o.backend);
-  const model = await loadShipped(file);
+  const opened = await openClassifier("evaluate", o.model, o.backend, "scores classifiers");
+  if (opened === 2) return 2;
+  const { file, backend, model } = opened;
   try {
-    if (model.task !== "classification") {
-      throw new Error(`${file}: a ${model.task} model; evaluate scores classifiers`);
-    }
     const ds = await loadClassificationSplit(o.dataset, "test", {
       dataDir: o.dataDir,
       seed: o.seed,

@@ -19,13 +19,7 @@ import { parseArgs } from "node:util";
 import { decodeImage, toFloatImage } from "../data/image.ts";
 import { resizeCenterCrop } from "../data/resample.ts";
 import { oneLine, runTool, userPath } from "./paths.ts";
-import {
-  backendFlagProblem,
-  initFor,
-  loadShipped,
-  resolveModelFile,
-  type ShippedModel,
-} from "./shipped.ts";
+import { openClassifier, type ShippedModel } from "./shipped.ts";
 import { normalise } from "./evaluate.ts";
 
 const USAGE = "usage: deno task predict --model DIR|FILE [--top K] [--batch-size N] " +
@@ -150,18 +144,10 @@ export async function main(args: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const file = await resolveModelFile(o.model);
-  const bad = backendFlagProblem(o.backend, file);
-  if (bad) {
-    console.error(`predict: ${bad}`);
-    return 2;
-  }
-  await initFor(file, o.backend);
-  const model = await loadShipped(file);
+  const opened = await openClassifier("predict", o.model, o.backend, "classifies images");
+  if (opened === 2) return 2;
+  const { model } = opened;
   try {
-    if (model.task !== "classification") {
-      throw new Error(`${file}: a ${model.task} model; predict classifies images`);
-    }
     const preds = await predict(model, o.files, o.top, o.batch);
     if (o.json) console.log(JSON.stringify(preds));
     else {

@@ -96,6 +96,32 @@ export async function initFor(file: string, backend: string | null): Promise<str
   return (await init({ quiet: true, backend: (backend ?? "auto") as BackendChoice })).backend;
 }
 
+/**
+ * The classifier `--model` names (a file or a run folder), loaded on `--backend`, for a tool
+ * that runs classifiers (`does` says what the tool does, for the error on another task's model).
+ * A bad `--backend` is printed as one line `tool: problem` and answered with exit code 2.
+ */
+export async function openClassifier(
+  tool: string,
+  modelFlag: string,
+  backendFlag: string | null,
+  does: string,
+): Promise<{ file: string; backend: string | null; model: ShippedModel } | 2> {
+  const file = await resolveModelFile(modelFlag);
+  const bad = backendFlagProblem(backendFlag, file);
+  if (bad) {
+    console.error(`${tool}: ${bad}`);
+    return 2;
+  }
+  const backend = await initFor(file, backendFlag);
+  const model = await loadShipped(file);
+  if (model.task !== "classification") {
+    model.dispose();
+    throw new Error(`${file}: a ${model.task} model; ${tool} ${does}`);
+  }
+  return { file, backend, model };
+}
+
 /** Load a model file (`.onnx` or `.safetensors`); errors name the file and the problem. */
 export async function loadShipped(file: string): Promise<ShippedModel> {
   if (file.endsWith(".onnx")) return await loadOnnx(file);
