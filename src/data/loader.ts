@@ -245,32 +245,17 @@ export class DataLoader implements AsyncIterable<Batch> {
    * they were kept.
    */
   async *epochBatches(epoch?: number, from = 0): AsyncGenerator<Batch> {
-    if (!Number.isInteger(from) || from < 0 || from > this.length) {
-      throw new DataError(
-        this.dataset.name,
-        `DataLoader: first batch ${from} out of range [0, ${this.length}]`,
-      );
-    }
+    checkFirstBatch(this.dataset.name, "DataLoader", from, this.length);
     const e = epoch ?? this.epoch++;
     const order = this.order(e);
     const { channels: C, height: H, width: W } = this.dataset;
-    let prev: Batch | null = null;
-    try {
-      for (let b = from; b < this.length; b++) {
-        const hb = this.hostBatch(e, b, order);
-        const be = this.backend ?? getDefaultBackend();
-        if (prev) releaseBatch(prev);
-        prev = {
-          x: fromHost(hb.x, [hb.n, C, H, W], "f32", be),
-          y: fromHost(hb.y, [hb.n], "i32", be),
-        };
-        yield prev;
-        // Yield to the event loop so timers and I/O run between steps.
-        await Promise.resolve();
-      }
-    } finally {
-      if (prev) releaseBatch(prev);
-    }
+    yield* uploadBatches(from, this.length, (b) => this.hostBatch(e, b, order), (hb) => {
+      const be = this.backend ?? getDefaultBackend();
+      return {
+        x: fromHost(hb.x, [hb.n, C, H, W], "f32", be),
+        y: fromHost(hb.y, [hb.n], "i32", be),
+      };
+    });
   }
 
   /** The batches of the next epoch (see {@link epochBatches}). */
@@ -283,4 +268,37 @@ export class DataLoader implements AsyncIterable<Batch> {
 export function releaseBatch(b: Batch): void {
   if (!b.x.kept) b.x.dispose();
   if (!b.y.kept) b.y.dispose();
+}
+
+/** A loader's `from` (first batch of an epoch) must lie in [0, length]. */
+export function checkFirstBatch(data: string, loader: string, from: number, length: number): void {
+  if (!Number.isInteger(from) || from < 0 || from > length) {
+    throw new DataError(data, `${loader}: first batch ${from} out of range [0, ${length}]`);
+  }
+}
+
+/**
+ * Batches `from` .. `end - 1` on the device: `host(b)` builds batch b on the host, `upload` makes
+ * its tensors. Each batch's tensors are disposed when the next batch is requested or the loop
+ * ends, unless they were kept.
+ */
+export async function* uploadBatches<H>(
+  from: number,
+  end: number,
+  host: (b: number) => H,
+  upload: (h: H) => Batch,
+): AsyncGenerator<Batch> {
+  let prev: Batch | null = null;
+  try {
+    for (let b = from; b < end; b++) {
+      const h = host(b);
+      if (prev) releaseBatch(prev);
+      prev = upload(h);
+      yield prev;
+      // Yield to the event loop so timers and I/O run between steps.
+      await Promise.resolve();
+    }
+  } finally {
+    if (prev) releaseBatch(prev);
+  }
 }

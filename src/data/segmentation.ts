@@ -8,7 +8,7 @@
 import { type BackendName, fromHost, getDefaultBackend } from "../tensor.ts";
 import { Rng } from "../random.ts";
 import { DataError } from "./dataset.ts";
-import { type Batch, mixSeed, releaseBatch } from "./loader.ts";
+import { type Batch, checkFirstBatch, mixSeed, uploadBatches } from "./loader.ts";
 import { gaussian, mulberry32 } from "./synthetic.ts";
 
 /** Images (NCHW, [0, 1]) with one class per pixel (N x H x W). */
@@ -233,31 +233,17 @@ export class SegmentationLoader implements AsyncIterable<Batch> {
 
   /** The batches of one epoch (default: the next), from batch `from` on. */
   async *epochBatches(epoch?: number, from = 0): AsyncGenerator<Batch> {
-    if (!Number.isInteger(from) || from < 0 || from > this.length) {
-      throw new DataError(
-        this.dataset.name,
-        `SegmentationLoader: first batch ${from} out of range [0, ${this.length}]`,
-      );
-    }
+    checkFirstBatch(this.dataset.name, "SegmentationLoader", from, this.length);
     const e = epoch ?? this.epoch++;
     const order = this.order(e);
     const { channels: C, height: H, width: W } = this.dataset;
-    let prev: Batch | null = null;
-    try {
-      for (let b = from; b < this.length; b++) {
-        const hb = this.hostBatch(e, b, order);
-        const be = this.backend ?? getDefaultBackend();
-        if (prev) releaseBatch(prev);
-        prev = {
-          x: fromHost(hb.x, [hb.n, C, H, W], "f32", be),
-          y: fromHost(hb.y, [hb.n, H, W], "i32", be),
-        };
-        yield prev;
-        await Promise.resolve();
-      }
-    } finally {
-      if (prev) releaseBatch(prev);
-    }
+    yield* uploadBatches(from, this.length, (b) => this.hostBatch(e, b, order), (hb) => {
+      const be = this.backend ?? getDefaultBackend();
+      return {
+        x: fromHost(hb.x, [hb.n, C, H, W], "f32", be),
+        y: fromHost(hb.y, [hb.n, H, W], "i32", be),
+      };
+    });
   }
 
   /** The batches of the next epoch. */
