@@ -12,7 +12,7 @@ import { type BackendName, fromHost, getDefaultBackend } from "../tensor.ts";
 import { Rng } from "../random.ts";
 import { DataError } from "./dataset.ts";
 import { bytesToUnit } from "./idx.ts";
-import { type Batch, mixSeed, releaseBatch } from "./loader.ts";
+import { type Batch, checkFirstBatch, mixSeed, uploadBatches } from "./loader.ts";
 import type { SrDataset, SrImage } from "./sr.ts";
 
 /** Options of {@link SrPatchLoader}. */
@@ -186,32 +186,18 @@ export class SrPatchLoader implements AsyncIterable<Batch> {
 
   /** The batches of one epoch (default: the next), from batch `from` on. */
   async *epochBatches(epoch?: number, from = 0): AsyncGenerator<Batch> {
-    if (!Number.isInteger(from) || from < 0 || from > this.length) {
-      throw new DataError(
-        this.dataset.name,
-        `SrPatchLoader: first batch ${from} out of range [0, ${this.length}]`,
-      );
-    }
+    checkFirstBatch(this.dataset.name, "SrPatchLoader", from, this.length);
     const e = epoch ?? this.epoch++;
     const order = this.order(e);
     const { channels: c, scale: s } = this.dataset;
     const p = this.patchSize;
-    let prev: Batch | null = null;
-    try {
-      for (let b = from; b < this.length; b++) {
-        const hb = this.hostBatch(e, b, order);
-        const be = this.backend ?? getDefaultBackend();
-        if (prev) releaseBatch(prev);
-        prev = {
-          x: fromHost(hb.x, [hb.n, c, p, p], "f32", be),
-          y: fromHost(hb.y, [hb.n, c, p * s, p * s], "f32", be),
-        };
-        yield prev;
-        await Promise.resolve();
-      }
-    } finally {
-      if (prev) releaseBatch(prev);
-    }
+    yield* uploadBatches(from, this.length, (b) => this.hostBatch(e, b, order), (hb) => {
+      const be = this.backend ?? getDefaultBackend();
+      return {
+        x: fromHost(hb.x, [hb.n, c, p, p], "f32", be),
+        y: fromHost(hb.y, [hb.n, c, p * s, p * s], "f32", be),
+      };
+    });
   }
 
   /** The batches of the next epoch. */
@@ -244,24 +230,18 @@ export class SrImageLoader implements AsyncIterable<Batch> {
 
   /** The images from `from` on (`epoch` is ignored: evaluation has no randomness). */
   async *epochBatches(_epoch = 0, from = 0): AsyncGenerator<Batch> {
-    let prev: Batch | null = null;
-    try {
-      for (let i = from; i < this.length; i++) {
-        const img = this.dataset.images[i];
-        const { lr, hr } = srImageArrays(img);
-        const c = img.channels, s = img.scale;
-        const be = this.backend ?? getDefaultBackend();
-        if (prev) releaseBatch(prev);
-        prev = {
-          x: fromHost(lr, [1, c, img.height / s, img.width / s], "f32", be),
-          y: fromHost(hr, [1, c, img.height, img.width], "f32", be),
-        };
-        yield prev;
-        await Promise.resolve();
-      }
-    } finally {
-      if (prev) releaseBatch(prev);
-    }
+    const host = (i: number) => {
+      const img = this.dataset.images[i];
+      return { img, ...srImageArrays(img) };
+    };
+    yield* uploadBatches(from, this.length, host, ({ img, lr, hr }) => {
+      const c = img.channels, s = img.scale;
+      const be = this.backend ?? getDefaultBackend();
+      return {
+        x: fromHost(lr, [1, c, img.height / s, img.width / s], "f32", be),
+        y: fromHost(hr, [1, c, img.height, img.width], "f32", be),
+      };
+    });
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Batch> {
