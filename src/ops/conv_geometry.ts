@@ -241,3 +241,32 @@ export function convAttrs(opts: Conv2dOptions): Conv2dAttrs {
     groups: opts.groups ?? 1,
   };
 }
+
+/**
+ * A stride-1 transposed conv (weight [G*R, O, kh, kw]) as the direct conv both backends run for
+ * it: the kernel mirrored (`flip`), padding d*(k-1) - p, and the weight's strides (group, output
+ * channel, reduction channel) as the direct conv reads them.
+ */
+export function mirroredDirect(d: Dims): {
+  steps: { sh: number; sw: number; ph: number; pw: number; dh: number; dw: number };
+  strides: { sg: number; so: number; sr: number };
+} {
+  const { a } = d;
+  return {
+    steps: {
+      sh: 1,
+      sw: 1,
+      ph: a.dilation[0] * (d.kh - 1) - a.padding[0],
+      pw: a.dilation[1] * (d.kw - 1) - a.padding[1],
+      dh: a.dilation[0],
+      dw: a.dilation[1],
+    },
+    strides: transposedStrides(d),
+  };
+}
+
+/** A transposed weight [G*R, O, kh, kw]'s strides (group, output, reduction channel). */
+export function transposedStrides(d: Dims): { sg: number; so: number; sr: number } {
+  const kk = d.kh * d.kw;
+  return { sg: d.r * d.o * kk, so: kk, sr: d.o * kk };
+}

@@ -26,7 +26,7 @@ import {
   specialize,
   Uniforms,
 } from "../backend/webgpu.ts";
-import type { Dims } from "./conv_geometry.ts";
+import { type Dims, mirroredDirect, transposedStrides } from "./conv_geometry.ts";
 import {
   fwdBody,
   GEN_OB,
@@ -179,20 +179,12 @@ export function transposedGpu(
   d: Dims,
 ) {
   const { a } = d;
-  const kk = d.kh * d.kw;
-  const strides = { sg: d.r * d.o * kk, so: kk, sr: d.o * kk };
   if (a.stride[0] === 1 && a.stride[1] === 1) {
-    // Stride 1: a direct conv with the kernel mirrored and padding d*(k-1) - p.
-    directGpu(x, w, b, y, d, strides, {
-      sh: 1,
-      sw: 1,
-      ph: a.dilation[0] * (d.kh - 1) - a.padding[0],
-      pw: a.dilation[1] * (d.kw - 1) - a.padding[1],
-      dh: a.dilation[0],
-      dw: a.dilation[1],
-    }, true);
+    const m = mirroredDirect(d);
+    directGpu(x, w, b, y, d, m.strides, m.steps, true);
     return;
   }
+  const strides = transposedStrides(d);
   const packed = packWeight(w, d, strides, false);
   const [sh, sw] = a.stride;
   const o4 = Math.ceil(d.o / 4), ob = Math.min(GEN_OB, o4);

@@ -12,7 +12,7 @@ import {
   type ConvSteps,
   convWgradWasm,
 } from "../backend/wasm/conv.ts";
-import type { Conv2dAttrs, Dims } from "./conv_geometry.ts";
+import { type Conv2dAttrs, type Dims, mirroredDirect } from "./conv_geometry.ts";
 
 function steps(a: Conv2dAttrs): ConvSteps {
   const [sh, sw] = a.stride, [ph, pw] = a.padding, [dh, dw] = a.dilation;
@@ -67,24 +67,8 @@ export function conv2dWasm(x: number, w: number, b: number, y: number, d: Dims):
 export function transposedWasm(x: number, w: number, b: number, y: number, d: Dims): void {
   const { a } = d;
   if (a.stride[0] === 1 && a.stride[1] === 1) {
-    const kk = d.kh * d.kw;
-    convDirectWasm(
-      x,
-      w,
-      b,
-      y,
-      d,
-      {
-        sh: 1,
-        sw: 1,
-        ph: a.dilation[0] * (d.kh - 1) - a.padding[0],
-        pw: a.dilation[1] * (d.kw - 1) - a.padding[1],
-        dh: a.dilation[0],
-        dw: a.dilation[1],
-      },
-      { sg: d.r * d.o * kk, so: kk, sr: d.o * kk },
-      true,
-    );
+    const m = mirroredDirect(d);
+    convDirectWasm(x, w, b, y, d, m.steps, m.strides, true);
     return;
   }
   convScatterWasm(x, w, b, y, d, steps(a));
