@@ -160,7 +160,9 @@ function reachedWhen(r: TrainReport): string {
   if (reachedStep === null) return ", the target was never met";
   return `, the target first met at step ${int(reachedStep)}` +
     (reachedEpoch != null ? ` (epoch ${reachedEpoch.toFixed(2)})` : "") +
-    (typeof start === "number" ? `, ${int(reachedStep - start)} steps after pruning started` : "");
+    (typeof start === "number" && reachedStep >= start
+      ? `, ${int(reachedStep - start)} steps after pruning started`
+      : "");
 }
 
 /** The task's metrics by default: classification's. */

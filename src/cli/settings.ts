@@ -101,7 +101,7 @@ export const DEFAULTS: Readonly<Settings> = {
   weightDecay: 0,
   targetSparsity: 0.5,
   startPruning: null,
-  epsilon: 0.9,
+  epsilon: 0.99,
   lambda: null,
   pruneScope: "global",
   seed: 0,

@@ -321,10 +321,12 @@ function printSummary(ctx: RunContext, report: TrainReport): void {
     `group sparsity ${g.sparsity.toFixed(3)} (target ${g.target}): ` +
       (g.reachedStep == null
         ? "the target was not met"
-        : `first met at step ${g.reachedStep} (epoch ${g.reachedEpoch!.toFixed(2)}), ` +
-          `${
-            g.reachedStep - Number(report.settings.startPruningStep)
-          } steps after pruning started`),
+        : `first met at step ${g.reachedStep} (epoch ${g.reachedEpoch!.toFixed(2)})` +
+          // A target of 0 is met before pruning starts: no "steps after" to tell.
+          (g.reachedStep >= Number(report.settings.startPruningStep)
+            ? `, ${g.reachedStep - Number(report.settings.startPruningStep)} steps after ` +
+              "pruning started"
+            : "")),
   );
   const pz = report.zigs.filter((z) => z.prunable);
   io.log(
