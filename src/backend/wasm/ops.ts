@@ -178,7 +178,7 @@ export function reduce(
 // ---------------------------------------------------------------------------------------------
 // Normalisation (the plan of src/ops/norm.ts)
 
-/** One family of element groups (norm.ts's `Groups`). */
+/** One family of element groups (src/ops/norm_plan.ts's `Groups`, which is this type). */
 export interface NormGroups {
   count: number;
   qd: number;
@@ -198,7 +198,7 @@ export interface NormGroups {
   pb: number;
 }
 
-/** The elementwise view (norm.ts's `Elem`). */
+/** The elementwise view (src/ops/norm_plan.ts's `Elem`, which is this type). */
 export interface NormElem {
   planes: number;
   C: number;
