@@ -4,6 +4,7 @@
  */
 import type { OpInfo, TensorInfo } from "./spec.ts";
 import { shapeError } from "./registry.ts";
+import type { ConvGeometry } from "../backend/wasm/conv.ts";
 
 /** A size given once for both spatial axes or as [height, width]. */
 export type ConvSize = number | readonly [number, number];
@@ -114,19 +115,9 @@ export function convTOut(
  * Everything a kernel needs, in the direct-conv view: x [n, cin, h, w] -> y [n, cout, ho, wo],
  * groups of `r` reduction (input) channels and `o` output channels.
  */
-export interface Dims {
-  n: number;
+export interface Dims extends ConvGeometry {
   cin: number;
-  h: number;
-  w: number;
   cout: number;
-  ho: number;
-  wo: number;
-  groups: number;
-  r: number;
-  o: number;
-  kh: number;
-  kw: number;
   a: Conv2dAttrs;
 }
 

@@ -5,6 +5,7 @@
  * references (`norm_cpu.ts`) and the GPU dispatch (`norm_gpu.ts`) both walk it.
  */
 import { numel } from "../tensor.ts";
+import type { NormElem, NormGroups } from "../backend/wasm/ops.ts";
 
 /**
  * A family of `count` groups. Group q (hi = q / qd, lo = q % qd) holds the A·B elements
@@ -12,40 +13,13 @@ import { numel } from "../tensor.ts";
  * r0 + a·ra + b·rb (r0 = hi·rh + lo·rl) and reads parameter p0 + a·pa + b·pb
  * (p0 = hi·ph + lo·pl). Kernels step (a, b) as counters: no per-element division.
  */
-export interface Groups {
-  count: number;
-  qd: number;
-  bh: number;
-  bl: number;
-  rh: number;
-  rl: number;
-  ph: number;
-  pl: number;
-  A: number;
-  B: number;
-  oa: number;
-  ob: number;
-  ra: number;
-  rb: number;
-  pa: number;
-  pb: number;
-}
+export type Groups = NormGroups;
 
 /**
  * Elementwise view: the input as [planes = N·C, S]; with n = plane / C, c = plane % C the
  * statistics group is n·rn + (c / cg)·rc + s·rs and the parameter c·pc + s·ps.
  */
-export interface Elem {
-  planes: number;
-  C: number;
-  S: number;
-  cg: number;
-  rn: number;
-  rc: number;
-  rs: number;
-  pc: number;
-  ps: number;
-}
+export type Elem = NormElem;
 
 /** The statistics and parameter groups of one normalisation of one input shape. */
 export interface Plan {

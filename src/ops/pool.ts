@@ -22,7 +22,7 @@ import {
   specialize,
   Uniforms,
 } from "../backend/webgpu.ts";
-import { pool2d as pool2dWasm } from "../backend/wasm/ops.ts";
+import { pool2d as pool2dWasm, type PoolGeometry } from "../backend/wasm/ops.ts";
 import { type HostArray, numel, type Tensor, type TensorInfo } from "../tensor.ts";
 import { apply1, defineOp, type OpInfo, type OpSpec, shapeError } from "./registry.ts";
 import type { OnnxEmitter, OpSample, SampleInput, TieRule } from "./spec.ts";
@@ -136,19 +136,8 @@ function poolShape(op: string, x: TensorInfo, a: Pool2dAttrs): TensorInfo[] {
   return [{ shape: [n, c, o[0], o[1]], dtype: "f32" }];
 }
 
-/** Window geometry shared by the cpu reference and the uniforms of the kernels. */
-interface Geo {
-  mode: number;
-  cip: boolean;
-  h: number;
-  w: number;
-  oh: number;
-  ow: number;
-  k: Pair;
-  s: Pair;
-  p: Pair;
-  d: Pair;
-}
+/** Window geometry shared by the cpu reference, the uniforms of the kernels and the wasm kernel. */
+type Geo = PoolGeometry;
 
 function geo(mode: number, xs: readonly number[], ys: readonly number[], a?: Pool2dAttrs): Geo {
   return {

@@ -8,7 +8,7 @@ import { dispatch, grid1d, specialize, Uniforms } from "../backend/webgpu.ts";
 import { numel, type Tensor } from "../tensor.ts";
 import { apply, defineOp, shapeError } from "../ops/registry.ts";
 import { rand } from "../ops/samples.ts";
-import { adamUpdate as adamUpdateWasm } from "../backend/wasm/ops.ts";
+import { type AdamStep, adamUpdate as adamUpdateWasm } from "../backend/wasm/ops.ts";
 import { Optimizer, type ParamGroup, type ParamsInput } from "./optimizer.ts";
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}. */
@@ -23,19 +23,8 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-interface AdamAttrs {
-  lr: number;
-  weightDecay: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** lr / (1 - beta1^t) */
-  stepSize: number;
-  /** 1 / sqrt(1 - beta2^t) */
-  invSqrtBc2: number;
-  /** AdamW's decoupled weight decay. */
-  decoupled: boolean;
-}
+// The wasm kernel takes the op's attributes as they are.
+type AdamAttrs = AdamStep;
 
 const adamOp = defineOp<AdamAttrs>({
   name: "adamUpdate",

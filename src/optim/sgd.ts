@@ -18,6 +18,7 @@ const sgd = (lr: number, weightDecay: number, momentum = 0, nesterov = false, fi
   first,
 });
 import {
+  type SgdMomentumStep,
   sgdMomentumUpdate as sgdMomentumWasm,
   sgdUpdate as sgdUpdateWasm,
 } from "../backend/wasm/ops.ts";
@@ -37,15 +38,8 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-interface SgdAttrs {
-  lr: number;
-  weightDecay: number;
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  /** First step: the momentum buffer is set to the gradient. */
-  first: boolean;
-}
+// The wasm kernel takes the op's attributes as they are.
+type SgdAttrs = SgdMomentumStep;
 
 function checkUpdate(op: string, ins: readonly TensorInfo[]): [] {
   const [p] = ins;

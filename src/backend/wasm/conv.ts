@@ -5,7 +5,7 @@
  */
 import { wasmRuntime, withWork } from "./runtime.ts";
 
-/** The geometry the kernels need (a subset of conv.ts's `Dims`). */
+/** The geometry the kernels need (src/ops/conv_geometry.ts's `Dims` extends it). */
 export interface ConvGeometry {
   n: number;
   h: number;

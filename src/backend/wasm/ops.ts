@@ -178,7 +178,7 @@ export function reduce(
 // ---------------------------------------------------------------------------------------------
 // Normalisation (the plan of src/ops/norm.ts)
 
-/** One family of element groups (norm.ts's `Groups`). */
+/** One family of element groups (src/ops/norm_plan.ts's `Groups`, which is this type). */
 export interface NormGroups {
   count: number;
   qd: number;
@@ -198,7 +198,7 @@ export interface NormGroups {
   pb: number;
 }
 
-/** The elementwise view (norm.ts's `Elem`). */
+/** The elementwise view (src/ops/norm_plan.ts's `Elem`, which is this type). */
 export interface NormElem {
   planes: number;
   C: number;
@@ -354,20 +354,24 @@ export function sgdUpdate(w: number, g: number, n: number, lr: number, wd: numbe
   if (n > 0) k().optim_update(0, w, g, 0, 0, n, 0, 0, lr, wd, 0, 0, 0, 0, 0);
 }
 
+/** One SGD-with-momentum step's settings (the `sgdMomentumUpdate` op's attributes). */
+export interface SgdMomentumStep {
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  /** First step: the momentum buffer is set to the gradient. */
+  first: boolean;
+}
+
 /** SGD with momentum (torch.optim.SGD), buffer `buf`. */
 export function sgdMomentumUpdate(
   w: number,
   g: number,
   buf: number,
   n: number,
-  a: {
-    lr: number;
-    weightDecay: number;
-    momentum: number;
-    dampening: number;
-    nesterov: boolean;
-    first: boolean;
-  },
+  a: SgdMomentumStep,
 ): void {
   if (n === 0) return;
   k().optim_update(
@@ -389,6 +393,21 @@ export function sgdMomentumUpdate(
   );
 }
 
+/** One Adam / AdamW step's settings (the `adamUpdate` op's attributes). */
+export interface AdamStep {
+  lr: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** lr / (1 - beta1^t) */
+  stepSize: number;
+  /** 1 / sqrt(1 - beta2^t) */
+  invSqrtBc2: number;
+  /** AdamW's decoupled weight decay. */
+  decoupled: boolean;
+}
+
 /** Adam / AdamW step with moments m, v. */
 export function adamUpdate(
   w: number,
@@ -396,16 +415,7 @@ export function adamUpdate(
   m: number,
   v: number,
   n: number,
-  a: {
-    lr: number;
-    weightDecay: number;
-    beta1: number;
-    beta2: number;
-    eps: number;
-    stepSize: number;
-    invSqrtBc2: number;
-    decoupled: boolean;
-  },
+  a: AdamStep,
 ): void {
   if (n === 0) return;
   k().optim_update(

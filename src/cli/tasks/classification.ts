@@ -9,7 +9,12 @@ import { ClassificationMeter, evaluate, type MeterState } from "../../nn/metrics
 import { DataLoader } from "../../data/loader.ts";
 import { channelStats, type ImageDataset, subsetDataset } from "../../data/dataset.ts";
 import { loadImageCsv, loadImageFolder } from "../../data/folder.ts";
-import { FASHION_MNIST_DIR, loadFashionMnist, loadSample } from "../../data/idx.ts";
+import {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_DIR,
+  loadFashionMnist,
+  loadSample,
+} from "../../data/idx.ts";
 import { loadCifar10 } from "../../data/cifar.ts";
 import { makeSynthetic } from "../../data/synthetic.ts";
 import { Rng } from "../../random.ts";
@@ -18,20 +23,6 @@ import { ACCURACY, type MeterReading, type Task, type TaskData, type TaskMeter }
 
 /** Default CIFAR-10 location (binary version). */
 export const CIFAR10_DIR = "/usr/share/datasets/cifar10";
-
-/** Fashion-MNIST's classes, by label (the IDX files do not carry them). */
-export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
-  "T-shirt/top",
-  "Trouser",
-  "Pullover",
-  "Dress",
-  "Coat",
-  "Sandal",
-  "Shirt",
-  "Sneaker",
-  "Bag",
-  "Ankle boot",
-]);
 
 /** Images per evaluation batch. */
 const EVAL_BATCH = 250;
