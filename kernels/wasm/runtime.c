@@ -28,6 +28,7 @@ static int main_waiting; /* the main thread sleeps on job.completed */
 static int shutdown_flag;
 static int in_job;
 static int worker_tasks; /* tasks run by worker threads (tests check the pool takes part) */
+static int failed;       /* a worker trapped: its task never completes, the heap may be damaged */
 static float* scratch_ptr[MAX_THREADS];
 static int scratch_size;
 
@@ -85,6 +86,9 @@ static void run_tasks(uint32_t g, int tid) {
 }
 
 void parallel_for(task_fn fn, const void* args, int ntasks) {
+  /* After a worker trapped nothing may run on (the job it died in never completes and the heap
+   * may be damaged): every later kernel traps too, so JS throws instead of waiting forever. */
+  if (__atomic_load_n(&failed, __ATOMIC_SEQ_CST)) __builtin_trap();
   if (ntasks <= 0) return;
   if (in_job || ntasks == 1 || __atomic_load_n(&live, __ATOMIC_SEQ_CST) == 0) {
     for (int t = 0; t < ntasks; t++) fn(args, t, 0);
@@ -106,6 +110,10 @@ void parallel_for(task_fn fn, const void* args, int ntasks) {
   for (int spin = 0;; spin++) {
     int c = __atomic_load_n(&job.completed, __ATOMIC_SEQ_CST);
     if (c >= ntasks) break;
+    if (__atomic_load_n(&failed, __ATOMIC_SEQ_CST)) {
+      in_job = 0;
+      __builtin_trap();
+    }
     if (spin < SPIN) continue;
     __atomic_store_n(&main_waiting, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&job.completed, __ATOMIC_SEQ_CST) == c) {
@@ -160,6 +168,31 @@ void EXPORT(sync_threads)(void) {
   if (n == 1 || in_job) return;
   __atomic_store_n(&arrived, 0, __ATOMIC_SEQ_CST);
   parallel_for(barrier_task, &n, n);
+}
+
+/* Called by a worker's JS after its worker_loop trapped: the main thread stops waiting for it. */
+void EXPORT(worker_failed)(void) {
+  __atomic_sub_fetch(&live, 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&failed, 1, __ATOMIC_SEQ_CST);
+  __builtin_wasm_memory_atomic_notify(&job.completed, 1);
+}
+
+/*
+ * Test support: a job of one task per thread whose worker tasks trap, while the main thread's task
+ * waits (up to 10 s) until a worker has reported its failure, so a worker, not the main thread,
+ * is the one that dies. The call itself then traps (the job cannot complete).
+ */
+static void fault_task(const void* p, int t, int tid) {
+  (void)p, (void)t;
+  if (tid != 0) __builtin_trap();
+  for (int i = 0; i < 10000 && !__atomic_load_n(&failed, __ATOMIC_SEQ_CST); i++) {
+    __builtin_wasm_memory_atomic_wait32(&failed, 0, 1000000);
+  }
+}
+
+void EXPORT(debug_fault_in_worker)(void) {
+  int n = 1 + __atomic_load_n(&live, __ATOMIC_SEQ_CST);
+  parallel_for(fault_task, 0, n);
 }
 
 /* Ask every worker to leave worker_loop (they return to JS and can be terminated). */

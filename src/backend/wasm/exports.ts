@@ -11,6 +11,10 @@ export interface KernelExports {
   worker_task_count(): number;
   worker_loop(tid: number): void;
   stop_workers(): void;
+  /** A worker's JS reports that its worker_loop trapped (later kernels trap instead of waiting). */
+  worker_failed(): void;
+  /** Test support: a job whose worker tasks trap; the call traps once a worker has reported. */
+  debug_fault_in_worker(): void;
   /** A barrier every worker passes in a loop (so each handles pending interrupts: memory grows). */
   sync_threads(): void;
   /** C[b] (+)= A[b] B[b] with A(i,k) = A[b*sa + i*rsa + k*csa], B(k,j) = B[b*sb + k*rsb + j*csb]. */

@@ -72,8 +72,16 @@ parentPort.once("message", ({ module, memory, tid, stackTop }) => {
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
   k.set_stack_pointer(stackTop);
   parentPort.postMessage("ready");
-  k.worker_loop(tid);
-  parentPort.close();
+  try {
+    k.worker_loop(tid);
+  } catch (e) {
+    // A trap in a kernel task: tell the main thread (it would wait for this task forever).
+    k.worker_failed();
+    console.error("oto wasm backend: worker " + tid + " stopped: " + (e && e.message || e) +
+      "; every later wasm kernel call throws (restart the process)");
+  }
+  // Deno's node:worker_threads parentPort has no close(); the idle worker is unref'd anyway.
+  if (typeof parentPort.close === "function") parentPort.close();
 });
 `;
 
