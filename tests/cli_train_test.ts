@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decodeSafetensors } from "../src/io/safetensors.ts";
 import { HELP, TRAIN_FLAGS } from "../src/cli/train.ts";
+import { TINY } from "./cli_helpers.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
 
@@ -25,25 +26,6 @@ async function train(args: string[]): Promise<{ code: number; stdout: string; st
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
-
-/** A tiny run: 4-channel small CNN, 96 synthetic images, pruning from the second step. */
-const TINY = [
-  "--dataset",
-  "synthetic",
-  "--limit",
-  "96",
-  "--test-limit",
-  "48",
-  "--width",
-  "4",
-  "--batch-size",
-  "32",
-  "--start-pruning",
-  "1steps",
-  "--lambda",
-  "30",
-  "--quiet",
-];
 
 const isBuffer = (name: string) => /running_(mean|var)$|num_batches_tracked$/.test(name);
 

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { TINY as TINY_RUN } from "./cli_helpers.ts";
 import {
   checkSpec,
   expand,
@@ -227,25 +228,8 @@ async function sweep(args: string[]): Promise<{ code: number; out: string }> {
   return { code: r.code, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
 }
 
-const TINY = [
-  "--dataset",
-  "synthetic",
-  "--limit",
-  "96",
-  "--test-limit",
-  "48",
-  "--width",
-  "4",
-  "--batch-size",
-  "32",
-  "--epochs",
-  "2",
-  "--start-pruning",
-  "1steps",
-  "--lambda",
-  "30",
-  "--quiet",
-];
+/** cli_helpers' tiny training run, for two epochs. */
+const TINY = [...TINY_RUN, "--epochs", "2"];
 
 Deno.test("sweep end to end: an interrupted run finishes on the next call with the same numbers; a control added later is added", async () => {
   const dir = await Deno.makeTempDir({ prefix: "oto_sweep_" });
