@@ -35,6 +35,7 @@ import {
 } from "../src/compress/compress.ts";
 import { graphCost } from "../src/compress/flops.ts";
 import { defaultLayerInit } from "../src/nn/init.ts";
+import { carnSmall, DIV2K_MEAN } from "../src/zoo/carn.ts";
 import type { Zig } from "../src/zig/types.ts";
 
 await init({ quiet: true });
@@ -213,18 +214,70 @@ Deno.test("reinitialized: the compact shapes with fresh layer draws and the fres
   backward(sum(a.call(randn([3, 2, 5, 5], { seed: 2 }))));
   assert.equal(st.get("c1.weight")!.grad?.shape.join(), st.get("c1.weight")!.shape.join());
 
-  // A parameter that is neither a layer weight nor a constant cannot be re-drawn.
+  // A parameter compression left whole is the fresh model's, whatever its values; one it
+  // narrowed that is neither a layer weight nor a constant cannot be re-drawn.
   class Scaled extends Small {
-    s = this.param("s", randn([3], { seed: 5 }));
+    out = this.param("out", randn([3], { seed: 4 }));
+    s = this.param("s", randn([1, 6, 1, 1], { seed: 5 }));
     override forward(x: Tensor): Tensor {
-      return mul(super.forward(x), this.s);
+      const h = relu(mul(this.b1.call(this.c1.call(x)), this.s));
+      const y = this.fc.call(flatten(new AdaptiveAvgPool2d(1).call(relu(this.c2.call(h)))));
+      return mul(y, this.out);
     }
   }
   const sm = new Scaled();
   const sp = partition(trace(sm, INPUT));
+  await zeroRandomGroups(sm.stateDict(), sp, { seed: 3 });
   const sc = await compress(sm, undefined, sp, { input: INPUT });
+  assert.ok(sc.model.stateDict().get("s")!.shape[1] < 6, "s is narrowed");
   await assert.rejects(
     () => reinitialized(sc.model, new Scaled()),
-    /cannot re-draw "s" \[3\]: it is not the weight of a conv or linear layer/,
+    /cannot re-draw "s" \[1,\d,1,1\]: it is not the weight of a conv or linear layer/,
   );
+  class Kept extends Small {
+    out = this.param("out", randn([3], { seed: 4 }));
+    override forward(x: Tensor): Tensor {
+      return mul(super.forward(x), this.out);
+    }
+  }
+  const km = new Kept();
+  const kp = partition(trace(km, INPUT));
+  await zeroRandomGroups(km.stateDict(), kp, { seed: 3 });
+  const kc = await compress(km, undefined, kp, { input: INPUT });
+  const fresh = new Kept();
+  const kr = await reinitialized(kc.model, fresh, { seed: 1 });
+  assert.deepEqual(await kr.stateDict().get("out")!.data(), await fresh.out.data());
 });
+
+Deno.test("reinitialized: a model with its own initialisation (CARN) starts the scratch control its way", async () => {
+  const input = [1, 3, 6, 6];
+  const m = carnSmall({ seed: 0 });
+  const p = partition(trace(m, input));
+  await zeroRandomGroups(m.stateDict(), p, { seed: 2 });
+  for (const [, t] of m.stateDict()) {
+    const v = await t.data();
+    writeInto(t, Float32Array.from(v, (x) => 3 * x + 0.5));
+  }
+  const { model: small } = await compress(m, undefined, p, { input });
+  const st = (await reinitialized(small, carnSmall({ seed: 0 }), { seed: 5 })).stateDict();
+  const data = async (n: string) => await st.get(n)!.data() as Float32Array;
+  assert.ok((await data("exit.weight")).every((v) => v === 0), "zero exit conv");
+  assert.deepEqual([...await data("sub_mean.mean")].map((v) => +v.toFixed(4)), [...DIV2K_MEAN]);
+  // He-normal at the compact fan-in, x0.1 on every residual block's second conv; zero biases.
+  let checked = 0;
+  for (const [name, t] of st) {
+    if (!name.endsWith(".weight") || name === "exit.weight" || t.shape.length !== 4) continue;
+    const v = await t.data() as Float32Array;
+    const gain = /\.body\.2\.weight$/.test(name) ? 0.1 : 1;
+    const want = gain * Math.sqrt(2 / (t.shape[1] * t.shape[2] * t.shape[3]));
+    const std = Math.sqrt(v.reduce((a, x) => a + x * x, 0) / v.length);
+    if (v.length >= 400) {
+      assert.ok(Math.abs(std / want - 1) < 0.25, `${name}: std ${std} vs ${want}`);
+      checked++;
+    }
+    const b = st.get(name.replace(/weight$/, "bias"));
+    if (b) assert.ok((await b.data()).every((x) => x === 0), `${name}: zero bias`);
+  }
+  assert.ok(checked >= 10, `checked ${checked} layers`);
+});
+

@@ -3,20 +3,24 @@
  * Pruning" (Liu et al., ICLR 2019). Training it from scratch with the same schedule tells how much
  * of a pruned model's accuracy comes from the pruning run and how much from its shape alone.
  *
- * Conv, transposed-conv and linear layers are drawn again exactly as their constructors draw
- * them (PyTorch's `reset_parameters`, {@link defaultLayerInit}) for the compact shapes; every
- * other parameter and buffer (norm scales and shifts, running statistics, PReLU slopes) takes
- * the constant a freshly built full model holds, which must be one value per tensor.
+ * Conv, transposed-conv and linear layers are drawn again for the compact shapes by the full
+ * model's {@link Module.initLayer}: as their constructors draw them (PyTorch's
+ * `reset_parameters`) unless the model initialises its own way (CARN's residual init). Every
+ * other parameter and buffer takes what a freshly built full model holds: as it is where
+ * compression left its shape alone (an input mean shift), else its one constant value (norm
+ * scales and shifts, running statistics, PReLU slopes), and an error when it has several.
  * @module
  */
 import type { Module } from "../nn/module.ts";
-import { defaultLayerInit } from "../nn/init.ts";
 import { fill } from "../ops/fill.ts";
 import { Rng } from "../random.ts";
-import type { Tensor } from "../tensor.ts";
+import { fromHost, type Tensor } from "../tensor.ts";
 import { GraphModule } from "./graph_module.ts";
 
 /** Ops whose weight (and bias) are drawn by {@link defaultLayerInit}. */
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((d, i) => d === b[i]);
+
 const LAYER_OPS = new Set(["conv2d", "convTranspose2d", "linear"]);
 
 /**
@@ -57,7 +61,8 @@ export async function reinitialized(
       const b = node.params.find((p) => p.role === "bias");
       const shape = graph.tensors[node.inputs[w.input]].shape;
       const biasSize = b ? graph.tensors[node.inputs[b.input]].shape[0] : 0;
-      const { weight, bias } = defaultLayerInit(shape, biasSize, { rng });
+      const path = w.name.replace(/\.weight$/, "");
+      const { weight, bias } = fresh.initLayer(path, shape, biasSize, { rng });
       put(w.name, weight);
       if (b && bias) put(b.name, bias);
     }
@@ -66,6 +71,12 @@ export async function reinitialized(
       const f = freshState.get(p.name) ?? p.aliases.map((a) => freshState.get(a)).find((t) => t);
       if (!f) throw new Error(`reinitialized: the fresh model has no "${p.name}"`);
       const v = await f.data();
+      if (sameShape(f.shape, p.shape)) {
+        // Not narrowed by compression (the input's mean shift, a first norm's statistics):
+        // exactly what the fresh model holds.
+        put(p.name, fromHost(v.slice(), p.shape, p.dtype, f.backend));
+        continue;
+      }
       if (v.length > 0 && v.some((x) => !Object.is(x, v[0]))) {
         throw new Error(
           `reinitialized: cannot re-draw "${p.name}" [${p.shape}]: it is not the weight of a ` +

@@ -7,6 +7,7 @@
 import type { Tensor } from "../tensor.ts";
 import { withPath } from "../ops/registry.ts";
 import { checkInterrupt } from "../interrupt.ts";
+import { defaultLayerInit, type ParamInitOptions } from "./init.ts";
 
 /** What a model's `forward` returns: one tensor, an array of tensors or a record of them. */
 export type ModuleOutput = Tensor | readonly Tensor[] | { readonly [name: string]: Tensor };
@@ -66,6 +67,24 @@ export abstract class Module<O extends ModuleOutput = Tensor> {
   call(...xs: Tensor[]): O {
     checkInterrupt(this.name || "forward");
     return withPath(this.name, () => this.forward(...xs));
+  }
+
+  /**
+   * A fresh weight (and bias) for this model's conv, transposed-conv or linear layer at `path`
+   * (its stateDict name without ".weight") with the shape `weightShape`, which may be narrower
+   * than the layer's own: what {@link reinitialized} draws for a compressed architecture
+   * trained from scratch. Default: PyTorch's `reset_parameters` ({@link defaultLayerInit}); a
+   * model built with its own initialisation overrides this so that the scratch control starts
+   * the way the model does.
+   */
+  initLayer(
+    path: string,
+    weightShape: readonly number[],
+    biasSize: number,
+    opts: ParamInitOptions = {},
+  ): { weight: Tensor; bias: Tensor | null } {
+    void path;
+    return defaultLayerInit(weightShape, biasSize, opts);
   }
 
   /** Register (or replace) a trainable parameter; it is kept and requires grad. */

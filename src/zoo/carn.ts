@@ -19,7 +19,7 @@
 import { Conv2d, PixelShuffle, ReLU, Sequential } from "../nn/index.ts";
 import { Module } from "../nn/module.ts";
 import { add, concat, relu, sub, tensor, upsample } from "../ops/index.ts";
-import { constantInit, fanInOut, normalInit } from "../nn/init.ts";
+import { constantInit, fanInOut, normalInit, type ParamInitOptions } from "../nn/init.ts";
 import type { Tensor } from "../tensor.ts";
 import { type ModelOptions, seeded } from "./common.ts";
 
@@ -134,6 +134,8 @@ export class CARN extends Cascade {
   /** Upscaling factor. */
   readonly scale: number;
   readonly globalResidual: boolean;
+  /** Whether {@link CarnOptions.residualInit} drew the weights (and draws scratch ones). */
+  private ownInit = false;
 
   constructor(opts: CarnOptions = {}) {
     super();
@@ -159,14 +161,30 @@ export class CARN extends Cascade {
 
   /** See {@link CarnOptions.residualInit}; draws in module order from the global generator. */
   private residualInit(): void {
+    this.ownInit = true;
     for (const [name, m] of this.namedModules()) {
       if (!(m instanceof Conv2d)) continue;
       const w = m.getParam("weight")!, b = m.getParam("bias");
-      const gain = m === this.exit ? 0 : /\.body\.2$/.test(name) ? 0.1 : 1;
-      const std = gain * Math.sqrt(2 / fanInOut(w.shape).fanIn);
-      m.param("weight", gain === 0 ? constantInit(w.shape, 0) : normalInit(w.shape, std));
-      if (b) m.param("bias", constantInit(b.shape, 0));
+      const fresh = this.initLayer(name, w.shape, b ? b.shape[0] : 0);
+      m.param("weight", fresh.weight);
+      if (b && fresh.bias) m.param("bias", fresh.bias);
     }
+  }
+
+  /** With {@link CarnOptions.residualInit}, that rule at any (compressed) shape. */
+  override initLayer(
+    path: string,
+    weightShape: readonly number[],
+    biasSize: number,
+    opts: ParamInitOptions = {},
+  ): { weight: Tensor; bias: Tensor | null } {
+    if (!this.ownInit) return super.initLayer(path, weightShape, biasSize, opts);
+    const gain = path === "exit" ? 0 : /\.body\.2$/.test(path) ? 0.1 : 1;
+    const std = gain * Math.sqrt(2 / fanInOut(weightShape).fanIn);
+    const weight = gain === 0
+      ? constantInit(weightShape, 0, opts)
+      : normalInit(weightShape, std, 0, opts);
+    return { weight, bias: biasSize > 0 ? constantInit([biasSize], 0, opts) : null };
   }
 
   forward(x: Tensor): Tensor {
