@@ -280,4 +280,3 @@ Deno.test("reinitialized: a model with its own initialisation (CARN) starts the 
   }
   assert.ok(checked >= 10, `checked ${checked} layers`);
 });
-
