@@ -16,6 +16,7 @@ import { partition } from "../src/zig/partition.ts";
 import { smallCnn } from "../src/zoo/index.ts";
 import { assertClose, forBackends, hostRand, test, useDefaultBackend } from "./helpers.ts";
 import { buildLayout, NONE } from "../src/optim/dhspg_layout.ts";
+import { zigShare } from "../src/optim/dhspg_plan.ts";
 
 const sl = (
   param: string,
@@ -917,11 +918,11 @@ class RefDHSPG {
       const frac = Math.min(o.target + o.tol, 0.999);
       let top = new Set(order.slice(0, Math.floor(score.length * frac)));
       if (o.perZig) {
-        // Each ZIG's own top floor(G·frac) (f32 product, as the engines).
+        // Each ZIG's own top ceil(G·frac - 1e-3) (f32 product, as the engines).
         top = new Set();
         this.zigs.forEach((z, zi) => {
           const mine = order.filter((i) => owner[i][0] === zi);
-          const k = Math.floor(Math.fround(z.size * Math.fround(frac)));
+          const k = Math.min(z.size, Math.ceil(Math.fround(z.size * Math.fround(frac)) - 1e-3));
           for (const i of mine.slice(0, k)) top.add(i);
         });
       }
@@ -1042,4 +1043,14 @@ Deno.test("DHSPG layout: a slice with a stride puts every stride-th row in its g
       }),
     /3 channels x block 1 from offset 1 \(stride 3\) exceed dimension 6/,
   );
+});
+
+Deno.test("DHSPG zig scope: each ZIG's share rounds up, so a small ZIG keeps a spare penalised group", () => {
+  const f = Math.fround;
+  assert.equal(zigShare(16, f(0.5 + 0.05)), 9); // floor gave 8 = the target itself
+  assert.equal(zigShare(96, f(0.7 + 0.05)), 72); // whole products stay whole
+  assert.equal(zigShare(20, f(0.5 + 0.05)), 11); // a whole f32 product is not pushed up
+  assert.equal(zigShare(64, f(0.6)), 39);
+  assert.equal(zigShare(5, f(0.999)), 5);
+  assert.equal(zigShare(3, 0), 0);
 });

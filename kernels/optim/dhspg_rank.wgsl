@@ -1,7 +1,7 @@
 // DHSPG partition, step 2 (once): top-K by score, ties broken by the lower group id; one
 // thread per group counts the groups ranked before it (O(N^2), run once). Global scope ranks
 // over all groups with K = k; per-ZIG scope (per_zig = 1) ranks within the group's ZIG with
-// K = floor(G * frac) for its G groups.
+// K = ceil(G * frac - 1e-3) for its G groups (zigShare in dhspg_plan.ts).
 struct P { ng: u32, nx: u32, k: u32, per_zig: u32, frac: f32, _a: f32, _b: f32, _c: f32 }
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read> score: array<f32>;
@@ -20,7 +20,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let z = zmeta[gzig[j]];
     lo = z.x;
     hi = z.x + z.y;
-    k = u32(floor(f32(z.y) * p.frac));
+    k = min(z.y, u32(max(ceil(f32(z.y) * p.frac - 1e-3), 0.0)));
   }
   let sj = score[j];
   var rank = 0u;

@@ -5,7 +5,7 @@
  */
 import type { Layout } from "./dhspg_layout.ts";
 import { NONE } from "./dhspg_layout.ts";
-import { roundHalfEven, S, type StepGrads, type StepPlan } from "./dhspg_plan.ts";
+import { roundHalfEven, S, type StepGrads, type StepPlan, zigShare } from "./dhspg_plan.ts";
 
 const SAFE = 1e-8;
 
@@ -176,7 +176,7 @@ export class CpuEngine {
     for (let j = 0; j < ng; j++) {
       const z = zigs[gzig[j]];
       const [lo, hi] = P.perZig ? [z.base, z.base + z.size] : [0, ng];
-      const k = P.perZig ? Math.floor(Math.fround(z.size * P.topFrac)) : P.topK;
+      const k = P.perZig ? zigShare(z.size, P.topFrac) : P.topK;
       let rank = 0;
       for (let i = lo; i < hi; i++) if (before(i, j)) rank++;
       top[j] = rank < k ? 1 : 0;

@@ -30,7 +30,7 @@ export interface StepPlan {
   partitioned: boolean;
   /** Global top-K size of the partition. */
   topK: number;
-  /** Rank within each ZIG instead: its top floor(G·topFrac) (f32 product) are the top-K. */
+  /** Rank within each ZIG instead: its top {@link zigShare}(G, topFrac) are the top-K. */
   perZig: boolean;
   /** min(target + tolerance, 0.999) as an f32. */
   topFrac: number;
@@ -85,4 +85,15 @@ export function roundHalfEven(n: number, q: number): number {
   if (2 * rem > q) return fl + 1;
   if (2 * rem < q) return fl;
   return fl % 2 === 0 ? fl : fl + 1;
+}
+
+/**
+ * The top-K share of a ZIG of `size` groups under `partitionScope: "zig"`: ceil(G·frac) of the
+ * f32 product, less 1e-3 so that a product meant to be whole (96 · 0.75) is not pushed up by f32
+ * rounding. Rounding up leaves every ZIG a spare penalised group when G·tolerance < 1 (16
+ * channels at target 0.5 + 0.05: 9, where floor gave 8 = the target itself, and one channel that
+ * resisted anywhere kept a gradual run short of the target). The WGSL rank kernel does the same.
+ */
+export function zigShare(size: number, frac: number): number {
+  return Math.min(size, Math.max(0, Math.ceil(Math.fround(size * frac) - 1e-3)));
 }
