@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { parseCli } from "../src/cli/train.ts";
+import { TRAIN_FLAGS } from "../src/cli/train_flags.ts";
 import { jpegBytes, pngBytes, rgbaOf } from "./image_files.ts";
 
 const TRAIN = new URL("../src/cli/train.ts", import.meta.url).pathname;
@@ -137,6 +138,7 @@ Deno.test("train CLI: super-resolution on the embedded sample reports PSNR, SSIM
       "12",
       "--start-pruning",
       "1steps",
+      "--scratch",
       "--out",
       out,
       "--quiet",
@@ -144,6 +146,8 @@ Deno.test("train CLI: super-resolution on the embedded sample reports PSNR, SSIM
     assert.equal(r.code, 0, r.stderr);
     const rep = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
     assert.equal(rep.settings.model, "carn-small");
+    // The scratch control starts as carn-small does (its input mean shift and residual init).
+    assert.ok(rep.scratch.testPsnr > 20 && rep.scratch.testPsnr < 50, `${rep.scratch.testPsnr}`);
     for (const m of [rep.full, rep.compressed]) {
       assert.ok(m.testPsnr > 20 && m.testPsnr < 50, `PSNR ${m.testPsnr}`);
       assert.ok(m.testSsim > 0 && m.testSsim <= 1, `SSIM ${m.testSsim}`);
@@ -206,6 +210,29 @@ Deno.test("train CLI: segmentation on the shapes reports IoU and pixel accuracy,
     assert.equal(rep.verify.passed, true);
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("train CLI: --help lists each task's own defaults as the flags that give them", () => {
+  const help = TRAIN_FLAGS.task.help;
+  for (const task of ["super-resolution", "segmentation"]) {
+    const m = new RegExp(`${task} \\([^;]*; defaults ([^)]*)\\)`).exec(help);
+    assert.ok(m, `--help names the defaults of ${task}: ${help}`);
+    const flags = m[1].split(" ");
+    const plain = parseCli(["--task", task]).settings;
+    assert.deepEqual(parseCli(["--task", task, ...flags]).settings, plain, task);
+    // ... and they are the task's own: without --task they set a classification run apart from
+    // the model (a super-resolution or segmentation one), so compare everything but the model.
+    const cls = parseCli([]).settings;
+    for (let i = 0; i < flags.length; i += 2) {
+      if (flags[i] === "--model") continue;
+      const key = flags[i].slice(2).replace(/-(.)/g, (_, c: string) => c.toUpperCase());
+      assert.notDeepEqual(
+        (plain as unknown as Record<string, unknown>)[key],
+        (cls as unknown as Record<string, unknown>)[key],
+        `${task}: ${flags[i]} is the same as classification's`,
+      );
+    }
   }
 });
 

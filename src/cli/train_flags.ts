@@ -100,14 +100,22 @@ function wrap(text: string, indent: number, width: number): string {
 const modelsOf = (task: string) =>
   Object.keys(zoo).filter((k) => !k.startsWith("case-") && zoo[k].task === task);
 
+/** A task's own defaults as the flags that would give them ("--epochs 20 --optimizer adam"). */
+function taskDefaultFlags(task: string): string {
+  return Object.entries(TASKS[task].defaults ?? {})
+    .map(([k, v]) => `--${k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())} ${v}`)
+    .join(" ");
+}
+
 /** Every flag of `deno task train`, in --help order. */
 export const TRAIN_FLAGS: Readonly<Record<string, FlagSpec>> = {
   task: {
     type: "string",
     arg: "NAME",
     section: "Model and data",
-    help: "classification (default), super-resolution (L1 loss, PSNR / SSIM on Y) or " +
-      "segmentation (per-pixel cross entropy, pixel accuracy / IoU)",
+    help: "classification (default), super-resolution (L1 loss, PSNR / SSIM on Y; defaults " +
+      `${taskDefaultFlags("super-resolution")}) or segmentation (per-pixel cross entropy, pixel ` +
+      `accuracy / IoU; defaults ${taskDefaultFlags("segmentation")})`,
     setting: "task",
     read: oneOf(Object.keys(TASKS)),
   },
