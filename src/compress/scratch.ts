@@ -17,10 +17,10 @@ import { Rng } from "../random.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { GraphModule } from "./graph_module.ts";
 
-/** Ops whose weight (and bias) are drawn by {@link defaultLayerInit}. */
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/** Ops whose weight (and bias) are drawn by the model's `initLayer`. */
 const LAYER_OPS = new Set(["conv2d", "convTranspose2d", "linear"]);
 
 /**

@@ -30,8 +30,8 @@
  *   every prunable ZIG (the partitioner decides prunability).
  * - `partitionScope: "zig"` (an addition; default "global" as OTOv2) ranks each ZIG on its own:
  *   its top ceil(G·(target + tolerance)) scores form its share of the top-K (rounded up so that
- *   a small ZIG keeps a spare: `zigShare`). OTOv2's score
- *   divides a group's norm by its row width, so the global ranking favours pruning wide layers
+ *   a small ZIG keeps a spare: `zigShare`). OTOv2's score divides a group's norm by its row
+ *   width, so the global ranking favours pruning wide layers
  *   and can shrink one layer to a few channels (a bottleneck the rest of the network cannot
  *   train around); per-ZIG ranking prunes every layer by the same fraction.
  *
