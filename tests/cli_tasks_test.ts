@@ -226,7 +226,7 @@ Deno.test("train CLI: --help lists each task's own defaults as the flags that gi
     const cls = parseCli([]).settings;
     for (let i = 0; i < flags.length; i += 2) {
       if (flags[i] === "--model") continue;
-      const key = flags[i].slice(2).replace(/-(.)/g, (_, c: string) => c.toUpperCase());
+      const key = TRAIN_FLAGS[flags[i].slice(2)].setting!;
       assert.notDeepEqual(
         (plain as unknown as Record<string, unknown>)[key],
         (cls as unknown as Record<string, unknown>)[key],

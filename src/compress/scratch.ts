@@ -13,12 +13,10 @@
  */
 import type { Module } from "../nn/module.ts";
 import { fill } from "../ops/fill.ts";
+import { sameShape } from "../ops/util.ts";
 import { Rng } from "../random.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { GraphModule } from "./graph_module.ts";
-
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Ops whose weight (and bias) are drawn by the model's `initLayer`. */
 const LAYER_OPS = new Set(["conv2d", "convTranspose2d", "linear"]);

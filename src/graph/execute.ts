@@ -4,6 +4,7 @@
  * graph runs the original weights, sliced (compressed) weights or a checkpoint.
  */
 import { apply, getOp, withPath } from "../ops/registry.ts";
+import { sameShape } from "../ops/util.ts";
 import { fromHost, type Tensor } from "../tensor.ts";
 import { rngFor } from "../random.ts";
 import type { Graph, GraphNode } from "./graph.ts";
@@ -142,9 +143,6 @@ function adaptShapeAttrs(
     );
   }
 }
-
-const sameShape = (a: readonly number[], b: readonly number[]) =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * A `fill` constant made in forward from the input's size (`zeros([x.shape[0], C])`) was traced

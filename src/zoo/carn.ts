@@ -135,7 +135,7 @@ export class CARN extends Cascade {
   readonly scale: number;
   readonly globalResidual: boolean;
   /** Whether {@link CarnOptions.residualInit} drew the weights (and draws scratch ones). */
-  private ownInit = false;
+  private readonly ownInit: boolean;
 
   constructor(opts: CarnOptions = {}) {
     super();
@@ -156,12 +156,12 @@ export class CARN extends Cascade {
     this.exit = this.module("exit", new Conv2d(c, inC, 3, { padding: 1 }));
     this.globalResidual = opts.globalResidual ?? false;
     if (!this.globalResidual) this.addMean = this.module("add_mean", new MeanShift(mean, false));
-    if (opts.residualInit ?? this.globalResidual) this.residualInit();
+    this.ownInit = opts.residualInit ?? this.globalResidual;
+    if (this.ownInit) this.residualInit();
   }
 
   /** See {@link CarnOptions.residualInit}; draws in module order from the global generator. */
   private residualInit(): void {
-    this.ownInit = true;
     for (const [name, m] of this.namedModules()) {
       if (!(m instanceof Conv2d)) continue;
       const w = m.getParam("weight")!, b = m.getParam("bias");

@@ -54,8 +54,3 @@ export function axis(a: number, r: number, what = "axis"): number {
   }
   return x;
 }
-
-/** Whether two shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}

@@ -34,7 +34,8 @@ import {
   unsupported,
   type Val,
 } from "./types.ts";
-import { axis, host, ints, need, sameShape } from "./common.ts";
+import { axis, host, ints, need } from "./common.ts";
+import { sameShape } from "../../ops/util.ts";
 
 const shapeOf = (v: Val): readonly number[] => v.shape;
 
