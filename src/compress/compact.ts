@@ -7,6 +7,7 @@
  * re-checks the result, and an op that disagrees is named with its layer.
  */
 import { getOp, type OpInfo } from "../ops/registry.ts";
+import { sameShape } from "../ops/util.ts";
 import { copyAttrs, Graph, type GraphNode } from "../graph/graph.ts";
 import { type ChannelRule, resolveRule } from "../zig/rules.ts";
 import type { Analysis } from "../zig/partition.ts";
@@ -108,8 +109,8 @@ export function compactGraph(
     const exp = n.outputs.map(expected);
     let attrs = n.attrs;
     // Kept channels can shrink an output whose inputs did not (zero channels padded on).
-    const changed = newIns.some((t, i) => t.shape.some((d, k) => d !== oldInfo.ins[i].shape[k])) ||
-      exp.some((e, i) => e && e.some((d, k) => d !== oldInfo.outs[i].shape[k]));
+    const changed = newIns.some((t, i) => !sameShape(t.shape, oldInfo.ins[i].shape)) ||
+      exp.some((e, i) => e && !sameShape(e, oldInfo.outs[i].shape));
     if (changed) {
       try {
         attrs = shapeAttrs(n, attrs, exp, oldInfo, newIns, coords(n.inputs[0]), kept);
@@ -197,8 +198,7 @@ function shapeAttrs(
       // A reversed run (step -1) starts at its last kept channel at or below the old start.
       const back = steps[a] < 0 ? 1 : 0;
       const before = inCoords![q].slice(0, starts[a] + back);
-      starts[a] = count(before);
-      starts[a] = Math.max(0, starts[a] - back);
+      starts[a] = Math.max(0, count(before) - back);
     });
     return { ...attrs, starts, shape: e0 };
   }
